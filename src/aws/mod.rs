@@ -1,0 +1,252 @@
+//! The AWS implementation of [`Cloud`]. The only module that imports `aws-*`.
+//!
+//! One [`Resource`] per kind, registered by kind name. Clients are built from
+//! one shared `SdkConfig` (standard credential chain and environment:
+//! `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`), with an interceptor that
+//! counts API calls per service and operation.
+
+mod ec2;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use serde_json::Value;
+
+use crate::diag::{Error, Result};
+use crate::provider::{Cloud, Live};
+
+/// API calls made, per (service, operation): calls and HTTP attempts.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<BTreeMap<(String, String), (u64, u64)>>>,
+}
+
+impl CallCounter {
+    pub fn snapshot(&self) -> BTreeMap<(String, String), (u64, u64)> {
+        self.calls.lock().expect("counter lock").clone()
+    }
+    fn bump(&self, cfg: &ConfigBag, attempt: bool) {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let mut c = self.calls.lock().expect("counter lock");
+            let e = c
+                .entry((m.service().to_string(), m.name().to_string()))
+                .or_default();
+            if attempt {
+                e.1 += 1;
+            } else {
+                e.0 += 1;
+            }
+        }
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "provision::CallCounter"
+    }
+    fn read_before_serialization(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.bump(cfg, false);
+        Ok(())
+    }
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.bump(cfg, true);
+        Ok(())
+    }
+}
+
+/// Turns an SDK error into ours, keeping the AWS error code.
+pub(crate) fn err<E, R>(operation: &str, e: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let (code, message) = match &e {
+        SdkError::ServiceError(se) => (
+            se.err().code().unwrap_or("Unknown").to_string(),
+            se.err().message().map(str::to_string).unwrap_or_else(|| {
+                "no message (an emulator's unimplemented operation answers so)".into()
+            }),
+        ),
+        SdkError::DispatchFailure(_) => (
+            "DispatchFailure".to_string(),
+            format!(
+                "cannot reach the AWS endpoint: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+        ),
+        SdkError::TimeoutError(_) => ("Timeout".to_string(), "the call timed out".to_string()),
+        SdkError::ConstructionFailure(_) => (
+            "ConstructionFailure".to_string(),
+            format!(
+                "{} (are AWS credentials and a region configured?)",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+        ),
+        other => (
+            "ResponseError".to_string(),
+            aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+        ),
+    };
+    Error::Aws {
+        address: None,
+        operation: operation.to_string(),
+        code,
+        message,
+    }
+}
+
+/// True for the "does not exist" codes AWS answers after a deletion.
+pub(crate) fn is_not_found(e: &Error) -> bool {
+    matches!(e, Error::Aws { code, .. } if code.contains("NotFound") || code.ends_with(".Malformed"))
+}
+
+/// One resource kind's calls to AWS.
+#[async_trait]
+pub(crate) trait Resource: Send + Sync {
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
+    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>>;
+    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
+    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live>;
+    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+}
+
+/// Options for connecting.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+}
+
+pub struct AwsCloud {
+    kinds: HashMap<&'static str, Box<dyn Resource>>,
+    pub counter: CallCounter,
+    pub region: String,
+}
+
+impl AwsCloud {
+    pub async fn connect(opts: &Connect) -> Result<AwsCloud> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            if let Some(r) = &opts.region {
+                loader = loader.region(aws_config::Region::new(r.clone()));
+            }
+        } else if let Some(r) = &opts.region {
+            // The stack names its region: it wins over the environment.
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(u) = &opts.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none()
+            && std::env::var_os("AWS_RETRY_MODE").is_none()
+        {
+            // Adaptive retries back off on throttling across all calls of a client.
+            loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(5));
+        }
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        let sdk = loader.load().await;
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+            Error::other("no AWS region: set `region:` in the stack or AWS_REGION")
+        })?;
+        let counter = CallCounter::default();
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let mut kinds: HashMap<&'static str, Box<dyn Resource>> = HashMap::new();
+        ec2::register(&ec2, &mut kinds);
+        Ok(AwsCloud {
+            kinds,
+            counter,
+            region,
+        })
+    }
+
+    fn kind(&self, kind: &str) -> Result<&dyn Resource> {
+        self.kinds
+            .get(kind)
+            .map(|k| k.as_ref())
+            .ok_or_else(|| Error::other(format!("kind {kind} has no AWS implementation")))
+    }
+}
+
+#[async_trait]
+impl Cloud for AwsCloud {
+    async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.kind(kind)?.read(ids).await
+    }
+    async fn find_owned(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+        self.kind(kind)?.find_owned(stack).await
+    }
+    async fn create(&self, kind: &str, props: &Value, timeout: Duration) -> Result<Live> {
+        self.kind(kind)?.create(props, timeout).await
+    }
+    async fn update(&self, kind: &str, id: &str, before: &Value, after: &Value) -> Result<Live> {
+        self.kind(kind)?.update(id, before, after).await
+    }
+    async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()> {
+        match self.kind(kind)?.delete(id, props, timeout).await {
+            Err(e) if is_not_found(&e) => Ok(()),
+            r => r,
+        }
+    }
+}
+
+/// Polls `check` every `every` until it returns `Some`, or fails after `timeout`.
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let start = std::time::Instant::now();
+    let mut every = Duration::from_millis(200);
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::other(format!(
+                "timed out after {} waiting for {what}",
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
+            )));
+        }
+        tokio::time::sleep(every).await;
+        every = (every * 2).min(Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,217 @@
+//! Errors and how they are shown.
+//!
+//! Every error says where it came from: `file:line:column` for a stack file,
+//! the resource address and the AWS error code for the cloud.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+
+/// A position in a stack file, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Loc {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// An error in a stack file, with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackError {
+    pub file: String,
+    pub loc: Loc,
+    pub message: String,
+}
+
+impl StackError {
+    pub fn at(file: &str, loc: Loc, message: impl Into<String>) -> Self {
+        StackError {
+            file: file.to_string(),
+            loc,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.loc.line, self.loc.col, self.message
+        )
+    }
+}
+
+/// Any failure of a command.
+#[derive(Debug)]
+pub enum Error {
+    /// The stack (or a variable given on the command line) is wrong. Nothing was touched.
+    Stack {
+        errors: Vec<StackError>,
+        source: Option<Arc<str>>,
+    },
+    /// AWS answered with an error.
+    Aws {
+        address: Option<String>,
+        operation: String,
+        code: String,
+        message: String,
+    },
+    /// State could not be read, written or locked.
+    State(String),
+    /// Anything else, said plainly.
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn stack(errors: Vec<StackError>) -> Self {
+        Error::Stack {
+            errors,
+            source: None,
+        }
+    }
+
+    pub fn other(msg: impl Into<String>) -> Self {
+        Error::Other(msg.into())
+    }
+
+    /// Adds the resource address to an AWS error that lacks one.
+    pub fn at_address(self, addr: &str) -> Self {
+        match self {
+            Error::Aws {
+                address: None,
+                operation,
+                code,
+                message,
+            } => Error::Aws {
+                address: Some(addr.to_string()),
+                operation,
+                code,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    pub fn with_source(self, src: &str) -> Self {
+        match self {
+            Error::Stack { errors, .. } => Error::Stack {
+                errors,
+                source: Some(Arc::from(src)),
+            },
+            other => other,
+        }
+    }
+
+    /// Renders the error for a terminal: stack errors with a source snippet.
+    pub fn render(&self) -> String {
+        match self {
+            Error::Stack {
+                errors,
+                source: Some(src),
+            } => {
+                let mut out = String::new();
+                for e in errors {
+                    out.push_str(&format!("error: {e}\n"));
+                    if let Some(snippet) = snippet(e, src) {
+                        out.push_str(&snippet);
+                    }
+                }
+                out
+            }
+            other => format!("error: {other}\n"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Snippet {
+    msg: String,
+    src: NamedSource<String>,
+    span: SourceSpan,
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+impl std::error::Error for Snippet {}
+impl miette::Diagnostic for Snippet {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some("here".into()), self.span),
+        )))
+    }
+}
+
+fn snippet(e: &StackError, src: &str) -> Option<String> {
+    if e.loc.line == 0 {
+        return None;
+    }
+    let mut offset = 0usize;
+    for (i, line) in src.split_inclusive('\n').enumerate() {
+        if i + 1 == e.loc.line as usize {
+            let col = (e.loc.col.max(1) - 1) as usize;
+            let byte = line
+                .char_indices()
+                .nth(col)
+                .map(|(b, _)| b)
+                .unwrap_or(line.len());
+            offset += byte;
+            let d = Snippet {
+                msg: e.message.clone(),
+                src: NamedSource::new(&e.file, src.to_string()),
+                span: SourceSpan::new(offset.into(), 1),
+            };
+            let mut out = String::new();
+            let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor());
+            handler.render_report(&mut out, &d).ok()?;
+            return Some(out);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Error::Stack { errors, .. } => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+            Error::Aws {
+                address,
+                operation,
+                code,
+                message,
+            } => {
+                if let Some(a) = address {
+                    write!(f, "{a}: ")?;
+                }
+                write!(f, "AWS {operation} failed: {code}: {message}")
+            }
+            Error::State(m) | Error::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Other(e.to_string())
+    }
+}

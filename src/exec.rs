@@ -1,0 +1,524 @@
+//! The executor: carries out a plan, in dependency order, concurrently where
+//! possible, writing state after every completed operation.
+//!
+//! Concurrency is bounded in one place (a semaphore, `parallelism`). When an
+//! operation fails, everything after it in the graph is skipped, the rest goes
+//! on, and the report says what succeeded, failed and was skipped. The
+//! executor knows the [`Cloud`] trait, never a kind.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::diag::{Error, Result};
+use crate::expr::contains_unknown;
+use crate::plan::{Action, Change, Plan};
+use crate::provider::{Cloud, Live};
+use crate::stack::{Known, Stack};
+use crate::state::{Deposed, LocalStore, Recorded, State};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Create,
+    Update,
+    /// Write state only: an adopted resource with nothing to change.
+    Adopt,
+    /// Delete the object in state (also the first half of delete-then-create).
+    Delete,
+    /// Delete the old object of a create-then-delete, or a deposed one.
+    DeleteDeposed,
+    /// Drop from state something already deleted outside.
+    Forget,
+}
+
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub kind: OpKind,
+    /// Index of the change in the plan.
+    pub change: usize,
+    pub address: String,
+}
+
+impl Op {
+    pub fn describe(&self) -> String {
+        let verb = match self.kind {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Adopt => "adopt",
+            OpKind::Delete | OpKind::DeleteDeposed => "delete",
+            OpKind::Forget => "forget",
+        };
+        format!("{verb} {}", self.address)
+    }
+}
+
+/// What the executor tells whoever listens (the terminal UI, tests).
+pub trait Reporter: Send + Sync {
+    fn started(&self, _op: &Op) {}
+    fn finished(&self, _op: &Op, _elapsed: Duration, _id: Option<&str>) {}
+    fn failed(&self, _op: &Op, _err: &Error) {}
+}
+
+pub struct Silent;
+impl Reporter for Silent {}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub succeeded: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    /// (operation, the failed operation that caused the skip)
+    pub skipped: Vec<(String, String)>,
+    pub not_started: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+    }
+}
+
+/// Builds the operations and their order from a plan.
+pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
+    let mut ops = Vec::new();
+    // (address, role) -> op index; role: "new" (create/update/adopt) or "old" (delete).
+    let mut new_of: HashMap<&str, usize> = HashMap::new();
+    let mut old_of: HashMap<&str, usize> = HashMap::new();
+    let mut deposed_of: HashMap<&str, usize> = HashMap::new();
+    let push = |ops: &mut Vec<Op>, kind, i: usize, c: &Change| {
+        ops.push(Op {
+            kind,
+            change: i,
+            address: c.address.clone(),
+        });
+        ops.len() - 1
+    };
+    for (i, c) in plan.changes.iter().enumerate() {
+        let a = c.address.as_str();
+        match c.action {
+            Action::NoOp if c.adopt => {
+                new_of.insert(a, push(&mut ops, OpKind::Adopt, i, c));
+            }
+            Action::NoOp => {}
+            Action::Create => {
+                new_of.insert(a, push(&mut ops, OpKind::Create, i, c));
+            }
+            Action::Update => {
+                new_of.insert(a, push(&mut ops, OpKind::Update, i, c));
+            }
+            Action::DeleteThenCreate => {
+                let k = if c.gone {
+                    OpKind::Forget
+                } else {
+                    OpKind::Delete
+                };
+                old_of.insert(a, push(&mut ops, k, i, c));
+                new_of.insert(a, push(&mut ops, OpKind::Create, i, c));
+            }
+            Action::CreateThenDelete => {
+                new_of.insert(a, push(&mut ops, OpKind::Create, i, c));
+                deposed_of.insert(a, push(&mut ops, OpKind::DeleteDeposed, i, c));
+            }
+            Action::Delete if c.deposed => {
+                let k = if c.gone {
+                    OpKind::Forget
+                } else {
+                    OpKind::DeleteDeposed
+                };
+                deposed_of.insert(a, push(&mut ops, k, i, c));
+            }
+            Action::Delete => {
+                let k = if c.gone {
+                    OpKind::Forget
+                } else {
+                    OpKind::Delete
+                };
+                old_of.insert(a, push(&mut ops, k, i, c));
+            }
+        }
+    }
+    let mut after: Vec<Vec<usize>> = vec![vec![]; ops.len()];
+    for (oi, op) in ops.iter().enumerate() {
+        let c = &plan.changes[op.change];
+        match op.kind {
+            OpKind::Create | OpKind::Update | OpKind::Adopt => {
+                for d in &c.deps {
+                    if let Some(&j) = new_of.get(d.as_str()) {
+                        after[oi].push(j);
+                    }
+                }
+                if op.kind == OpKind::Create
+                    && let Some(&j) = old_of.get(c.address.as_str())
+                {
+                    after[oi].push(j);
+                }
+            }
+            OpKind::Delete | OpKind::Forget | OpKind::DeleteDeposed => {
+                // Dependents go first: whatever recorded a dependency on us and is deleted.
+                for (j, other) in ops.iter().enumerate() {
+                    if j == oi || !matches!(other.kind, OpKind::Delete | OpKind::Forget) {
+                        continue;
+                    }
+                    if plan.changes[other.change].old_deps.contains(&c.address) {
+                        after[oi].push(j);
+                    }
+                }
+                if op.kind == OpKind::DeleteDeposed && c.action == Action::CreateThenDelete {
+                    if let Some(&j) = new_of.get(c.address.as_str()) {
+                        after[oi].push(j);
+                    }
+                    // Those that now point at the new object move first.
+                    for (j, other) in ops.iter().enumerate() {
+                        if matches!(other.kind, OpKind::Create | OpKind::Update)
+                            && plan.changes[other.change].deps.contains(&c.address)
+                        {
+                            after[oi].push(j);
+                        }
+                    }
+                }
+            }
+        }
+        after[oi].sort();
+        after[oi].dedup();
+    }
+    (ops, after)
+}
+
+struct Shared {
+    state: Mutex<State>,
+    store: Option<LocalStore>,
+    props: Mutex<HashMap<String, Value>>,
+}
+
+impl Shared {
+    fn save(&self, st: &mut State) -> Result<()> {
+        match &self.store {
+            Some(s) => s.save(st),
+            None => {
+                st.serial += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
+struct ApplyKnown {
+    outputs: HashMap<String, serde_json::Map<String, Value>>,
+    props: HashMap<String, Value>,
+}
+
+impl Known for ApplyKnown {
+    fn output(&self, address: &str, attr: &str) -> Option<Value> {
+        self.outputs.get(address)?.get(attr).cloned()
+    }
+    fn props(&self, address: &str) -> Option<&Value> {
+        self.props.get(address)
+    }
+}
+
+/// True when `actual` agrees with `planned` wherever `planned` was known.
+pub fn conforms(planned: &Value, actual: &Value) -> bool {
+    match (planned, actual) {
+        (p, _) if contains_unknown(p) && !p.is_array() && !p.is_object() => true,
+        (Value::Array(p), Value::Array(a)) => {
+            if p.iter().any(contains_unknown) {
+                // Sets are re-sorted once unknowns become known: compare sizes.
+                p.len() == a.len()
+            } else {
+                p == a
+            }
+        }
+        (Value::Object(p), Value::Object(a)) => {
+            p.len() == a.len()
+                && p.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|x| conforms(v, x)))
+        }
+        (p, a) => p == a,
+    }
+}
+
+pub struct Executor {
+    pub cloud: Arc<dyn Cloud>,
+    pub stack: Option<Arc<Stack>>,
+    pub parallelism: usize,
+    pub reporter: Arc<dyn Reporter>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Executor {
+    /// Runs the plan against `state`, saving to `store` after every operation.
+    pub async fn run(
+        &self,
+        plan: &Plan,
+        state: State,
+        store: Option<LocalStore>,
+    ) -> (Report, State) {
+        let (ops, after) = operations(plan);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            store,
+            props: Mutex::new(
+                plan.changes
+                    .iter()
+                    .filter(|c| c.action == Action::NoOp)
+                    .filter_map(|c| Some((c.address.clone(), c.after.clone()?)))
+                    .collect(),
+            ),
+        });
+        let plan = Arc::new(plan.clone());
+        let sem = Arc::new(Semaphore::new(self.parallelism.max(1)));
+        let mut waiting: Vec<usize> = after.iter().map(|a| a.len()).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![vec![]; ops.len()];
+        for (i, a) in after.iter().enumerate() {
+            for &j in a {
+                dependents[j].push(i);
+            }
+        }
+        let mut report = Report::default();
+        let mut blocked: HashMap<usize, String> = HashMap::new();
+        let mut started: HashSet<usize> = HashSet::new();
+        let mut set: JoinSet<(usize, Result<()>)> = JoinSet::new();
+        let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
+        loop {
+            ready.sort_unstable_by(|a, b| b.cmp(a));
+            while let Some(i) = ready.pop() {
+                if self.cancel.load(Ordering::SeqCst) {
+                    break;
+                }
+                started.insert(i);
+                let op = ops[i].clone();
+                let (cloud, stack, plan, shared, sem, rep) = (
+                    self.cloud.clone(),
+                    self.stack.clone(),
+                    plan.clone(),
+                    shared.clone(),
+                    sem.clone(),
+                    self.reporter.clone(),
+                );
+                set.spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    rep.started(&op);
+                    let t = Instant::now();
+                    let r = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared).await;
+                    match &r {
+                        Ok(id) => rep.finished(&op, t.elapsed(), id.as_deref()),
+                        Err(e) => rep.failed(&op, e),
+                    }
+                    (i, r.map(|_| ()))
+                });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            let (i, r) = match joined {
+                Ok(x) => x,
+                Err(e) => {
+                    // A panic in an operation: report it, stop scheduling.
+                    report.failed.push(("(task)".into(), e.to_string()));
+                    self.cancel.store(true, Ordering::SeqCst);
+                    continue;
+                }
+            };
+            match r {
+                Ok(()) => {
+                    report.succeeded.push(ops[i].describe());
+                    for &d in &dependents[i] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 && !blocked.contains_key(&d) {
+                            ready.push(d);
+                        }
+                    }
+                }
+                Err(e) => {
+                    report.failed.push((ops[i].describe(), e.to_string()));
+                    let cause = ops[i].describe();
+                    let mut stack: Vec<usize> = dependents[i].clone();
+                    while let Some(d) = stack.pop() {
+                        if blocked.insert(d, cause.clone()).is_none() {
+                            stack.extend(dependents[d].iter().copied());
+                        }
+                    }
+                }
+            }
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if let Some(cause) = blocked.get(&i) {
+                report.skipped.push((op.describe(), cause.clone()));
+            } else if !started.contains(&i) {
+                report.not_started.push(op.describe());
+            }
+        }
+        drop(set);
+        let state = shared.state.lock().expect("state lock").clone();
+        (report, state)
+    }
+}
+
+async fn run_op(
+    op: &Op,
+    plan: &Plan,
+    stack: Option<&Stack>,
+    cloud: &dyn Cloud,
+    sh: &Shared,
+) -> Result<Option<String>> {
+    let c = &plan.changes[op.change];
+    let addr = c.address.as_str();
+    match op.kind {
+        OpKind::Create | OpKind::Update | OpKind::Adopt => {
+            let stack = stack.ok_or_else(|| Error::other("internal: apply without a stack"))?;
+            let inst = stack
+                .instance(addr)
+                .ok_or_else(|| Error::other(format!("internal: {addr} not in the stack")))?;
+            let known = {
+                let st = sh.state.lock().expect("state lock");
+                ApplyKnown {
+                    outputs: st
+                        .resources
+                        .iter()
+                        .map(|(k, r)| (k.clone(), r.outputs.clone()))
+                        .collect(),
+                    props: sh.props.lock().expect("props lock").clone(),
+                }
+            };
+            let mut desired = stack
+                .desired(inst, &known)
+                .map_err(|e| Error::stack(vec![e]))?;
+            if let Some(before) = &c.before {
+                for p in &inst.lifecycle.ignore_changes {
+                    let top = p.split('.').next().unwrap_or(p);
+                    if let (Some(b), Some(_)) = (before.get(top), desired.get(top)) {
+                        if p.contains('.') {
+                            let key = p.split_once('.').map(|x| x.1).unwrap_or_default();
+                            match b.get(key) {
+                                Some(v) => desired[top][key] = v.clone(),
+                                None => {
+                                    if let Some(o) = desired[top].as_object_mut() {
+                                        o.remove(key);
+                                    }
+                                }
+                            }
+                        } else {
+                            desired[top] = b.clone();
+                        }
+                    }
+                }
+            }
+            if contains_unknown(&desired) {
+                return Err(Error::other(format!(
+                    "{addr}: internal error: a value is still unknown at apply time"
+                )));
+            }
+            if let Some(planned) = &c.after
+                && !conforms(planned, &desired)
+            {
+                return Err(Error::other(format!(
+                    "{addr}: the plan said {planned}, but apply computed {desired}; this is a bug in provision"
+                )));
+            }
+            let live: Live = match op.kind {
+                OpKind::Create => cloud
+                    .create(&c.kind, &desired, inst.timeouts.create)
+                    .await
+                    .map_err(|e| e.at_address(addr))?,
+                OpKind::Update => {
+                    let id = c.id.as_deref().expect("update has an id");
+                    cloud
+                        .update(
+                            &c.kind,
+                            id,
+                            c.before.as_ref().unwrap_or(&Value::Null),
+                            &desired,
+                        )
+                        .await
+                        .map_err(|e| e.at_address(addr))?
+                }
+                _ => Live {
+                    id: c.id.clone().expect("adopt has an id"),
+                    props: c.before.clone().unwrap_or(Value::Null),
+                    outputs: Default::default(),
+                },
+            };
+            let mut outputs = live.outputs.clone();
+            outputs.insert("id".into(), Value::String(live.id.clone()));
+            if op.kind == OpKind::Adopt {
+                // Outputs of an adopted resource were read at refresh.
+                outputs.extend(c.outputs.clone());
+            }
+            let mut st = sh.state.lock().expect("state lock");
+            if c.action == Action::CreateThenDelete
+                && let Some(old) = st.resources.get(addr).cloned()
+            {
+                st.deposed.push(Deposed {
+                    address: addr.to_string(),
+                    kind: old.kind,
+                    id: old.id,
+                    properties: old.properties,
+                });
+            }
+            st.resources.insert(
+                addr.to_string(),
+                Recorded {
+                    kind: c.kind.clone(),
+                    id: live.id.clone(),
+                    properties: if op.kind == OpKind::Adopt {
+                        live.props
+                    } else {
+                        desired.clone()
+                    },
+                    outputs,
+                    dependencies: inst.deps.clone(),
+                    prevent_destroy: inst.lifecycle.prevent_destroy,
+                },
+            );
+            sh.props
+                .lock()
+                .expect("props lock")
+                .insert(addr.to_string(), desired);
+            sh.save(&mut st)?;
+            Ok(Some(live.id))
+        }
+        OpKind::Delete | OpKind::DeleteDeposed | OpKind::Forget => {
+            let id = match op.kind {
+                OpKind::DeleteDeposed if c.action == Action::CreateThenDelete => {
+                    let st = sh.state.lock().expect("state lock");
+                    st.deposed
+                        .iter()
+                        .find(|d| d.address == addr)
+                        .map(|d| d.id.clone())
+                        .ok_or_else(|| {
+                            Error::other(format!("{addr}: no deposed object to delete"))
+                        })?
+                }
+                _ => c.id.clone().expect("delete has an id"),
+            };
+            if op.kind != OpKind::Forget {
+                let timeout = stack
+                    .and_then(|s| s.instance(addr))
+                    .map(|i| i.timeouts.delete)
+                    .unwrap_or(Duration::from_secs(20 * 60));
+                cloud
+                    .delete(
+                        &c.kind,
+                        &id,
+                        c.before.as_ref().unwrap_or(&Value::Null),
+                        timeout,
+                    )
+                    .await
+                    .map_err(|e| e.at_address(addr))?;
+            }
+            let mut st = sh.state.lock().expect("state lock");
+            let is_deposed = matches!(op.kind, OpKind::DeleteDeposed) || c.deposed;
+            if is_deposed {
+                st.deposed.retain(|d| d.id != id);
+            } else if st.resources.get(addr).is_some_and(|r| r.id == id) {
+                st.resources.remove(addr);
+            }
+            sh.save(&mut st)?;
+            Ok(Some(id))
+        }
+    }
+}

@@ -1,0 +1,577 @@
+//! The expression language inside `${ ... }`.
+//!
+//! Small on purpose: references (`var.x`, `each.key`, `vpc.id`,
+//! `subnet["us-east-1a"].id`, `subnet[*].id`), integer and string literals,
+//! `+ - *` on integers, and a few functions (`cidrsubnet`, `concat`, `format`).
+//! Parsing is pure; evaluation asks a [`Scope`] for what references mean.
+
+use serde_json::Value;
+
+/// What a `${...}` evaluates to when the value depends on a resource not yet created.
+pub const UNKNOWN: &str = "\u{1}(known after apply)";
+
+pub fn unknown() -> Value {
+    Value::String(UNKNOWN.to_string())
+}
+
+/// True if the value is, or contains, a value known only after apply.
+pub fn contains_unknown(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == UNKNOWN,
+        Value::Array(a) => a.iter().any(contains_unknown),
+        Value::Object(o) => o.values().any(contains_unknown),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Int(i64),
+    Str(String),
+    Ref { root: String, segs: Vec<Seg> },
+    Call(String, Vec<Expr>),
+    Bin(char, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seg {
+    Attr(String),
+    Index(Expr),
+    Splat,
+}
+
+/// A string with `${...}` parts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Expr(Expr, usize),
+}
+
+/// Splits a string into text and expressions. `$${` writes a literal `${`.
+/// Errors carry the character offset inside the string.
+pub fn parse_template(s: &str) -> Result<Vec<Part>, (usize, String)> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '$' && chars.get(i + 1) == Some(&'$') && chars.get(i + 2) == Some(&'{') {
+            text.push_str("${");
+            i += 3;
+        } else if chars[i] == '$' && chars.get(i + 1) == Some(&'{') {
+            let start = i + 2;
+            let mut depth = 0;
+            let mut j = start;
+            let mut in_str = false;
+            while j < chars.len() {
+                match chars[j] {
+                    '"' => in_str = !in_str,
+                    '{' if !in_str => depth += 1,
+                    '}' if !in_str => {
+                        if depth == 0 {
+                            break;
+                        }
+                        depth -= 1;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            if j >= chars.len() {
+                return Err((i, "unclosed `${`".into()));
+            }
+            let inner: String = chars[start..j].iter().collect();
+            let e = parse_expr(&inner).map_err(|(o, m)| (start + o, m))?;
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            parts.push(Part::Expr(e, i));
+            i = j + 1;
+        } else {
+            text.push(chars[i]);
+            i += 1;
+        }
+    }
+    if !text.is_empty() {
+        parts.push(Part::Text(text));
+    }
+    Ok(parts)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Int(i64),
+    Str(String),
+    Sym(char),
+}
+
+fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let st = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let t: String = chars[st..i].iter().collect();
+            let n = t.parse().map_err(|_| (st, format!("bad integer `{t}`")))?;
+            out.push((st, Tok::Int(n)));
+        } else if c.is_alphabetic() || c == '_' {
+            let st = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            out.push((st, Tok::Ident(chars[st..i].iter().collect())));
+        } else if c == '"' {
+            let st = i;
+            i += 1;
+            let mut v = String::new();
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                }
+                v.push(chars[i]);
+                i += 1;
+            }
+            if i >= chars.len() {
+                return Err((st, "unclosed string".into()));
+            }
+            i += 1;
+            out.push((st, Tok::Str(v)));
+        } else if ".[]()*,+-".contains(c) {
+            out.push((i, Tok::Sym(c)));
+            i += 1;
+        } else {
+            return Err((i, format!("unexpected character `{c}`")));
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<(usize, Tok)>,
+    pos: usize,
+    len: usize,
+}
+
+pub fn parse_expr(s: &str) -> Result<Expr, (usize, String)> {
+    let toks = lex(s)?;
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        len: s.chars().count(),
+    };
+    if p.toks.is_empty() {
+        return Err((0, "empty expression".into()));
+    }
+    let e = p.add()?;
+    if p.pos < p.toks.len() {
+        return Err((p.off(), "unexpected token after the expression".into()));
+    }
+    Ok(e)
+}
+
+impl Parser {
+    fn off(&self) -> usize {
+        self.toks.get(self.pos).map(|t| t.0).unwrap_or(self.len)
+    }
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.1)
+    }
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Sym(c)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, c: char) -> Result<(), (usize, String)> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err((self.off(), format!("expected `{c}`")))
+        }
+    }
+    fn add(&mut self) -> Result<Expr, (usize, String)> {
+        let mut l = self.mul()?;
+        loop {
+            let op = if self.eat('+') {
+                '+'
+            } else if self.eat('-') {
+                '-'
+            } else {
+                return Ok(l);
+            };
+            let r = self.mul()?;
+            l = Expr::Bin(op, Box::new(l), Box::new(r));
+        }
+    }
+    fn mul(&mut self) -> Result<Expr, (usize, String)> {
+        let mut l = self.postfix()?;
+        while self.eat('*') {
+            let r = self.postfix()?;
+            l = Expr::Bin('*', Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+    fn postfix(&mut self) -> Result<Expr, (usize, String)> {
+        let off = self.off();
+        match self.toks.get(self.pos).map(|t| t.1.clone()) {
+            Some(Tok::Int(n)) => {
+                self.pos += 1;
+                Ok(Expr::Int(n))
+            }
+            Some(Tok::Str(s)) => {
+                self.pos += 1;
+                Ok(Expr::Str(s))
+            }
+            Some(Tok::Sym('(')) => {
+                self.pos += 1;
+                let e = self.add()?;
+                self.expect(')')?;
+                Ok(e)
+            }
+            Some(Tok::Ident(name)) => {
+                self.pos += 1;
+                if self.eat('(') {
+                    let mut args = Vec::new();
+                    if !self.eat(')') {
+                        loop {
+                            args.push(self.add()?);
+                            if self.eat(')') {
+                                break;
+                            }
+                            self.expect(',')?;
+                        }
+                    }
+                    return Ok(Expr::Call(name, args));
+                }
+                let mut segs = Vec::new();
+                loop {
+                    if self.eat('.') {
+                        match self.toks.get(self.pos).map(|t| t.1.clone()) {
+                            Some(Tok::Ident(a)) => {
+                                self.pos += 1;
+                                segs.push(Seg::Attr(a));
+                            }
+                            _ => return Err((self.off(), "expected a name after `.`".into())),
+                        }
+                    } else if self.eat('[') {
+                        if self.eat('*') {
+                            segs.push(Seg::Splat);
+                        } else {
+                            segs.push(Seg::Index(self.add()?));
+                        }
+                        self.expect(']')?;
+                    } else {
+                        break;
+                    }
+                }
+                Ok(Expr::Ref { root: name, segs })
+            }
+            _ => Err((
+                off,
+                "expected a value, a reference or a function call".into(),
+            )),
+        }
+    }
+}
+
+/// What references mean. The engine implements this at plan and at apply time.
+pub trait Scope {
+    /// `var.NAME`, `each.key`, `each.value`, `each.index`.
+    fn special(&self, root: &str, name: &str) -> Option<Result<Value, String>>;
+    /// `RES.ATTR`, `RES[KEY].ATTR`, `RES[*].ATTR` (key `None` for splat).
+    fn resource_attr(&self, name: &str, key: Option<&str>, attr: &str) -> Result<Value, String>;
+    /// Keys of a resource with `for_each`, in order; `None` if it has none.
+    fn keys_of(&self, name: &str) -> Result<Option<Vec<String>>, String>;
+}
+
+pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
+    match e {
+        Expr::Int(n) => Ok(Value::from(*n)),
+        Expr::Str(s) => Ok(Value::String(s.clone())),
+        Expr::Bin(op, l, r) => {
+            let (l, r) = (eval(l, sc)?, eval(r, sc)?);
+            if contains_unknown(&l) || contains_unknown(&r) {
+                return Ok(unknown());
+            }
+            let (a, b) = (as_int(&l)?, as_int(&r)?);
+            let v = match op {
+                '+' => a.checked_add(b),
+                '-' => a.checked_sub(b),
+                _ => a.checked_mul(b),
+            };
+            v.map(Value::from).ok_or_else(|| "integer overflow".into())
+        }
+        Expr::Call(f, args) => {
+            let vals = args
+                .iter()
+                .map(|a| eval(a, sc))
+                .collect::<Result<Vec<_>, _>>()?;
+            call(f, &vals)
+        }
+        Expr::Ref { root, segs } => eval_ref(root, segs, sc),
+    }
+}
+
+fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
+    if root == "var" || root == "each" {
+        let Some(Seg::Attr(name)) = segs.first() else {
+            return Err(format!("`{root}` must be followed by `.NAME`"));
+        };
+        let v = sc
+            .special(root, name)
+            .ok_or_else(|| format!("`{root}.{name}` is not defined here"))??;
+        return walk(v, &segs[1..], sc);
+    }
+    let keys = sc.keys_of(root)?;
+    match (segs.first(), keys) {
+        (Some(Seg::Splat), Some(keys)) => {
+            let Some(Seg::Attr(attr)) = segs.get(1) else {
+                return Err(format!("`{root}[*]` must be followed by `.ATTRIBUTE`"));
+            };
+            let mut out = Vec::new();
+            for k in keys {
+                let v = sc.resource_attr(root, Some(&k), attr)?;
+                out.push(walk(v, &segs[2..], sc)?);
+            }
+            Ok(Value::Array(out))
+        }
+        (Some(Seg::Index(ix)), Some(_)) => {
+            let k = eval(ix, sc)?;
+            let k = key_string(&k)?;
+            let Some(Seg::Attr(attr)) = segs.get(1) else {
+                return Err(format!("`{root}[...]` must be followed by `.ATTRIBUTE`"));
+            };
+            let v = sc.resource_attr(root, Some(&k), attr)?;
+            walk(v, &segs[2..], sc)
+        }
+        (Some(Seg::Attr(attr)), None) => {
+            let v = sc.resource_attr(root, None, attr)?;
+            walk(v, &segs[1..], sc)
+        }
+        (Some(Seg::Attr(_)), Some(_)) => Err(format!(
+            "`{root}` has for_each: write `{root}[KEY].ATTRIBUTE` or `{root}[*].ATTRIBUTE`"
+        )),
+        (Some(_), None) => Err(format!("`{root}` has no for_each and cannot be indexed")),
+        (None, _) => Err(format!("`{root}` must be followed by `.ATTRIBUTE`")),
+    }
+}
+
+fn walk(mut v: Value, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
+    for s in segs {
+        if contains_unknown(&v) && !v.is_array() && !v.is_object() {
+            return Ok(unknown());
+        }
+        v = match s {
+            Seg::Attr(a) => v
+                .get(a)
+                .cloned()
+                .ok_or_else(|| format!("no field `{a}` in {}", short(&v)))?,
+            Seg::Index(ix) => {
+                let i = eval(ix, sc)?;
+                match (&v, &i) {
+                    (Value::Array(a), Value::Number(_)) => {
+                        let n = as_int(&i)?;
+                        a.get(usize::try_from(n).map_err(|_| "negative index")?)
+                            .cloned()
+                            .ok_or_else(|| format!("index {n} out of range"))?
+                    }
+                    (Value::Object(o), Value::String(k)) => {
+                        o.get(k).cloned().ok_or_else(|| format!("no key `{k}`"))?
+                    }
+                    _ => return Err(format!("cannot index {} with {}", short(&v), short(&i))),
+                }
+            }
+            Seg::Splat => return Err("`[*]` is only allowed right after a resource name".into()),
+        };
+    }
+    Ok(v)
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 {
+        format!("{}...", &s[..40])
+    } else {
+        s
+    }
+}
+
+pub fn key_string(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) if s == UNKNOWN => {
+            Err("a key cannot depend on a value known only after apply".into())
+        }
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(format!("{} cannot be used as a key", short(v))),
+    }
+}
+
+fn as_int(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not an integer")),
+        Value::String(s) => s.parse().map_err(|_| format!("\"{s}\" is not an integer")),
+        _ => Err(format!("{} is not an integer", short(v))),
+    }
+}
+
+fn call(f: &str, args: &[Value]) -> Result<Value, String> {
+    if args.iter().any(contains_unknown) {
+        return Ok(unknown());
+    }
+    match f {
+        "cidrsubnet" => {
+            let [p, bits, num] = args else {
+                return Err("cidrsubnet takes 3 arguments: (prefix, newbits, netnum)".into());
+            };
+            let p = p.as_str().ok_or("cidrsubnet: prefix must be a string")?;
+            cidrsubnet(p, as_int(bits)?, as_int(num)?).map(Value::String)
+        }
+        "concat" => {
+            let mut out = Vec::new();
+            for a in args {
+                match a {
+                    Value::Array(x) => out.extend(x.iter().cloned()),
+                    _ => return Err("concat takes lists".into()),
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        "format" => {
+            let Some(Value::String(fmt)) = args.first() else {
+                return Err("format takes a format string first".into());
+            };
+            let mut out = String::new();
+            let mut rest = args[1..].iter();
+            let mut chars = fmt.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '%' && chars.peek() == Some(&'s') {
+                    chars.next();
+                    let a = rest.next().ok_or("format: too few arguments")?;
+                    out.push_str(&scalar_text(a)?);
+                } else {
+                    out.push(c);
+                }
+            }
+            Ok(Value::String(out))
+        }
+        "length" => match args {
+            [Value::Array(a)] => Ok(Value::from(a.len())),
+            [Value::Object(o)] => Ok(Value::from(o.len())),
+            _ => Err("length takes one list or map".into()),
+        },
+        _ => Err(format!(
+            "unknown function `{f}` (known: cidrsubnet, concat, format, length)"
+        )),
+    }
+}
+
+/// Terraform-compatible `cidrsubnet`: the `netnum`-th subnet of `prefix` extended by `newbits`.
+pub fn cidrsubnet(prefix: &str, newbits: i64, netnum: i64) -> Result<String, String> {
+    let net: ipnet::Ipv4Net = prefix
+        .parse()
+        .map_err(|_| format!("cidrsubnet: `{prefix}` is not an IPv4 CIDR block"))?;
+    let new_len = i64::from(net.prefix_len()) + newbits;
+    if !(0..=32).contains(&new_len) || newbits < 0 {
+        return Err(format!(
+            "cidrsubnet: cannot extend /{} by {newbits} bits",
+            net.prefix_len()
+        ));
+    }
+    let count = 1i64 << newbits;
+    if netnum < 0 || netnum >= count {
+        return Err(format!(
+            "cidrsubnet: netnum {netnum} does not fit in {newbits} new bits (0..{})",
+            count - 1
+        ));
+    }
+    let base = u32::from(net.network());
+    let host_bits = 32 - new_len as u32;
+    let addr = base | ((netnum as u32) << host_bits);
+    Ok(format!("{}/{}", std::net::Ipv4Addr::from(addr), new_len))
+}
+
+/// The text of a scalar for string interpolation.
+pub fn scalar_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Ok(String::new()),
+        _ => Err(format!("cannot put {} inside a string", short(v))),
+    }
+}
+
+/// Resource names a template refers to, with the index expression if any.
+pub fn references(parts: &[Part]) -> Vec<(String, Option<Seg>)> {
+    let mut out = Vec::new();
+    for p in parts {
+        if let Part::Expr(e, _) = p {
+            refs_in(e, &mut out);
+        }
+    }
+    out
+}
+
+fn refs_in(e: &Expr, out: &mut Vec<(String, Option<Seg>)>) {
+    match e {
+        Expr::Ref { root, segs } => {
+            if root != "var" && root != "each" {
+                out.push((root.clone(), segs.first().cloned()));
+            }
+            for s in segs {
+                if let Seg::Index(ix) = s {
+                    refs_in(ix, out);
+                }
+            }
+        }
+        Expr::Call(_, args) => args.iter().for_each(|a| refs_in(a, out)),
+        Expr::Bin(_, l, r) => {
+            refs_in(l, out);
+            refs_in(r, out);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrsubnet_matches_terraform() {
+        assert_eq!(cidrsubnet("10.0.0.0/16", 8, 0).unwrap(), "10.0.0.0/24");
+        assert_eq!(cidrsubnet("10.0.0.0/16", 8, 12).unwrap(), "10.0.12.0/24");
+        assert_eq!(cidrsubnet("10.1.0.0/16", 4, 15).unwrap(), "10.1.240.0/20");
+        assert!(cidrsubnet("10.0.0.0/16", 8, 256).is_err());
+        assert!(cidrsubnet("10.0.0.0/30", 8, 0).is_err());
+    }
+
+    #[test]
+    fn parses_templates() {
+        let p = parse_template("a-${var.x}-$${b}").unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(matches!(&p[2], Part::Text(t) if t == "-${b}"));
+        let e = parse_expr("subnet[each.key].id").unwrap();
+        assert!(
+            matches!(e, Expr::Ref { ref root, ref segs } if root == "subnet" && segs.len() == 2)
+        );
+        assert!(parse_expr("cidrsubnet(var.cidr, 8, each.index + 10)").is_ok());
+        assert_eq!(
+            parse_expr("vpc.").unwrap_err().1,
+            "expected a name after `.`"
+        );
+        assert!(parse_template("${vpc.id").is_err());
+    }
+}

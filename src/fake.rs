@@ -1,0 +1,192 @@
+//! An in-memory cloud for unit tests of the engine. Never used against the
+//! emulator's place: integration tests talk to moto.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::diag::{Error, Result};
+use crate::provider::{Cloud, Live};
+
+#[derive(Default)]
+pub struct FakeCloud {
+    pub objects: Mutex<BTreeMap<String, (String, Live)>>,
+    /// Address tags whose create fails.
+    pub fail_create: Mutex<Vec<String>>,
+    pub log: Mutex<Vec<String>>,
+    next: Mutex<u32>,
+}
+
+#[async_trait]
+impl Cloud for FakeCloud {
+    async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
+        let o = self.objects.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter_map(|i| o.get(i).filter(|(k, _)| k == kind).map(|(_, l)| l.clone()))
+            .collect())
+    }
+    async fn find_owned(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+        let o = self.objects.lock().unwrap();
+        Ok(o.values()
+            .filter(|(k, l)| k == kind && l.props["tags"][crate::stack::TAG_STACK] == stack)
+            .map(|(_, l)| l.clone())
+            .collect())
+    }
+    async fn create(&self, kind: &str, props: &Value, _: Duration) -> Result<Live> {
+        let addr = props["tags"][crate::stack::TAG_ADDRESS]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if self.fail_create.lock().unwrap().contains(&addr) {
+            return Err(Error::Aws {
+                address: None,
+                operation: "Create".into(),
+                code: "InjectedFault".into(),
+                message: "injected".into(),
+            });
+        }
+        let id = {
+            let mut n = self.next.lock().unwrap();
+            *n += 1;
+            format!("{}-{}", kind.replace('.', "-"), *n)
+        };
+        self.log.lock().unwrap().push(format!("create {addr}"));
+        let l = Live {
+            id: id.clone(),
+            props: props.clone(),
+            outputs: [("id".to_string(), json!(id))].into_iter().collect(),
+        };
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(id, (kind.into(), l.clone()));
+        Ok(l)
+    }
+    async fn update(&self, kind: &str, id: &str, _: &Value, after: &Value) -> Result<Live> {
+        let mut o = self.objects.lock().unwrap();
+        let e = o.get_mut(id).ok_or_else(|| Error::other("gone"))?;
+        e.0 = kind.into();
+        e.1.props = after.clone();
+        self.log.lock().unwrap().push(format!("update {id}"));
+        Ok(e.1.clone())
+    }
+    async fn delete(&self, _: &str, id: &str, _: &Value, _: Duration) -> Result<()> {
+        self.objects.lock().unwrap().remove(id);
+        self.log.lock().unwrap().push(format!("delete {id}"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Executor, Silent};
+    use crate::plan;
+    use crate::state::State;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    const STACK: &str = r#"
+stack: t
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.0.0.0/16}
+  subnet:
+    kind: ec2.subnet
+    for_each: [a, b]
+    properties:
+      vpc_id: ${vpc.id}
+      availability_zone: us-east-1${each.key}
+      cidr_block: ${cidrsubnet("10.0.0.0/16", 8, each.index)}
+  rt:
+    kind: ec2.route_table
+    properties:
+      vpc_id: ${vpc.id}
+      subnet_ids: ${subnet[*].id}
+"#;
+
+    async fn apply(cloud: &Arc<FakeCloud>, src: &str, st: State) -> (crate::exec::Report, State) {
+        let stack = crate::stack::load("t.yaml", src, &[]).unwrap();
+        let live = crate::ops::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
+            .await
+            .unwrap();
+        let p = plan::plan(&stack, Some(&st), &live).unwrap();
+        let ex = Executor {
+            cloud: cloud.clone(),
+            stack: Some(Arc::new(stack)),
+            parallelism: 4,
+            reporter: Arc::new(Silent),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        ex.run(&p, st, None).await
+    }
+
+    #[tokio::test]
+    async fn applies_in_order_and_converges() {
+        let cloud = Arc::new(FakeCloud::default());
+        let (r, st) = apply(&cloud, STACK, State::new("t")).await;
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(st.resources.len(), 4);
+        let log = cloud.log.lock().unwrap().clone();
+        assert_eq!(log[0], "create vpc");
+        assert_eq!(log[3], "create rt");
+        let rt = &st.resources["rt"].properties["subnet_ids"];
+        assert_eq!(rt.as_array().unwrap().len(), 2);
+        // Nothing to do the second time.
+        let stack = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let live = crate::ops::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
+            .await
+            .unwrap();
+        let p = plan::plan(&stack, Some(&st), &live).unwrap();
+        assert!(!p.has_changes(), "{}", crate::render::plan(&p));
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_dependents_and_keeps_the_rest() {
+        let cloud = Arc::new(FakeCloud::default());
+        cloud.fail_create.lock().unwrap().push("subnet/b".into());
+        let (r, st) = apply(&cloud, STACK, State::new("t")).await;
+        assert_eq!(r.failed.len(), 1, "{r:?}");
+        assert_eq!(
+            r.skipped,
+            vec![("create rt".to_string(), "create subnet[b]".to_string())]
+        );
+        assert_eq!(r.succeeded.len(), 2);
+        assert!(st.resources.contains_key("subnet[a]"));
+        // The next run picks up where it stopped.
+        cloud.fail_create.lock().unwrap().clear();
+        let (r, st) = apply(&cloud, STACK, st).await;
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.succeeded, vec!["create subnet[b]", "create rt"]);
+        assert_eq!(st.resources.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn replacement_deletes_dependents_first() {
+        let cloud = Arc::new(FakeCloud::default());
+        let (_, st) = apply(&cloud, STACK, State::new("t")).await;
+        cloud.log.lock().unwrap().clear();
+        let changed = STACK.replace(
+            "cidr_block: 10.0.0.0/16}",
+            "cidr_block: 10.0.0.0/16, instance_tenancy: dedicated}",
+        );
+        let (r, st2) = apply(&cloud, &changed, st.clone()).await;
+        assert!(r.ok(), "{r:?}");
+        let log = cloud.log.lock().unwrap().clone();
+        // Subnets recorded a dependency on the VPC; the VPC goes after them.
+        let pos = |s: &str| {
+            log.iter()
+                .position(|x| x == s)
+                .unwrap_or_else(|| panic!("{s} in {log:?}"))
+        };
+        let vpc_del = pos(&format!("delete {}", st.resources["vpc"].id));
+        let sub_del = pos(&format!("delete {}", st.resources["subnet[a]"].id));
+        assert!(sub_del < vpc_del, "{log:?}");
+        assert_ne!(st2.resources["vpc"].id, st.resources["vpc"].id);
+    }
+}

@@ -1,0 +1,243 @@
+//! The command line: parses arguments and calls one `ops::` function.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use provision::diag::Error;
+use provision::ops::{self, ApplyOpts, Common, PlanOpts};
+
+#[derive(Parser)]
+#[command(
+    name = "provision",
+    version,
+    about = "Plan, apply, destroy and watch AWS infrastructure written as YAML"
+)]
+struct Cli {
+    /// Send every AWS call to this endpoint (for example a local emulator).
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Print the AWS API calls made, per service and operation.
+    #[arg(long, global = true)]
+    stats: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct StackArgs {
+    /// The stack file.
+    #[arg(short = 's', long = "stack", default_value = "stack.yaml")]
+    stack: PathBuf,
+    /// Set a variable: NAME=VALUE (VALUE is read as YAML, so [a, b] is a list).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+#[derive(Args, Clone)]
+struct StateArgs {
+    /// The state file (default: .provision/STACK.state.json beside the stack file).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Json,
+    Svg,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse and check a stack; print nothing on success.
+    Validate {
+        #[command(flatten)]
+        s: StackArgs,
+    },
+    /// Show what apply would change, attribute by attribute.
+    Plan {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plan as JSON (see docs/plan-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Save the plan, to apply exactly it later.
+        #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
+        out: Option<PathBuf>,
+    },
+    /// Make the live infrastructure match the stack (or a saved plan).
+    Apply {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many resource operations may run at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        /// A plan saved with `plan -o`.
+        plan_file: Option<PathBuf>,
+    },
+    /// Delete everything the stack's state records, dependents first.
+    Destroy {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Print the dependency graph.
+    Graph {
+        #[command(flatten)]
+        s: StackArgs,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+}
+
+fn common(cli: &Cli, s: &StackArgs, st: Option<&StateArgs>) -> Common {
+    Common {
+        stack: s.stack.clone(),
+        state: st.and_then(|x| x.state.clone()),
+        vars: s.vars.clone(),
+        endpoint_url: cli.endpoint_url.clone(),
+        stats: cli.stats,
+    }
+}
+
+fn cancel_on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let t = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = t => {}
+        }
+        eprintln!(
+            "\nInterrupted: finishing the operations in flight and saving state; nothing new starts."
+        );
+        f.store(true, Ordering::SeqCst);
+    });
+    flag
+}
+
+async fn run(cli: Cli) -> Result<i32, Error> {
+    match &cli.cmd {
+        Cmd::Validate { s } => {
+            ops::load_stack(&s.stack, &s.vars)?;
+            Ok(0)
+        }
+        Cmd::Plan {
+            s,
+            st,
+            detailed_exitcode,
+            json,
+            out,
+        } => {
+            let c = common(&cli, s, Some(st));
+            ops::plan_cmd(
+                &c,
+                &PlanOpts {
+                    detailed_exitcode: *detailed_exitcode,
+                    json: *json,
+                    out: out.clone(),
+                },
+            )
+            .await
+        }
+        Cmd::Apply {
+            s,
+            st,
+            auto_approve,
+            parallelism,
+            plan_file,
+        } => {
+            let c = common(&cli, s, Some(st));
+            let o = ApplyOpts {
+                auto_approve: *auto_approve,
+                parallelism: *parallelism,
+                plan_file: plan_file.clone(),
+                cancel: cancel_on_signal(),
+            };
+            ops::apply_cmd(&c, &o).await
+        }
+        Cmd::Destroy {
+            s,
+            st,
+            auto_approve,
+            parallelism,
+        } => {
+            let c = common(&cli, s, Some(st));
+            let o = ApplyOpts {
+                auto_approve: *auto_approve,
+                parallelism: *parallelism,
+                plan_file: None,
+                cancel: cancel_on_signal(),
+            };
+            ops::destroy_cmd(&c, &o).await
+        }
+        Cmd::Graph { s, format } => {
+            let stack = ops::load_stack(&s.stack, &s.vars)?;
+            match format {
+                GraphFormat::Dot => print!("{}", provision::graph::dot(&stack)),
+                GraphFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&provision::graph::json(&stack)).expect("json")
+                ),
+                GraphFormat::Svg => {
+                    let svg = ops::dot_to_svg(&provision::graph::dot(&stack))?;
+                    print!("{svg}");
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROVISION_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The commands' work, one function each; `main.rs` only parses arguments.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aws::{AwsCloud, Connect};
+use crate::diag::{Error, Result};
+use crate::exec::{Executor, Op, Report, Reporter};
+use crate::plan::{self, Plan, Refreshed};
+use crate::provider::Cloud;
+use crate::render;
+use crate::stack::{self, Stack};
+use crate::state::{self, LocalStore, State};
+
+/// What every command that reads a stack is given.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    pub stack: PathBuf,
+    pub state: Option<PathBuf>,
+    pub vars: Vec<(String, String)>,
+    pub endpoint_url: Option<String>,
+    pub stats: bool,
+}
+
+pub fn load_stack(path: &Path, vars: &[(String, String)]) -> Result<Stack> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| Error::other(format!("cannot read stack {}: {e}", path.display())))?;
+    stack::load(&path.display().to_string(), &src, vars)
+}
+
+/// `.provision/NAME.state.json` beside the stack file, unless `--state` says otherwise.
+pub fn state_path(c: &Common, stack_name: &str) -> PathBuf {
+    c.state.clone().unwrap_or_else(|| {
+        c.stack
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".provision")
+            .join(format!("{stack_name}.state.json"))
+    })
+}
+
+/// Reads what state records and looks for owned but unrecorded resources:
+/// one batched read per kind, plus one tag query per kind that has desired
+/// resources missing from state.
+pub async fn refresh(
+    cloud: &dyn Cloud,
+    stack: Option<&Stack>,
+    stack_name: &str,
+    state: Option<&State>,
+) -> Result<Refreshed> {
+    let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    if let Some(st) = state {
+        for r in st.resources.values() {
+            by_kind.entry(&r.kind).or_default().push(r.id.clone());
+        }
+        for d in &st.deposed {
+            by_kind.entry(&d.kind).or_default().push(d.id.clone());
+        }
+    }
+    let reads = by_kind.iter().map(|(k, ids)| async move {
+        let found = cloud.read(k, ids).await?;
+        Ok::<_, Error>((k.to_string(), found))
+    });
+    let mut live_by_id: HashMap<(String, String), crate::provider::Live> = HashMap::new();
+    for r in futures::future::join_all(reads).await {
+        let (k, found) = r?;
+        for l in found {
+            live_by_id.insert((k.clone(), l.id.clone()), l);
+        }
+    }
+    let mut out = Refreshed::default();
+    if let Some(st) = state {
+        for (addr, r) in &st.resources {
+            out.recorded.insert(
+                addr.clone(),
+                live_by_id.get(&(r.kind.clone(), r.id.clone())).cloned(),
+            );
+        }
+        for d in &st.deposed {
+            out.deposed.insert(
+                d.id.clone(),
+                live_by_id.get(&(d.kind.clone(), d.id.clone())).cloned(),
+            );
+        }
+    }
+    if let Some(stack) = stack {
+        let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for i in &stack.instances {
+            if state.is_none_or(|s| !s.resources.contains_key(&i.address)) {
+                missing.entry(i.kind.name).or_default().push(&i.address);
+            }
+        }
+        let finds = missing.iter().map(|(k, addrs)| async move {
+            let found = cloud.find_owned(k, stack_name).await?;
+            Ok::<_, Error>((addrs, found))
+        });
+        for r in futures::future::join_all(finds).await {
+            let (addrs, found) = r?;
+            for l in found {
+                let Some(tag) = l.address_tag() else { continue };
+                let addr = stack::address_from_tag(tag);
+                if addrs.contains(&addr.as_str()) {
+                    out.owned.insert(addr, l);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn connect(c: &Common, region: Option<&str>) -> Result<Arc<AwsCloud>> {
+    let cloud = AwsCloud::connect(&Connect {
+        endpoint_url: c.endpoint_url.clone(),
+        region: region.map(str::to_string),
+    })
+    .await?;
+    Ok(Arc::new(cloud))
+}
+
+pub fn print_stats(cloud: &AwsCloud) {
+    let snap = cloud.counter.snapshot();
+    let total: u64 = snap.values().map(|v| v.0).sum();
+    eprintln!("API calls: {total}");
+    for ((svc, op), (calls, attempts)) in snap {
+        let retries = attempts.saturating_sub(calls);
+        let r = if retries > 0 {
+            format!(" ({retries} retries)")
+        } else {
+            String::new()
+        };
+        eprintln!("  {svc:<8} {op:<36} {calls}{r}");
+    }
+}
+
+/// A saved plan: the plan, the stack it was made from, and the state it was made against.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub format: u32,
+    pub stack_file: String,
+    pub stack_source: String,
+    pub vars: Vec<(String, String)>,
+    pub lineage: Option<String>,
+    pub serial: u64,
+    pub plan: Plan,
+}
+
+/// The plan as JSON for machines: unknown values read "(known after apply)".
+pub fn plan_json(p: &Plan) -> Value {
+    fn fix(v: &mut Value) {
+        match v {
+            Value::String(s) if s == crate::expr::UNKNOWN => *s = "(known after apply)".into(),
+            Value::Array(a) => a.iter_mut().for_each(fix),
+            Value::Object(o) => o.values_mut().for_each(fix),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(p).expect("plan serializes");
+    fix(&mut v);
+    let (add, change, destroy, adopt) = p.counts();
+    v["summary"] =
+        serde_json::json!({"add": add, "change": change, "destroy": destroy, "adopt": adopt});
+    v["format_version"] = serde_json::json!(1);
+    v
+}
+
+pub struct PlanOpts {
+    pub detailed_exitcode: bool,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// `provision plan`. Returns the exit status.
+pub async fn plan_cmd(c: &Common, o: &PlanOpts) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let store = LocalStore::new(state_path(c, &stack.name));
+    let _lock = state::lock(&store, "plan")?;
+    let st = store.load()?;
+    check_stack_name(st.as_ref(), &stack)?;
+    let cloud = connect(c, stack.region.as_deref()).await?;
+    let live = refresh(cloud.as_ref(), Some(&stack), &stack.name, st.as_ref()).await;
+    if c.stats {
+        print_stats(&cloud);
+    }
+    let p = plan::plan(&stack, st.as_ref(), &live?)?;
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan_json(&p)).expect("json")
+        );
+    } else {
+        print!("{}", render::plan(&p));
+    }
+    if let Some(path) = &o.out {
+        let f = PlanFile {
+            format: 1,
+            stack_file: stack.file.clone(),
+            stack_source: stack.source.clone(),
+            vars: c.vars.clone(),
+            lineage: st.as_ref().map(|s| s.lineage.clone()),
+            serial: st.as_ref().map(|s| s.serial).unwrap_or(0),
+            plan: p.clone(),
+        };
+        state::write_atomic(
+            path,
+            serde_json::to_string_pretty(&f).expect("json").as_bytes(),
+        )?;
+        if !o.json {
+            println!(
+                "\nSaved the plan to {}. Apply exactly this plan with: provision apply {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(if o.detailed_exitcode && p.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+fn check_stack_name(st: Option<&State>, stack: &Stack) -> Result<()> {
+    match st {
+        Some(s) if s.stack != stack.name => Err(Error::State(format!(
+            "the state belongs to stack {:?}, not {:?}: pass the right --state",
+            s.stack, stack.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+struct Ui;
+
+impl Reporter for Ui {
+    fn started(&self, op: &Op) {
+        println!("{}: {}...", op.address, verb_ing(op));
+    }
+    fn finished(&self, op: &Op, elapsed: Duration, id: Option<&str>) {
+        let id = id.map(|i| format!(" [{i}]")).unwrap_or_default();
+        println!(
+            "{}: {} done after {:.1}s{id}",
+            op.address,
+            verb_ing(op),
+            elapsed.as_secs_f64()
+        );
+    }
+    fn failed(&self, op: &Op, err: &Error) {
+        println!("{}: {} FAILED: {err}", op.address, verb_ing(op));
+    }
+}
+
+fn verb_ing(op: &Op) -> &'static str {
+    use crate::exec::OpKind::*;
+    match op.kind {
+        Create => "creating",
+        Update => "updating",
+        Adopt => "adopting",
+        Delete | DeleteDeposed => "deleting",
+        Forget => "forgetting",
+    }
+}
+
+pub struct ApplyOpts {
+    pub auto_approve: bool,
+    pub parallelism: usize,
+    pub plan_file: Option<PathBuf>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+fn approve(what: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::other(format!(
+            "refusing to {what} without --auto-approve: standard input is not a terminal"
+        )));
+    }
+    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn print_report(r: &Report, verb: &str) {
+    println!();
+    if r.ok() {
+        println!(
+            "{} complete: {} operations succeeded.",
+            verb,
+            r.succeeded.len()
+        );
+        return;
+    }
+    println!(
+        "{verb} incomplete. State records everything that succeeded; run it again to continue."
+    );
+    println!("  succeeded: {}", r.succeeded.len());
+    for s in &r.succeeded {
+        println!("    {s}");
+    }
+    println!("  failed: {}", r.failed.len());
+    for (op, e) in &r.failed {
+        println!("    {op}: {e}");
+    }
+    if !r.skipped.is_empty() {
+        println!("  skipped: {}", r.skipped.len());
+        for (op, cause) in &r.skipped {
+            println!("    {op} (because {cause} failed)");
+        }
+    }
+    if !r.not_started.is_empty() {
+        println!("  not started (interrupted): {}", r.not_started.len());
+        for op in &r.not_started {
+            println!("    {op}");
+        }
+    }
+}
+
+/// `provision apply`, with or without a saved plan.
+pub async fn apply_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
+    let (stack, saved) = match &o.plan_file {
+        Some(pf) => {
+            let text = std::fs::read_to_string(pf)
+                .map_err(|e| Error::other(format!("cannot read plan {}: {e}", pf.display())))?;
+            let f: PlanFile = serde_json::from_str(&text).map_err(|e| {
+                Error::other(format!("{} is not a provision plan: {e}", pf.display()))
+            })?;
+            let stack = stack::load(&f.stack_file, &f.stack_source, &f.vars)?;
+            (stack, Some(f))
+        }
+        None => (load_stack(&c.stack, &c.vars)?, None),
+    };
+    let c = &Common {
+        stack: saved
+            .as_ref()
+            .map(|f| PathBuf::from(&f.stack_file))
+            .unwrap_or_else(|| c.stack.clone()),
+        ..c.clone()
+    };
+    let store = LocalStore::new(state_path(c, &stack.name));
+    let _lock = state::lock(&store, "apply")?;
+    let st = store.load()?;
+    check_stack_name(st.as_ref(), &stack)?;
+    let cloud = connect(c, stack.region.as_deref()).await?;
+    let p = match saved {
+        Some(f) => {
+            let (lineage, serial) = (
+                st.as_ref().map(|s| s.lineage.clone()),
+                st.as_ref().map(|s| s.serial).unwrap_or(0),
+            );
+            if lineage != f.lineage || serial != f.serial {
+                return Err(Error::State(format!(
+                    "the saved plan is stale: it was made against state serial {} but the state is now at serial {serial}{}; make a new plan",
+                    f.serial,
+                    if lineage != f.lineage {
+                        " of another lineage"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            f.plan
+        }
+        None => {
+            let live = refresh(cloud.as_ref(), Some(&stack), &stack.name, st.as_ref()).await?;
+            let p = plan::plan(&stack, st.as_ref(), &live)?;
+            print!("{}", render::plan(&p));
+            if p.has_changes() && !o.auto_approve && !approve("apply these changes")? {
+                println!("Apply cancelled.");
+                return Ok(1);
+            }
+            p
+        }
+    };
+    if !p.has_changes() {
+        if c.stats {
+            print_stats(&cloud);
+        }
+        return Ok(0);
+    }
+    let st = st.unwrap_or_else(|| State::new(&stack.name));
+    let report = execute(&cloud, Some(stack), &p, st, store, o).await;
+    print_report(&report, "Apply");
+    if c.stats {
+        print_stats(&cloud);
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+async fn execute(
+    cloud: &Arc<AwsCloud>,
+    stack: Option<Stack>,
+    p: &Plan,
+    st: State,
+    store: LocalStore,
+    o: &ApplyOpts,
+) -> Report {
+    let ex = Executor {
+        cloud: cloud.clone() as Arc<dyn Cloud>,
+        stack: stack.map(Arc::new),
+        parallelism: o.parallelism,
+        reporter: Arc::new(Ui),
+        cancel: o.cancel.clone(),
+    };
+    let (report, _) = ex.run(p, st, Some(store)).await;
+    report
+}
+
+/// `provision destroy`.
+pub async fn destroy_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let store = LocalStore::new(state_path(c, &stack.name));
+    let _lock = state::lock(&store, "destroy")?;
+    let Some(st) = store.load()? else {
+        println!(
+            "Nothing to destroy: there is no state for stack {:?}.",
+            stack.name
+        );
+        return Ok(0);
+    };
+    check_stack_name(Some(&st), &stack)?;
+    let cloud = connect(c, stack.region.as_deref()).await?;
+    let live = refresh(cloud.as_ref(), None, &stack.name, Some(&st)).await?;
+    let p = plan::plan_destroy(&stack.name, Some(&st), &live)?;
+    print!("{}", render::plan(&p));
+    if !p.has_changes() {
+        return Ok(0);
+    }
+    if !o.auto_approve && !approve("destroy everything listed")? {
+        println!("Destroy cancelled.");
+        return Ok(1);
+    }
+    let report = execute(&cloud, Some(stack), &p, st, store, o).await;
+    print_report(&report, "Destroy");
+    if c.stats {
+        print_stats(&cloud);
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+/// Renders DOT to SVG with Graphviz's `dot`, when it is installed.
+pub fn dot_to_svg(dot: &str) -> Result<String> {
+    let mut child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::other(format!("cannot run Graphviz `dot` ({e}); install it (apt-get install graphviz) or use --format dot")))?;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(dot.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(Error::other(format!(
+            "dot failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}

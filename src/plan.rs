@@ -1,0 +1,594 @@
+//! The planner: `diff(stack, state, live) -> Plan`. Pure: no IO, no async.
+//!
+//! `before` is always what is live (refreshed), `after` what the stack wants.
+//! Differences between the last applied state and live are reported apart,
+//! as drift, so an operator sees which changes come from the YAML and which
+//! were made outside provision.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diag::{Error, Result, StackError};
+use crate::expr::contains_unknown;
+use crate::provider::Live;
+use crate::schema::{self, ReplaceOrder};
+use crate::stack::{Known, Stack};
+use crate::state::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub kind: String,
+    pub action: Action,
+    /// The id of the existing object, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    /// Live properties (none for a create).
+    pub before: Option<Value>,
+    /// Desired properties (none for a delete); unknown parts are shown as
+    /// "(known after apply)".
+    pub after: Option<Value>,
+    /// Properties that differ.
+    #[serde(default)]
+    pub changed: Vec<String>,
+    /// Properties whose change forces the replacement.
+    #[serde(default)]
+    pub replace_because: Vec<String>,
+    /// Found by its ownership tags, not in state: it will be adopted.
+    #[serde(default)]
+    pub adopt: bool,
+    /// Recorded in state but deleted outside provision.
+    #[serde(default)]
+    pub gone: bool,
+    /// Deposed object of an interrupted create-then-delete.
+    #[serde(default)]
+    pub deposed: bool,
+    /// Outputs of the existing object, as read.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub outputs: serde_json::Map<String, Value>,
+    /// Desired dependencies (create and update order).
+    #[serde(default)]
+    pub deps: Vec<String>,
+    /// Recorded dependencies (delete order).
+    #[serde(default)]
+    pub old_deps: Vec<String>,
+}
+
+/// A difference between the last applied state and live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: String,
+    /// `modified`, `deleted` or `unmanaged`.
+    pub class: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub property: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recorded: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub live: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub stack: String,
+    pub destroy: bool,
+    pub changes: Vec<Change>,
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.adopt)
+    }
+
+    /// (to add, to change, to destroy, to adopt) as in the summary line.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut n = (0, 0, 0, 0);
+        for c in &self.changes {
+            match c.action {
+                Action::Create => n.0 += 1,
+                Action::Update => n.1 += 1,
+                Action::Delete if !c.gone => n.2 += 1,
+                a if a.is_replace() => {
+                    n.0 += 1;
+                    n.2 += 1;
+                }
+                _ => {}
+            }
+            if c.adopt {
+                n.3 += 1;
+            }
+        }
+        n
+    }
+}
+
+/// What was read from the cloud for a plan.
+#[derive(Debug, Default, Clone)]
+pub struct Refreshed {
+    /// Live objects of addresses in state; `None` when deleted outside.
+    pub recorded: HashMap<String, Option<Live>>,
+    /// Deposed objects still alive, by id.
+    pub deposed: HashMap<String, Option<Live>>,
+    /// Objects found by ownership tags for addresses that state lacks.
+    pub owned: HashMap<String, Live>,
+}
+
+struct PlanKnown {
+    outputs: HashMap<String, serde_json::Map<String, Value>>,
+    props: HashMap<String, Value>,
+}
+
+impl Known for PlanKnown {
+    fn output(&self, address: &str, attr: &str) -> Option<Value> {
+        self.outputs.get(address)?.get(attr).cloned()
+    }
+    fn props(&self, address: &str) -> Option<&Value> {
+        self.props.get(address)
+    }
+}
+
+/// Applies `lifecycle.ignore_changes`: ignored properties take the live value.
+fn ignore(desired: &mut Value, live: &Value, ignored: &[String]) {
+    for path in ignored {
+        match path.split_once('.') {
+            Some((top, key)) => {
+                let lv = live.get(top).and_then(|t| t.get(key)).cloned();
+                if let Some(Value::Object(o)) = desired.get_mut(top) {
+                    match lv {
+                        Some(v) => {
+                            o.insert(key.to_string(), v);
+                        }
+                        None => {
+                            o.remove(key);
+                        }
+                    }
+                }
+            }
+            None => match live.get(path.as_str()) {
+                Some(v) => desired[path.as_str()] = v.clone(),
+                None => {
+                    if let Value::Object(o) = desired {
+                        o.remove(path.as_str());
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Names of the top-level properties that differ.
+pub fn changed_props(before: &Value, after: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| {
+            let (x, y) = (b.get(*k), a.get(*k));
+            y.is_some_and(contains_unknown)
+                || x.unwrap_or(&Value::Null) != y.unwrap_or(&Value::Null)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Plans the changes that make the cloud match the stack.
+pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Plan> {
+    let empty = BTreeMap::new();
+    let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
+    let mut known = PlanKnown {
+        outputs: HashMap::new(),
+        props: HashMap::new(),
+    };
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    for inst in stack.ordered() {
+        let mut desired = match stack.desired(inst, &known) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let rec = recorded.get(&inst.address);
+        let (base, adopt, gone) = match rec {
+            Some(r) => match live.recorded.get(&inst.address) {
+                Some(Some(l)) => (
+                    Some((r.id.clone(), l.clone(), r.kind.clone())),
+                    false,
+                    false,
+                ),
+                _ => (None, false, true),
+            },
+            None => match live.owned.get(&inst.address) {
+                Some(l) => (
+                    Some((l.id.clone(), l.clone(), inst.kind.name.to_string())),
+                    true,
+                    false,
+                ),
+                None => (None, false, false),
+            },
+        };
+        let mut change = Change {
+            address: inst.address.clone(),
+            kind: inst.kind.name.to_string(),
+            action: Action::Create,
+            id: None,
+            before: None,
+            after: None,
+            changed: vec![],
+            replace_because: vec![],
+            adopt,
+            gone,
+            deposed: false,
+            outputs: Default::default(),
+            deps: inst.deps.clone(),
+            old_deps: rec.map(|r| r.dependencies.clone()).unwrap_or_default(),
+        };
+        match base {
+            None => {
+                known.outputs.remove(&inst.address);
+            }
+            Some((id, l, old_kind)) => {
+                ignore(&mut desired, &l.props, &inst.lifecycle.ignore_changes);
+                change.id = Some(id);
+                change.changed = changed_props(&l.props, &desired);
+                if old_kind != inst.kind.name {
+                    change.replace_because = vec!["kind".into()];
+                } else {
+                    change.replace_because = change
+                        .changed
+                        .iter()
+                        .filter(|p| inst.kind.prop(p).is_some_and(|p| p.force_new))
+                        .cloned()
+                        .collect();
+                }
+                change.action = if !change.replace_because.is_empty() {
+                    match inst.kind.replace {
+                        ReplaceOrder::DeleteThenCreate => Action::DeleteThenCreate,
+                        ReplaceOrder::CreateThenDelete => Action::CreateThenDelete,
+                    }
+                } else if change.changed.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+                if change.action.is_replace() {
+                    known.outputs.remove(&inst.address);
+                    if inst.lifecycle.prevent_destroy || rec.is_some_and(|r| r.prevent_destroy) {
+                        errors.push(StackError::at(
+                            &stack.file,
+                            inst.loc,
+                            format!(
+                                "{} has lifecycle.prevent_destroy, but changing {} replaces it",
+                                inst.address,
+                                change.replace_because.join(", ")
+                            ),
+                        ));
+                    }
+                } else {
+                    known
+                        .outputs
+                        .insert(inst.address.clone(), l.outputs.clone());
+                }
+                change.outputs = l.outputs.clone();
+                change.before = Some(l.props);
+            }
+        }
+        known.props.insert(inst.address.clone(), desired.clone());
+        change.after = Some(desired);
+        changes.push(change);
+    }
+    if !errors.is_empty() {
+        return Err(Error::stack(errors).with_source(&stack.source));
+    }
+    // What state has and the stack no longer wants.
+    for (addr, rec) in recorded {
+        if stack.instance(addr).is_some() {
+            continue;
+        }
+        let l = live.recorded.get(addr).cloned().flatten();
+        if rec.prevent_destroy && l.is_some() {
+            return Err(Error::other(format!(
+                "{addr} was removed from the stack but has lifecycle.prevent_destroy in state; \
+                 put it back, set prevent_destroy: false and apply, then remove it"
+            )));
+        }
+        changes.push(delete_change(addr, rec, l));
+    }
+    if let Some(st) = state {
+        for d in &st.deposed {
+            let l = live.deposed.get(&d.id).cloned().flatten();
+            changes.push(Change {
+                address: d.address.clone(),
+                kind: d.kind.clone(),
+                action: Action::Delete,
+                id: Some(d.id.clone()),
+                gone: l.is_none(),
+                before: Some(l.map(|l| l.props).unwrap_or_else(|| d.properties.clone())),
+                after: None,
+                changed: vec![],
+                replace_because: vec![],
+                adopt: false,
+                deposed: true,
+                outputs: Default::default(),
+                deps: vec![],
+                old_deps: vec![],
+            });
+        }
+    }
+    Ok(Plan {
+        stack: stack.name.clone(),
+        destroy: false,
+        changes,
+        drift: drift(state, live),
+    })
+}
+
+fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> Change {
+    Change {
+        address: addr.to_string(),
+        kind: rec.kind.clone(),
+        action: Action::Delete,
+        id: Some(rec.id.clone()),
+        gone: l.is_none(),
+        before: Some(l.map(|l| l.props).unwrap_or_else(|| rec.properties.clone())),
+        after: None,
+        changed: vec![],
+        replace_because: vec![],
+        adopt: false,
+        deposed: false,
+        outputs: Default::default(),
+        deps: vec![],
+        old_deps: rec.dependencies.clone(),
+    }
+}
+
+/// Plans the deletion of everything in state, dependents first.
+pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -> Result<Plan> {
+    let mut changes = Vec::new();
+    if let Some(st) = state {
+        for (addr, rec) in &st.resources {
+            let l = live.recorded.get(addr).cloned().flatten();
+            if rec.prevent_destroy && l.is_some() {
+                return Err(Error::other(format!(
+                    "{addr} has lifecycle.prevent_destroy: set it to false and apply before destroying"
+                )));
+            }
+            changes.push(delete_change(addr, rec, l));
+        }
+        for d in &st.deposed {
+            let l = live.deposed.get(&d.id).cloned().flatten();
+            changes.push(Change {
+                address: d.address.clone(),
+                kind: d.kind.clone(),
+                action: Action::Delete,
+                id: Some(d.id.clone()),
+                gone: l.is_none(),
+                before: Some(d.properties.clone()),
+                after: None,
+                changed: vec![],
+                replace_because: vec![],
+                adopt: false,
+                deposed: true,
+                outputs: Default::default(),
+                deps: vec![],
+                old_deps: vec![],
+            });
+        }
+    }
+    Ok(Plan {
+        stack: stack_name.to_string(),
+        destroy: true,
+        changes,
+        drift: vec![],
+    })
+}
+
+/// Differences between what was last applied and what is live.
+pub fn drift(state: Option<&State>, live: &Refreshed) -> Vec<Drift> {
+    let mut out = Vec::new();
+    let Some(st) = state else { return out };
+    for (addr, rec) in &st.resources {
+        match live.recorded.get(addr) {
+            Some(Some(l)) => {
+                for p in changed_props(&rec.properties, &l.props) {
+                    if schema::kind(&rec.kind).is_some_and(|k| k.prop(&p).is_none()) {
+                        continue;
+                    }
+                    out.push(Drift {
+                        address: addr.clone(),
+                        class: "modified".into(),
+                        recorded: rec.properties.get(&p).cloned(),
+                        live: l.props.get(&p).cloned(),
+                        property: Some(p),
+                    });
+                }
+            }
+            Some(None) => out.push(Drift {
+                address: addr.clone(),
+                class: "deleted".into(),
+                property: None,
+                recorded: None,
+                live: None,
+            }),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Recorded;
+    use serde_json::json;
+
+    const STACK: &str = r#"
+stack: t
+region: us-east-1
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties:
+      cidr_block: 10.0.0.0/16
+  subnet:
+    kind: ec2.subnet
+    for_each: [us-east-1a, us-east-1b]
+    properties:
+      vpc_id: ${vpc.id}
+      availability_zone: ${each.key}
+      cidr_block: ${cidrsubnet(vpc.cidr_block, 8, each.index)}
+"#;
+
+    fn live_of(stack: &Stack, addr: &str, id: &str) -> Live {
+        struct K;
+        impl Known for K {
+            fn output(&self, _: &str, _: &str) -> Option<Value> {
+                Some(json!("vpc-1"))
+            }
+            fn props(&self, _: &str) -> Option<&Value> {
+                None
+            }
+        }
+        let inst = stack.instance(addr).unwrap();
+        let mut props = stack.desired(inst, &K).unwrap();
+        if addr.starts_with("subnet") {
+            let i = inst.each.as_ref().unwrap().index;
+            props["cidr_block"] = json!(format!("10.0.{i}.0/24"));
+        }
+        Live {
+            id: id.into(),
+            props,
+            outputs: [("id".to_string(), json!(id))].into_iter().collect(),
+        }
+    }
+
+    fn state_with(stack: &Stack, live: &Refreshed) -> State {
+        let mut st = State::new("t");
+        for (addr, l) in &live.recorded {
+            let l = l.as_ref().unwrap();
+            st.resources.insert(
+                addr.clone(),
+                Recorded {
+                    kind: stack.instance(addr).unwrap().kind.name.into(),
+                    id: l.id.clone(),
+                    properties: l.props.clone(),
+                    outputs: l.outputs.clone(),
+                    dependencies: stack.instance(addr).unwrap().deps.clone(),
+                    prevent_destroy: false,
+                },
+            );
+        }
+        st
+    }
+
+    fn all_live(stack: &Stack) -> Refreshed {
+        let mut r = Refreshed::default();
+        for (a, id) in [
+            ("vpc", "vpc-1"),
+            ("subnet[us-east-1a]", "subnet-a"),
+            ("subnet[us-east-1b]", "subnet-b"),
+        ] {
+            r.recorded.insert(a.into(), Some(live_of(stack, a, id)));
+        }
+        r
+    }
+
+    #[test]
+    fn from_nothing_everything_is_created_with_unknown_ids() {
+        let s = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let p = plan(&s, None, &Refreshed::default()).unwrap();
+        assert_eq!(p.counts(), (3, 0, 0, 0));
+        let sub = &p.changes[1];
+        assert_eq!(sub.address, "subnet[us-east-1a]");
+        assert!(contains_unknown(&sub.after.as_ref().unwrap()["vpc_id"]));
+        assert_eq!(sub.after.as_ref().unwrap()["cidr_block"], "10.0.0.0/24");
+    }
+
+    #[test]
+    fn same_as_live_is_no_change_and_cidr_change_replaces() {
+        let s = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let live = all_live(&s);
+        let st = state_with(&s, &live);
+        let p = plan(&s, Some(&st), &live).unwrap();
+        assert!(!p.has_changes(), "{p:#?}");
+        let changed = STACK.replace("each.index)", "each.index + 10)");
+        let s2 = crate::stack::load("t.yaml", &changed, &[]).unwrap();
+        let p = plan(&s2, Some(&st), &live).unwrap();
+        assert_eq!(p.counts(), (2, 0, 2, 0));
+        assert_eq!(p.changes[1].action, Action::DeleteThenCreate);
+        assert_eq!(p.changes[1].replace_because, vec!["cidr_block"]);
+    }
+
+    #[test]
+    fn deleted_outside_is_created_again_and_drift_says_so() {
+        let s = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let mut live = all_live(&s);
+        let st = state_with(&s, &live);
+        live.recorded.insert("subnet[us-east-1b]".into(), None);
+        let p = plan(&s, Some(&st), &live).unwrap();
+        assert_eq!(p.counts(), (1, 0, 0, 0));
+        assert_eq!(p.drift.len(), 1);
+        assert_eq!(p.drift[0].class, "deleted");
+    }
+
+    #[test]
+    fn owned_but_unrecorded_is_adopted() {
+        let s = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let mut live = all_live(&s);
+        let mut st = state_with(&s, &live);
+        st.resources.remove("vpc");
+        let v = live.recorded.remove("vpc").unwrap().unwrap();
+        live.owned.insert("vpc".into(), v);
+        let p = plan(&s, Some(&st), &live).unwrap();
+        assert_eq!(p.counts(), (0, 0, 0, 1));
+        assert!(p.changes[0].adopt);
+        assert_eq!(p.changes[0].action, Action::NoOp);
+    }
+
+    #[test]
+    fn tag_change_updates_in_place_and_ignore_changes_silences_it() {
+        let s = crate::stack::load("t.yaml", STACK, &[]).unwrap();
+        let mut live = all_live(&s);
+        let st = state_with(&s, &live);
+        if let Some(Some(l)) = live.recorded.get_mut("vpc") {
+            l.props["tags"]["Owner"] = json!("someone");
+        }
+        let p = plan(&s, Some(&st), &live).unwrap();
+        assert_eq!(p.counts(), (0, 1, 0, 0));
+        assert_eq!(p.drift[0].property.as_deref(), Some("tags"));
+        let ign = STACK.replace(
+            "    kind: ec2.vpc\n",
+            "    kind: ec2.vpc\n    lifecycle: {ignore_changes: [tags.Owner]}\n",
+        );
+        let s2 = crate::stack::load("t.yaml", &ign, &[]).unwrap();
+        let p = plan(&s2, Some(&st), &live).unwrap();
+        assert!(!p.has_changes());
+    }
+}

@@ -1,0 +1,283 @@
+//! Plan rendering for people. Knows the plan, nothing of AWS.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::expr::UNKNOWN;
+use crate::plan::{Action, Change, Drift, Plan};
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) if s == UNKNOWN => "(known after apply)".into(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Object(o) if o.is_empty() => "{}".into(),
+        Value::Array(a) if a.iter().all(|x| !x.is_array() && !x.is_object()) => {
+            format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(o) if o.values().all(|x| !x.is_array() && !x.is_object()) && o.len() <= 6 => {
+            format!(
+                "{{ {} }}",
+                o.iter()
+                    .map(|(k, x)| format!("{k} = {}", show(x)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn width(keys: &[&String]) -> usize {
+    keys.iter().map(|k| k.len()).max().unwrap_or(0)
+}
+
+/// Writes `sign name = value` lines for every property of an object.
+fn all_props(out: &mut String, sign: char, v: &Value, indent: usize) {
+    let Some(o) = v.as_object() else { return };
+    let keys: Vec<&String> = o.keys().collect();
+    let w = width(&keys);
+    for k in keys {
+        nested(out, sign, k, &o[k], w, indent);
+    }
+}
+
+fn nested(out: &mut String, sign: char, k: &str, v: &Value, w: usize, indent: usize) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(o)
+            if !o.is_empty()
+                && !(o.len() <= 6 && o.values().all(|x| !x.is_object() && !x.is_array()))
+                || k == "tags" && !o.is_empty() =>
+        {
+            let _ = writeln!(out, "{pad}{sign} {k:w$} = {{");
+            let keys: Vec<&String> = o.keys().collect();
+            let w2 = width(&keys);
+            for kk in keys {
+                nested(out, sign, kk, &o[kk], w2, indent + 4);
+            }
+            let _ = writeln!(out, "{pad}  }}");
+        }
+        Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+            let _ = writeln!(out, "{pad}{sign} {k:w$} = [");
+            for x in a {
+                let _ = writeln!(out, "{pad}    {sign} {}", show(x));
+            }
+            let _ = writeln!(out, "{pad}  ]");
+        }
+        _ => {
+            let _ = writeln!(out, "{pad}{sign} {k:w$} = {}", show(v));
+        }
+    }
+}
+
+/// One changed property, in detail.
+fn prop_diff(
+    out: &mut String,
+    k: &str,
+    b: Option<&Value>,
+    a: Option<&Value>,
+    w: usize,
+    forces: bool,
+    indent: usize,
+) {
+    let pad = " ".repeat(indent);
+    let note = if forces { " # forces replacement" } else { "" };
+    match (b, a) {
+        (None | Some(Value::Null), Some(a)) => nested(out, '+', k, a, w, indent),
+        (Some(b), None | Some(Value::Null)) => nested(out, '-', k, b, w, indent),
+        (Some(Value::Object(bo)), Some(Value::Object(ao))) => {
+            let _ = writeln!(out, "{pad}~ {k:w$} = {{{note}");
+            let mut keys: Vec<&String> = bo.keys().chain(ao.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let w2 = width(&keys);
+            for kk in keys {
+                match (bo.get(kk), ao.get(kk)) {
+                    (Some(x), Some(y)) if x == y => {}
+                    (x, y) => prop_diff(out, kk, x, y, w2, false, indent + 4),
+                }
+            }
+            let _ = writeln!(out, "{pad}  }}");
+        }
+        (Some(Value::Array(ba)), Some(Value::Array(aa)))
+            if ba.iter().chain(aa).any(|x| x.is_object()) || ba.len() + aa.len() > 4 =>
+        {
+            let _ = writeln!(out, "{pad}~ {k:w$} = [{note}");
+            for x in ba.iter().filter(|x| !aa.contains(x)) {
+                let _ = writeln!(out, "{pad}    - {}", show(x));
+            }
+            for x in aa.iter().filter(|x| !ba.contains(x)) {
+                let _ = writeln!(out, "{pad}    + {}", show(x));
+            }
+            let _ = writeln!(out, "{pad}  ]");
+        }
+        (Some(Value::String(bs)), Some(Value::String(as_)))
+            if bs.contains('\n') || as_.contains('\n') =>
+        {
+            let _ = writeln!(out, "{pad}~ {k:w$} = <<{note}");
+            let d = similar::TextDiff::from_lines(bs.as_str(), as_.as_str());
+            for ch in d.iter_all_changes() {
+                let s = match ch.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                let _ = write!(out, "{pad}    {s} {}", ch.value());
+                if !ch.value().ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+        (Some(b), Some(a)) => {
+            let _ = writeln!(out, "{pad}~ {k:w$} = {} -> {}{note}", show(b), show(a));
+        }
+        (None, None) => {}
+    }
+}
+
+fn header(c: &Change) -> (String, &'static str) {
+    let id =
+        c.id.as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+    let what = format!("{} {}{id}", c.kind, c.address);
+    match c.action {
+        Action::Create => (format!("  + {what} will be created"), "+"),
+        Action::Update => (format!("  ~ {what} will be updated in place"), "~"),
+        Action::DeleteThenCreate => (
+            format!("-/+ {what} must be replaced (delete, then create)"),
+            "-/+",
+        ),
+        Action::CreateThenDelete => (
+            format!("+/- {what} must be replaced (create, then delete)"),
+            "+/-",
+        ),
+        Action::Delete if c.gone => (
+            format!("  - {what} was already deleted outside provision: forget it"),
+            "-",
+        ),
+        Action::Delete if c.deposed => (
+            format!("  - {what} old object of a replacement will be destroyed"),
+            "-",
+        ),
+        Action::Delete => (format!("  - {what} will be destroyed"), "-"),
+        Action::NoOp => (
+            format!("  = {what} found by its ownership tags: will be adopted"),
+            "=",
+        ),
+    }
+}
+
+pub fn change(out: &mut String, c: &Change) {
+    let (h, _) = header(c);
+    out.push_str(&h);
+    if c.adopt && c.action != Action::NoOp {
+        out.push_str(" (found by its ownership tags: adopted)");
+    }
+    out.push('\n');
+    match c.action {
+        Action::Create => {
+            if let Some(a) = &c.after {
+                all_props(out, '+', a, 6);
+            }
+        }
+        Action::Delete | Action::NoOp => {}
+        _ => {
+            let (b, a) = (
+                c.before.clone().unwrap_or(Value::Null),
+                c.after.clone().unwrap_or(Value::Null),
+            );
+            let keys: Vec<&String> = c.changed.iter().collect();
+            let w = width(&keys);
+            for k in &c.changed {
+                prop_diff(
+                    out,
+                    k,
+                    b.get(k.as_str()),
+                    a.get(k.as_str()),
+                    w,
+                    c.replace_because.contains(k),
+                    6,
+                );
+            }
+            let total = a.as_object().map(|o| o.len()).unwrap_or(0);
+            let hidden = total.saturating_sub(c.changed.len());
+            if hidden > 0 {
+                let _ = writeln!(out, "        # ({hidden} unchanged properties hidden)");
+            }
+        }
+    }
+    out.push('\n');
+}
+
+pub fn drift(out: &mut String, drift: &[Drift]) {
+    if drift.is_empty() {
+        return;
+    }
+    out.push_str("Changed outside provision since the last apply:\n\n");
+    for d in drift {
+        match d.class.as_str() {
+            "deleted" => {
+                let _ = writeln!(out, "  ! {} was deleted outside provision", d.address);
+            }
+            "unmanaged" => {
+                let _ = writeln!(
+                    out,
+                    "  ? {} exists with this stack's tags but is not in state",
+                    d.address
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "  ~ {} changed outside provision:", d.address);
+                if let Some(p) = &d.property {
+                    prop_diff(
+                        out,
+                        p,
+                        d.recorded.as_ref(),
+                        d.live.as_ref(),
+                        p.len(),
+                        false,
+                        6,
+                    );
+                }
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// The whole plan, with drift first and the summary line last.
+pub fn plan(p: &Plan) -> String {
+    let mut out = String::new();
+    drift(&mut out, &p.drift);
+    if !p.has_changes() {
+        out.push_str("No changes. The live infrastructure matches the stack.\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "provision will perform these actions on stack {:?}:\n",
+        p.stack
+    );
+    for c in p
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || c.adopt)
+    {
+        change(&mut out, c);
+    }
+    out.push_str(&summary(p));
+    out
+}
+
+pub fn summary(p: &Plan) -> String {
+    let (add, change, destroy, adopt) = p.counts();
+    let adopt = if adopt > 0 {
+        format!(", {adopt} to adopt")
+    } else {
+        String::new()
+    };
+    format!("Plan: {add} to add, {change} to change, {destroy} to destroy{adopt}.\n")
+}

@@ -1,0 +1,536 @@
+//! What each resource kind accepts: properties, their types, which force
+//! replacement, and what the kind exports. Pure data, no AWS.
+//!
+//! Kind names are `service.type`, lower case, as AWS names the service in its
+//! API (`ec2.vpc`, `ec2.subnet`, `elbv2.load_balancer`, ...).
+
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Str,
+    Bool,
+    Int,
+    /// An IPv4 CIDR block in canonical form (`10.0.1.0/24`).
+    Cidr,
+    /// A list of strings; `set` lists are compared without regard to order.
+    StrList {
+        set: bool,
+    },
+    /// A map of tag keys to values.
+    Tags,
+    /// A list of objects with the given fields; compared as a set.
+    ObjList(&'static [Prop]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prop {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    /// Changing it replaces the resource.
+    pub force_new: bool,
+    /// JSON text of the default, if any.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+/// In which order a replacement happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ReplaceOrder {
+    DeleteThenCreate,
+    CreateThenDelete,
+}
+
+#[derive(Debug)]
+pub struct KindSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub props: &'static [Prop],
+    /// Attributes known only once the resource exists (`id` always).
+    pub outputs: &'static [&'static str],
+    pub replace: ReplaceOrder,
+    /// Describe calls a refresh of N resources of this kind costs.
+    pub refresh_cost: &'static str,
+}
+
+impl KindSpec {
+    pub fn prop(&self, name: &str) -> Option<&'static Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+    pub fn has_tags(&self) -> bool {
+        self.prop("tags").is_some()
+    }
+}
+
+const fn p(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
+    Prop {
+        name,
+        ty,
+        required: false,
+        force_new: false,
+        default: None,
+        doc,
+    }
+}
+const fn req(mut x: Prop) -> Prop {
+    x.required = true;
+    x
+}
+const fn new(mut x: Prop) -> Prop {
+    x.force_new = true;
+    x
+}
+const fn def(mut x: Prop, d: &'static str) -> Prop {
+    x.default = Some(d);
+    x
+}
+
+const TAGS: Prop = p("tags", Ty::Tags, "tags, merged with the stack's tags");
+
+const RULE: &[Prop] = &[
+    def(p("protocol", Ty::Str, "tcp, udp, icmp or all"), "\"tcp\""),
+    p("from_port", Ty::Int, "first port"),
+    p("to_port", Ty::Int, "last port (defaults to from_port)"),
+    p("port", Ty::Int, "shorthand for from_port = to_port"),
+    p(
+        "cidr_blocks",
+        Ty::StrList { set: true },
+        "IPv4 sources or destinations",
+    ),
+    p(
+        "security_group_ids",
+        Ty::StrList { set: true },
+        "security groups as sources or destinations",
+    ),
+    p("description", Ty::Str, "rule description"),
+];
+
+const ROUTE: &[Prop] = &[
+    req(p("destination", Ty::Cidr, "destination CIDR block")),
+    p("gateway_id", Ty::Str, "an internet gateway"),
+    p("nat_gateway_id", Ty::Str, "a NAT gateway"),
+];
+
+pub static KINDS: &[KindSpec] = &[
+    KindSpec {
+        name: "ec2.vpc",
+        doc: "A VPC.",
+        props: &[
+            req(new(p("cidr_block", Ty::Cidr, "the VPC's IPv4 block"))),
+            def(p("enable_dns_support", Ty::Bool, "DNS resolution"), "true"),
+            def(
+                p("enable_dns_hostnames", Ty::Bool, "DNS hostnames"),
+                "false",
+            ),
+            def(
+                new(p("instance_tenancy", Ty::Str, "default or dedicated")),
+                "\"default\"",
+            ),
+            TAGS,
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeVpcs + 2 DescribeVpcAttribute per VPC",
+    },
+    KindSpec {
+        name: "ec2.subnet",
+        doc: "A subnet in one Availability Zone.",
+        props: &[
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            req(new(p("cidr_block", Ty::Cidr, "inside the VPC's block"))),
+            req(new(p(
+                "availability_zone",
+                Ty::Str,
+                "for example us-east-1a",
+            ))),
+            def(
+                p(
+                    "map_public_ip_on_launch",
+                    Ty::Bool,
+                    "public IPs for instances",
+                ),
+                "false",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeSubnets per 1000",
+    },
+    KindSpec {
+        name: "ec2.internet_gateway",
+        doc: "An internet gateway, attached to a VPC.",
+        props: &[p("vpc_id", Ty::Str, "the VPC to attach to"), TAGS],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeInternetGateways per 1000",
+    },
+    KindSpec {
+        name: "ec2.eip",
+        doc: "An Elastic IP address in the VPC domain.",
+        props: &[TAGS],
+        outputs: &["id", "public_ip"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeAddresses per 1000",
+    },
+    KindSpec {
+        name: "ec2.nat_gateway",
+        doc: "A NAT gateway in a subnet, with an Elastic IP when public.",
+        props: &[
+            req(new(p("subnet_id", Ty::Str, "the (public) subnet"))),
+            new(p(
+                "allocation_id",
+                Ty::Str,
+                "the Elastic IP's allocation id",
+            )),
+            def(
+                new(p("connectivity_type", Ty::Str, "public or private")),
+                "\"public\"",
+            ),
+            TAGS,
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeNatGateways per 1000",
+    },
+    KindSpec {
+        name: "ec2.route_table",
+        doc: "A route table, its routes and its subnet associations (all authoritative).",
+        props: &[
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            def(
+                p("routes", Ty::ObjList(ROUTE), "routes besides the local one"),
+                "[]",
+            ),
+            def(
+                p(
+                    "subnet_ids",
+                    Ty::StrList { set: true },
+                    "subnets associated",
+                ),
+                "[]",
+            ),
+            TAGS,
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeRouteTables per 1000",
+    },
+    KindSpec {
+        name: "ec2.security_group",
+        doc: "A security group; its rules are exactly those written (authoritative).",
+        props: &[
+            req(new(p("name", Ty::Str, "group name"))),
+            def(
+                new(p("description", Ty::Str, "group description")),
+                "\"Managed by provision\"",
+            ),
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            def(p("ingress", Ty::ObjList(RULE), "inbound rules"), "[]"),
+            def(
+                p(
+                    "egress",
+                    Ty::ObjList(RULE),
+                    "outbound rules (default: all traffic to anywhere)",
+                ),
+                r#"[{"protocol":"all","cidr_blocks":["0.0.0.0/0"]}]"#,
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        refresh_cost: "1 DescribeSecurityGroups per 1000",
+    },
+];
+
+pub fn kind(name: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// Checks a value against a type. `path` names the place for the message.
+/// Values known only after apply pass.
+pub fn check(ty: &Ty, v: &Value, path: &str) -> Result<(), String> {
+    if crate::expr::contains_unknown(v) && !v.is_array() && !v.is_object() {
+        return Ok(());
+    }
+    let bad = |want: &str| Err(format!("`{path}` must be {want}, found {}", describe(v)));
+    match ty {
+        Ty::Str => match v {
+            Value::String(_) => Ok(()),
+            Value::Number(_) => Ok(()),
+            _ => bad("a string"),
+        },
+        Ty::Bool => match v {
+            Value::Bool(_) => Ok(()),
+            _ => bad("true or false"),
+        },
+        Ty::Int => match v {
+            Value::Number(n) if n.is_i64() => Ok(()),
+            Value::String(s) if s.parse::<i64>().is_ok() => Ok(()),
+            _ => bad("an integer"),
+        },
+        Ty::Cidr => match v {
+            Value::String(s) => check_cidr(s)
+                .map(|_| ())
+                .map_err(|m| format!("`{path}`: {m}")),
+            _ => bad("an IPv4 CIDR block such as 10.0.0.0/16"),
+        },
+        Ty::StrList { .. } => match v {
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    check(&Ty::Str, x, &format!("{path}[{i}]"))?;
+                }
+                Ok(())
+            }
+            _ => bad("a list of strings"),
+        },
+        Ty::Tags => match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    if !(x.is_string() || x.is_number() || x.is_boolean()) {
+                        return Err(format!("tag `{k}` in `{path}` must be a string"));
+                    }
+                }
+                Ok(())
+            }
+            _ => bad("a mapping of tag names to values"),
+        },
+        Ty::ObjList(fields) => {
+            let Value::Array(a) = v else {
+                return bad("a list of mappings");
+            };
+            for (i, item) in a.iter().enumerate() {
+                let Value::Object(o) = item else {
+                    return Err(format!(
+                        "`{path}[{i}]` must be a mapping, found {}",
+                        describe(item)
+                    ));
+                };
+                for (k, x) in o {
+                    let Some(f) = fields.iter().find(|f| f.name == k) else {
+                        return Err(format!(
+                            "unknown field `{k}` in `{path}[{i}]`, expected one of: {}",
+                            fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                        ));
+                    };
+                    check(&f.ty, x, &format!("{path}[{i}].{k}"))?;
+                }
+                for f in fields.iter().filter(|f| f.required) {
+                    if !o.contains_key(f.name) {
+                        return Err(format!("`{path}[{i}]` needs `{}`", f.name));
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn check_cidr(s: &str) -> Result<ipnet::Ipv4Net, String> {
+    let net: ipnet::Ipv4Net = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not an IPv4 CIDR block such as 10.0.0.0/16"))?;
+    if net.network() != net.addr() {
+        return Err(format!(
+            "`{s}` is not a network address; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("{n}"),
+        Value::String(s) => format!("\"{s}\""),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+/// Brings evaluated properties to the canonical form used in state and diffs:
+/// defaults filled in, numbers-as-strings fixed, sets sorted, rules flattened.
+/// The AWS readers produce the same form, so equal means equal.
+pub fn canonical(spec: &KindSpec, props: &Value) -> Value {
+    let mut out = Map::new();
+    let empty = Map::new();
+    let obj = props.as_object().unwrap_or(&empty);
+    for prop in spec.props {
+        let v = match obj.get(prop.name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => match prop.default {
+                Some(d) => serde_json::from_str(d).expect("valid default"),
+                None => continue,
+            },
+        };
+        out.insert(prop.name.to_string(), canon_value(&prop.ty, v));
+    }
+    Value::Object(out)
+}
+
+fn canon_value(ty: &Ty, v: Value) -> Value {
+    if crate::expr::contains_unknown(&v) && !v.is_array() && !v.is_object() {
+        return v;
+    }
+    match ty {
+        Ty::Str => match v {
+            Value::Number(n) => Value::String(n.to_string()),
+            v => v,
+        },
+        Ty::Int => match &v {
+            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(v),
+            _ => v,
+        },
+        Ty::StrList { set } => {
+            let mut a: Vec<Value> = v
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|x| canon_value(&Ty::Str, x))
+                .collect();
+            if *set {
+                sort_values(&mut a);
+                // Unknown ids are distinct values that look alike: keep them all.
+                a.dedup_by(|x, y| x == y && !crate::expr::contains_unknown(x));
+            }
+            Value::Array(a)
+        }
+        Ty::Tags => {
+            let mut o = Map::new();
+            if let Value::Object(m) = v {
+                for (k, x) in m {
+                    o.insert(k, canon_value(&Ty::Str, x));
+                }
+            }
+            Value::Object(o)
+        }
+        Ty::ObjList(fields) if std::ptr::eq(*fields, RULE) => canon_rules(v),
+        Ty::ObjList(fields) => {
+            let mut a: Vec<Value> = v
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|item| {
+                    let mut o = Map::new();
+                    for f in fields.iter() {
+                        if let Some(x) = item.get(f.name).filter(|x| !x.is_null()) {
+                            o.insert(f.name.to_string(), canon_value(&f.ty, x.clone()));
+                        }
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            sort_values(&mut a);
+            Value::Array(a)
+        }
+        _ => v,
+    }
+}
+
+/// Security group rules, one per source: `{protocol, from_port, to_port,
+/// cidr_block | security_group_id, description?}`; protocol `all` is `-1`
+/// with ports -1, as EC2 reports it.
+fn canon_rules(v: Value) -> Value {
+    let mut out = Vec::new();
+    for r in v.as_array().cloned().unwrap_or_default() {
+        let proto = match r.get("protocol").and_then(Value::as_str).unwrap_or("tcp") {
+            "all" | "-1" => "-1".to_string(),
+            "6" => "tcp".into(),
+            "17" => "udp".into(),
+            "1" => "icmp".into(),
+            other => other.to_lowercase(),
+        };
+        let int = |k: &str| {
+            r.get(k).and_then(|x| match x {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            })
+        };
+        let (from, to) = if proto == "-1" {
+            (-1, -1)
+        } else {
+            let from = int("from_port").or_else(|| int("port")).unwrap_or(0);
+            (from, int("to_port").or_else(|| int("port")).unwrap_or(from))
+        };
+        let desc = r
+            .get("description")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let mut push = |key: &str, src: &Value| {
+            let mut o = json!({"protocol": proto, "from_port": from, "to_port": to, key: src});
+            if let Some(d) = desc {
+                o["description"] = json!(d);
+            }
+            out.push(o);
+        };
+        for c in r
+            .get("cidr_blocks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            push("cidr_block", c);
+        }
+        for g in r
+            .get("security_group_ids")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            push("security_group_id", g);
+        }
+        if let Some(c) = r.get("cidr_block") {
+            push("cidr_block", c);
+        }
+        if let Some(g) = r.get("security_group_id") {
+            push("security_group_id", g);
+        }
+    }
+    sort_values(&mut out);
+    out.dedup();
+    Value::Array(out)
+}
+
+fn sort_values(a: &mut [Value]) {
+    a.sort_by_key(|x| x.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_flatten_and_sort() {
+        let sg = kind("ec2.security_group").unwrap();
+        let c = canonical(
+            sg,
+            &json!({"name": "a", "vpc_id": "v", "ingress": [
+                {"port": 443, "cidr_blocks": ["0.0.0.0/0", "10.0.0.0/8"]},
+                {"protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_blocks": ["0.0.0.0/0"]}
+            ]}),
+        );
+        assert_eq!(c["ingress"].as_array().unwrap().len(), 3);
+        assert_eq!(c["egress"][0]["protocol"], "-1");
+        assert_eq!(c["description"], "Managed by provision");
+    }
+
+    #[test]
+    fn cidr_must_be_canonical() {
+        assert!(check_cidr("10.0.0.0/16").is_ok());
+        assert_eq!(
+            check_cidr("10.0.1.5/24").unwrap_err(),
+            "`10.0.1.5/24` is not a network address; did you mean 10.0.1.0/24?"
+        );
+        assert!(check_cidr("10.0.0.0/33").is_err());
+    }
+}

@@ -1,0 +1,281 @@
+//! State: what provision created, where, and with which properties.
+//!
+//! A local JSON file, written atomically (temporary file, fsync, rename, fsync
+//! of the folder) with mode 0600 after every completed resource operation,
+//! and guarded by a lock file while a command that may write it runs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::diag::{Error, Result};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    pub version: u32,
+    /// Set once when the state is first written; a plan or a copy from
+    /// another lineage is never applied to it.
+    pub lineage: String,
+    /// Grows with every write.
+    pub serial: u64,
+    pub stack: String,
+    pub resources: BTreeMap<String, Recorded>,
+    /// Replaced objects not yet deleted (create-then-delete interrupted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recorded {
+    pub kind: String,
+    pub id: String,
+    /// Canonical properties as last applied (or read, when adopted).
+    pub properties: Value,
+    /// Outputs such as `id` and `arn`.
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// Addresses this resource depended on when applied: destroy order.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deposed {
+    pub address: String,
+    pub kind: String,
+    pub id: String,
+    pub properties: Value,
+}
+
+impl State {
+    pub fn new(stack: &str) -> State {
+        State {
+            version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            stack: stack.to_string(),
+            resources: BTreeMap::new(),
+            deposed: vec![],
+        }
+    }
+}
+
+/// Where state lives. Only the local file for now.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    pub path: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalStore { path: path.into() }
+    }
+
+    /// Reads the state; `None` when there is none yet.
+    pub fn load(&self) -> Result<Option<State>> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::State(format!(
+                    "cannot read state {}: {e}",
+                    self.path.display()
+                )));
+            }
+        };
+        let st: State = serde_json::from_str(&text).map_err(|e| {
+            Error::State(format!("state {} is not valid: {e}", self.path.display()))
+        })?;
+        if st.version > FORMAT_VERSION {
+            return Err(Error::State(format!(
+                "state {} has format version {}, this provision reads up to {FORMAT_VERSION}",
+                self.path.display(),
+                st.version
+            )));
+        }
+        Ok(Some(st))
+    }
+
+    /// Bumps the serial and writes the state atomically.
+    pub fn save(&self, st: &mut State) -> Result<()> {
+        st.serial += 1;
+        let text = serde_json::to_string_pretty(st).expect("state serializes");
+        write_atomic(&self.path, text.as_bytes())
+            .map_err(|e| Error::State(format!("cannot write state {}: {e}", self.path.display())))
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+}
+
+/// Writes a file so that a reader sees either the old or the new content,
+/// never a mix, even if the machine stops mid-way.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Who holds a lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub created: String,
+}
+
+impl LockInfo {
+    pub fn new(operation: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into()),
+            host: gethostname::gethostname().to_string_lossy().to_string(),
+            pid: std::process::id(),
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+}
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+    pub info: LockInfo,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Takes the lock beside a local state file, or says who holds it.
+pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
+    let path = store.lock_path();
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(d)?;
+    }
+    let info = LockInfo::new(operation);
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            f.write_all(
+                serde_json::to_string_pretty(&info)
+                    .expect("serializes")
+                    .as_bytes(),
+            )?;
+            f.sync_all()?;
+            Ok(LockGuard { path, info })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let holder: Option<LockInfo> = fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            Err(Error::State(match holder {
+                Some(h) => {
+                    let gone =
+                        h.host == info.host && !Path::new(&format!("/proc/{}", h.pid)).exists();
+                    format!(
+                        "state is locked: {} by {}@{} (pid {}{}) since {}, lock id {}.\n  Wait for it to finish{}",
+                        h.operation,
+                        h.user,
+                        h.host,
+                        h.pid,
+                        if gone {
+                            ", which is no longer running"
+                        } else {
+                            ""
+                        },
+                        h.created,
+                        h.id,
+                        if gone {
+                            format!(", or, since its process is gone, remove {}", path.display())
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+                None => format!(
+                    "state is locked by {} (unreadable lock file)",
+                    path.display()
+                ),
+            }))
+        }
+        Err(e) => Err(Error::State(format!(
+            "cannot create lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_is_atomic_private_and_bumps_serial() {
+        let dir = std::env::temp_dir().join(format!("provision-state-{}", uuid::Uuid::new_v4()));
+        let store = LocalStore::new(dir.join("s.json"));
+        assert!(store.load().unwrap().is_none());
+        let mut st = State::new("x");
+        store.save(&mut st).unwrap();
+        store.save(&mut st).unwrap();
+        let back = store.load().unwrap().unwrap();
+        assert_eq!(back.serial, 2);
+        assert_eq!(back.lineage, st.lineage);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&store.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let others: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(others.len(), 1, "no temporary file left behind");
+        let g = lock(&store, "apply").unwrap();
+        let e = lock(&store, "plan").unwrap_err().to_string();
+        assert!(e.contains("locked: apply by"), "{e}");
+        assert!(e.contains(&g.info.id));
+        drop(g);
+        assert!(lock(&store, "plan").is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
