@@ -29,6 +29,10 @@ fn show(v: &Value) -> String {
     }
 }
 
+fn fits_one_line(o: &serde_json::Map<String, Value>) -> bool {
+    o.len() <= 6 && o.values().all(|x| !x.is_object() && !x.is_array())
+}
+
 fn width(keys: &[&String]) -> usize {
     keys.iter().map(|k| k.len()).max().unwrap_or(0)
 }
@@ -46,11 +50,7 @@ fn all_props(out: &mut String, sign: char, v: &Value, indent: usize) {
 fn nested(out: &mut String, sign: char, k: &str, v: &Value, w: usize, indent: usize) {
     let pad = " ".repeat(indent);
     match v {
-        Value::Object(o)
-            if !o.is_empty()
-                && !(o.len() <= 6 && o.values().all(|x| !x.is_object() && !x.is_array()))
-                || k == "tags" && !o.is_empty() =>
-        {
+        Value::Object(o) if !o.is_empty() && (k == "tags" || !fits_one_line(o)) => {
             let _ = writeln!(out, "{pad}{sign} {k:w$} = {{");
             let keys: Vec<&String> = o.keys().collect();
             let w2 = width(&keys);
@@ -89,7 +89,11 @@ fn prop_diff(
         (Some(b), None | Some(Value::Null)) => nested(out, '-', k, b, w, indent),
         (Some(Value::Object(bo)), Some(Value::Object(ao))) => {
             let _ = writeln!(out, "{pad}~ {k:w$} = {{{note}");
-            let mut keys: Vec<&String> = bo.keys().chain(ao.keys()).collect();
+            let mut keys: Vec<&String> = bo
+                .keys()
+                .chain(ao.keys())
+                .filter(|k| bo.get(*k) != ao.get(*k))
+                .collect();
             keys.sort();
             keys.dedup();
             let w2 = width(&keys);

@@ -156,7 +156,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id", "arn"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeSubnets per 1000",
+        refresh_cost: "1 DescribeSubnets per 200 ids",
     },
     KindSpec {
         name: "ec2.internet_gateway",
@@ -164,7 +164,7 @@ pub static KINDS: &[KindSpec] = &[
         props: &[p("vpc_id", Ty::Str, "the VPC to attach to"), TAGS],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeInternetGateways per 1000",
+        refresh_cost: "1 DescribeInternetGateways per 200 ids",
     },
     KindSpec {
         name: "ec2.eip",
@@ -172,7 +172,7 @@ pub static KINDS: &[KindSpec] = &[
         props: &[TAGS],
         outputs: &["id", "public_ip"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeAddresses per 1000",
+        refresh_cost: "1 DescribeAddresses per 200 ids",
     },
     KindSpec {
         name: "ec2.nat_gateway",
@@ -192,7 +192,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeNatGateways per 1000",
+        refresh_cost: "1 DescribeNatGateways per 200 ids",
     },
     KindSpec {
         name: "ec2.route_table",
@@ -215,7 +215,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeRouteTables per 1000",
+        refresh_cost: "1 DescribeRouteTables per 200 ids",
     },
     KindSpec {
         name: "ec2.security_group",
@@ -240,7 +240,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id", "arn"],
         replace: ReplaceOrder::DeleteThenCreate,
-        refresh_cost: "1 DescribeSecurityGroups per 1000",
+        refresh_cost: "1 DescribeSecurityGroups per 200 ids",
     },
 ];
 
@@ -532,5 +532,80 @@ mod tests {
             "`10.0.1.5/24` is not a network address; did you mean 10.0.1.0/24?"
         );
         assert!(check_cidr("10.0.0.0/33").is_err());
+    }
+}
+
+/// The text of docs/resources.md, made from the kinds above (a test keeps the file in step).
+pub fn docs_markdown() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Resource kinds\n\nMade from `src/schema.rs` by `PROVISION_BLESS=1 cargo test --lib docs_are_current`; \
+         do not edit by hand.\n\nOn change, a property either updates the resource in place or forces its \
+         replacement (delete then create unless the kind says create then delete).\n",
+    );
+    for k in KINDS {
+        let _ = write!(
+            out,
+            "\n## `{}`\n\n{}\n\nOutputs: {}. Replacement: {}. Refresh of N resources: {}.\n\n\
+             | property | type | required | default | on change | description |\n|---|---|---|---|---|---|\n",
+            k.name,
+            k.doc,
+            k.outputs
+                .iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match k.replace {
+                ReplaceOrder::DeleteThenCreate => "delete, then create",
+                ReplaceOrder::CreateThenDelete => "create, then delete",
+            },
+            k.refresh_cost
+        );
+        for p in k.props {
+            let ty = match p.ty {
+                Ty::Str => "string".to_string(),
+                Ty::Bool => "bool".into(),
+                Ty::Int => "integer".into(),
+                Ty::Cidr => "CIDR".into(),
+                Ty::StrList { set: true } => "set of strings".into(),
+                Ty::StrList { set: false } => "list of strings".into(),
+                Ty::Tags => "map".into(),
+                Ty::ObjList(fields) => format!(
+                    "list of {{{}}}",
+                    fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {ty} | {} | {} | {} | {} |",
+                p.name,
+                if p.required { "yes" } else { "" },
+                p.default.map(|d| format!("`{d}`")).unwrap_or_default(),
+                if p.force_new {
+                    "replace"
+                } else {
+                    "update in place"
+                },
+                p.doc
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn docs_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resources.md");
+        let want = super::docs_markdown();
+        if std::env::var_os("PROVISION_BLESS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/resources.md is out of date: run PROVISION_BLESS=1 cargo test --lib docs_are_current"
+        );
     }
 }

@@ -92,6 +92,9 @@ pub fn address_from_tag(tag: &str) -> String {
     }
 }
 
+/// A resource declaration while loading: its name, its fields, its kind.
+type Decl<'a> = (&'a Key, &'a [(Key, Node)], &'static KindSpec);
+
 struct Errs {
     file: String,
     list: Vec<StackError>,
@@ -106,16 +109,37 @@ impl Errs {
 fn keys_of(map: &[(Key, Node)], allowed: &[&str], what: &str, errs: &mut Errs) {
     for (k, _) in map {
         if !allowed.contains(&k.name.as_str()) {
-            errs.push(
-                k.loc,
+            let hint = suggest(&k.name, allowed.iter().copied());
+            let msg = if hint.is_empty() {
                 format!(
                     "unknown field `{}` in {what}, expected one of: {}",
                     k.name,
                     allowed.join(", ")
-                ),
-            );
+                )
+            } else {
+                format!("unknown field `{}` in {what}{hint}", k.name)
+            };
+            errs.push(k.loc, msg);
         }
     }
+}
+
+/// ", did you mean `x`?" when a candidate is close to what was written.
+fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .filter(|(d, jw, _)| (*d <= 2 && word.len() > 2) || *jw > 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| format!(", did you mean `{c}`?"))
+        .unwrap_or_default()
 }
 
 fn get<'a>(map: &'a [(Key, Node)], key: &str) -> Option<&'a Node> {
@@ -271,7 +295,7 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
     }
 
     // Resources: first names and for_each keys, then instances.
-    let mut decls: Vec<(&Key, &[(Key, Node)], &'static KindSpec)> = Vec::new();
+    let mut decls: Vec<Decl> = Vec::new();
     let mut keys: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     let mut each_values: HashMap<String, Vec<(String, Value)>> = HashMap::new();
     let empty: &[(Key, Node)] = &[];
@@ -331,15 +355,18 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
             Some(kn) => match kn.as_str().and_then(schema::kind) {
                 Some(s) => s,
                 None => {
-                    errs.push(
-                        kn.loc,
+                    let written = kn.as_str().unwrap_or("?");
+                    let hint = suggest(written, schema::kind_names());
+                    let msg = if hint.is_empty() {
                         format!(
-                            "unknown kind `{}` for resource `{}`, expected one of: {}",
-                            kn.as_str().unwrap_or("?"),
+                            "unknown kind `{written}` for resource `{}`, expected one of: {}",
                             k.name,
                             schema::kind_names().join(", ")
-                        ),
-                    );
+                        )
+                    } else {
+                        format!("unknown kind `{written}` for resource `{}`{hint}", k.name)
+                    };
+                    errs.push(kn.loc, msg);
                     continue;
                 }
             },
@@ -606,19 +633,19 @@ fn check_props(p: &Node, spec: &KindSpec, name: &str, errs: &mut Errs) {
     };
     for (k, _) in m {
         if spec.prop(&k.name).is_none() {
-            errs.push(
-                k.loc,
+            let names = || spec.props.iter().map(|p| p.name);
+            let hint = suggest(&k.name, names());
+            let msg = if hint.is_empty() {
                 format!(
                     "unknown property `{}` for kind {}, expected one of: {}",
                     k.name,
                     spec.name,
-                    spec.props
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
+                    names().collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                format!("unknown property `{}` for kind {}{hint}", k.name, spec.name)
+            };
+            errs.push(k.loc, msg);
         }
     }
     for prop in spec.props.iter().filter(|p| p.required) {
@@ -642,7 +669,7 @@ fn collect_deps(
     vars: &BTreeMap<String, Value>,
     each: Option<&Each>,
     keys: &BTreeMap<String, Option<Vec<String>>>,
-    decls: &[(&Key, &[(Key, Node)], &'static KindSpec)],
+    decls: &[Decl],
     file: &str,
     out: &mut Vec<String>,
     errs: &mut Errs,
@@ -664,8 +691,13 @@ fn collect_deps(
                     if root == "var" {
                         match segs.first() {
                             Some(Seg::Attr(v)) if vars.contains_key(v) => {}
-                            Some(Seg::Attr(v)) => errs
-                                .push(at_offset(n, s, *off), format!("unknown variable `var.{v}`")),
+                            Some(Seg::Attr(v)) => errs.push(
+                                at_offset(n, s, *off),
+                                format!(
+                                    "unknown variable `var.{v}`{}",
+                                    suggest(v, vars.keys().map(String::as_str))
+                                ),
+                            ),
                             _ => errs
                                 .push(at_offset(n, s, *off), "`var` must be followed by `.NAME`"),
                         }
@@ -684,7 +716,8 @@ fn collect_deps(
                         errs.push(
                             at_offset(n, s, *off),
                             format!(
-                                "unknown reference `{root}`: no resource or variable has that name"
+                                "unknown reference `{root}`: no resource has that name{}",
+                                suggest(&root, keys.keys().map(String::as_str))
                             ),
                         );
                         continue;
@@ -993,7 +1026,10 @@ impl Stack {
             known,
         };
         let raw = match &inst.props {
-            Some(p) => eval_node(p, &sc, &self.file)?,
+            Some(p) => eval_node(p, &sc, &self.file).map_err(|mut e| {
+                e.message = format!("{}: {}", inst.address, e.message);
+                e
+            })?,
             None => Value::Object(Map::new()),
         };
         if let (Value::Object(o), Some(NodeKind::Map(m))) =
@@ -1126,7 +1162,7 @@ impl Stack {
             file: String::new(),
             list: vec![],
         };
-        let decls: Vec<(&Key, &[(Key, Node)], &'static KindSpec)> = vec![];
+        let decls: Vec<Decl> = vec![];
         collect_deps(
             n,
             &inst.name,

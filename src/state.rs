@@ -194,21 +194,19 @@ pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
         fs::create_dir_all(d)?;
     }
     let info = LockInfo::new(operation);
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-    {
-        Ok(mut f) => {
-            f.write_all(
-                serde_json::to_string_pretty(&info)
-                    .expect("serializes")
-                    .as_bytes(),
-            )?;
-            f.sync_all()?;
-            Ok(LockGuard { path, info })
-        }
+    // Write the holder's details to a private file, then link it into place:
+    // the lock appears atomically, complete, or not at all.
+    let tmp = path.with_extension(format!("lock.{}.tmp", info.id));
+    write_atomic(
+        &tmp,
+        serde_json::to_string_pretty(&info)
+            .expect("serializes")
+            .as_bytes(),
+    )?;
+    let linked = fs::hard_link(&tmp, &path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(LockGuard { path, info }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let holder: Option<LockInfo> = fs::read_to_string(&path)
                 .ok()

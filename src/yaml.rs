@@ -158,7 +158,11 @@ pub fn parse(file: &str, src: &str) -> Result<Node, StackError> {
             .unwrap_or(Loc { line: 1, col: 1 });
         let msg = e.without_snippet().to_string();
         // serde-saphyr appends its own position; ours is in the prefix already.
-        let msg = strip_position_suffix(&msg);
+        let mut msg = strip_position_suffix(&msg);
+        if let Some(k) = msg.strip_prefix("duplicate mapping key: ") {
+            let k = k.split(',').next().unwrap_or(k);
+            msg = format!("duplicate key `{k}`: each name may appear only once in a mapping");
+        }
         StackError::at(file, loc, msg)
     })
 }

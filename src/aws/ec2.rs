@@ -708,7 +708,19 @@ impl Resource for Nat {
             .pop()
             .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
     }
-    async fn delete(&self, id: &str, _: &Value, timeout: Duration) -> Result<()> {
+    async fn delete(&self, id: &str, p: &Value, timeout: Duration) -> Result<()> {
+        let eni_of_nat = self
+            .0
+            .describe_nat_gateways()
+            .filter(filter("nat-gateway-id", &[id.to_string()]))
+            .send()
+            .await
+            .map_err(|e| err("DescribeNatGateways", e))?
+            .nat_gateways()
+            .first()
+            .and_then(|n| n.nat_gateway_addresses().first())
+            .and_then(|a| a.network_interface_id())
+            .map(str::to_string);
         self.0
             .delete_nat_gateway()
             .nat_gateway_id(id)
@@ -725,7 +737,32 @@ impl Resource for Nat {
                 })
             },
         )
-        .await
+        .await?;
+        // The Elastic IP must be free before a new NAT gateway can take it. AWS
+        // frees it as the gateway is deleted; moto never does (a gap of the
+        // emulator), so release an association left on the gateway's interface.
+        if let Some(alloc) = s(p, "allocation_id") {
+            let r = self
+                .0
+                .describe_addresses()
+                .allocation_ids(&alloc)
+                .send()
+                .await
+                .map_err(|e| err("DescribeAddresses", e))?;
+            for a in r.addresses() {
+                if let (Some(assoc), Some(eni)) = (a.association_id(), a.network_interface_id())
+                    && eni_of_nat.as_deref() == Some(eni)
+                {
+                    self.0
+                        .disassociate_address()
+                        .association_id(assoc)
+                        .send()
+                        .await
+                        .map_err(|e| err("DisassociateAddress", e))?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -30,14 +30,17 @@ use serde_json::Value;
 use crate::diag::{Error, Result};
 use crate::provider::{Cloud, Live};
 
-/// API calls made, per (service, operation): calls and HTTP attempts.
+/// Per (service, operation): calls made and HTTP attempts (retries included).
+pub type CallCounts = BTreeMap<(String, String), (u64, u64)>;
+
+/// Counts API calls on every client it is installed on.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
-    calls: Arc<Mutex<BTreeMap<(String, String), (u64, u64)>>>,
+    calls: Arc<Mutex<CallCounts>>,
 }
 
 impl CallCounter {
-    pub fn snapshot(&self) -> BTreeMap<(String, String), (u64, u64)> {
+    pub fn snapshot(&self) -> CallCounts {
         self.calls.lock().expect("counter lock").clone()
     }
     fn bump(&self, cfg: &ConfigBag, attempt: bool) {
@@ -92,25 +95,20 @@ where
                 "no message (an emulator's unimplemented operation answers so)".into()
             }),
         ),
-        SdkError::DispatchFailure(_) => (
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => (
             "DispatchFailure".to_string(),
-            format!(
-                "cannot reach the AWS endpoint: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ),
+            format!("cannot reach the AWS endpoint: {}", chain(&e)),
         ),
+        SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), chain(&e)),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the call timed out".to_string()),
         SdkError::ConstructionFailure(_) => (
             "ConstructionFailure".to_string(),
             format!(
                 "{} (are AWS credentials and a region configured?)",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+                chain(&e)
             ),
         ),
-        other => (
-            "ResponseError".to_string(),
-            aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-        ),
+        other => ("ResponseError".to_string(), chain(other)),
     };
     Error::Aws {
         address: None,
@@ -118,6 +116,20 @@ where
         code,
         message,
     }
+}
+
+/// The messages of an error and its sources, without Debug dumps.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
 }
 
 /// True for the "does not exist" codes AWS answers after a deletion.
@@ -177,6 +189,19 @@ impl AwsCloud {
                 .build(),
         );
         let sdk = loader.load().await;
+        // Fail before any call, with one clear message, when there are no credentials.
+        if let Some(p) = sdk.credentials_provider() {
+            use aws_credential_types::provider::ProvideCredentials;
+            p.provide_credentials().await.map_err(|e| Error::Aws {
+                address: None,
+                operation: "credentials".into(),
+                code: "NoCredentials".into(),
+                message: format!(
+                    "no AWS credentials found ({}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    chain(&e)
+                ),
+            })?;
+        }
         let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
             Error::other("no AWS region: set `region:` in the stack or AWS_REGION")
         })?;

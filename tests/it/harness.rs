@@ -1,0 +1,239 @@
+//! Test harness: a moto server per test on a free 127.0.0.1 port, a scratch
+//! folder, and a way to run the `provision` binary against both.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where moto_server is: $MOTO_SERVER, the project's virtualenv, or nowhere.
+fn moto_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = std::env::var_os("PROVISION_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    let p = venv.join("bin/moto_server");
+    if p.exists() {
+        return p;
+    }
+    panic!(
+        "\n\nThe AWS emulator is not installed: {} does not exist.\n\
+         Fix: run `scripts/setup-moto.sh` (installs moto[server] from PyPI into .venv),\n\
+         or set MOTO_SERVER to a moto_server binary.\n",
+        p.display()
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = moto_server();
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("provision-moto-{port}.log"));
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {}: {e}\nFix: run scripts/setup-moto.sh",
+                        bin.display()
+                    )
+                });
+            let mut m = Moto {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                port,
+            };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(status)) = m.child.try_wait() {
+                    last = format!(
+                        "moto_server exited with {status}: {}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                    break;
+                }
+                if m.get("/moto-api/").is_some() {
+                    return m;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if last.is_empty() {
+                last = format!("moto_server did not answer on port {port} within 30 s");
+            }
+            let _ = m.child.kill();
+        }
+        panic!("cannot start the AWS emulator: {last}\nFix: run scripts/setup-moto.sh");
+    }
+
+    fn get(&mut self, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.starts_with("HTTP/").then_some(out)
+    }
+}
+
+/// One test's world: an emulator and a folder holding stacks and state.
+pub struct World {
+    pub moto: Moto,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            moto: Moto::start(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Copies an example or stack of the repository into the scratch folder.
+    pub fn stack_from(&self, rel: &str) -> PathBuf {
+        let src = std::fs::read_to_string(repo().join(rel)).unwrap();
+        self.write_stack(Path::new(rel).file_name().unwrap().to_str().unwrap(), &src)
+    }
+
+    pub fn write_stack(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn edit(&self, path: &Path, from: &str, to: &str) {
+        let t = std::fs::read_to_string(path).unwrap();
+        assert!(t.contains(from), "{from:?} not in {}", path.display());
+        std::fs::write(path, t.replacen(from, to, 1)).unwrap();
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run::from(out)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("AWS_ENDPOINT_URL", &self.moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        let cfg = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.moto.url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await;
+        aws_sdk_ec2::Client::new(&cfg)
+    }
+
+    pub fn state(&self, stack_name: &str) -> serde_json::Value {
+        let p = self
+            .dir
+            .path()
+            .join(".provision")
+            .join(format!("{stack_name}.state.json"));
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn code(&self, c: i32) -> &Self {
+        assert_eq!(
+            self.code, c,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn has(&self, s: &str) -> &Self {
+        assert!(
+            self.stdout.contains(s) || self.stderr.contains(s),
+            "expected {s:?} in output\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn lacks(&self, s: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(s) && !self.stderr.contains(s),
+            "did not expect {s:?} in output\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration test binary (each file in tests/ would link the whole
+//! SDK again). Modules: the moto harness, bad stacks, and end-to-end scenarios.
+
+mod bad;
+mod harness;
+mod network;
