@@ -60,9 +60,14 @@ impl Op {
 /// What the executor tells whoever listens (the terminal UI, tests).
 pub trait Reporter: Send + Sync {
     fn started(&self, _op: &Op) {}
+    /// Called every ten seconds while an operation runs (waits for slow resources).
+    fn still(&self, _op: &Op, _elapsed: Duration) {}
     fn finished(&self, _op: &Op, _elapsed: Duration, _id: Option<&str>) {}
     fn failed(&self, _op: &Op, _err: &Error) {}
 }
+
+/// How often a running operation reports that it is still running.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Silent;
 impl Reporter for Silent {}
@@ -303,7 +308,18 @@ impl Executor {
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
                     rep.started(&op);
                     let t = Instant::now();
-                    let r = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared).await;
+                    let work = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared);
+                    tokio::pin!(work);
+                    let mut tick = tokio::time::interval_at(
+                        tokio::time::Instant::now() + PROGRESS_EVERY,
+                        PROGRESS_EVERY,
+                    );
+                    let r = loop {
+                        tokio::select! {
+                            r = &mut work => break r,
+                            _ = tick.tick() => rep.still(&op, t.elapsed()),
+                        }
+                    };
                     match &r {
                         Ok(id) => rep.finished(&op, t.elapsed(), id.as_deref()),
                         Err(e) => rep.failed(&op, e),
@@ -495,6 +511,18 @@ async fn run_op(
                 }
                 _ => c.id.clone().expect("delete has an id"),
             };
+            // A replacement across kinds deletes the old object as its own kind.
+            let kind = match op.kind {
+                OpKind::Delete => sh
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .resources
+                    .get(addr)
+                    .map(|r| r.kind.clone())
+                    .unwrap_or_else(|| c.kind.clone()),
+                _ => c.kind.clone(),
+            };
             if op.kind != OpKind::Forget {
                 let timeout = stack
                     .and_then(|s| s.instance(addr))
@@ -502,7 +530,7 @@ async fn run_op(
                     .unwrap_or(Duration::from_secs(20 * 60));
                 cloud
                     .delete(
-                        &c.kind,
+                        &kind,
                         &id,
                         c.before.as_ref().unwrap_or(&Value::Null),
                         timeout,

@@ -242,12 +242,26 @@ impl Reporter for Ui {
     fn started(&self, op: &Op) {
         println!("{}: {}...", op.address, verb_ing(op));
     }
-    fn finished(&self, op: &Op, elapsed: Duration, id: Option<&str>) {
-        let id = id.map(|i| format!(" [{i}]")).unwrap_or_default();
+    fn still(&self, op: &Op, elapsed: Duration) {
         println!(
-            "{}: {} done after {:.1}s{id}",
+            "{}: still {}... [{}s elapsed]",
             op.address,
             verb_ing(op),
+            elapsed.as_secs()
+        );
+    }
+    fn finished(&self, op: &Op, elapsed: Duration, id: Option<&str>) {
+        let id = id.map(|i| format!(" [{i}]")).unwrap_or_default();
+        let done = match verb_ing(op) {
+            "creating" => "created",
+            "updating" => "updated",
+            "adopting" => "adopted",
+            "deleting" => "deleted",
+            _ => "forgotten",
+        };
+        println!(
+            "{}: {done} after {:.1}s{id}",
+            op.address,
             elapsed.as_secs_f64()
         );
     }
