@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod diag;
+pub mod drift;
 pub mod exec;
 pub mod expr;
 pub mod graph;
@@ -12,6 +13,7 @@ pub mod render;
 pub mod schema;
 pub mod stack;
 pub mod state;
+pub mod watch;
 pub mod yaml;
 
 #[cfg(test)]

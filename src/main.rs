@@ -105,6 +105,38 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
     },
+    /// Compare what is live with the last apply: modified, deleted, unmanaged.
+    /// Read-only. Exit 0 no drift, 2 drift, 1 error.
+    Drift {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not report this change: ADDRESS.PROPERTY[.KEY]; ADDRESS may be `*` or `name[*]`.
+        #[arg(long = "ignore", value_name = "ADDRESS.PROPERTY")]
+        ignore: Vec<String>,
+        /// Check on a schedule (for example 5m) until SIGINT or SIGTERM.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        every: Option<std::time::Duration>,
+        /// With --every: vary each interval by up to this many percent.
+        #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        jitter: u8,
+        /// With --every: folder for the JSON reports (default .provision/drift-reports beside the stack).
+        #[arg(long, value_name = "DIR")]
+        reports: Option<PathBuf>,
+        /// With --every: how many reports to keep.
+        #[arg(long, default_value_t = 100)]
+        keep: usize,
+        /// With --every: serve Prometheus metrics on /metrics and /healthz at this address.
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
+        /// With --every: run this shell command when drift is found; the report path is $1.
+        #[arg(long, value_name = "COMMAND")]
+        on_drift: Option<String>,
+    },
     /// Print the dependency graph.
     Graph {
         #[command(flatten)]
@@ -148,6 +180,32 @@ fn cancel_on_signal() -> Arc<AtomicBool> {
         f.store(true, Ordering::SeqCst);
     });
     flag
+}
+
+fn notify_on_signal() -> Arc<tokio::sync::Notify> {
+    let n = Arc::new(tokio::sync::Notify::new());
+    let n2 = n.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            let t = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = t => {}
+            }
+            eprintln!("stopping after the check in flight");
+            n2.notify_waiters();
+        }
+    });
+    n
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
@@ -204,6 +262,45 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 cancel: cancel_on_signal(),
             };
             ops::destroy_cmd(&c, &o).await
+        }
+        Cmd::Drift {
+            s,
+            st,
+            json,
+            ignore,
+            every,
+            jitter,
+            reports,
+            keep,
+            metrics_addr,
+            on_drift,
+        } => {
+            let c = common(&cli, s, Some(st));
+            let rules = ignore
+                .iter()
+                .map(|i| provision::drift::Rule::parse(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::Other)?;
+            match every {
+                None => ops::drift_cmd(&c, &rules, *json).await,
+                Some(every) => {
+                    let reports = reports.clone().unwrap_or_else(|| {
+                        s.stack
+                            .parent()
+                            .unwrap_or(std::path::Path::new("."))
+                            .join(".provision/drift-reports")
+                    });
+                    let o = provision::watch::WatchOpts {
+                        every: *every,
+                        jitter_percent: *jitter,
+                        reports: Some(reports),
+                        keep: *keep,
+                        metrics_addr: *metrics_addr,
+                        on_drift: on_drift.clone(),
+                    };
+                    provision::watch::watch(&c, &rules, &o, notify_on_signal()).await
+                }
+            }
         }
         Cmd::Graph { s, format } => {
             let stack = ops::load_stack(&s.stack, &s.vars)?;

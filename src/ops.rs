@@ -480,3 +480,131 @@ pub fn dot_to_svg(dot: &str) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }
+
+/// One drift check's result, as written to reports and printed with `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriftReport {
+    pub format_version: u32,
+    pub stack: String,
+    /// When the check started (RFC 3339, UTC).
+    pub time: String,
+    pub duration_ms: u64,
+    pub drifted: bool,
+    /// Resources drifted, by class: `modified`, `deleted`, `unmanaged`.
+    pub counts: BTreeMap<String, usize>,
+    pub items: Vec<plan::Drift>,
+    /// The AWS operations the check called: all reads.
+    pub api_calls: Vec<ApiCall>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiCall {
+    pub service: String,
+    pub operation: String,
+    pub calls: u64,
+}
+
+/// Reads live state and compares it with the last applied state. Read-only:
+/// takes no lock, writes no state, calls only Describe/List/Get operations.
+pub async fn drift_check(
+    c: &Common,
+    cloud: &AwsCloud,
+    extra: &[crate::drift::Rule],
+) -> Result<DriftReport> {
+    let started = std::time::SystemTime::now();
+    let before = cloud.counter.snapshot();
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let store = LocalStore::new(state_path(c, &stack.name));
+    let st = store.load()?;
+    check_stack_name(st.as_ref(), &stack)?;
+    let live = refresh(cloud, None, &stack.name, st.as_ref()).await?;
+    let mut unmanaged = Vec::new();
+    let name = stack.name.as_str();
+    let finds = crate::schema::KINDS.iter().map(|k| async move {
+        let found = cloud.find_owned(k.name, name).await?;
+        Ok::<_, Error>((k.name, found))
+    });
+    for r in futures::future::join_all(finds).await {
+        let (kind, found) = r?;
+        for l in found {
+            let known = st.as_ref().is_some_and(|s| {
+                s.resources.values().any(|r| r.id == l.id) || s.deposed.iter().any(|d| d.id == l.id)
+            });
+            if !known {
+                unmanaged.push(crate::drift::Unmanaged {
+                    kind: kind.to_string(),
+                    live: l,
+                });
+            }
+        }
+    }
+    let mut rules = plan::lifecycle_rules(&stack);
+    rules.extend(extra.iter().cloned());
+    let items = crate::drift::detect(st.as_ref(), &live, &unmanaged, &rules);
+    let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "unmanaged"]
+        .iter()
+        .map(|k| (k.to_string(), 0))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &items {
+        if seen.insert((d.class.clone(), d.address.clone())) {
+            *counts.entry(d.class.clone()).or_default() += 1;
+        }
+    }
+    let after = cloud.counter.snapshot();
+    let api_calls = after
+        .iter()
+        .filter_map(|((svc, op), (n, _))| {
+            let prev = before
+                .get(&(svc.clone(), op.clone()))
+                .map(|x| x.0)
+                .unwrap_or(0);
+            (n > &prev).then(|| ApiCall {
+                service: svc.clone(),
+                operation: op.clone(),
+                calls: n - prev,
+            })
+        })
+        .collect();
+    Ok(DriftReport {
+        format_version: 1,
+        stack: stack.name.clone(),
+        time: humantime::format_rfc3339_millis(started).to_string(),
+        duration_ms: started.elapsed().map(|d| d.as_millis() as u64).unwrap_or(0),
+        drifted: !items.is_empty(),
+        counts,
+        items,
+        api_calls,
+    })
+}
+
+pub fn drift_summary(r: &DriftReport) -> String {
+    if !r.drifted {
+        return "No drift: the live infrastructure matches the last apply.".into();
+    }
+    format!(
+        "Drift: {} modified, {} deleted, {} unmanaged.",
+        r.counts.get("modified").unwrap_or(&0),
+        r.counts.get("deleted").unwrap_or(&0),
+        r.counts.get("unmanaged").unwrap_or(&0)
+    )
+}
+
+/// `provision drift` once. Exit 0 no drift, 2 drift, 1 error.
+pub async fn drift_cmd(c: &Common, rules: &[crate::drift::Rule], json: bool) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let cloud = connect(c, stack.region.as_deref()).await?;
+    let r = drift_check(c, &cloud, rules).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    } else {
+        let mut out = String::new();
+        render::drift(&mut out, &r.items);
+        print!("{out}");
+        println!("{}", drift_summary(&r));
+    }
+    if c.stats {
+        print_stats(&cloud);
+    }
+    Ok(if r.drifted { 2 } else { 0 })
+}

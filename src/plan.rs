@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::diag::{Error, Result, StackError};
 use crate::expr::contains_unknown;
 use crate::provider::Live;
-use crate::schema::{self, ReplaceOrder};
+use crate::schema::ReplaceOrder;
 use crate::stack::{Known, Stack};
 use crate::state::State;
 
@@ -73,18 +73,25 @@ pub struct Change {
     pub old_deps: Vec<String>,
 }
 
-/// A difference between the last applied state and live.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A difference between the last applied state and live (see `drift.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: String,
     /// `modified`, `deleted` or `unmanaged`.
     pub class: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub property: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub recorded: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub live: Option<Value>,
+    /// Line diff of recorded against live: `- old` and `+ new` lines.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub diff: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,8 +353,25 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
         stack: stack.name.clone(),
         destroy: false,
         changes,
-        drift: drift(state, live),
+        drift: crate::drift::detect(state, live, &[], &lifecycle_rules(stack)),
     })
+}
+
+/// `lifecycle.ignore_changes` as drift rules.
+pub fn lifecycle_rules(stack: &Stack) -> Vec<crate::drift::Rule> {
+    stack
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.lifecycle
+                .ignore_changes
+                .iter()
+                .map(|p| crate::drift::Rule {
+                    address: i.address.clone(),
+                    path: p.split('.').map(str::to_string).collect(),
+                })
+        })
+        .collect()
 }
 
 fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> Change {
@@ -408,39 +432,6 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
         changes,
         drift: vec![],
     })
-}
-
-/// Differences between what was last applied and what is live.
-pub fn drift(state: Option<&State>, live: &Refreshed) -> Vec<Drift> {
-    let mut out = Vec::new();
-    let Some(st) = state else { return out };
-    for (addr, rec) in &st.resources {
-        match live.recorded.get(addr) {
-            Some(Some(l)) => {
-                for p in changed_props(&rec.properties, &l.props) {
-                    if schema::kind(&rec.kind).is_some_and(|k| k.prop(&p).is_none()) {
-                        continue;
-                    }
-                    out.push(Drift {
-                        address: addr.clone(),
-                        class: "modified".into(),
-                        recorded: rec.properties.get(&p).cloned(),
-                        live: l.props.get(&p).cloned(),
-                        property: Some(p),
-                    });
-                }
-            }
-            Some(None) => out.push(Drift {
-                address: addr.clone(),
-                class: "deleted".into(),
-                property: None,
-                recorded: None,
-                live: None,
-            }),
-            None => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -234,17 +234,14 @@ pub fn drift(out: &mut String, drift: &[Drift]) {
                 );
             }
             _ => {
-                let _ = writeln!(out, "  ~ {} changed outside provision:", d.address);
-                if let Some(p) = &d.property {
-                    prop_diff(
-                        out,
-                        p,
-                        d.recorded.as_ref(),
-                        d.live.as_ref(),
-                        p.len(),
-                        false,
-                        6,
-                    );
+                let _ = writeln!(
+                    out,
+                    "  ~ {} changed outside provision: {}",
+                    d.address,
+                    d.property.as_deref().unwrap_or("?")
+                );
+                for l in &d.diff {
+                    let _ = writeln!(out, "      {l}");
                 }
             }
         }

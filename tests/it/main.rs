@@ -2,5 +2,6 @@
 //! SDK again). Modules: the moto harness, bad stacks, and end-to-end scenarios.
 
 mod bad;
+mod drift;
 mod harness;
 mod network;

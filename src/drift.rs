@@ -1,0 +1,235 @@
+//! Drift: what changed outside provision since the last apply. Pure.
+//!
+//! Compares the last applied state with what is live (never with the YAML),
+//! and classifies each difference: `modified` (one entry per property, with a
+//! line diff of nested values), `deleted`, or `unmanaged` (carries this
+//! stack's ownership tags but state does not know it).
+
+use serde_json::Value;
+
+use crate::plan::{Drift, Refreshed, changed_props};
+use crate::provider::Live;
+use crate::state::State;
+
+/// Silences expected changes: `ADDRESS.PROPERTY[.KEY]`, where ADDRESS may be
+/// `*` (any resource) or `name[*]` (any copy of a resource).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub address: String,
+    pub path: Vec<String>,
+}
+
+impl Rule {
+    pub fn parse(s: &str) -> Result<Rule, String> {
+        let (address, rest) = match s.find(']') {
+            Some(i) if s.contains('[') => (&s[..=i], s[i + 1..].strip_prefix('.')),
+            _ => match s.split_once('.') {
+                Some((a, r)) => (a, Some(r)),
+                None => (s, None),
+            },
+        };
+        let Some(rest) = rest.filter(|r| !r.is_empty()) else {
+            return Err(format!(
+                "--ignore {s}: expected ADDRESS.PROPERTY, for example vpc.tags or '*.tags.LastScanned'"
+            ));
+        };
+        Ok(Rule {
+            address: address.to_string(),
+            path: rest.split('.').map(str::to_string).collect(),
+        })
+    }
+
+    fn matches(&self, address: &str) -> bool {
+        if self.address == "*" || self.address == address {
+            return true;
+        }
+        match self.address.strip_suffix("[*]") {
+            Some(name) => address.starts_with(&format!("{name}[")),
+            None => false,
+        }
+    }
+}
+
+/// Removes the ignored parts of a property value.
+fn strip(mut v: Value, path: &[String]) -> Value {
+    if let [key, rest @ ..] = path
+        && let Value::Object(o) = &mut v
+    {
+        if rest.is_empty() {
+            o.remove(key);
+        } else if let Some(inner) = o.remove(key) {
+            o.insert(key.clone(), strip(inner, rest));
+        }
+    }
+    v
+}
+
+/// Pretty JSON lines of a value, for line diffs.
+fn lines(v: Option<&Value>) -> String {
+    let text = match v {
+        None => String::new(),
+        Some(Value::String(s)) if s.contains('\n') => s.clone(),
+        Some(Value::String(s)) => {
+            // A JSON document in a string (a policy) is diffed as a document.
+            match serde_json::from_str::<Value>(s) {
+                Ok(doc @ (Value::Object(_) | Value::Array(_))) => {
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                }
+                _ => s.clone(),
+            }
+        }
+        Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+    };
+    text + "\n"
+}
+
+/// `-`/`+` lines between two values (unchanged lines are left out).
+pub fn line_diff(recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> {
+    let (a, b) = (lines(recorded), lines(live));
+    similar::TextDiff::from_lines(&a, &b)
+        .iter_all_changes()
+        .filter_map(|c| match c.tag() {
+            similar::ChangeTag::Delete => Some(format!("- {}", c.value().trim_end())),
+            similar::ChangeTag::Insert => Some(format!("+ {}", c.value().trim_end())),
+            similar::ChangeTag::Equal => None,
+        })
+        .collect()
+}
+
+/// One resource that carries this stack's tags but that state does not record.
+#[derive(Debug, Clone)]
+pub struct Unmanaged {
+    pub kind: String,
+    pub live: Live,
+}
+
+/// Every difference between the last applied state and live, minus the ignored.
+pub fn detect(
+    state: Option<&State>,
+    live: &Refreshed,
+    unmanaged: &[Unmanaged],
+    rules: &[Rule],
+) -> Vec<Drift> {
+    let mut out = Vec::new();
+    let Some(st) = state else { return out };
+    for (addr, rec) in &st.resources {
+        let applicable: Vec<&Rule> = rules.iter().filter(|r| r.matches(addr)).collect();
+        match live.recorded.get(addr) {
+            Some(Some(l)) => {
+                let known = crate::schema::kind(&rec.kind);
+                for p in changed_props(&rec.properties, &l.props) {
+                    if known.is_some_and(|k| k.prop(&p).is_none()) {
+                        continue;
+                    }
+                    let mut before = rec.properties.get(&p).cloned();
+                    let mut after = l.props.get(&p).cloned();
+                    let mut silenced = false;
+                    for r in applicable.iter().filter(|r| r.path[0] == p) {
+                        if r.path.len() == 1 {
+                            silenced = true;
+                        } else {
+                            before = before.map(|v| strip(v, &r.path[1..]));
+                            after = after.map(|v| strip(v, &r.path[1..]));
+                        }
+                    }
+                    if silenced || before == after {
+                        continue;
+                    }
+                    out.push(Drift {
+                        address: addr.clone(),
+                        class: "modified".into(),
+                        diff: line_diff(before.as_ref(), after.as_ref()),
+                        recorded: before,
+                        live: after,
+                        property: Some(p),
+                        kind: Some(rec.kind.clone()),
+                        id: Some(rec.id.clone()),
+                    });
+                }
+            }
+            Some(None) => out.push(Drift {
+                address: addr.clone(),
+                class: "deleted".into(),
+                kind: Some(rec.kind.clone()),
+                id: Some(rec.id.clone()),
+                ..Drift::default()
+            }),
+            None => {}
+        }
+    }
+    for u in unmanaged {
+        let addr = u
+            .live
+            .address_tag()
+            .map(crate::stack::address_from_tag)
+            .unwrap_or_else(|| "?".into());
+        if rules.iter().any(|r| r.matches(&addr) && r.path == ["*"]) {
+            continue;
+        }
+        out.push(Drift {
+            address: addr,
+            class: "unmanaged".into(),
+            kind: Some(u.kind.clone()),
+            id: Some(u.live.id.clone()),
+            ..Drift::default()
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rules_parse_addresses_with_keys() {
+        let r = Rule::parse("public[us-east-1a].tags.Owner").unwrap();
+        assert_eq!(r.address, "public[us-east-1a]");
+        assert_eq!(r.path, vec!["tags", "Owner"]);
+        assert!(Rule::parse("*.tags").unwrap().matches("anything[x]"));
+        assert!(Rule::parse("public[*].tags").unwrap().matches("public[b]"));
+        assert!(!Rule::parse("public[*].tags").unwrap().matches("private[b]"));
+        assert!(Rule::parse("vpc").is_err());
+    }
+
+    #[test]
+    fn nested_values_and_documents_diff_by_line() {
+        let d = line_diff(
+            Some(&json!({"A": "1", "B": "2"})),
+            Some(&json!({"A": "1", "B": "3"})),
+        );
+        assert_eq!(d, vec!["-   \"B\": \"2\"", "+   \"B\": \"3\""]);
+        let pol_a = json!(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#);
+        let pol_b = json!(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#);
+        let d = line_diff(Some(&pol_a), Some(&pol_b));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[1].contains("s3:*"));
+    }
+
+    #[test]
+    fn ignored_keys_are_not_drift() {
+        let mut st = State::new("t");
+        st.resources.insert(
+            "vpc".into(),
+            crate::state::Recorded {
+                kind: "ec2.vpc".into(),
+                id: "vpc-1".into(),
+                properties: json!({"cidr_block": "10.0.0.0/16", "tags": {"A": "1"}}),
+                outputs: Default::default(),
+                dependencies: vec![],
+                prevent_destroy: false,
+            },
+        );
+        let mut live = Refreshed::default();
+        let l = Live {
+            id: "vpc-1".into(),
+            props: json!({"cidr_block": "10.0.0.0/16", "tags": {"A": "1", "Scanner": "x"}}),
+            outputs: Default::default(),
+        };
+        live.recorded.insert("vpc".into(), Some(l));
+        assert_eq!(detect(Some(&st), &live, &[], &[]).len(), 1);
+        let rules = [Rule::parse("vpc.tags.Scanner").unwrap()];
+        assert!(detect(Some(&st), &live, &[], &rules).is_empty());
+    }
+}

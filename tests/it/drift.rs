@@ -1,0 +1,339 @@
+//! `provision drift`, once and on a schedule, against moto.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+
+use crate::harness::{Run, World};
+
+const STACK: &str = r#"
+stack: drifty
+region: us-east-1
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.20.0.0/16}
+  subnet:
+    kind: ec2.subnet
+    for_each: [a, b]
+    properties:
+      vpc_id: ${vpc.id}
+      availability_zone: us-east-1${each.key}
+      cidr_block: ${cidrsubnet("10.20.0.0/16", 8, each.index)}
+  web:
+    kind: ec2.security_group
+    properties:
+      name: web
+      vpc_id: ${vpc.id}
+      ingress:
+        - {port: 443, cidr_blocks: [0.0.0.0/0]}
+"#;
+
+/// Applies the stack, then changes four things behind provision's back.
+async fn drifted() -> (World, String) {
+    let w = World::new();
+    let s = w
+        .write_stack("drifty.yaml", STACK)
+        .to_str()
+        .unwrap()
+        .to_string();
+    w.run(&["apply", "-s", &s, "--auto-approve"]).ok();
+    let st = w.state("drifty");
+    let id = |a: &str| st["resources"][a]["id"].as_str().unwrap().to_string();
+    let ec2 = w.ec2().await;
+    ec2.authorize_security_group_ingress()
+        .group_id(id("web"))
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("203.0.113.0/24").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.create_tags()
+        .resources(id("vpc"))
+        .tags(Tag::builder().key("Name").value("renamed-by-hand").build())
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_subnet()
+        .subnet_id(id("subnet[b]"))
+        .send()
+        .await
+        .unwrap();
+    ec2.create_subnet()
+        .vpc_id(id("vpc"))
+        .cidr_block("10.20.9.0/24")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Subnet)
+                .tags(
+                    Tag::builder()
+                        .key("provision:stack")
+                        .value("drifty")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("provision:address")
+                        .value("rogue")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    (w, s)
+}
+
+#[tokio::test]
+async fn drift_reports_exactly_what_changed_outside_and_only_reads() {
+    let (w, s) = drifted().await;
+    let state_before = std::fs::read(w.dir.path().join(".provision/drifty.state.json")).unwrap();
+    let r = w.run(&["drift", "-s", &s, "--json"]);
+    r.code(2);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let items = v["items"].as_array().unwrap();
+    let summary: Vec<(String, String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["class"].as_str().unwrap().to_string(),
+                i["address"].as_str().unwrap().to_string(),
+                i["property"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = |c: &str, a: &str, p: &str| (c.to_string(), a.to_string(), p.to_string());
+    assert_eq!(
+        summary,
+        vec![
+            want("deleted", "subnet[b]", ""),
+            want("modified", "vpc", "tags"),
+            want("modified", "web", "ingress"),
+            want("unmanaged", "rogue", ""),
+        ],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        v["counts"],
+        serde_json::json!({"modified": 2, "deleted": 1, "unmanaged": 1})
+    );
+    let tags = &items[1];
+    assert_eq!(tags["recorded"]["Name"], "drifty-vpc");
+    assert_eq!(tags["live"]["Name"], "renamed-by-hand");
+    assert_eq!(
+        tags["diff"],
+        serde_json::json!([
+            "-   \"Name\": \"drifty-vpc\",",
+            "+   \"Name\": \"renamed-by-hand\","
+        ])
+    );
+    let ingress_diff = items[2]["diff"].as_array().unwrap();
+    assert!(
+        ingress_diff
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("203.0.113.0/24")),
+        "{ingress_diff:?}"
+    );
+    assert_eq!(items[3]["kind"], "ec2.subnet");
+    // Read-only: only Describe calls, and state untouched.
+    let ops: Vec<&str> = v["api_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert!(ops.contains(&"DescribeSecurityGroups"), "{ops:?}");
+    assert!(
+        ops.iter()
+            .all(|o| o.starts_with("Describe") || o.starts_with("List") || o.starts_with("Get")),
+        "{ops:?}"
+    );
+    assert_eq!(
+        std::fs::read(w.dir.path().join(".provision/drifty.state.json")).unwrap(),
+        state_before
+    );
+
+    // Ignore rules silence what is expected.
+    let r = w.run(&[
+        "drift",
+        "-s",
+        &s,
+        "--json",
+        "--ignore",
+        "vpc.tags.Name",
+        "--ignore",
+        "web.ingress",
+    ]);
+    r.code(2);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        serde_json::json!({"modified": 0, "deleted": 1, "unmanaged": 1})
+    );
+
+    // Text mode, and plan shows drift apart from the YAML's changes.
+    w.run(&["drift", "-s", &s])
+        .code(2)
+        .has("! subnet[b] was deleted outside provision")
+        .has("? rogue exists with this stack's tags but is not in state")
+        .has("+   \"Name\": \"renamed-by-hand\",")
+        .has("Drift: 2 modified, 1 deleted, 1 unmanaged.");
+    w.run(&["plan", "-s", &s])
+        .ok()
+        .has("Changed outside provision since the last apply:")
+        .has("~ vpc changed outside provision: tags")
+        .has("+ ec2.subnet subnet[b] will be created");
+
+    // After apply puts things back, only the unmanaged subnet remains.
+    w.run(&["apply", "-s", &s, "--auto-approve"]).ok();
+    let r = w.run(&["drift", "-s", &s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["counts"],
+        serde_json::json!({"modified": 0, "deleted": 0, "unmanaged": 1}),
+        "{}",
+        r.stdout
+    );
+    w.run(&["drift", "-s", &s, "--ignore", "rogue.*"])
+        .code(0)
+        .has("No drift");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn scheduled_drift_writes_reports_serves_metrics_and_stops_on_sigterm() {
+    let (w, s) = drifted().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reports = w.dir.path().join("reports");
+    let hook = w.dir.path().join("hook.log");
+    let mut child = w
+        .command(&[
+            "drift",
+            "-s",
+            &s,
+            "--every",
+            "1s",
+            "--jitter",
+            "0",
+            "--keep",
+            "50",
+            "--reports",
+            reports.to_str().unwrap(),
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "--on-drift",
+            &format!("echo \"$1\" >> {}; exit 3", hook.display()),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let count = || std::fs::read_dir(&reports).map(|d| d.count()).unwrap_or(0);
+    let start = Instant::now();
+    while count() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no third report after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metrics.contains("provision_drift_resources{stack=\"drifty\",class=\"deleted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("provision_drift_resources{stack=\"drifty\",class=\"modified\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("provision_drift_last_run_success{stack=\"drifty\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE provision_drift_runs_total counter"),
+        "{metrics}"
+    );
+    assert!(http_get(port, "/healthz").ends_with("ok\n"));
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(c) = child.try_wait().unwrap() {
+            break c;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let r = Run {
+        code: code.code().unwrap_or(-1),
+        stdout: out,
+        stderr: err,
+    };
+    r.ok()
+        .has("drift watch stopped")
+        .has("--on-drift command failed");
+    // One report and one summary line per round; the hook saw every report.
+    let rounds = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("drifty: Drift: 2 modified, 1 deleted, 1 unmanaged."))
+        .count();
+    assert_eq!(rounds, count(), "{}", r.stdout);
+    let hooked = std::fs::read_to_string(&hook).unwrap();
+    assert_eq!(hooked.lines().count(), rounds);
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hooked.lines().next().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(first["drifted"], true);
+    assert!(r.stdout.contains(&format!(
+        "serving metrics on http://127.0.0.1:{port}/metrics"
+    )));
+}
