@@ -117,7 +117,10 @@ pub fn detect(
         match live.recorded.get(addr) {
             Some(Some(l)) => {
                 let known = crate::schema::kind(&rec.kind);
-                for p in changed_props(&rec.properties, &l.props) {
+                for p in changed_props(
+                    &rec.properties,
+                    &crate::plan::managed(&l.props, &rec.properties),
+                ) {
                     if known.is_some_and(|k| k.prop(&p).is_none()) {
                         continue;
                     }

@@ -448,6 +448,7 @@ async fn run_op(
                             id,
                             c.before.as_ref().unwrap_or(&Value::Null),
                             &desired,
+                            inst.timeouts.update,
                         )
                         .await
                         .map_err(|e| e.at_address(addr))?
@@ -523,6 +524,11 @@ async fn run_op(
                     .unwrap_or_else(|| c.kind.clone()),
                 _ => c.kind.clone(),
             };
+            if op.kind == OpKind::Delete
+                && let Some(why) = &c.blocked
+            {
+                return Err(Error::other(format!("{addr} cannot be deleted: {why}")));
+            }
             if op.kind != OpKind::Forget {
                 let timeout = stack
                     .and_then(|s| s.instance(addr))

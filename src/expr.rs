@@ -466,13 +466,43 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
             }
             Ok(Value::String(out))
         }
+        "range" => {
+            let (from, to) = match args {
+                [n] => (0, as_int(n)?),
+                [a, b] => (as_int(a)?, as_int(b)?),
+                _ => return Err("range takes (n) or (from, to)".into()),
+            };
+            if to - from > 10_000 {
+                return Err("range: at most 10000 numbers".into());
+            }
+            Ok(Value::Array((from..to).map(Value::from).collect()))
+        }
+        "setproduct" => {
+            let mut out: Vec<Vec<Value>> = vec![vec![]];
+            for a in args {
+                let Value::Array(items) = a else {
+                    return Err("setproduct takes lists".into());
+                };
+                out = out
+                    .into_iter()
+                    .flat_map(|prefix| {
+                        items.iter().map(move |x| {
+                            let mut p = prefix.clone();
+                            p.push(x.clone());
+                            p
+                        })
+                    })
+                    .collect();
+            }
+            Ok(Value::Array(out.into_iter().map(Value::Array).collect()))
+        }
         "length" => match args {
             [Value::Array(a)] => Ok(Value::from(a.len())),
             [Value::Object(o)] => Ok(Value::from(o.len())),
             _ => Err("length takes one list or map".into()),
         },
         _ => Err(format!(
-            "unknown function `{f}` (known: cidrsubnet, concat, format, length)"
+            "unknown function `{f}` (known: cidrsubnet, concat, format, length, range, setproduct)"
         )),
     }
 }

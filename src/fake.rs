@@ -29,7 +29,12 @@ impl Cloud for FakeCloud {
             .filter_map(|i| o.get(i).filter(|(k, _)| k == kind).map(|(_, l)| l.clone()))
             .collect())
     }
-    async fn find_owned(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(
+        &self,
+        kind: &str,
+        stack: &str,
+        _: &[crate::provider::Wanted],
+    ) -> Result<Vec<Live>> {
         let o = self.objects.lock().unwrap();
         Ok(o.values()
             .filter(|(k, l)| k == kind && l.props["tags"][crate::stack::TAG_STACK] == stack)
@@ -66,7 +71,14 @@ impl Cloud for FakeCloud {
             .insert(id, (kind.into(), l.clone()));
         Ok(l)
     }
-    async fn update(&self, kind: &str, id: &str, _: &Value, after: &Value) -> Result<Live> {
+    async fn update(
+        &self,
+        kind: &str,
+        id: &str,
+        _: &Value,
+        after: &Value,
+        _: Duration,
+    ) -> Result<Live> {
         let mut o = self.objects.lock().unwrap();
         let e = o.get_mut(id).ok_or_else(|| Error::other("gone"))?;
         e.0 = kind.into();

@@ -78,10 +78,16 @@ pub async fn refresh(
     let mut out = Refreshed::default();
     if let Some(st) = state {
         for (addr, r) in &st.resources {
-            out.recorded.insert(
-                addr.clone(),
-                live_by_id.get(&(r.kind.clone(), r.id.clone())).cloned(),
-            );
+            let mut l = live_by_id.get(&(r.kind.clone(), r.id.clone())).cloned();
+            // Settings of provision's own (skip_final_snapshot, force_destroy) live in state.
+            if let (Some(l), Some(spec)) = (l.as_mut(), crate::schema::kind(&r.kind)) {
+                for p in spec.props.iter().filter(|p| p.local) {
+                    if let Some(v) = r.properties.get(p.name) {
+                        l.props[p.name] = v.clone();
+                    }
+                }
+            }
+            out.recorded.insert(addr.clone(), l);
         }
         for d in &st.deposed {
             out.deposed.insert(
@@ -91,28 +97,56 @@ pub async fn refresh(
         }
     }
     if let Some(stack) = stack {
-        let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let statics = stack.static_props();
+        let mut missing: BTreeMap<&str, Vec<crate::provider::Wanted>> = BTreeMap::new();
         for i in &stack.instances {
             if state.is_none_or(|s| !s.resources.contains_key(&i.address)) {
-                missing.entry(i.kind.name).or_default().push(&i.address);
+                missing
+                    .entry(i.kind.name)
+                    .or_default()
+                    .push(crate::provider::Wanted {
+                        address: i.address.clone(),
+                        props: statics.get(&i.address).cloned().unwrap_or(Value::Null),
+                    });
             }
         }
-        let finds = missing.iter().map(|(k, addrs)| async move {
-            let found = cloud.find_owned(k, stack_name).await?;
-            Ok::<_, Error>((addrs, found))
+        let finds = missing.iter().map(|(k, wanted)| async move {
+            let found = cloud.find_owned(k, stack_name, wanted).await?;
+            Ok::<_, Error>((wanted, found))
         });
         for r in futures::future::join_all(finds).await {
-            let (addrs, found) = r?;
+            let (wanted, found) = r?;
             for l in found {
                 let Some(tag) = l.address_tag() else { continue };
                 let addr = stack::address_from_tag(tag);
-                if addrs.contains(&addr.as_str()) {
+                if wanted.iter().any(|w| w.address == addr) {
                     out.owned.insert(addr, l);
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// Asks the cloud, for every object the plan deletes, whether something stops it.
+pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
+    use crate::plan::Action;
+    for c in p.changes.iter_mut() {
+        let deletes = matches!(
+            c.action,
+            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        );
+        if !deletes || c.gone {
+            continue;
+        }
+        if let (Some(id), Some(before)) = (c.id.clone(), c.before.clone()) {
+            c.blocked = cloud
+                .delete_blocker(&c.kind, &id, &before)
+                .await
+                .map_err(|e| e.at_address(&c.address))?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn connect(c: &Common, region: Option<&str>) -> Result<Arc<AwsCloud>> {
@@ -188,7 +222,8 @@ pub async fn plan_cmd(c: &Common, o: &PlanOpts) -> Result<i32> {
     if c.stats {
         print_stats(&cloud);
     }
-    let p = plan::plan(&stack, st.as_ref(), &live?)?;
+    let mut p = plan::plan(&stack, st.as_ref(), &live?)?;
+    find_blockers(cloud.as_ref(), &mut p).await?;
     if o.json {
         println!(
             "{}",
@@ -383,7 +418,8 @@ pub async fn apply_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
         }
         None => {
             let live = refresh(cloud.as_ref(), Some(&stack), &stack.name, st.as_ref()).await?;
-            let p = plan::plan(&stack, st.as_ref(), &live)?;
+            let mut p = plan::plan(&stack, st.as_ref(), &live)?;
+            find_blockers(cloud.as_ref(), &mut p).await?;
             print!("{}", render::plan(&p));
             if p.has_changes() && !o.auto_approve && !approve("apply these changes")? {
                 println!("Apply cancelled.");
@@ -441,7 +477,8 @@ pub async fn destroy_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
     check_stack_name(Some(&st), &stack)?;
     let cloud = connect(c, stack.region.as_deref()).await?;
     let live = refresh(cloud.as_ref(), None, &stack.name, Some(&st)).await?;
-    let p = plan::plan_destroy(&stack.name, Some(&st), &live)?;
+    let mut p = plan::plan_destroy(&stack.name, Some(&st), &live)?;
+    find_blockers(cloud.as_ref(), &mut p).await?;
     print!("{}", render::plan(&p));
     if !p.has_changes() {
         return Ok(0);
@@ -521,7 +558,7 @@ pub async fn drift_check(
     let mut unmanaged = Vec::new();
     let name = stack.name.as_str();
     let finds = crate::schema::KINDS.iter().map(|k| async move {
-        let found = cloud.find_owned(k.name, name).await?;
+        let found = cloud.find_owned(k.name, name, &[]).await?;
         Ok::<_, Error>((k.name, found))
     });
     for r in futures::future::join_all(finds).await {

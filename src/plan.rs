@@ -62,6 +62,10 @@ pub struct Change {
     /// Deposed object of an interrupted create-then-delete.
     #[serde(default)]
     pub deposed: bool,
+    /// Why the existing object cannot be deleted (deletion protection, a
+    /// bucket with objects); set by the command from the cloud's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
     /// Outputs of the existing object, as read.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub outputs: serde_json::Map<String, Value>,
@@ -186,6 +190,20 @@ fn ignore(desired: &mut Value, live: &Value, ignored: &[String]) {
     }
 }
 
+/// The live properties that `reference` manages: optional properties the
+/// stack leaves out (an engine version AWS picks) are AWS's to choose.
+pub fn managed(live: &Value, reference: &Value) -> Value {
+    match (live, reference) {
+        (Value::Object(l), Value::Object(r)) => Value::Object(
+            l.iter()
+                .filter(|(k, _)| r.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        _ => live.clone(),
+    }
+}
+
 /// Names of the top-level properties that differ.
 pub fn changed_props(before: &Value, after: &Value) -> Vec<String> {
     let empty = serde_json::Map::new();
@@ -253,6 +271,7 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
             adopt,
             gone,
             deposed: false,
+            blocked: None,
             outputs: Default::default(),
             deps: inst.deps.clone(),
             old_deps: rec.map(|r| r.dependencies.clone()).unwrap_or_default(),
@@ -264,7 +283,7 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
             Some((id, l, old_kind)) => {
                 ignore(&mut desired, &l.props, &inst.lifecycle.ignore_changes);
                 change.id = Some(id);
-                change.changed = changed_props(&l.props, &desired);
+                change.changed = changed_props(&managed(&l.props, &desired), &desired);
                 if old_kind != inst.kind.name {
                     change.replace_because = vec!["kind".into()];
                 } else {
@@ -299,9 +318,13 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
                         ));
                     }
                 } else {
-                    known
-                        .outputs
-                        .insert(inst.address.clone(), l.outputs.clone());
+                    let mut outs = l.outputs.clone();
+                    if change.action == Action::Update {
+                        for v in inst.kind.volatile {
+                            outs.remove(*v);
+                        }
+                    }
+                    known.outputs.insert(inst.address.clone(), outs);
                 }
                 change.outputs = l.outputs.clone();
                 change.before = Some(l.props);
@@ -343,6 +366,7 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
                 replace_because: vec![],
                 adopt: false,
                 deposed: true,
+                blocked: None,
                 outputs: Default::default(),
                 deps: vec![],
                 old_deps: vec![],
@@ -387,6 +411,7 @@ fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> C
         replace_because: vec![],
         adopt: false,
         deposed: false,
+        blocked: None,
         outputs: Default::default(),
         deps: vec![],
         old_deps: rec.dependencies.clone(),
@@ -420,6 +445,7 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
                 replace_because: vec![],
                 adopt: false,
                 deposed: true,
+                blocked: None,
                 outputs: Default::default(),
                 deps: vec![],
                 old_deps: vec![],

@@ -43,16 +43,46 @@ pub trait Cloud: Send + Sync {
     /// absent from the answer.
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>>;
 
-    /// Resources of one kind that carry the ownership tag of this stack.
-    async fn find_owned(&self, kind: &str, stack: &str) -> Result<Vec<Live>>;
+    /// Resources of one kind that belong to this stack though state does not
+    /// record them: by the ownership tag, or, for kinds whose identity is a
+    /// name (S3 buckets, EFS creation tokens), by the names in `wanted`.
+    async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
 
     /// Creates a resource with these canonical properties (tags included)
     /// and waits until it is usable, at most `timeout`.
     async fn create(&self, kind: &str, props: &Value, timeout: Duration) -> Result<Live>;
 
     /// Changes the properties that differ between `before` and `after`.
-    async fn update(&self, kind: &str, id: &str, before: &Value, after: &Value) -> Result<Live>;
+    /// Changes the properties that differ between `before` and `after`, and
+    /// waits for the change to settle, at most `timeout`.
+    async fn update(
+        &self,
+        kind: &str,
+        id: &str,
+        before: &Value,
+        after: &Value,
+        timeout: Duration,
+    ) -> Result<Live>;
 
     /// Deletes a resource and waits until it is gone, at most `timeout`.
     async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+
+    /// Why this object cannot be deleted now (deletion protection on, a
+    /// bucket that still holds objects), if anything stops it.
+    async fn delete_blocker(
+        &self,
+        _kind: &str,
+        _id: &str,
+        _props: &Value,
+    ) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// A desired resource missing from state, for `find_owned`.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub address: String,
+    /// Desired properties (parts may be unknown).
+    pub props: Value,
 }

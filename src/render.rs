@@ -181,6 +181,9 @@ pub fn change(out: &mut String, c: &Change) {
         out.push_str(" (found by its ownership tags: adopted)");
     }
     out.push('\n');
+    if let Some(why) = &c.blocked {
+        let _ = writeln!(out, "      ! cannot be deleted: {why}");
+    }
     match c.action {
         Action::Create => {
             if let Some(a) = &c.after {

@@ -32,6 +32,9 @@ pub struct Prop {
     pub force_new: bool,
     /// JSON text of the default, if any.
     pub default: Option<&'static str>,
+    /// A setting of provision's, not of AWS (read back from state, never from AWS):
+    /// `skip_final_snapshot`, `force_destroy`.
+    pub local: bool,
     pub doc: &'static str,
 }
 
@@ -49,6 +52,8 @@ pub struct KindSpec {
     pub props: &'static [Prop],
     /// Attributes known only once the resource exists (`id` always).
     pub outputs: &'static [&'static str],
+    /// Outputs that an in-place update changes (a launch template's version).
+    pub volatile: &'static [&'static str],
     pub replace: ReplaceOrder,
     /// Describe calls a refresh of N resources of this kind costs.
     pub refresh_cost: &'static str,
@@ -70,6 +75,7 @@ const fn p(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
         required: false,
         force_new: false,
         default: None,
+        local: false,
         doc,
     }
 }
@@ -79,6 +85,10 @@ const fn req(mut x: Prop) -> Prop {
 }
 const fn new(mut x: Prop) -> Prop {
     x.force_new = true;
+    x
+}
+const fn local(mut x: Prop) -> Prop {
+    x.local = true;
     x
 }
 const fn def(mut x: Prop, d: &'static str) -> Prop {
@@ -131,6 +141,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeVpcs + 2 DescribeVpcAttribute per VPC",
     },
     KindSpec {
@@ -156,6 +167,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id", "arn"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeSubnets per 200 ids",
     },
     KindSpec {
@@ -164,6 +176,7 @@ pub static KINDS: &[KindSpec] = &[
         props: &[p("vpc_id", Ty::Str, "the VPC to attach to"), TAGS],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeInternetGateways per 200 ids",
     },
     KindSpec {
@@ -172,6 +185,7 @@ pub static KINDS: &[KindSpec] = &[
         props: &[TAGS],
         outputs: &["id", "public_ip"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeAddresses per 200 ids",
     },
     KindSpec {
@@ -192,6 +206,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeNatGateways per 200 ids",
     },
     KindSpec {
@@ -215,6 +230,7 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeRouteTables per 200 ids",
     },
     KindSpec {
@@ -240,8 +256,495 @@ pub static KINDS: &[KindSpec] = &[
         ],
         outputs: &["id", "arn"],
         replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
         refresh_cost: "1 DescribeSecurityGroups per 200 ids",
     },
+    KindSpec {
+        name: "ec2.launch_template",
+        doc: "A launch template; every change makes a new version and sets it as default.",
+        props: &[
+            req(new(p("name", Ty::Str, "template name"))),
+            req(p("image_id", Ty::Str, "the AMI")),
+            req(p("instance_type", Ty::Str, "for example t3.medium")),
+            def(
+                p(
+                    "security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+            p(
+                "user_data",
+                Ty::Str,
+                "user data script (plain text; provision encodes it)",
+            ),
+            p("iam_instance_profile", Ty::Str, "instance profile name"),
+            def(p("root_volume_size", Ty::Int, "root volume GiB"), "20"),
+            def(
+                p("root_volume_encrypted", Ty::Bool, "encrypt the root volume"),
+                "true",
+            ),
+            def(
+                p("imdsv2_required", Ty::Bool, "require IMDSv2 tokens"),
+                "true",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "latest_version"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &["latest_version"],
+        refresh_cost: "1 DescribeLaunchTemplates per 200 ids + 1 DescribeLaunchTemplateVersions per template",
+    },
+    KindSpec {
+        name: "ec2.instance",
+        doc: "An EC2 instance launched from a launch template version. Replaced create-then-delete, \
+              so whatever points at it (a target group) moves to the new one first.",
+        props: &[
+            req(new(p("launch_template_id", Ty::Str, "the launch template"))),
+            req(new(p(
+                "launch_template_version",
+                Ty::Str,
+                "its version (use the template's latest_version)",
+            ))),
+            req(new(p("subnet_id", Ty::Str, "a private subnet"))),
+            TAGS,
+        ],
+        outputs: &["id", "private_ip", "availability_zone"],
+        replace: ReplaceOrder::CreateThenDelete,
+        volatile: &[],
+        refresh_cost: "1 DescribeInstances per 200 ids",
+    },
+    KindSpec {
+        name: "elbv2.load_balancer",
+        doc: "An Application Load Balancer.",
+        props: &[
+            req(new(p("name", Ty::Str, "at most 32 characters"))),
+            def(
+                new(p("scheme", Ty::Str, "internet-facing or internal")),
+                "\"internet-facing\"",
+            ),
+            req(p(
+                "subnet_ids",
+                Ty::StrList { set: true },
+                "subnets in at least two AZs",
+            )),
+            def(
+                p(
+                    "security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+            def(p("idle_timeout", Ty::Int, "seconds"), "60"),
+            def(
+                p("deletion_protection", Ty::Bool, "refuse deletion while on"),
+                "false",
+            ),
+            def(p("http2", Ty::Bool, "HTTP/2"), "true"),
+            def(
+                p(
+                    "drop_invalid_headers",
+                    Ty::Bool,
+                    "drop invalid header fields",
+                ),
+                "false",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn", "dns_name", "zone_id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeLoadBalancers + 1 DescribeTags per 20, 1 DescribeLoadBalancerAttributes per ALB",
+    },
+    KindSpec {
+        name: "elbv2.target_group",
+        doc: "A target group with a health check; `targets` are registered (authoritative).",
+        props: &[
+            req(new(p("name", Ty::Str, "at most 32 characters"))),
+            def(new(p("protocol", Ty::Str, "HTTP or HTTPS")), "\"HTTP\""),
+            req(new(p("port", Ty::Int, "the targets' port"))),
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            def(
+                new(p("target_type", Ty::Str, "instance or ip")),
+                "\"instance\"",
+            ),
+            def(p("health_check_path", Ty::Str, "path probed"), "\"/\""),
+            def(
+                p(
+                    "health_check_matcher",
+                    Ty::Str,
+                    "HTTP codes counted healthy",
+                ),
+                "\"200\"",
+            ),
+            def(
+                p("health_check_interval", Ty::Int, "seconds between probes"),
+                "30",
+            ),
+            def(
+                p("healthy_threshold", Ty::Int, "probes to become healthy"),
+                "5",
+            ),
+            def(
+                p("unhealthy_threshold", Ty::Int, "probes to become unhealthy"),
+                "2",
+            ),
+            def(
+                p(
+                    "targets",
+                    Ty::StrList { set: true },
+                    "instance ids registered",
+                ),
+                "[]",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeTargetGroups + 1 DescribeTags per 20, 1 DescribeTargetHealth per group",
+    },
+    KindSpec {
+        name: "elbv2.listener",
+        doc: "A listener: forward to a target group, or redirect HTTP to HTTPS.",
+        props: &[
+            req(new(p("load_balancer_arn", Ty::Str, "the load balancer"))),
+            req(p("port", Ty::Int, "80, 443, ...")),
+            def(p("protocol", Ty::Str, "HTTP or HTTPS"), "\"HTTP\""),
+            p("certificate_arn", Ty::Str, "ACM certificate (HTTPS)"),
+            p("ssl_policy", Ty::Str, "TLS policy (HTTPS)"),
+            p("forward_to", Ty::Str, "target group ARN to forward to"),
+            def(
+                p(
+                    "redirect_to_https",
+                    Ty::Bool,
+                    "answer 301 to https://...:443",
+                ),
+                "false",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeListeners + 1 DescribeTags per 20",
+    },
+    KindSpec {
+        name: "rds.db_subnet_group",
+        doc: "A DB subnet group.",
+        props: &[
+            req(new(p("name", Ty::Str, "group name (lower case)"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            req(p(
+                "subnet_ids",
+                Ty::StrList { set: true },
+                "database subnets in several AZs",
+            )),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeDBSubnetGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    },
+    KindSpec {
+        name: "rds.cluster",
+        doc: "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \
+              (ManageMasterUserPassword): no password is ever in the stack, state, plan or logs.",
+        props: &[
+            req(new(p("identifier", Ty::Str, "cluster identifier"))),
+            def(
+                new(p("engine", Ty::Str, "aurora-mysql or aurora-postgresql")),
+                "\"aurora-mysql\"",
+            ),
+            p("engine_version", Ty::Str, "engine version"),
+            def(
+                new(p("master_username", Ty::Str, "master user name")),
+                "\"admin\"",
+            ),
+            new(p("database_name", Ty::Str, "initial database")),
+            req(new(p(
+                "db_subnet_group_name",
+                Ty::Str,
+                "the DB subnet group",
+            ))),
+            def(
+                p(
+                    "vpc_security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+            def(
+                new(p("storage_encrypted", Ty::Bool, "encrypt storage")),
+                "true",
+            ),
+            new(p("kms_key_id", Ty::Str, "KMS key for storage")),
+            def(p("backup_retention_period", Ty::Int, "days"), "7"),
+            p("preferred_backup_window", Ty::Str, "hh24:mi-hh24:mi UTC"),
+            def(
+                p("deletion_protection", Ty::Bool, "refuse deletion while on"),
+                "true",
+            ),
+            def(
+                p("copy_tags_to_snapshot", Ty::Bool, "tags on snapshots"),
+                "true",
+            ),
+            def(
+                local(p(
+                    "skip_final_snapshot",
+                    Ty::Bool,
+                    "delete without a final snapshot",
+                )),
+                "false",
+            ),
+            TAGS,
+        ],
+        outputs: &[
+            "id",
+            "arn",
+            "endpoint",
+            "reader_endpoint",
+            "port",
+            "master_user_secret_arn",
+        ],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeDBClusters per 100 ids",
+    },
+    KindSpec {
+        name: "rds.instance",
+        doc: "An Aurora instance in a cluster: the first is the writer, the others readers.",
+        props: &[
+            req(new(p("identifier", Ty::Str, "instance identifier"))),
+            req(new(p("cluster_identifier", Ty::Str, "the cluster"))),
+            def(
+                new(p("engine", Ty::Str, "as the cluster's")),
+                "\"aurora-mysql\"",
+            ),
+            def(
+                p("instance_class", Ty::Str, "for example db.r6g.large"),
+                "\"db.r6g.large\"",
+            ),
+            new(p("availability_zone", Ty::Str, "AZ of this instance")),
+            def(p("promotion_tier", Ty::Int, "failover priority 0-15"), "1"),
+            TAGS,
+        ],
+        outputs: &["id", "arn", "endpoint"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeDBInstances per 100 ids",
+    },
+    KindSpec {
+        name: "elasticache.subnet_group",
+        doc: "A cache subnet group.",
+        props: &[
+            req(new(p("name", Ty::Str, "group name"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            req(p("subnet_ids", Ty::StrList { set: true }, "subnets")),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeCacheSubnetGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    },
+    KindSpec {
+        name: "elasticache.replication_group",
+        doc: "A Redis or Valkey replication group: one shard, replicas in other AZs.",
+        props: &[
+            req(new(p("id", Ty::Str, "replication group id"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            def(new(p("engine", Ty::Str, "redis or valkey")), "\"redis\""),
+            p("engine_version", Ty::Str, "engine version"),
+            def(
+                p("node_type", Ty::Str, "for example cache.t4g.medium"),
+                "\"cache.t4g.medium\"",
+            ),
+            def(
+                new(p(
+                    "replicas_per_node_group",
+                    Ty::Int,
+                    "replicas of the primary",
+                )),
+                "2",
+            ),
+            def(
+                p(
+                    "automatic_failover",
+                    Ty::Bool,
+                    "promote a replica on failure",
+                ),
+                "true",
+            ),
+            def(p("multi_az", Ty::Bool, "replicas in other AZs"), "true"),
+            def(
+                new(p("transit_encryption", Ty::Bool, "TLS in transit")),
+                "true",
+            ),
+            def(
+                new(p("at_rest_encryption", Ty::Bool, "encryption at rest")),
+                "true",
+            ),
+            req(new(p(
+                "subnet_group_name",
+                Ty::Str,
+                "the cache subnet group",
+            ))),
+            def(
+                p(
+                    "security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+            def(new(p("port", Ty::Int, "port")), "6379"),
+            def(
+                p("snapshot_retention_limit", Ty::Int, "days of snapshots"),
+                "1",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeReplicationGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    },
+    KindSpec {
+        name: "efs.file_system",
+        doc: "An encrypted EFS file system with a lifecycle policy.",
+        props: &[
+            def(new(p("encrypted", Ty::Bool, "encrypt at rest")), "true"),
+            new(p("kms_key_id", Ty::Str, "KMS key")),
+            def(
+                new(p("performance_mode", Ty::Str, "generalPurpose or maxIO")),
+                "\"generalPurpose\"",
+            ),
+            def(
+                p(
+                    "throughput_mode",
+                    Ty::Str,
+                    "bursting, elastic or provisioned",
+                ),
+                "\"elastic\"",
+            ),
+            def(
+                p("transition_to_ia", Ty::Str, "AFTER_30_DAYS, ... or NONE"),
+                "\"AFTER_30_DAYS\"",
+            ),
+            def(
+                p("backup", Ty::Bool, "automatic backups (AWS Backup)"),
+                "true",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn", "dns_name"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeFileSystems per 100 file systems in the region + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
+    },
+    KindSpec {
+        name: "efs.mount_target",
+        doc: "A mount target of a file system in one subnet (EFS gives mount targets no tags: \
+              a duplicate create is answered by adopting the existing one).",
+        props: &[
+            req(new(p("file_system_id", Ty::Str, "the file system"))),
+            req(new(p("subnet_id", Ty::Str, "one per AZ"))),
+            def(
+                p(
+                    "security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+        ],
+        outputs: &["id", "ip_address", "availability_zone"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 DescribeMountTargets + 1 DescribeMountTargetSecurityGroups per mount target",
+    },
+    KindSpec {
+        name: "s3.bucket",
+        doc: "An S3 bucket for documents: versioning, default encryption, public access blocked, \
+              owner-enforced ownership, lifecycle rules. Its name is its identity.",
+        props: &[
+            req(new(p("bucket", Ty::Str, "globally unique name"))),
+            def(p("versioning", Ty::Bool, "keep every version"), "true"),
+            def(
+                p("sse_algorithm", Ty::Str, "AES256 or aws:kms"),
+                "\"AES256\"",
+            ),
+            p("kms_key_id", Ty::Str, "KMS key for aws:kms"),
+            def(
+                p(
+                    "block_public_access",
+                    Ty::Bool,
+                    "all four public access blocks",
+                ),
+                "true",
+            ),
+            def(
+                p("object_ownership", Ty::Str, "BucketOwnerEnforced, ..."),
+                "\"BucketOwnerEnforced\"",
+            ),
+            def(
+                p("lifecycle_rules", Ty::ObjList(LIFECYCLE), "lifecycle rules"),
+                "[]",
+            ),
+            def(
+                local(p(
+                    "force_destroy",
+                    Ty::Bool,
+                    "delete even with objects in it",
+                )),
+                "false",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn", "domain_name"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
+    },
+];
+
+const LIFECYCLE: &[Prop] = &[
+    req(p("id", Ty::Str, "rule id")),
+    def(p("prefix", Ty::Str, "objects under this prefix"), "\"\""),
+    p(
+        "transition_days",
+        Ty::Int,
+        "days before moving to transition_storage_class",
+    ),
+    p(
+        "transition_storage_class",
+        Ty::Str,
+        "STANDARD_IA, GLACIER_IR, ...",
+    ),
+    p(
+        "noncurrent_expiration_days",
+        Ty::Int,
+        "days before old versions are deleted",
+    ),
+    p(
+        "expiration_days",
+        Ty::Int,
+        "days before current objects expire",
+    ),
 ];
 
 pub fn kind(name: &str) -> Option<&'static KindSpec> {

@@ -67,14 +67,16 @@ pub struct Lifecycle {
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub create: Duration,
+    pub update: Duration,
     pub delete: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
-            create: Duration::from_secs(20 * 60),
-            delete: Duration::from_secs(20 * 60),
+            create: Duration::from_secs(40 * 60),
+            update: Duration::from_secs(40 * 60),
+            delete: Duration::from_secs(40 * 60),
         }
     }
 }
@@ -393,6 +395,11 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
                                             .or_else(|| o.get("name"))
                                             .and_then(|k| expr::key_string(k).ok())
                                             .unwrap_or_default(),
+                                        Value::Array(parts) => parts
+                                            .iter()
+                                            .map(|p| expr::key_string(p).unwrap_or_default())
+                                            .collect::<Vec<_>>()
+                                            .join("-"),
                                         other => expr::key_string(other).unwrap_or_default(),
                                     };
                                     (key, x)
@@ -599,7 +606,7 @@ fn parse_timeouts(n: Option<&Node>, errs: &mut Errs) -> Timeouts {
         errs.push(n.loc, "`timeouts` must be a mapping");
         return t;
     };
-    keys_of(m, &["create", "delete"], "timeouts", errs);
+    keys_of(m, &["create", "update", "delete"], "timeouts", errs);
     for (k, v) in m {
         let d = match v.as_str().map(humantime::parse_duration) {
             Some(Ok(d)) => d,
@@ -616,6 +623,7 @@ fn parse_timeouts(n: Option<&Node>, errs: &mut Errs) -> Timeouts {
         };
         match k.name.as_str() {
             "create" => t.create = d,
+            "update" => t.update = d,
             "delete" => t.delete = d,
             _ => {}
         }
@@ -1083,6 +1091,18 @@ impl Stack {
             c["tags"] = Value::Object(tags);
         }
         Ok(c)
+    }
+
+    /// Desired properties of every instance with every output unknown
+    /// (literal names and CIDR blocks are known). Errors are skipped.
+    pub fn static_props(&self) -> HashMap<String, Value> {
+        let mut props: HashMap<String, Value> = HashMap::new();
+        for inst in self.ordered() {
+            if let Ok(v) = self.desired(inst, &NothingKnown(&props)) {
+                props.insert(inst.address.clone(), v);
+            }
+        }
+        props
     }
 
     /// Checks types and cross-resource facts with every output unknown.

@@ -18,13 +18,13 @@ use serde_json::{Map, Value, json};
 
 use super::{Resource, err, wait_for};
 use crate::diag::{Error, Result};
-use crate::provider::Live;
+use crate::provider::{Live, Wanted};
 use crate::schema;
 use crate::stack::TAG_STACK;
 
 /// Ids per Describe call: AWS accepts up to 1000 filter values; 200 keeps
 /// requests small.
-const PAGE: usize = 200;
+pub(super) const PAGE: usize = 200;
 
 pub(super) fn register(c: &Client, kinds: &mut HashMap<&'static str, Box<dyn Resource>>) {
     kinds.insert("ec2.vpc", Box::new(Vpc(c.clone())));
@@ -36,18 +36,18 @@ pub(super) fn register(c: &Client, kinds: &mut HashMap<&'static str, Box<dyn Res
     kinds.insert("ec2.security_group", Box::new(SecurityGroup(c.clone())));
 }
 
-fn filter(name: &str, values: &[String]) -> Filter {
+pub(super) fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder()
         .name(name)
         .set_values(Some(values.to_vec()))
         .build()
 }
 
-fn owner_filter(stack: &str) -> Filter {
+pub(super) fn owner_filter(stack: &str) -> Filter {
     filter(&format!("tag:{TAG_STACK}"), &[stack.to_string()])
 }
 
-fn tags_value(tags: &[Tag]) -> Value {
+pub(super) fn tags_value(tags: &[Tag]) -> Value {
     let mut m = Map::new();
     for t in tags {
         if let (Some(k), Some(v)) = (t.key(), t.value())
@@ -59,7 +59,7 @@ fn tags_value(tags: &[Tag]) -> Value {
     Value::Object(m)
 }
 
-fn tag_list(props: &Value) -> Vec<Tag> {
+pub(super) fn tag_list(props: &Value) -> Vec<Tag> {
     props
         .get("tags")
         .and_then(Value::as_object)
@@ -76,30 +76,30 @@ fn tag_list(props: &Value) -> Vec<Tag> {
         .unwrap_or_default()
 }
 
-fn tag_spec(rt: ResourceType, props: &Value) -> TagSpecification {
+pub(super) fn tag_spec(rt: ResourceType, props: &Value) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(rt)
         .set_tags(Some(tag_list(props)))
         .build()
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
+pub(super) fn s(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
-fn b(v: &Value, k: &str) -> bool {
+pub(super) fn b(v: &Value, k: &str) -> bool {
     v.get(k).and_then(Value::as_bool).unwrap_or(false)
 }
 
-fn flag(v: bool) -> AttributeBooleanValue {
+pub(super) fn flag(v: bool) -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(v).build()
 }
 
-fn canonical(kind: &str, raw: Value) -> Value {
+pub(super) fn canonical(kind: &str, raw: Value) -> Value {
     schema::canonical(schema::kind(kind).expect("known kind"), &raw)
 }
 
-fn live(kind: &str, id: &str, raw: Value, extra: &[(&str, Value)]) -> Live {
+pub(super) fn live(kind: &str, id: &str, raw: Value, extra: &[(&str, Value)]) -> Live {
     let mut outputs = Map::new();
     outputs.insert("id".into(), json!(id));
     for (k, v) in extra {
@@ -113,7 +113,7 @@ fn live(kind: &str, id: &str, raw: Value, extra: &[(&str, Value)]) -> Live {
 }
 
 /// Makes the tags of `id` equal to `after`'s.
-async fn sync_tags(c: &Client, id: &str, before: &Value, after: &Value) -> Result<()> {
+pub(super) async fn sync_tags(c: &Client, id: &str, before: &Value, after: &Value) -> Result<()> {
     let empty = Map::new();
     let bt = before
         .get("tags")
@@ -157,7 +157,7 @@ async fn sync_tags(c: &Client, id: &str, before: &Value, after: &Value) -> Resul
     Ok(())
 }
 
-fn changed(before: &Value, after: &Value, k: &str) -> bool {
+pub(super) fn changed(before: &Value, after: &Value, k: &str) -> bool {
     before.get(k) != after.get(k)
 }
 
@@ -260,7 +260,7 @@ impl Resource for Vpc {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "vpc-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -288,7 +288,7 @@ impl Resource for Vpc {
         self.set_attrs(&id, &fresh, p).await?;
         self.one(&id).await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         self.set_attrs(id, before, after).await?;
         sync_tags(&self.0, id, before, after).await?;
         self.one(id).await
@@ -349,7 +349,7 @@ impl Resource for Subnet {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "subnet-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -379,7 +379,7 @@ impl Resource for Subnet {
         }
         self.one(&id).await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         if changed(before, after, "map_public_ip_on_launch") {
             self.0
                 .modify_subnet_attribute()
@@ -473,7 +473,7 @@ impl Resource for Igw {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "internet-gateway-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -494,7 +494,7 @@ impl Resource for Igw {
         }
         self.one(&id).await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         if changed(before, after, "vpc_id") {
             if let Some(old) = s(before, "vpc_id") {
                 self.detach(id, &old).await?;
@@ -561,7 +561,7 @@ impl Resource for Eip {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "allocation-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -581,7 +581,7 @@ impl Resource for Eip {
             &[("public_ip", json!(r.public_ip()))],
         ))
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, before, after).await?;
         self.read(&[id.to_string()])
             .await?
@@ -666,7 +666,7 @@ impl Resource for Nat {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "nat-gateway-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, timeout: Duration) -> Result<Live> {
@@ -701,7 +701,7 @@ impl Resource for Nat {
         )
         .await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, before, after).await?;
         self.read(&[id.to_string()])
             .await?
@@ -939,7 +939,7 @@ impl Resource for RouteTable {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "route-table-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -958,7 +958,7 @@ impl Resource for RouteTable {
             .to_string();
         self.converge(&id, p).await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, before, after).await?;
         self.converge(id, after).await
     }
@@ -1142,7 +1142,7 @@ impl Resource for SecurityGroup {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         read_pages!(self, "group-id", ids)
     }
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>> {
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
@@ -1165,7 +1165,7 @@ impl Resource for SecurityGroup {
             .await?;
         self.one(&id).await
     }
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live> {
+    async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         let now = self.one(id).await?;
         self.converge(id, false, &now.props["ingress"], &after["ingress"])
             .await?;

@@ -5,7 +5,9 @@
 //! `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`), with an interceptor that
 //! counts API calls per service and operation.
 
+mod compute;
 mod ec2;
+mod elbv2;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -28,7 +30,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use serde_json::Value;
 
 use crate::diag::{Error, Result};
-use crate::provider::{Cloud, Live};
+use crate::provider::{Cloud, Live, Wanted};
 
 /// Per (service, operation): calls made and HTTP attempts (retries included).
 pub type CallCounts = BTreeMap<(String, String), (u64, u64)>;
@@ -141,10 +143,19 @@ pub(crate) fn is_not_found(e: &Error) -> bool {
 #[async_trait]
 pub(crate) trait Resource: Send + Sync {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
-    async fn find_owned(&self, stack: &str) -> Result<Vec<Live>>;
+    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
     async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
-    async fn update(&self, id: &str, before: &Value, after: &Value) -> Result<Live>;
+    async fn update(
+        &self,
+        id: &str,
+        before: &Value,
+        after: &Value,
+        timeout: Duration,
+    ) -> Result<Live>;
     async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+    async fn delete_blocker(&self, _id: &str, _props: &Value) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Options for connecting.
@@ -213,6 +224,13 @@ impl AwsCloud {
         );
         let mut kinds: HashMap<&'static str, Box<dyn Resource>> = HashMap::new();
         ec2::register(&ec2, &mut kinds);
+        compute::register(&ec2, &mut kinds);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        elbv2::register(&elb, &mut kinds);
         Ok(AwsCloud {
             kinds,
             counter,
@@ -236,14 +254,24 @@ impl Cloud for AwsCloud {
         }
         self.kind(kind)?.read(ids).await
     }
-    async fn find_owned(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
-        self.kind(kind)?.find_owned(stack).await
+    async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
+        self.kind(kind)?.find_owned(stack, wanted).await
     }
     async fn create(&self, kind: &str, props: &Value, timeout: Duration) -> Result<Live> {
         self.kind(kind)?.create(props, timeout).await
     }
-    async fn update(&self, kind: &str, id: &str, before: &Value, after: &Value) -> Result<Live> {
-        self.kind(kind)?.update(id, before, after).await
+    async fn update(
+        &self,
+        kind: &str,
+        id: &str,
+        before: &Value,
+        after: &Value,
+        timeout: Duration,
+    ) -> Result<Live> {
+        self.kind(kind)?.update(id, before, after, timeout).await
+    }
+    async fn delete_blocker(&self, kind: &str, id: &str, props: &Value) -> Result<Option<String>> {
+        self.kind(kind)?.delete_blocker(id, props).await
     }
     async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()> {
         match self.kind(kind)?.delete(id, props, timeout).await {
@@ -274,4 +302,101 @@ where
         tokio::time::sleep(every).await;
         every = (every * 2).min(Duration::from_secs(10));
     }
+}
+
+/// A string property.
+pub(crate) fn s(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A boolean property (false when absent).
+pub(crate) fn b(v: &Value, k: &str) -> bool {
+    v.get(k).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// An integer property.
+pub(crate) fn i(v: &Value, k: &str) -> Option<i32> {
+    v.get(k).and_then(Value::as_i64).map(|x| x as i32)
+}
+
+/// A list-of-strings property.
+pub(crate) fn list(v: &Value, k: &str) -> Vec<String> {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `tags` property as (key, value) pairs.
+pub(crate) fn tag_pairs(props: &Value) -> Vec<(String, String)> {
+    props
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Tags as a property value, without AWS's own `aws:` tags.
+pub(crate) fn tags_from<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+/// What to set and what to remove to go from `before`'s tags to `after`'s.
+pub(crate) fn tag_changes(before: &Value, after: &Value) -> (Vec<(String, String)>, Vec<String>) {
+    let b: BTreeMap<_, _> = tag_pairs(before).into_iter().collect();
+    let a: BTreeMap<_, _> = tag_pairs(after).into_iter().collect();
+    let set = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let removed = b.keys().filter(|k| !a.contains_key(*k)).cloned().collect();
+    (set, removed)
+}
+
+/// True when the owner tag of `stack` is among these tags.
+pub(crate) fn owned_by(tags: &Value, stack: &str) -> bool {
+    tags.get(crate::stack::TAG_STACK).and_then(Value::as_str) == Some(stack)
+}
+
+/// A Live from raw properties (brought to canonical form) and outputs.
+pub(crate) fn live_of(kind: &str, id: &str, raw: Value, outputs: &[(&str, Value)]) -> Live {
+    let mut o = serde_json::Map::new();
+    o.insert("id".into(), Value::String(id.to_string()));
+    for (k, v) in outputs {
+        if !v.is_null() {
+            o.insert(k.to_string(), v.clone());
+        }
+    }
+    Live {
+        id: id.to_string(),
+        props: crate::schema::canonical(crate::schema::kind(kind).expect("known kind"), &raw),
+        outputs: o,
+    }
+}
+
+pub(crate) fn gone(id: &str) -> Error {
+    Error::other(format!("{id} vanished right after it was changed"))
+}
+
+/// Reads one object that must exist (right after creating or changing it).
+pub(crate) async fn read_one(r: &(impl Resource + ?Sized), id: &str) -> Result<Live> {
+    r.read(&[id.to_string()])
+        .await?
+        .pop()
+        .ok_or_else(|| gone(id))
 }
