@@ -66,14 +66,15 @@ fn strip(mut v: Value, path: &[String]) -> Value {
 
 /// Pretty JSON lines of a value, for line diffs.
 fn lines(v: Option<&Value>) -> String {
-    let text = match v {
+    let v = v.map(crate::schema::sorted);
+    let text = match v.as_ref() {
         None => String::new(),
         Some(Value::String(s)) if s.contains('\n') => s.clone(),
         Some(Value::String(s)) => {
             // A JSON document in a string (a policy) is diffed as a document.
             match serde_json::from_str::<Value>(s) {
                 Ok(doc @ (Value::Object(_) | Value::Array(_))) => {
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                    serde_json::to_string_pretty(&crate::schema::sorted(&doc)).unwrap_or_default()
                 }
                 _ => s.clone(),
             }
@@ -229,6 +230,7 @@ mod tests {
             id: "vpc-1".into(),
             props: json!({"cidr_block": "10.0.0.0/16", "tags": {"A": "1", "Scanner": "x"}}),
             outputs: Default::default(),
+            unobserved: vec![],
         };
         live.recorded.insert("vpc".into(), Some(l));
         assert_eq!(detect(Some(&st), &live, &[], &[]).len(), 1);

@@ -457,6 +457,7 @@ async fn run_op(
                     id: c.id.clone().expect("adopt has an id"),
                     props: c.before.clone().unwrap_or(Value::Null),
                     outputs: Default::default(),
+                    unobserved: vec![],
                 },
             };
             let mut outputs = live.outputs.clone();

@@ -64,6 +64,7 @@ impl Cloud for FakeCloud {
             id: id.clone(),
             props: props.clone(),
             outputs: [("id".to_string(), json!(id))].into_iter().collect(),
+            unobserved: vec![],
         };
         self.objects
             .lock()

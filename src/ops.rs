@@ -86,6 +86,17 @@ pub async fn refresh(
                         l.props[p.name] = v.clone();
                     }
                 }
+                // What the read could not see is taken as last applied.
+                for p in std::mem::take(&mut l.unobserved) {
+                    match r.properties.get(p) {
+                        Some(v) => l.props[p] = v.clone(),
+                        None => {
+                            if let Some(o) = l.props.as_object_mut() {
+                                o.remove(p);
+                            }
+                        }
+                    }
+                }
             }
             out.recorded.insert(addr.clone(), l);
         }
@@ -162,6 +173,7 @@ pub fn print_stats(cloud: &AwsCloud) {
     let snap = cloud.counter.snapshot();
     let total: u64 = snap.values().map(|v| v.0).sum();
     eprintln!("API calls: {total}");
+    let w = snap.keys().map(|(s, _)| s.len()).max().unwrap_or(0);
     for ((svc, op), (calls, attempts)) in snap {
         let retries = attempts.saturating_sub(calls);
         let r = if retries > 0 {
@@ -169,7 +181,7 @@ pub fn print_stats(cloud: &AwsCloud) {
         } else {
             String::new()
         };
-        eprintln!("  {svc:<8} {op:<36} {calls}{r}");
+        eprintln!("  {svc:<w$} {op:<36} {calls}{r}");
     }
 }
 

@@ -280,7 +280,13 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
             None => {
                 known.outputs.remove(&inst.address);
             }
-            Some((id, l, old_kind)) => {
+            Some((id, mut l, old_kind)) => {
+                // An adopted object's unobservable properties are taken as desired.
+                for p in std::mem::take(&mut l.unobserved) {
+                    if let Some(v) = desired.get(p) {
+                        l.props[p] = v.clone();
+                    }
+                }
                 ignore(&mut desired, &l.props, &inst.lifecycle.ignore_changes);
                 change.id = Some(id);
                 change.changed = changed_props(&managed(&l.props, &desired), &desired);
@@ -503,6 +509,7 @@ resources:
             id: id.into(),
             props,
             outputs: [("id".to_string(), json!(id))].into_iter().collect(),
+            unobserved: vec![],
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Live {
     pub props: Value,
     /// Outputs such as `id` and `arn`.
     pub outputs: Map<String, Value>,
+    /// Properties the read could not observe; the engine keeps them as
+    /// recorded in state (or as desired, when adopting).
+    pub unobserved: Vec<&'static str>,
 }
 
 impl Live {

@@ -858,6 +858,24 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// The same value with every object's keys in sorted order (serde_json keeps
+/// insertion order here: the AWS SDK turns its `preserve_order` feature on).
+pub fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Brings evaluated properties to the canonical form used in state and diffs:
 /// defaults filled in, numbers-as-strings fixed, sets sorted, rules flattened.
 /// The AWS readers produce the same form, so equal means equal.
@@ -875,7 +893,7 @@ pub fn canonical(spec: &KindSpec, props: &Value) -> Value {
         };
         out.insert(prop.name.to_string(), canon_value(&prop.ty, v));
     }
-    Value::Object(out)
+    sorted(&Value::Object(out))
 }
 
 fn canon_value(ty: &Ty, v: Value) -> Value {
@@ -925,9 +943,14 @@ fn canon_value(ty: &Ty, v: Value) -> Value {
                 .map(|item| {
                     let mut o = Map::new();
                     for f in fields.iter() {
-                        if let Some(x) = item.get(f.name).filter(|x| !x.is_null()) {
-                            o.insert(f.name.to_string(), canon_value(&f.ty, x.clone()));
-                        }
+                        let x = match item.get(f.name).filter(|x| !x.is_null()) {
+                            Some(x) => x.clone(),
+                            None => match f.default {
+                                Some(d) => serde_json::from_str(d).expect("valid default"),
+                                None => continue,
+                            },
+                        };
+                        o.insert(f.name.to_string(), canon_value(&f.ty, x));
                     }
                     Value::Object(o)
                 })

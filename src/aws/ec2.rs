@@ -109,6 +109,7 @@ pub(super) fn live(kind: &str, id: &str, raw: Value, extra: &[(&str, Value)]) ->
         id: id.to_string(),
         props: canonical(kind, raw),
         outputs,
+        unobserved: vec![],
     }
 }
 

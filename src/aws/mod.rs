@@ -7,7 +7,11 @@
 
 mod compute;
 mod ec2;
+mod efs;
+mod elasticache;
 mod elbv2;
+mod rds;
+mod s3;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -231,6 +235,32 @@ impl AwsCloud {
                 .build(),
         );
         elbv2::register(&elb, &mut kinds);
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        rds::register(&rds, &mut kinds);
+        let cache = aws_sdk_elasticache::Client::from_conf(
+            aws_sdk_elasticache::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        elasticache::register(&cache, &mut kinds);
+        let efs = aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        efs::register(&efs, &region, &mut kinds);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                // A custom endpoint (an emulator) is addressed by path, not bucket.host.
+                .force_path_style(sdk.endpoint_url().is_some())
+                .build(),
+        );
+        s3::register(&s3, &region, &mut kinds);
         Ok(AwsCloud {
             kinds,
             counter,
@@ -386,6 +416,7 @@ pub(crate) fn live_of(kind: &str, id: &str, raw: Value, outputs: &[(&str, Value)
         id: id.to_string(),
         props: crate::schema::canonical(crate::schema::kind(kind).expect("known kind"), &raw),
         outputs: o,
+        unobserved: vec![],
     }
 }
 
