@@ -10,6 +10,8 @@ mod ec2;
 mod efs;
 mod elasticache;
 mod elbv2;
+#[cfg(test)]
+mod mock_tests;
 mod rds;
 mod s3;
 

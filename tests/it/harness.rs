@@ -159,16 +159,42 @@ impl World {
         c
     }
 
-    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
-        let cfg = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.moto.url)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_ec2::config::Credentials::new(
                 "testing", "testing", None, None, "test",
             ))
             .load()
-            .await;
-        aws_sdk_ec2::Client::new(&cfg)
+            .await
+    }
+
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk().await)
+    }
+
+    pub async fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk().await)
+    }
+
+    pub async fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.sdk().await)
+    }
+
+    pub async fn elasticache(&self) -> aws_sdk_elasticache::Client {
+        aws_sdk_elasticache::Client::new(&self.sdk().await)
+    }
+
+    pub async fn efs(&self) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::new(&self.sdk().await)
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let cfg = aws_sdk_s3::config::Builder::from(&self.sdk().await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(cfg)
     }
 
     pub fn state(&self, stack_name: &str) -> serde_json::Value {

@@ -5,3 +5,4 @@ mod bad;
 mod drift;
 mod harness;
 mod network;
+mod tiers;

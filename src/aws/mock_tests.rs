@@ -1,0 +1,284 @@
+//! Paths through AWS operations moto does not implement, tested against
+//! SDK-level mocks of AWS's documented answers (aws-smithy-mocks).
+//!
+//! moto gaps covered here (moto 5.1.22): ElastiCache ModifyCacheSubnetGroup and
+//! DeleteCacheSubnetGroup, the end of a replication group's deletion (moto
+//! leaves it `deleting` forever), EFS UpdateFileSystem and PutBackupPolicy.
+
+use std::time::Duration;
+
+use aws_sdk_efs::operation::describe_backup_policy::{
+    DescribeBackupPolicyError, DescribeBackupPolicyOutput,
+};
+use aws_sdk_efs::operation::describe_file_systems::DescribeFileSystemsOutput;
+use aws_sdk_efs::operation::describe_lifecycle_configuration::DescribeLifecycleConfigurationOutput;
+use aws_sdk_efs::operation::put_backup_policy::PutBackupPolicyOutput;
+use aws_sdk_efs::operation::update_file_system::UpdateFileSystemOutput;
+use aws_sdk_efs::types::{
+    BackupPolicy, FileSystemDescription, FileSystemSize, LifeCycleState, PerformanceMode, Status,
+    ThroughputMode,
+};
+use aws_sdk_elasticache::operation::delete_cache_subnet_group::DeleteCacheSubnetGroupOutput;
+use aws_sdk_elasticache::operation::delete_replication_group::DeleteReplicationGroupOutput;
+use aws_sdk_elasticache::operation::describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput;
+use aws_sdk_elasticache::operation::describe_replication_groups::{
+    DescribeReplicationGroupsError, DescribeReplicationGroupsOutput,
+};
+use aws_sdk_elasticache::operation::list_tags_for_resource::ListTagsForResourceOutput;
+use aws_sdk_elasticache::operation::modify_cache_subnet_group::ModifyCacheSubnetGroupOutput;
+use aws_sdk_elasticache::types::error::ReplicationGroupNotFoundFault;
+use aws_sdk_elasticache::types::{CacheSubnetGroup, ReplicationGroup as RgDesc, Subnet};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use serde_json::json;
+
+use super::Resource;
+use super::efs::FileSystem;
+use super::elasticache::{ReplicationGroup, SubnetGroup};
+
+/// Error metadata as AWS sends it: the code is what callers match on.
+fn meta(code: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code(code)
+        .build()
+}
+
+fn group(subnets: &[&str]) -> CacheSubnetGroup {
+    CacheSubnetGroup::builder()
+        .cache_subnet_group_name("cache")
+        .cache_subnet_group_description("Managed by provision")
+        .arn("arn:aws:elasticache:us-east-1:123456789012:subnetgroup:cache")
+        .set_subnets(Some(
+            subnets
+                .iter()
+                .map(|s| Subnet::builder().subnet_identifier(*s).build())
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn cache_subnet_group_update_calls_modify_with_the_new_subnets() {
+    let modify = mock!(aws_sdk_elasticache::Client::modify_cache_subnet_group)
+        .match_requests(|r| {
+            r.cache_subnet_group_name() == Some("cache")
+                && r.subnet_ids() == ["subnet-a", "subnet-b", "subnet-c"]
+        })
+        .then_output(|| {
+            ModifyCacheSubnetGroupOutput::builder()
+                .cache_subnet_group(group(&["subnet-a", "subnet-b", "subnet-c"]))
+                .build()
+        });
+    let describe =
+        mock!(aws_sdk_elasticache::Client::describe_cache_subnet_groups).then_output(|| {
+            DescribeCacheSubnetGroupsOutput::builder()
+                .cache_subnet_groups(group(&["subnet-a", "subnet-b", "subnet-c"]))
+                .build()
+        });
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let c = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        &[&modify, &describe, &tags]
+    );
+    let before = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b"], "tags": {}});
+    let after = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "tags": {}});
+    let l = SubnetGroup(c)
+        .update("cache", &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(modify.num_calls(), 1);
+    assert_eq!(
+        l.props["subnet_ids"],
+        json!(["subnet-a", "subnet-b", "subnet-c"])
+    );
+}
+
+#[tokio::test]
+async fn cache_subnet_group_delete_calls_delete() {
+    let delete = mock!(aws_sdk_elasticache::Client::delete_cache_subnet_group)
+        .match_requests(|r| r.cache_subnet_group_name() == Some("cache"))
+        .then_output(|| DeleteCacheSubnetGroupOutput::builder().build());
+    let c = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, &[&delete]);
+    SubnetGroup(c)
+        .delete("cache", &json!({}), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn replication_group_delete_waits_until_aws_says_not_found() {
+    let delete = mock!(aws_sdk_elasticache::Client::delete_replication_group)
+        .match_requests(|r| r.replication_group_id() == Some("cache"))
+        .then_output(|| DeleteReplicationGroupOutput::builder().build());
+    // First still deleting, then gone, as AWS answers while it deletes.
+    let describe = mock!(aws_sdk_elasticache::Client::describe_replication_groups)
+        .sequence()
+        .output(|| {
+            DescribeReplicationGroupsOutput::builder()
+                .replication_groups(
+                    RgDesc::builder()
+                        .replication_group_id("cache")
+                        .status("deleting")
+                        .build(),
+                )
+                .build()
+        })
+        .error(|| {
+            DescribeReplicationGroupsError::ReplicationGroupNotFoundFault(
+                ReplicationGroupNotFoundFault::builder()
+                    .message("Replication group cache not found.")
+                    .meta(meta("ReplicationGroupNotFoundFault"))
+                    .build(),
+            )
+        })
+        .build();
+    let clusters = mock!(aws_sdk_elasticache::Client::describe_cache_clusters)
+        .then_output(|| aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersOutput::builder().build());
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let c = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        &[&delete, &describe, &clusters, &tags]
+    );
+    ReplicationGroup(c)
+        .delete("cache", &json!({}), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2);
+}
+
+fn fs(throughput: ThroughputMode) -> FileSystemDescription {
+    FileSystemDescription::builder()
+        .owner_id("123456789012")
+        .creation_token("provision-t-efs")
+        .file_system_id("fs-1")
+        .creation_time(aws_smithy_types::DateTime::from_secs(0))
+        .life_cycle_state(LifeCycleState::Available)
+        .number_of_mount_targets(0)
+        .size_in_bytes(FileSystemSize::builder().value(0).build())
+        .performance_mode(PerformanceMode::GeneralPurpose)
+        .encrypted(true)
+        .throughput_mode(throughput)
+        .set_tags(Some(vec![]))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn efs_throughput_and_backup_changes_call_update_file_system_and_put_backup_policy() {
+    let update = mock!(aws_sdk_efs::Client::update_file_system)
+        .match_requests(|r| {
+            r.file_system_id() == Some("fs-1")
+                && r.throughput_mode() == Some(&ThroughputMode::Bursting)
+        })
+        .then_output(|| {
+            let f = fs(ThroughputMode::Bursting);
+            UpdateFileSystemOutput::builder()
+                .owner_id(f.owner_id())
+                .creation_token(f.creation_token())
+                .file_system_id("fs-1")
+                .creation_time(*f.creation_time())
+                .life_cycle_state(LifeCycleState::Updating)
+                .number_of_mount_targets(0)
+                .size_in_bytes(f.size_in_bytes().unwrap().clone())
+                .performance_mode(PerformanceMode::GeneralPurpose)
+                .throughput_mode(ThroughputMode::Bursting)
+                .set_tags(Some(vec![]))
+                .build()
+                .unwrap()
+        });
+    let backup = mock!(aws_sdk_efs::Client::put_backup_policy)
+        .match_requests(|r| r.backup_policy().map(|p| p.status()) == Some(&Status::Disabled))
+        .then_output(|| {
+            PutBackupPolicyOutput::builder()
+                .backup_policy(
+                    BackupPolicy::builder()
+                        .status(Status::Disabled)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let describe = mock!(aws_sdk_efs::Client::describe_file_systems).then_output(|| {
+        DescribeFileSystemsOutput::builder()
+            .file_systems(fs(ThroughputMode::Bursting))
+            .build()
+    });
+    let lifecycle = mock!(aws_sdk_efs::Client::describe_lifecycle_configuration)
+        .then_output(|| DescribeLifecycleConfigurationOutput::builder().build());
+    // Never set: AWS answers PolicyNotFound, which means backups are off.
+    let get_backup = mock!(aws_sdk_efs::Client::describe_backup_policy).then_error(|| {
+        DescribeBackupPolicyError::PolicyNotFound(
+            aws_sdk_efs::types::error::PolicyNotFound::builder()
+                .error_code("PolicyNotFound")
+                .meta(meta("PolicyNotFound"))
+                .build(),
+        )
+    });
+    let _ = DescribeBackupPolicyOutput::builder();
+    let c = mock_client!(
+        aws_sdk_efs,
+        RuleMode::MatchAny,
+        &[&update, &backup, &describe, &lifecycle, &get_backup]
+    );
+    let fsk = FileSystem {
+        c,
+        region: "us-east-1".into(),
+    };
+    let before = json!({"encrypted": true, "performance_mode": "generalPurpose", "throughput_mode": "elastic", "transition_to_ia": "NONE", "backup": true, "tags": {}});
+    let after = json!({"encrypted": true, "performance_mode": "generalPurpose", "throughput_mode": "bursting", "transition_to_ia": "NONE", "backup": false, "tags": {}});
+    let l = fsk
+        .update("fs-1", &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(backup.num_calls(), 1);
+    assert_eq!(l.props["throughput_mode"], "bursting");
+    assert_eq!(l.props["backup"], false);
+}
+
+#[tokio::test]
+async fn replication_group_update_calls_modify_replication_group() {
+    use aws_sdk_elasticache::operation::modify_replication_group::ModifyReplicationGroupOutput;
+    let modify = mock!(aws_sdk_elasticache::Client::modify_replication_group)
+        .match_requests(|r| {
+            r.replication_group_id() == Some("cache")
+                && r.cache_node_type() == Some("cache.r7g.large")
+                && r.apply_immediately() == Some(true)
+        })
+        .then_output(|| ModifyReplicationGroupOutput::builder().build());
+    let describe =
+        mock!(aws_sdk_elasticache::Client::describe_replication_groups).then_output(|| {
+            DescribeReplicationGroupsOutput::builder()
+                .replication_groups(
+                    RgDesc::builder()
+                        .replication_group_id("cache")
+                        .status("available")
+                        .cache_node_type("cache.r7g.large")
+                        .arn("arn:aws:elasticache:us-east-1:123456789012:replicationgroup:cache")
+                        .build(),
+                )
+                .build()
+        });
+    let clusters = mock!(aws_sdk_elasticache::Client::describe_cache_clusters)
+        .then_output(|| aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersOutput::builder().build());
+    let tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let c = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        &[&modify, &describe, &clusters, &tags]
+    );
+    let before = json!({"id": "cache", "node_type": "cache.t4g.medium", "automatic_failover": true, "multi_az": true, "tags": {}});
+    let after = json!({"id": "cache", "node_type": "cache.r7g.large", "automatic_failover": true, "multi_az": true, "tags": {}});
+    let l = ReplicationGroup(c)
+        .update("cache", &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(modify.num_calls(), 1);
+    assert_eq!(l.props["node_type"], "cache.r7g.large");
+}
