@@ -23,9 +23,12 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=demo AWS_SECR
 state="$work/state.json"
 echo "== emulator on $AWS_ENDPOINT_URL; state in $state"
 echo "== provision plan -s $stack"
-"$bin" --stats plan -s "$stack" --state "$state"
+# moto 5.1.22 cannot describe Route 53 health checks to the SDK: leave that one out here.
+vars=(--var health_check=false)
+[ "$stack" = stacks/three-az.yaml ] || vars=()
+"$bin" --stats plan -s "$stack" --state "$state" "${vars[@]}"
 echo "== provision apply -s $stack --auto-approve"
-"$bin" apply -s "$stack" --state "$state" --auto-approve --parallelism 10
+"$bin" apply -s "$stack" --state "$state" --auto-approve --parallelism 10 "${vars[@]}"
 echo "== provision plan -s $stack --detailed-exitcode (nothing left to do: exit 0)"
-"$bin" --stats plan -s "$stack" --state "$state" --detailed-exitcode
+"$bin" --stats plan -s "$stack" --state "$state" --detailed-exitcode "${vars[@]}"
 echo "== done: the emulator stops now; the state stays in $state"

@@ -79,6 +79,8 @@ pub struct Report {
     /// (operation, the failed operation that caused the skip)
     pub skipped: Vec<(String, String)>,
     pub not_started: Vec<String>,
+    /// (address, reason) of creates the plan said would not be attempted.
+    pub not_attempted: Vec<(String, String)>,
 }
 
 impl Report {
@@ -109,6 +111,7 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
                 new_of.insert(a, push(&mut ops, OpKind::Adopt, i, c));
             }
             Action::NoOp => {}
+            Action::Create if c.blocked.is_some() => {}
             Action::Create => {
                 new_of.insert(a, push(&mut ops, OpKind::Create, i, c));
             }
@@ -369,6 +372,11 @@ impl Executor {
             }
         }
         drop(set);
+        for c in plan.changes.iter().filter(|c| c.not_attempted()) {
+            report
+                .not_attempted
+                .push((c.address.clone(), c.blocked.clone().unwrap_or_default()));
+        }
         let state = shared.state.lock().expect("state lock").clone();
         (report, state)
     }

@@ -143,6 +143,15 @@ pub async fn refresh(
 pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
     use crate::plan::Action;
     for c in p.changes.iter_mut() {
+        if c.action == Action::Create
+            && let Some(after) = &c.after
+        {
+            c.blocked = cloud
+                .create_blocker(&c.kind, after)
+                .await
+                .map_err(|e| e.at_address(&c.address))?;
+            continue;
+        }
         let deletes = matches!(
             c.action,
             Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
@@ -350,6 +359,9 @@ fn approve(what: &str) -> Result<bool> {
 
 fn print_report(r: &Report, verb: &str) {
     println!();
+    for (addr, why) in &r.not_attempted {
+        println!("{addr}: not attempted: {why}");
+    }
     if r.ok() {
         println!(
             "{} complete: {} operations succeeded.",

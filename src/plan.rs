@@ -28,6 +28,13 @@ pub enum Action {
     Delete,
 }
 
+impl Change {
+    /// A create that will not be attempted (see `Cloud::create_blocker`).
+    pub fn not_attempted(&self) -> bool {
+        self.action == Action::Create && self.blocked.is_some()
+    }
+}
+
 impl Action {
     pub fn is_replace(self) -> bool {
         matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
@@ -111,13 +118,13 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| c.action != Action::NoOp || c.adopt)
+            .any(|c| (c.action != Action::NoOp || c.adopt) && !c.not_attempted())
     }
 
     /// (to add, to change, to destroy, to adopt) as in the summary line.
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let mut n = (0, 0, 0, 0);
-        for c in &self.changes {
+        for c in self.changes.iter().filter(|c| !c.not_attempted()) {
             match c.action {
                 Action::Create => n.0 += 1,
                 Action::Update => n.1 += 1,

@@ -80,6 +80,12 @@ pub trait Cloud: Send + Sync {
     ) -> Result<Option<String>> {
         Ok(None)
     }
+
+    /// Why this object will not be created (a paid subscription it needs is
+    /// missing), if anything stops it. Such a create is shown and skipped.
+    async fn create_blocker(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// A desired resource missing from state, for `find_owned`.

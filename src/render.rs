@@ -148,6 +148,7 @@ fn header(c: &Change) -> (String, &'static str) {
             .unwrap_or_default();
     let what = format!("{} {}{id}", c.kind, c.address);
     match c.action {
+        Action::Create if c.blocked.is_some() => (format!("  ! {what} will NOT be created"), "!"),
         Action::Create => (format!("  + {what} will be created"), "+"),
         Action::Update => (format!("  ~ {what} will be updated in place"), "~"),
         Action::DeleteThenCreate => (
@@ -186,7 +187,16 @@ pub fn change(out: &mut String, c: &Change) {
     }
     out.push('\n');
     if let Some(why) = &c.blocked {
-        let _ = writeln!(out, "      ! cannot be deleted: {why}");
+        let verb = if c.action == Action::Create {
+            "not attempted"
+        } else {
+            "cannot be deleted"
+        };
+        let _ = writeln!(out, "      ! {verb}: {why}");
+        if c.action == Action::Create {
+            out.push('\n');
+            return;
+        }
     }
     match c.action {
         Action::Create => {
@@ -261,6 +271,9 @@ pub fn plan(p: &Plan) -> String {
     let mut out = String::new();
     drift(&mut out, &p.drift);
     if !p.has_changes() {
+        for c in p.changes.iter().filter(|c| c.not_attempted()) {
+            change(&mut out, c);
+        }
         out.push_str("No changes. The live infrastructure matches the stack.\n");
         return out;
     }
@@ -274,6 +287,7 @@ pub fn plan(p: &Plan) -> String {
         .iter()
         .filter(|c| c.action != Action::NoOp || c.adopt)
     {
+        // Creates that will not be attempted are listed, but change nothing.
         change(&mut out, c);
     }
     out.push_str(&summary(p));

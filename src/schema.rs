@@ -720,6 +720,180 @@ pub static KINDS: &[KindSpec] = &[
         volatile: &[],
         refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
     },
+    KindSpec {
+        name: "wafv2.web_acl",
+        doc: "A regional WAF web ACL: AWS managed rule groups, a rate-based rule per source IP, \
+              default action allow, CloudWatch metrics and sampled requests on.",
+        props: &[
+            req(new(p("name", Ty::Str, "web ACL name"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            def(
+                p(
+                    "managed_rule_groups",
+                    Ty::StrList { set: false },
+                    "AWS managed rule groups, in priority order",
+                ),
+                r#"["AWSManagedRulesCommonRuleSet","AWSManagedRulesKnownBadInputsRuleSet","AWSManagedRulesSQLiRuleSet"]"#,
+            ),
+            def(
+                p(
+                    "rate_limit",
+                    Ty::Int,
+                    "requests per 5 minutes per IP before blocking (0: no rate rule)",
+                ),
+                "2000",
+            ),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 GetWebACL + 1 ListTagsForResource per web ACL (no batch read exists)",
+    },
+    KindSpec {
+        name: "wafv2.web_acl_association",
+        doc: "Puts a web ACL in front of a load balancer.",
+        props: &[
+            req(new(p("web_acl_arn", Ty::Str, "the web ACL"))),
+            req(new(p("resource_arn", Ty::Str, "the load balancer"))),
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 GetWebACLForResource per association",
+    },
+    KindSpec {
+        name: "shield.protection",
+        doc: "A Shield Advanced protection. Needs a Shield Advanced subscription (paid, one-year \
+              commitment): provision never subscribes; without one the plan says so and does not \
+              attempt the protection.",
+        props: &[
+            req(new(p("name", Ty::Str, "protection name"))),
+            req(new(p(
+                "resource_arn",
+                Ty::Str,
+                "the load balancer or hosted zone",
+            ))),
+            TAGS,
+        ],
+        outputs: &["id", "arn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 ListProtections per 100 protections + 1 ListTagsForResource per protection",
+    },
+    KindSpec {
+        name: "route53.zone",
+        doc: "A public hosted zone created by the stack.",
+        props: &[
+            req(new(p("name", Ty::Str, "domain name"))),
+            def(p("comment", Ty::Str, "comment"), "\"Managed by provision\""),
+            TAGS,
+        ],
+        outputs: &["id", "name_servers"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 GetHostedZone per zone + 1 ListTagsForResources per 10 zones",
+    },
+    KindSpec {
+        name: "route53.zone_lookup",
+        doc: "An existing public hosted zone, found by name; never created or deleted.",
+        props: &[req(new(p("name", Ty::Str, "domain name")))],
+        outputs: &["id", "name_servers"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 GetHostedZone per zone",
+    },
+    KindSpec {
+        name: "route53.record",
+        doc: "A DNS record: an alias (to a load balancer) or plain values. Changes wait for INSYNC.",
+        props: &[
+            req(new(p("zone_id", Ty::Str, "the hosted zone"))),
+            req(new(p("name", Ty::Str, "fully qualified name"))),
+            req(new(p("type", Ty::Str, "A, AAAA, CNAME, TXT, ..."))),
+            p("ttl", Ty::Int, "seconds (not for aliases)"),
+            def(
+                p(
+                    "values",
+                    Ty::StrList { set: true },
+                    "record values (not for aliases)",
+                ),
+                "[]",
+            ),
+            p(
+                "alias_dns_name",
+                Ty::Str,
+                "alias target, for example the ALB's dns_name",
+            ),
+            p(
+                "alias_zone_id",
+                Ty::Str,
+                "alias target's hosted zone, for example the ALB's zone_id",
+            ),
+            def(
+                p(
+                    "evaluate_target_health",
+                    Ty::Bool,
+                    "answer only while the target is healthy",
+                ),
+                "false",
+            ),
+        ],
+        outputs: &["id", "fqdn"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 ListResourceRecordSets per record",
+    },
+    KindSpec {
+        name: "route53.health_check",
+        doc: "An HTTPS health check of an endpoint.",
+        props: &[
+            req(p("fqdn", Ty::Str, "host name checked")),
+            def(new(p("type", Ty::Str, "HTTPS, HTTP or TCP")), "\"HTTPS\""),
+            def(p("port", Ty::Int, "port"), "443"),
+            def(p("resource_path", Ty::Str, "path requested"), "\"/\""),
+            def(
+                new(p("request_interval", Ty::Int, "10 or 30 seconds")),
+                "30",
+            ),
+            def(
+                p("failure_threshold", Ty::Int, "failures before unhealthy"),
+                "3",
+            ),
+            TAGS,
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 ListHealthChecks per 100 checks + 1 ListTagsForResources per 10 checks",
+    },
+    KindSpec {
+        name: "guardduty.detector",
+        doc: "The region's GuardDuty detector. There is at most one per account and region: one \
+              that exists already is adopted, never duplicated.",
+        props: &[
+            def(p("enable", Ty::Bool, "detector on"), "true"),
+            def(
+                p(
+                    "finding_publishing_frequency",
+                    Ty::Str,
+                    "FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS",
+                ),
+                "\"FIFTEEN_MINUTES\"",
+            ),
+            def(
+                p("features", Ty::StrList { set: true }, "features enabled"),
+                r#"["EBS_MALWARE_PROTECTION","RDS_LOGIN_EVENTS","S3_DATA_EVENTS"]"#,
+            ),
+            TAGS,
+        ],
+        outputs: &["id"],
+        replace: ReplaceOrder::DeleteThenCreate,
+        volatile: &[],
+        refresh_cost: "1 GetDetector per detector (one per region)",
+    },
 ];
 
 const LIFECYCLE: &[Prop] = &[

@@ -4,7 +4,7 @@
 //! unknown fields, types, references, cycles, CIDR blocks, subnets inside
 //! their VPC and not overlapping. Every error names file, line and column.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -300,6 +300,7 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
     let mut decls: Vec<Decl> = Vec::new();
     let mut keys: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
     let mut each_values: HashMap<String, Vec<(String, Value)>> = HashMap::new();
+    let mut disabled: BTreeSet<String> = BTreeSet::new();
     let empty: &[(Key, Node)] = &[];
     let res_map = match get(top, "resources") {
         Some(r) => match r.as_map() {
@@ -344,6 +345,7 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
             m,
             &[
                 "kind",
+                "enabled",
                 "for_each",
                 "depends_on",
                 "lifecycle",
@@ -353,6 +355,30 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
             &format!("resource `{}`", k.name),
             &mut errs,
         );
+        if let Some(en) = get(m, "enabled") {
+            let sc = VarScope {
+                vars: &vars,
+                each: None,
+            };
+            match eval_node(en, &sc, file) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    disabled.insert(k.name.clone());
+                    continue;
+                }
+                Ok(Value::String(t)) if t == "true" || t == "false" => {
+                    if t == "false" {
+                        disabled.insert(k.name.clone());
+                        continue;
+                    }
+                }
+                Ok(other) => errs.push(
+                    en.loc,
+                    format!("`enabled` must be true or false, found {other}"),
+                ),
+                Err(e) => errs.list.push(e),
+            }
+        }
         let spec = match get(m, "kind") {
             Some(kn) => match kn.as_str().and_then(schema::kind) {
                 Some(s) => s,
@@ -463,6 +489,8 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
                     for it in items {
                         match it.as_str() {
                             Some(n) if keys.contains_key(n) => explicit.push(n.to_string()),
+                            // Depending on a disabled resource is depending on nothing.
+                            Some(n) if disabled.contains(n) => {}
                             Some(n) => errs
                                 .push(it.loc, format!("`depends_on` names unknown resource `{n}`")),
                             None => errs.push(it.loc, "`depends_on` takes resource names"),
@@ -500,7 +528,7 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
                     each.as_ref(),
                     &keys,
                     &decls,
-                    file,
+                    &disabled,
                     &mut deps,
                     &mut errs,
                 );
@@ -678,7 +706,7 @@ fn collect_deps(
     each: Option<&Each>,
     keys: &BTreeMap<String, Option<Vec<String>>>,
     decls: &[Decl],
-    file: &str,
+    disabled: &BTreeSet<String>,
     out: &mut Vec<String>,
     errs: &mut Errs,
 ) {
@@ -718,6 +746,13 @@ fn collect_deps(
                                 "`each` is only defined in a resource with `for_each`",
                             );
                         }
+                        continue;
+                    }
+                    if disabled.contains(&root) {
+                        errs.push(
+                            at_offset(n, s, *off),
+                            format!("`{root}` is disabled (enabled: false): disable what refers to it too"),
+                        );
                         continue;
                     }
                     let Some(k) = keys.get(&root) else {
@@ -802,16 +837,15 @@ fn collect_deps(
                     }
                 }
             }
-            let _ = file;
         }
         NodeKind::Seq(items) => {
             for i in items {
-                collect_deps(i, self_name, vars, each, keys, decls, file, out, errs);
+                collect_deps(i, self_name, vars, each, keys, decls, disabled, out, errs);
             }
         }
         NodeKind::Map(m) => {
             for (_, v) in m {
-                collect_deps(v, self_name, vars, each, keys, decls, file, out, errs);
+                collect_deps(v, self_name, vars, each, keys, decls, disabled, out, errs);
             }
         }
         _ => {}
@@ -1190,7 +1224,7 @@ impl Stack {
             inst.each.as_ref(),
             &self.keys,
             &decls,
-            "",
+            &BTreeSet::new(),
             &mut deps,
             &mut errs,
         );

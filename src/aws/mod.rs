@@ -10,10 +10,14 @@ mod ec2;
 mod efs;
 mod elasticache;
 mod elbv2;
+mod guardduty;
 #[cfg(test)]
 mod mock_tests;
 mod rds;
+mod route53;
 mod s3;
+mod shield;
+mod waf;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -162,6 +166,9 @@ pub(crate) trait Resource: Send + Sync {
     async fn delete_blocker(&self, _id: &str, _props: &Value) -> Result<Option<String>> {
         Ok(None)
     }
+    async fn create_blocker(&self, _props: &Value) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Options for connecting.
@@ -263,6 +270,32 @@ impl AwsCloud {
                 .build(),
         );
         s3::register(&s3, &region, &mut kinds);
+        let waf = aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        waf::register(&waf, &mut kinds);
+        // Shield Advanced's API lives in us-east-1 whatever the stack's region.
+        let shield = aws_sdk_shield::Client::from_conf(
+            aws_sdk_shield::config::Builder::from(&sdk)
+                .region(aws_config::Region::new("us-east-1"))
+                .interceptor(counter.clone())
+                .build(),
+        );
+        shield::register(&shield, &mut kinds);
+        let r53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        route53::register(&r53, &mut kinds);
+        let gd = aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        guardduty::register(&gd, &mut kinds);
         Ok(AwsCloud {
             kinds,
             counter,
@@ -304,6 +337,9 @@ impl Cloud for AwsCloud {
     }
     async fn delete_blocker(&self, kind: &str, id: &str, props: &Value) -> Result<Option<String>> {
         self.kind(kind)?.delete_blocker(id, props).await
+    }
+    async fn create_blocker(&self, kind: &str, props: &Value) -> Result<Option<String>> {
+        self.kind(kind)?.create_blocker(props).await
     }
     async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()> {
         match self.kind(kind)?.delete(id, props, timeout).await {
