@@ -169,7 +169,7 @@ fn header(c: &Change) -> (String, &'static str) {
         ),
         Action::Delete => (format!("  - {what} will be destroyed"), "-"),
         Action::NoOp => (
-            format!("  = {what} found by its ownership tags: will be adopted"),
+            format!("  = {what} already exists (found by its tags or name): will be adopted"),
             "=",
         ),
     }
@@ -183,7 +183,7 @@ pub fn change(out: &mut String, c: &Change) {
     let (h, _) = header(c);
     out.push_str(&h);
     if c.adopt && c.action != Action::NoOp {
-        out.push_str(" (found by its ownership tags: adopted)");
+        out.push_str(" (already exists: adopted)");
     }
     out.push('\n');
     if let Some(why) = &c.blocked {

@@ -872,7 +872,8 @@ pub static KINDS: &[KindSpec] = &[
     KindSpec {
         name: "guardduty.detector",
         doc: "The region's GuardDuty detector. There is at most one per account and region: one \
-              that exists already is adopted, never duplicated.",
+              that exists already is adopted, never duplicated. It is known by being the region's \
+              one, so it carries no ownership tags.",
         props: &[
             def(p("enable", Ty::Bool, "detector on"), "true"),
             def(
@@ -887,7 +888,6 @@ pub static KINDS: &[KindSpec] = &[
                 p("features", Ty::StrList { set: true }, "features enabled"),
                 r#"["EBS_MALWARE_PROTECTION","RDS_LOGIN_EVENTS","S3_DATA_EVENTS"]"#,
             ),
-            TAGS,
         ],
         outputs: &["id"],
         replace: ReplaceOrder::DeleteThenCreate,

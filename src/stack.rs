@@ -385,14 +385,25 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
                 None => {
                     let written = kn.as_str().unwrap_or("?");
                     let hint = suggest(written, schema::kind_names());
-                    let msg = if hint.is_empty() {
+                    let service = written.split('.').next().unwrap_or_default();
+                    let same: Vec<&str> = schema::kind_names()
+                        .into_iter()
+                        .filter(|n| n.starts_with(&format!("{service}.")))
+                        .collect();
+                    let msg = if !hint.is_empty() {
+                        format!("unknown kind `{written}` for resource `{}`{hint}", k.name)
+                    } else if !same.is_empty() {
                         format!(
-                            "unknown kind `{written}` for resource `{}`, expected one of: {}",
+                            "unknown kind `{written}` for resource `{}`, {service} has: {}",
                             k.name,
-                            schema::kind_names().join(", ")
+                            same.join(", ")
                         )
                     } else {
-                        format!("unknown kind `{written}` for resource `{}`{hint}", k.name)
+                        format!(
+                            "unknown kind `{written}` for resource `{}`: kinds are named service.type, \
+                             for example ec2.vpc (every kind is in docs/resources.md)",
+                            k.name
+                        )
                     };
                     errs.push(kn.loc, msg);
                     continue;

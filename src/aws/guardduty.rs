@@ -1,6 +1,7 @@
 //! GuardDuty: the region's detector. There is at most one per account and
 //! region, so `find_owned` offers the one that exists, whoever made it: the
-//! plan adopts it instead of creating a second.
+//! plan adopts it instead of creating a second. Being the region's one is
+//! its identity: it carries no ownership tags.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use aws_sdk_guardduty::types::{
 };
 use serde_json::{Value, json};
 
-use super::{Resource, b, err, list, live_of, s, tag_changes, tag_pairs};
+use super::{Resource, b, err, list, live_of, s};
 use crate::diag::Result;
 use crate::provider::{Live, Wanted};
 use crate::stack::{TAG_ADDRESS, address_tag};
@@ -57,7 +58,6 @@ impl Detector {
                 .filter(|f| f.status().map(|s| s.as_str()) == Some("ENABLED"))
                 .filter_map(|f| f.name().map(|n| n.as_str().to_string()))
                 .collect::<Vec<_>>(),
-            "tags": super::tags_from(r.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()).unwrap_or_default()),
         });
         Ok(Some(live_of("guardduty.detector", id, raw, &[])))
     }
@@ -109,7 +109,6 @@ impl Resource for Detector {
                     .map(|f| FindingPublishingFrequency::from(f.as_str())),
             )
             .set_features(Some(features(p)))
-            .set_tags(Some(tag_pairs(p).into_iter().collect()))
             .send()
             .await
             .map_err(|e| err("CreateDetector", e))?;
@@ -134,28 +133,6 @@ impl Resource for Detector {
                 .await
                 .map_err(|e| err("UpdateDetector", e))?;
         }
-        let (set, removed) = tag_changes(before, after);
-        if !set.is_empty() || !removed.is_empty() {
-            let account_arn = self.detector_arn(id).await?;
-            if !removed.is_empty() {
-                self.0
-                    .untag_resource()
-                    .resource_arn(&account_arn)
-                    .set_tag_keys(Some(removed))
-                    .send()
-                    .await
-                    .map_err(|e| err("UntagResource", e))?;
-            }
-            if !set.is_empty() {
-                self.0
-                    .tag_resource()
-                    .resource_arn(&account_arn)
-                    .set_tags(Some(set.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| err("TagResource", e))?;
-            }
-        }
         super::read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
@@ -166,35 +143,5 @@ impl Resource for Detector {
             .await
             .map_err(|e| err("DeleteDetector", e))?;
         Ok(())
-    }
-}
-
-impl Detector {
-    /// The detector's ARN, which tagging needs: `arn:aws:guardduty:REGION:ACCOUNT:detector/ID`.
-    async fn detector_arn(&self, id: &str) -> Result<String> {
-        let region = self
-            .0
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        // The service role ARN names the account.
-        let r = self
-            .0
-            .get_detector()
-            .detector_id(id)
-            .send()
-            .await
-            .map_err(|e| err("GetDetector", e))?;
-        let account = r
-            .service_role()
-            .unwrap_or_default()
-            .split(':')
-            .nth(4)
-            .unwrap_or_default()
-            .to_string();
-        Ok(format!(
-            "arn:aws:guardduty:{region}:{account}:detector/{id}"
-        ))
     }
 }

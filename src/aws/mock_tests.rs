@@ -282,3 +282,244 @@ async fn replication_group_update_calls_modify_replication_group() {
     assert_eq!(modify.num_calls(), 1);
     assert_eq!(l.props["node_type"], "cache.r7g.large");
 }
+
+#[tokio::test]
+async fn shield_protection_is_attempted_only_with_a_subscription() {
+    use aws_sdk_shield::operation::create_protection::CreateProtectionOutput;
+    use aws_sdk_shield::operation::describe_subscription::{
+        DescribeSubscriptionError, DescribeSubscriptionOutput,
+    };
+    use aws_sdk_shield::operation::list_protections::ListProtectionsOutput;
+    use aws_sdk_shield::operation::list_tags_for_resource::ListTagsForResourceOutput as ShieldTags;
+    use aws_sdk_shield::types::{Protection as P, Subscription, SubscriptionLimits};
+    // No subscription: AWS answers ResourceNotFoundException.
+    let none = mock!(aws_sdk_shield::Client::describe_subscription).then_error(|| {
+        DescribeSubscriptionError::ResourceNotFoundException(
+            aws_sdk_shield::types::error::ResourceNotFoundException::builder()
+                .message("The subscription does not exist.")
+                .meta(meta("ResourceNotFoundException"))
+                .build(),
+        )
+    });
+    let c = mock_client!(aws_sdk_shield, RuleMode::MatchAny, &[&none]);
+    let why = super::shield::Protection(c)
+        .create_blocker(&json!({}))
+        .await
+        .unwrap();
+    assert!(why.unwrap().contains("no Shield Advanced subscription"));
+
+    // With one: nothing stops it, and the protection is made.
+    let some = mock!(aws_sdk_shield::Client::describe_subscription).then_output(|| {
+        DescribeSubscriptionOutput::builder()
+            .subscription(
+                Subscription::builder()
+                    .subscription_limits(
+                        SubscriptionLimits::builder()
+                            .protection_limits(aws_sdk_shield::types::ProtectionLimits::builder().set_protected_resource_type_limits(Some(vec![])).build().unwrap())
+                            .protection_group_limits(
+                                aws_sdk_shield::types::ProtectionGroupLimits::builder()
+                                    .max_protection_groups(20)
+                                    .pattern_type_limits(
+                                        aws_sdk_shield::types::ProtectionGroupPatternTypeLimits::builder()
+                                            .arbitrary_pattern_limits(
+                                                aws_sdk_shield::types::ProtectionGroupArbitraryPatternLimits::builder()
+                                                    .max_members(100)
+                                                    .build(),
+                                            )
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let create = mock!(aws_sdk_shield::Client::create_protection)
+        .match_requests(|r| r.resource_arn() == Some("arn:alb") && r.name() == Some("edge-alb"))
+        .then_output(|| {
+            CreateProtectionOutput::builder()
+                .protection_id("p-1")
+                .build()
+        });
+    let list = mock!(aws_sdk_shield::Client::list_protections).then_output(|| {
+        ListProtectionsOutput::builder()
+            .protections(
+                P::builder()
+                    .id("p-1")
+                    .name("edge-alb")
+                    .resource_arn("arn:alb")
+                    .protection_arn("arn:protection/p-1")
+                    .build(),
+            )
+            .build()
+    });
+    let tags = mock!(aws_sdk_shield::Client::list_tags_for_resource)
+        .then_output(|| ShieldTags::builder().build());
+    let c = mock_client!(
+        aws_sdk_shield,
+        RuleMode::MatchAny,
+        &[&some, &create, &list, &tags]
+    );
+    let p = super::shield::Protection(c);
+    assert_eq!(p.create_blocker(&json!({})).await.unwrap(), None);
+    let l = p
+        .create(
+            &json!({"name": "edge-alb", "resource_arn": "arn:alb", "tags": {}}),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(l.id, "p-1");
+}
+
+#[tokio::test]
+async fn waf_update_retries_once_on_an_optimistic_lock_conflict() {
+    use aws_sdk_wafv2::operation::get_web_acl::GetWebAclOutput;
+    use aws_sdk_wafv2::operation::list_tags_for_resource::ListTagsForResourceOutput as WafTags;
+    use aws_sdk_wafv2::operation::update_web_acl::{UpdateWebACLError, UpdateWebAclOutput};
+    use aws_sdk_wafv2::types::{DefaultAction, VisibilityConfig, WebAcl as Acl};
+    let arn = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/web/abc";
+    let get = mock!(aws_sdk_wafv2::Client::get_web_acl).then_output(move || {
+        GetWebAclOutput::builder()
+            .web_acl(
+                Acl::builder()
+                    .name("web")
+                    .id("abc")
+                    .arn(arn)
+                    .default_action(DefaultAction::builder().build())
+                    .visibility_config(
+                        VisibilityConfig::builder()
+                            .sampled_requests_enabled(true)
+                            .cloud_watch_metrics_enabled(true)
+                            .metric_name("web")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .lock_token("token-1")
+            .build()
+    });
+    // First the lock token is stale (someone else wrote), then it goes through.
+    let update = mock!(aws_sdk_wafv2::Client::update_web_acl)
+        .sequence()
+        .error(|| {
+            UpdateWebACLError::WafOptimisticLockException(
+                aws_sdk_wafv2::types::error::WafOptimisticLockException::builder()
+                    .message("stale lock token")
+                    .meta(meta("WAFOptimisticLockException"))
+                    .build(),
+            )
+        })
+        .output(|| {
+            UpdateWebAclOutput::builder()
+                .next_lock_token("token-2")
+                .build()
+        })
+        .build();
+    let tags = mock!(aws_sdk_wafv2::Client::list_tags_for_resource)
+        .then_output(|| WafTags::builder().build());
+    let c = mock_client!(aws_sdk_wafv2, RuleMode::MatchAny, &[&get, &update, &tags]);
+    let before = json!({"name": "web", "description": "Managed by provision", "managed_rule_groups": [], "rate_limit": 2000, "tags": {}});
+    let after = json!({"name": "web", "description": "Managed by provision", "managed_rule_groups": [], "rate_limit": 500, "tags": {}});
+    super::waf::WebAcl(c)
+        .update(arn, &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn route53_health_check_create_reads_it_back() {
+    use aws_sdk_route53::operation::change_tags_for_resource::ChangeTagsForResourceOutput;
+    use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
+    use aws_sdk_route53::operation::list_health_checks::ListHealthChecksOutput;
+    use aws_sdk_route53::operation::list_tags_for_resources::ListTagsForResourcesOutput;
+    use aws_sdk_route53::types::{
+        HealthCheck as Hc, HealthCheckConfig, HealthCheckType, ResourceTagSet, Tag,
+    };
+    let hc = || {
+        Hc::builder()
+            .id("hc-1")
+            .caller_reference("provision/edge/site_health/x")
+            .health_check_version(1)
+            .health_check_config(
+                HealthCheckConfig::builder()
+                    .r#type(HealthCheckType::Https)
+                    .fully_qualified_domain_name("eproc.example.org")
+                    .port(443)
+                    .resource_path("/health")
+                    .request_interval(30)
+                    .failure_threshold(3)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let create = mock!(aws_sdk_route53::Client::create_health_check)
+        .match_requests(|r| {
+            r.caller_reference()
+                .is_some_and(|c| c.starts_with("provision/edge/site_health/"))
+                && r.health_check_config()
+                    .and_then(|c| c.fully_qualified_domain_name())
+                    == Some("eproc.example.org")
+        })
+        .then_output(move || {
+            CreateHealthCheckOutput::builder()
+                .health_check(hc())
+                .location("/hc-1")
+                .build()
+                .unwrap()
+        });
+    let tag = mock!(aws_sdk_route53::Client::change_tags_for_resource)
+        .then_output(|| ChangeTagsForResourceOutput::builder().build());
+    let list = mock!(aws_sdk_route53::Client::list_health_checks).then_output(move || {
+        ListHealthChecksOutput::builder()
+            .health_checks(hc())
+            .marker("")
+            .is_truncated(false)
+            .max_items(100)
+            .build()
+            .unwrap()
+    });
+    let tags = mock!(aws_sdk_route53::Client::list_tags_for_resources).then_output(|| {
+        ListTagsForResourcesOutput::builder()
+            .resource_tag_sets(
+                ResourceTagSet::builder()
+                    .resource_id("hc-1")
+                    .tags(Tag::builder().key("provision:stack").value("edge").build())
+                    .tags(
+                        Tag::builder()
+                            .key("provision:address")
+                            .value("site_health")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    });
+    let c = mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        &[&create, &tag, &list, &tags]
+    );
+    let kinds = &mut std::collections::HashMap::new();
+    super::route53::register(&c, kinds);
+    let p = json!({"fqdn": "eproc.example.org", "type": "HTTPS", "port": 443, "resource_path": "/health",
+                   "request_interval": 30, "failure_threshold": 3,
+                   "tags": {"provision:stack": "edge", "provision:address": "site_health"}});
+    let l = kinds["route53.health_check"]
+        .create(&p, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(tag.num_calls(), 1, "tags follow the create at once");
+    assert_eq!(l.props["resource_path"], "/health");
+    assert_eq!(l.props["tags"]["provision:address"], "site_health");
+}

@@ -14,10 +14,10 @@ mod guardduty;
 #[cfg(test)]
 mod mock_tests;
 mod rds;
-mod route53;
+pub(crate) mod route53;
 mod s3;
-mod shield;
-mod waf;
+pub(crate) mod shield;
+pub(crate) mod waf;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -104,7 +104,9 @@ where
         SdkError::ServiceError(se) => (
             se.err().code().unwrap_or("Unknown").to_string(),
             se.err().message().map(str::to_string).unwrap_or_else(|| {
-                "no message (an emulator's unimplemented operation answers so)".into()
+                // No code and no message: an answer the SDK could not read (an
+                // emulator's unimplemented operation answers so, with HTTP 500).
+                format!("unreadable answer: {}", chain(se.err()))
             }),
         ),
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => (

@@ -24,7 +24,7 @@ use crate::diag::{Error, Result};
 use crate::provider::{Live, Wanted};
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
 
-pub(super) fn register(c: &Client, kinds: &mut HashMap<&'static str, Box<dyn Resource>>) {
+pub(crate) fn register(c: &Client, kinds: &mut HashMap<&'static str, Box<dyn Resource>>) {
     kinds.insert(
         "route53.zone",
         Box::new(Zone {

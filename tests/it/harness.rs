@@ -190,6 +190,22 @@ impl World {
         aws_sdk_efs::Client::new(&self.sdk().await)
     }
 
+    pub async fn wafv2(&self) -> aws_sdk_wafv2::Client {
+        aws_sdk_wafv2::Client::new(&self.sdk().await)
+    }
+
+    pub async fn shield(&self) -> aws_sdk_shield::Client {
+        aws_sdk_shield::Client::new(&self.sdk().await)
+    }
+
+    pub async fn route53(&self) -> aws_sdk_route53::Client {
+        aws_sdk_route53::Client::new(&self.sdk().await)
+    }
+
+    pub async fn guardduty(&self) -> aws_sdk_guardduty::Client {
+        aws_sdk_guardduty::Client::new(&self.sdk().await)
+    }
+
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         let cfg = aws_sdk_s3::config::Builder::from(&self.sdk().await)
             .force_path_style(true)

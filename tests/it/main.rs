@@ -3,6 +3,7 @@
 
 mod bad;
 mod drift;
+mod edge;
 mod harness;
 mod network;
 mod tiers;

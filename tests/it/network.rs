@@ -256,7 +256,7 @@ async fn resources_created_but_not_recorded_are_adopted_not_duplicated() {
     w.run(&["plan", "-s", sp])
         .ok()
         .has(&format!(
-            "= ec2.vpc vpc ({vpc_id}) found by its ownership tags: will be adopted"
+            "= ec2.vpc vpc ({vpc_id}) already exists (found by its tags or name): will be adopted"
         ))
         .has("Plan: 1 to add, 0 to change, 0 to destroy, 1 to adopt.");
     w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
