@@ -20,7 +20,7 @@ use crate::expr::contains_unknown;
 use crate::plan::{Action, Change, Plan};
 use crate::provider::{Cloud, Live};
 use crate::stack::{Known, Stack};
-use crate::state::{Deposed, LocalStore, Recorded, State};
+use crate::state::{Deposed, Recorded, State, StateStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {
@@ -197,15 +197,16 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
 }
 
 struct Shared {
-    state: Mutex<State>,
-    store: Option<LocalStore>,
+    /// Held across the write of state, so writes never interleave.
+    state: tokio::sync::Mutex<State>,
+    store: Option<Arc<dyn StateStore>>,
     props: Mutex<HashMap<String, Value>>,
 }
 
 impl Shared {
-    fn save(&self, st: &mut State) -> Result<()> {
+    async fn save(&self, st: &mut State) -> Result<()> {
         match &self.store {
-            Some(s) => s.save(st),
+            Some(s) => s.save(st).await,
             None => {
                 st.serial += 1;
                 Ok(())
@@ -263,11 +264,11 @@ impl Executor {
         &self,
         plan: &Plan,
         state: State,
-        store: Option<LocalStore>,
+        store: Option<Arc<dyn StateStore>>,
     ) -> (Report, State) {
         let (ops, after) = operations(plan);
         let shared = Arc::new(Shared {
-            state: Mutex::new(state),
+            state: tokio::sync::Mutex::new(state),
             store,
             props: Mutex::new(
                 plan.changes
@@ -377,7 +378,7 @@ impl Executor {
                 .not_attempted
                 .push((c.address.clone(), c.blocked.clone().unwrap_or_default()));
         }
-        let state = shared.state.lock().expect("state lock").clone();
+        let state = shared.state.lock().await.clone();
         (report, state)
     }
 }
@@ -398,7 +399,7 @@ async fn run_op(
                 .instance(addr)
                 .ok_or_else(|| Error::other(format!("internal: {addr} not in the stack")))?;
             let known = {
-                let st = sh.state.lock().expect("state lock");
+                let st = sh.state.lock().await;
                 ApplyKnown {
                     outputs: st
                         .resources
@@ -474,7 +475,7 @@ async fn run_op(
                 // Outputs of an adopted resource were read at refresh.
                 outputs.extend(c.outputs.clone());
             }
-            let mut st = sh.state.lock().expect("state lock");
+            let mut st = sh.state.lock().await;
             if c.action == Action::CreateThenDelete
                 && let Some(old) = st.resources.get(addr).cloned()
             {
@@ -504,13 +505,13 @@ async fn run_op(
                 .lock()
                 .expect("props lock")
                 .insert(addr.to_string(), desired);
-            sh.save(&mut st)?;
+            sh.save(&mut st).await?;
             Ok(Some(live.id))
         }
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::Forget => {
             let id = match op.kind {
                 OpKind::DeleteDeposed if c.action == Action::CreateThenDelete => {
-                    let st = sh.state.lock().expect("state lock");
+                    let st = sh.state.lock().await;
                     st.deposed
                         .iter()
                         .find(|d| d.address == addr)
@@ -526,7 +527,7 @@ async fn run_op(
                 OpKind::Delete => sh
                     .state
                     .lock()
-                    .expect("state lock")
+                    .await
                     .resources
                     .get(addr)
                     .map(|r| r.kind.clone())
@@ -553,14 +554,14 @@ async fn run_op(
                     .await
                     .map_err(|e| e.at_address(addr))?;
             }
-            let mut st = sh.state.lock().expect("state lock");
+            let mut st = sh.state.lock().await;
             let is_deposed = matches!(op.kind, OpKind::DeleteDeposed) || c.deposed;
             if is_deposed {
                 st.deposed.retain(|d| d.id != id);
             } else if st.resources.get(addr).is_some_and(|r| r.id == id) {
                 st.resources.remove(addr);
             }
-            sh.save(&mut st)?;
+            sh.save(&mut st).await?;
             Ok(Some(id))
         }
     }

@@ -22,6 +22,9 @@ struct Cli {
     /// Print the AWS API calls made, per service and operation.
     #[arg(long, global = true)]
     stats: bool,
+    /// Wait this long (for example 2m) for a lock another run holds, instead of failing at once.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    lock_timeout: std::time::Duration,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -54,6 +57,36 @@ enum GraphFormat {
     Dot,
     Json,
     Svg,
+}
+
+#[derive(Subcommand)]
+enum StateCmd {
+    /// Addresses, kinds and ids.
+    List,
+    /// One resource as recorded.
+    Show { address: String },
+    /// Forget resources without deleting them.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+    /// Rename an address (after renaming it in the YAML), recreating nothing.
+    Mv { from: String, to: String },
+    /// Stored versions of the state (S3 with versioning).
+    History,
+    /// Print the state, or one stored version of it.
+    Pull {
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Copy the state to another place: a path or s3://BUCKET/KEY.
+    Migrate {
+        #[arg(long, value_name = "PATH_OR_S3_URL")]
+        to: PathBuf,
+        /// Overwrite a state that is there already.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +170,40 @@ enum Cmd {
         #[arg(long, value_name = "COMMAND")]
         on_drift: Option<String>,
     },
+    /// Release a stale lock (left by a killed run), only if LOCK_ID is its id.
+    ForceUnlock {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        lock_id: String,
+    },
+    /// Read and change the state without touching AWS.
+    State {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        #[command(subcommand)]
+        op: StateCmd,
+    },
+    /// Record an existing AWS resource under an address of the stack, or (--discover)
+    /// list resources no stack owns and suggest YAML for them.
+    Import {
+        #[command(flatten)]
+        s: StackArgs,
+        #[command(flatten)]
+        st: StateArgs,
+        /// List resources in the account and region that carry no stack's ownership tags.
+        #[arg(long, conflicts_with_all = ["address", "id"])]
+        discover: bool,
+        /// The address in the stack, for example vpc or public[us-east-1a].
+        #[arg(required_unless_present = "discover")]
+        address: Option<String>,
+        /// The AWS id (vpc-..., an ARN, a name: what the kind's `id` is).
+        #[arg(required_unless_present = "discover")]
+        id: Option<String>,
+    },
     /// Print the dependency graph.
     Graph {
         #[command(flatten)]
@@ -153,6 +220,7 @@ fn common(cli: &Cli, s: &StackArgs, st: Option<&StateArgs>) -> Common {
         vars: s.vars.clone(),
         endpoint_url: cli.endpoint_url.clone(),
         stats: cli.stats,
+        lock_timeout: cli.lock_timeout,
     }
 }
 
@@ -300,6 +368,43 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                     };
                     provision::watch::watch(&c, &rules, &o, notify_on_signal()).await
                 }
+            }
+        }
+        Cmd::ForceUnlock { s, st, lock_id } => {
+            ops::force_unlock_cmd(&common(&cli, s, Some(st)), lock_id).await
+        }
+        Cmd::State { s, st, op } => {
+            let op = match op {
+                StateCmd::List => ops::StateOp::List,
+                StateCmd::Show { address } => ops::StateOp::Show(address.clone()),
+                StateCmd::Rm { addresses } => ops::StateOp::Rm(addresses.clone()),
+                StateCmd::Mv { from, to } => ops::StateOp::Mv(from.clone(), to.clone()),
+                StateCmd::History => ops::StateOp::History,
+                StateCmd::Pull { version } => ops::StateOp::Pull(version.clone()),
+                StateCmd::Migrate { to, force } => ops::StateOp::Migrate {
+                    to: to.clone(),
+                    force: *force,
+                },
+            };
+            ops::state_cmd(&common(&cli, s, Some(st)), op).await
+        }
+        Cmd::Import {
+            s,
+            st,
+            discover,
+            address,
+            id,
+        } => {
+            let c = common(&cli, s, Some(st));
+            if *discover {
+                ops::discover_cmd(&c).await
+            } else {
+                ops::import_cmd(
+                    &c,
+                    address.as_deref().unwrap_or_default(),
+                    id.as_deref().unwrap_or_default(),
+                )
+                .await
             }
         }
         Cmd::Graph { s, format } => {

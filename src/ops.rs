@@ -17,7 +17,7 @@ use crate::plan::{self, Plan, Refreshed};
 use crate::provider::Cloud;
 use crate::render;
 use crate::stack::{self, Stack};
-use crate::state::{self, LocalStore, State};
+use crate::state::{self, LocalStore, State, StateStore};
 
 /// What every command that reads a stack is given.
 #[derive(Debug, Clone, Default)]
@@ -27,12 +27,75 @@ pub struct Common {
     pub vars: Vec<(String, String)>,
     pub endpoint_url: Option<String>,
     pub stats: bool,
+    /// How long to wait for a lock another run holds (zero: fail at once).
+    pub lock_timeout: Duration,
 }
 
 pub fn load_stack(path: &Path, vars: &[(String, String)]) -> Result<Stack> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| Error::other(format!("cannot read stack {}: {e}", path.display())))?;
     stack::load(&path.display().to_string(), &src, vars)
+}
+
+/// Where the state is: `--state` (a path or `s3://bucket/key`), else the
+/// stack's `backend:`, else `.provision/NAME.state.json` beside the stack file.
+pub async fn open_store(c: &Common, stack: &Stack) -> Result<Arc<dyn StateStore>> {
+    let remote = |bucket: &str, key: &str, region: Option<&str>, kms: Option<&str>| {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let region = region.or(stack.region.as_deref()).map(str::to_string);
+        let kms = kms.map(str::to_string);
+        let endpoint = c.endpoint_url.clone();
+        async move {
+            let s = crate::aws::state_s3::open(
+                (&bucket, &key),
+                region.as_deref(),
+                endpoint.as_deref(),
+                kms.as_deref(),
+            )
+            .await?;
+            Ok::<Arc<dyn StateStore>, Error>(Arc::new(s))
+        }
+    };
+    match &c.state {
+        Some(p) if p.to_string_lossy().starts_with("s3://") => {
+            let url = p.to_string_lossy().to_string();
+            let (bucket, key) = crate::aws::state_s3::parse_url(&url)
+                .ok_or_else(|| Error::other(format!("--state {url}: expected s3://BUCKET/KEY")))?;
+            remote(&bucket, &key, None, None).await
+        }
+        Some(_) => Ok(Arc::new(LocalStore::new(state_path(c, &stack.name)))),
+        None => match &stack.backend {
+            Some(b) => {
+                remote(
+                    &b.bucket,
+                    &b.key,
+                    b.region.as_deref(),
+                    b.kms_key_id.as_deref(),
+                )
+                .await
+            }
+            None => Ok(Arc::new(LocalStore::new(state_path(c, &stack.name)))),
+        },
+    }
+}
+
+/// Runs `work` holding the state's lock, and releases it whatever happens.
+pub async fn with_lock<T>(
+    store: &Arc<dyn StateStore>,
+    operation: &str,
+    wait: Duration,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let held = store.lock(operation, wait).await?;
+    let r = work.await;
+    if let Err(e) = store.unlock(&held).await {
+        eprintln!(
+            "warning: could not release the lock of {}: {e}\n  release it with: provision force-unlock {}",
+            store.describe(),
+            held.id
+        );
+    }
+    r
 }
 
 /// `.provision/NAME.state.json` beside the stack file, unless `--state` says otherwise.
@@ -234,16 +297,30 @@ pub struct PlanOpts {
 /// `provision plan`. Returns the exit status.
 pub async fn plan_cmd(c: &Common, o: &PlanOpts) -> Result<i32> {
     let stack = load_stack(&c.stack, &c.vars)?;
-    let store = LocalStore::new(state_path(c, &stack.name));
-    let _lock = state::lock(&store, "plan")?;
-    let st = store.load()?;
-    check_stack_name(st.as_ref(), &stack)?;
+    let store = open_store(c, &stack).await?;
+    with_lock(
+        &store,
+        "plan",
+        c.lock_timeout,
+        plan_locked(c, o, &stack, &store),
+    )
+    .await
+}
+
+async fn plan_locked(
+    c: &Common,
+    o: &PlanOpts,
+    stack: &Stack,
+    store: &Arc<dyn StateStore>,
+) -> Result<i32> {
+    let st = store.load().await?;
+    check_stack_name(st.as_ref(), stack)?;
     let cloud = connect(c, stack.region.as_deref()).await?;
-    let live = refresh(cloud.as_ref(), Some(&stack), &stack.name, st.as_ref()).await;
+    let live = refresh(cloud.as_ref(), Some(stack), &stack.name, st.as_ref()).await;
     if c.stats {
         print_stats(&cloud);
     }
-    let mut p = plan::plan(&stack, st.as_ref(), &live?)?;
+    let mut p = plan::plan(stack, st.as_ref(), &live?)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
     if o.json {
         println!(
@@ -416,9 +493,24 @@ pub async fn apply_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
             .unwrap_or_else(|| c.stack.clone()),
         ..c.clone()
     };
-    let store = LocalStore::new(state_path(c, &stack.name));
-    let _lock = state::lock(&store, "apply")?;
-    let st = store.load()?;
+    let store = open_store(c, &stack).await?;
+    with_lock(
+        &store,
+        "apply",
+        c.lock_timeout,
+        apply_locked(c, o, stack, saved, store.clone()),
+    )
+    .await
+}
+
+async fn apply_locked(
+    c: &Common,
+    o: &ApplyOpts,
+    stack: Stack,
+    saved: Option<PlanFile>,
+    store: Arc<dyn StateStore>,
+) -> Result<i32> {
+    let st = store.load().await?;
     check_stack_name(st.as_ref(), &stack)?;
     let cloud = connect(c, stack.region.as_deref()).await?;
     let p = match saved {
@@ -472,7 +564,7 @@ async fn execute(
     stack: Option<Stack>,
     p: &Plan,
     st: State,
-    store: LocalStore,
+    store: Arc<dyn StateStore>,
     o: &ApplyOpts,
 ) -> Report {
     let ex = Executor {
@@ -489,9 +581,23 @@ async fn execute(
 /// `provision destroy`.
 pub async fn destroy_cmd(c: &Common, o: &ApplyOpts) -> Result<i32> {
     let stack = load_stack(&c.stack, &c.vars)?;
-    let store = LocalStore::new(state_path(c, &stack.name));
-    let _lock = state::lock(&store, "destroy")?;
-    let Some(st) = store.load()? else {
+    let store = open_store(c, &stack).await?;
+    with_lock(
+        &store,
+        "destroy",
+        c.lock_timeout,
+        destroy_locked(c, o, stack, store.clone()),
+    )
+    .await
+}
+
+async fn destroy_locked(
+    c: &Common,
+    o: &ApplyOpts,
+    stack: Stack,
+    store: Arc<dyn StateStore>,
+) -> Result<i32> {
+    let Some(st) = store.load().await? else {
         println!(
             "Nothing to destroy: there is no state for stack {:?}.",
             stack.name
@@ -575,8 +681,8 @@ pub async fn drift_check(
     let started = std::time::SystemTime::now();
     let before = cloud.counter.snapshot();
     let stack = load_stack(&c.stack, &c.vars)?;
-    let store = LocalStore::new(state_path(c, &stack.name));
-    let st = store.load()?;
+    let store = open_store(c, &stack).await?;
+    let st = store.load().await?;
     check_stack_name(st.as_ref(), &stack)?;
     let live = refresh(cloud, None, &stack.name, st.as_ref()).await?;
     let mut unmanaged = Vec::new();
@@ -668,4 +774,259 @@ pub async fn drift_cmd(c: &Common, rules: &[crate::drift::Rule], json: bool) -> 
         print_stats(&cloud);
     }
     Ok(if r.drifted { 2 } else { 0 })
+}
+
+/// `provision force-unlock LOCK_ID`: releases a stale lock whose id matches.
+pub async fn force_unlock_cmd(c: &Common, id: &str) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let store = open_store(c, &stack).await?;
+    let h = store.force_unlock(id).await?;
+    println!(
+        "Released the lock of {} held by {}@{} (pid {}, {}) since {}.",
+        store.describe(),
+        h.user,
+        h.host,
+        h.pid,
+        h.operation,
+        h.created
+    );
+    Ok(0)
+}
+
+/// What `provision state` does.
+pub enum StateOp {
+    List,
+    Show(String),
+    Rm(Vec<String>),
+    Mv(String, String),
+    History,
+    Pull(Option<String>),
+    Migrate { to: PathBuf, force: bool },
+}
+
+/// `provision state ...`.
+pub async fn state_cmd(c: &Common, op: StateOp) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let store = open_store(c, &stack).await?;
+    match op {
+        StateOp::List => {
+            let st = store
+                .load()
+                .await?
+                .unwrap_or_else(|| State::new(&stack.name));
+            for (addr, r) in &st.resources {
+                println!("{addr:<40} {:<32} {}", r.kind, r.id);
+            }
+            for d in &st.deposed {
+                println!("{:<40} {:<32} {} (deposed)", d.address, d.kind, d.id);
+            }
+            Ok(0)
+        }
+        StateOp::Show(addr) => {
+            let st = store
+                .load()
+                .await?
+                .unwrap_or_else(|| State::new(&stack.name));
+            let r = st.resources.get(&addr).ok_or_else(|| {
+                Error::State(format!(
+                    "{addr} is not in the state of {}",
+                    store.describe()
+                ))
+            })?;
+            println!("{}", serde_json::to_string_pretty(r).expect("json"));
+            Ok(0)
+        }
+        StateOp::Rm(addrs) => {
+            with_lock(&store, "state rm", c.lock_timeout, async {
+                let mut st = store
+                    .load()
+                    .await?
+                    .ok_or_else(|| Error::State("there is no state".into()))?;
+                for a in &addrs {
+                    let r = st
+                        .resources
+                        .remove(a)
+                        .ok_or_else(|| Error::State(format!("{a} is not in the state")))?;
+                    println!("Forgot {a} ({} {}); it still exists in AWS.", r.kind, r.id);
+                }
+                store.save(&mut st).await?;
+                Ok(0)
+            })
+            .await
+        }
+        StateOp::Mv(from, to) => {
+            with_lock(&store, "state mv", c.lock_timeout, async {
+                let mut st = store
+                    .load()
+                    .await?
+                    .ok_or_else(|| Error::State("there is no state".into()))?;
+                if st.resources.contains_key(&to) {
+                    return Err(Error::State(format!("{to} is already in the state")));
+                }
+                let mut r = st
+                    .resources
+                    .remove(&from)
+                    .ok_or_else(|| Error::State(format!("{from} is not in the state")))?;
+                if let Some(Value::Object(tags)) = r.properties.get_mut("tags") {
+                    tags.insert(
+                        stack::TAG_ADDRESS.into(),
+                        Value::String(stack::address_tag(&to)),
+                    );
+                }
+                for other in st.resources.values_mut() {
+                    for d in other.dependencies.iter_mut().filter(|d| **d == from) {
+                        *d = to.clone();
+                    }
+                }
+                st.resources.insert(to.clone(), r);
+                store.save(&mut st).await?;
+                println!("Moved {from} to {to}.");
+                Ok(0)
+            })
+            .await
+        }
+        StateOp::History => {
+            for v in store.history().await? {
+                println!(
+                    "{}  {}  {:>8} bytes{}",
+                    v.id,
+                    v.modified,
+                    v.size,
+                    if v.latest { "  (latest)" } else { "" }
+                );
+            }
+            Ok(0)
+        }
+        StateOp::Pull(version) => {
+            let st = match version {
+                Some(v) => store.pull(&v).await?,
+                None => store
+                    .load()
+                    .await?
+                    .ok_or_else(|| Error::State("there is no state".into()))?,
+            };
+            println!("{}", serde_json::to_string_pretty(&st).expect("json"));
+            Ok(0)
+        }
+        StateOp::Migrate { to, force } => {
+            let target = open_store(
+                &Common {
+                    state: Some(to),
+                    ..c.clone()
+                },
+                &stack,
+            )
+            .await?;
+            with_lock(&store, "state migrate", c.lock_timeout, async {
+                let st = store.load().await?.ok_or_else(|| Error::State(format!("{} holds no state", store.describe())))?;
+                with_lock(&target, "state migrate", c.lock_timeout, target.put_new(&st, force)).await?;
+                println!(
+                    "Copied the state (serial {}, {} resources) from {} to {}. Point --state or the stack's backend at the new place; the old copy is left as it was.",
+                    st.serial,
+                    st.resources.len(),
+                    store.describe(),
+                    target.describe()
+                );
+                Ok(0)
+            })
+            .await
+        }
+    }
+}
+
+/// `provision import ADDRESS ID`: records an existing resource under an address of the stack.
+pub async fn import_cmd(c: &Common, address: &str, id: &str) -> Result<i32> {
+    let stack = load_stack(&c.stack, &c.vars)?;
+    let inst = stack.instance(address).ok_or_else(|| {
+        Error::other(format!(
+            "{address} is not a resource of the stack; write it in {} first",
+            stack.file
+        ))
+    })?;
+    let store = open_store(c, &stack).await?;
+    let cloud = connect(c, stack.region.as_deref()).await?;
+    with_lock(&store, "import", c.lock_timeout, async {
+        let mut st = store
+            .load()
+            .await?
+            .unwrap_or_else(|| State::new(&stack.name));
+        check_stack_name(Some(&st), &stack)?;
+        if let Some(r) = st.resources.get(address) {
+            return Err(Error::State(format!(
+                "{address} is already in the state, as {}",
+                r.id
+            )));
+        }
+        let live = cloud
+            .read(inst.kind.name, &[id.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                Error::other(format!(
+                    "no {} with id {id} in this account and region",
+                    inst.kind.name
+                ))
+            })?;
+        let mut outputs = live.outputs.clone();
+        outputs.insert("id".into(), Value::String(live.id.clone()));
+        st.resources.insert(
+            address.to_string(),
+            state::Recorded {
+                kind: inst.kind.name.to_string(),
+                id: live.id.clone(),
+                properties: live.props.clone(),
+                outputs,
+                dependencies: inst.deps.clone(),
+                prevent_destroy: inst.lifecycle.prevent_destroy,
+            },
+        );
+        store.save(&mut st).await?;
+        println!(
+            "Imported {} {id} as {address}. `provision plan` shows how it differs from the stack.",
+            inst.kind.name
+        );
+        Ok(0)
+    })
+    .await
+}
+
+/// `provision import --discover`: what exists in the account and region
+/// that no stack owns, as YAML to start a stack from.
+pub async fn discover_cmd(c: &Common) -> Result<i32> {
+    let region = load_stack(&c.stack, &c.vars).ok().and_then(|s| s.region);
+    let cloud = connect(c, region.as_deref()).await?;
+    let found = cloud.discover().await?;
+    if found.is_empty() {
+        println!("# Nothing found that no stack owns.");
+        return Ok(0);
+    }
+    println!(
+        "# Resources in {} that carry no provision ownership tags.",
+        cloud.region
+    );
+    println!("# Paste what you keep into a stack, then: provision import ADDRESS ID\nresources:");
+    let mut n: BTreeMap<String, usize> = BTreeMap::new();
+    for (kind, live) in found {
+        let base = kind.split('.').nth(1).unwrap_or("r").to_string();
+        let i = n.entry(base.clone()).or_default();
+        *i += 1;
+        let mut props = live.props.clone();
+        if let Some(Value::Object(t)) = props.get_mut("tags") {
+            t.retain(|k, _| !k.starts_with("provision:"));
+            if t.is_empty() {
+                props.as_object_mut().map(|o| o.remove("tags"));
+            }
+        }
+        let yaml = serde_saphyr::to_string(&props).unwrap_or_default();
+        println!(
+            "  {base}_{i}:  # import with: provision import {base}_{i} {}",
+            live.id
+        );
+        println!("    kind: {kind}");
+        println!("    properties:");
+        for line in yaml.lines() {
+            println!("      {line}");
+        }
+    }
+    Ok(0)
 }

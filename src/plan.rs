@@ -211,8 +211,20 @@ pub fn managed(live: &Value, reference: &Value) -> Value {
     }
 }
 
+/// The value without the `provision:address` tag: state is what says where a
+/// resource belongs; the tag is a hint for finding lost resources again, so
+/// a stale one (after `state mv`) is no difference.
+fn without_address_tag(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(Value::Object(t)) = v.get_mut("tags") {
+        t.remove(crate::stack::TAG_ADDRESS);
+    }
+    v
+}
+
 /// Names of the top-level properties that differ.
 pub fn changed_props(before: &Value, after: &Value) -> Vec<String> {
+    let (before, after) = (&without_address_tag(before), &without_address_tag(after));
     let empty = serde_json::Map::new();
     let b = before.as_object().unwrap_or(&empty);
     let a = after.as_object().unwrap_or(&empty);

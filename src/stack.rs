@@ -25,6 +25,8 @@ pub struct Stack {
     pub source: String,
     pub name: String,
     pub region: Option<String>,
+    /// Where the stack's state lives when `--state` does not say.
+    pub backend: Option<Backend>,
     pub tags: BTreeMap<String, String>,
     pub vars: BTreeMap<String, Value>,
     /// Keys of each resource with `for_each`, in order; `None` without.
@@ -32,6 +34,15 @@ pub struct Stack {
     pub instances: Vec<Instance>,
     /// Indices into `instances`, dependencies first.
     pub order: Vec<usize>,
+}
+
+/// `backend: {bucket, key, region, kms_key_id}`: state in S3.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    pub bucket: String,
+    pub key: String,
+    pub region: Option<String>,
+    pub kms_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -182,10 +193,42 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
     };
     keys_of(
         top,
-        &["stack", "region", "tags", "variables", "resources"],
+        &[
+            "stack",
+            "region",
+            "backend",
+            "tags",
+            "variables",
+            "resources",
+        ],
         "the stack",
         &mut errs,
     );
+    let backend = get(top, "backend").and_then(|b| {
+        let Some(m) = b.as_map() else {
+            errs.push(b.loc, "`backend` must be a mapping with bucket and key");
+            return None;
+        };
+        keys_of(
+            m,
+            &["bucket", "key", "region", "kms_key_id"],
+            "backend",
+            &mut errs,
+        );
+        let field = |k: &str| get(m, k).and_then(|n| n.as_str()).map(str::to_string);
+        match (field("bucket"), field("key")) {
+            (Some(bucket), Some(key)) => Some(Backend {
+                bucket,
+                key,
+                region: field("region"),
+                kms_key_id: field("kms_key_id"),
+            }),
+            _ => {
+                errs.push(b.loc, "`backend` needs `bucket` and `key` (strings)");
+                None
+            }
+        }
+    });
 
     let name = match get(top, "stack") {
         Some(n) => match n.as_str() {
@@ -589,6 +632,7 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
         source: source.to_string(),
         name,
         region,
+        backend,
         tags,
         vars,
         keys,
@@ -1112,14 +1156,6 @@ impl Stack {
         let mut c = schema::canonical(inst.kind, &raw);
         if inst.kind.has_tags() {
             let mut tags = Map::new();
-            tags.insert(
-                "Name".into(),
-                Value::String(format!(
-                    "{}-{}",
-                    self.name,
-                    address_tag(&inst.address).replace('/', "-")
-                )),
-            );
             for (k, v) in &self.tags {
                 tags.insert(k.clone(), Value::String(v.clone()));
             }

@@ -69,7 +69,77 @@ impl State {
     }
 }
 
-/// Where state lives. Only the local file for now.
+/// One stored version of the state (S3 keeps them all in a versioned bucket).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    pub id: String,
+    pub modified: String,
+    pub size: i64,
+    pub latest: bool,
+}
+
+/// Where state lives: a local file or an S3 object. Every write is atomic;
+/// remote writes are conditional on the version read, so a writer that lost
+/// its lock can never overwrite newer state.
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync {
+    /// `path` or `s3://bucket/key`.
+    fn describe(&self) -> String;
+    /// Reads the state and remembers which version was read.
+    async fn load(&self) -> Result<Option<State>>;
+    /// Bumps the serial and writes, only over the version last read or written.
+    async fn save(&self, st: &mut State) -> Result<()>;
+    /// Takes the lock for `operation`, waiting up to `wait` for a holder to let go.
+    async fn lock(&self, operation: &str, wait: std::time::Duration) -> Result<LockInfo>;
+    /// Releases a lock this process holds.
+    async fn unlock(&self, held: &LockInfo) -> Result<()>;
+    /// Releases a stale lock, only if `id` is the lock's id.
+    async fn force_unlock(&self, id: &str) -> Result<LockInfo>;
+    /// Stored versions, newest first.
+    async fn history(&self) -> Result<Vec<Version>> {
+        Err(Error::State(format!(
+            "{} keeps no history: use a state in a versioned S3 bucket",
+            self.describe()
+        )))
+    }
+    /// One stored version.
+    async fn pull(&self, _version: &str) -> Result<State> {
+        Err(Error::State(format!(
+            "{} keeps no history",
+            self.describe()
+        )))
+    }
+    /// Writes `st` as it is where no state exists yet (or over one, if `overwrite`).
+    async fn put_new(&self, st: &State, overwrite: bool) -> Result<()>;
+}
+
+/// The message for a lock somebody else holds.
+pub fn locked_message(h: &LockInfo, gone: bool) -> String {
+    format!(
+        "state is locked: {} by {}@{} (pid {}{}) since {}, lock id {}.\n  Wait for it to finish{}",
+        h.operation,
+        h.user,
+        h.host,
+        h.pid,
+        if gone {
+            ", which is no longer running"
+        } else {
+            ""
+        },
+        h.created,
+        h.id,
+        if gone {
+            format!(", or release it with: provision force-unlock {}", h.id)
+        } else {
+            format!(
+                ", or, if that process is gone: provision force-unlock {}",
+                h.id
+            )
+        }
+    )
+}
+
+/// Where state lives locally.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     pub path: PathBuf,
@@ -215,25 +285,7 @@ pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
                 Some(h) => {
                     let gone =
                         h.host == info.host && !Path::new(&format!("/proc/{}", h.pid)).exists();
-                    format!(
-                        "state is locked: {} by {}@{} (pid {}{}) since {}, lock id {}.\n  Wait for it to finish{}",
-                        h.operation,
-                        h.user,
-                        h.host,
-                        h.pid,
-                        if gone {
-                            ", which is no longer running"
-                        } else {
-                            ""
-                        },
-                        h.created,
-                        h.id,
-                        if gone {
-                            format!(", or, since its process is gone, remove {}", path.display())
-                        } else {
-                            String::new()
-                        }
-                    )
+                    locked_message(&h, gone)
                 }
                 None => format!(
                     "state is locked by {} (unreadable lock file)",
@@ -245,6 +297,73 @@ pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
             "cannot create lock {}: {e}",
             path.display()
         ))),
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for LocalStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+    async fn load(&self) -> Result<Option<State>> {
+        LocalStore::load(self)
+    }
+    async fn save(&self, st: &mut State) -> Result<()> {
+        LocalStore::save(self, st)
+    }
+    async fn lock(&self, operation: &str, wait: std::time::Duration) -> Result<LockInfo> {
+        let start = std::time::Instant::now();
+        loop {
+            match lock(self, operation) {
+                Ok(g) => {
+                    let info = g.info.clone();
+                    // The file stays until unlock: the guard's drop must not remove it.
+                    std::mem::forget(g);
+                    return Ok(info);
+                }
+                Err(e) if start.elapsed() < wait => {
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    async fn unlock(&self, held: &LockInfo) -> Result<()> {
+        let path = self.lock_path();
+        let holder: Option<LockInfo> = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if holder.is_some_and(|h| h.id == held.id) {
+            fs::remove_file(&path)?;
+        }
+        Ok(())
+    }
+    async fn force_unlock(&self, id: &str) -> Result<LockInfo> {
+        let path = self.lock_path();
+        let holder: LockInfo = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| Error::State(format!("{} is not locked", self.describe())))?;
+        if holder.id != id {
+            return Err(Error::State(format!(
+                "lock id {id} does not match: the lock is held by {}@{} ({}) with id {}",
+                holder.user, holder.host, holder.operation, holder.id
+            )));
+        }
+        fs::remove_file(&path)?;
+        Ok(holder)
+    }
+    async fn put_new(&self, st: &State, overwrite: bool) -> Result<()> {
+        if !overwrite && self.path.exists() {
+            return Err(Error::State(format!(
+                "{} exists already: pass --force to overwrite it",
+                self.describe()
+            )));
+        }
+        let text = serde_json::to_string_pretty(st).expect("state serializes");
+        write_atomic(&self.path, text.as_bytes())
+            .map_err(|e| Error::State(format!("cannot write {}: {e}", self.describe())))
     }
 }
 

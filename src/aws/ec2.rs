@@ -264,6 +264,9 @@ impl Resource for Vpc {
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
+    }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self
             .0
@@ -352,6 +355,9 @@ impl Resource for Subnet {
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self
@@ -477,6 +483,9 @@ impl Resource for Igw {
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
     }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
+    }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self
             .0
@@ -564,6 +573,9 @@ impl Resource for Eip {
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self
@@ -669,6 +681,9 @@ impl Resource for Nat {
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
     }
     async fn create(&self, p: &Value, timeout: Duration) -> Result<Live> {
         let ct = s(p, "connectivity_type").unwrap_or_else(|| "public".into());
@@ -1145,6 +1160,14 @@ impl Resource for SecurityGroup {
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        Ok(self
+            .describe(vec![])
+            .await?
+            .into_iter()
+            .filter(|l| l.props["name"] != "default")
+            .collect())
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self

@@ -17,6 +17,7 @@ mod rds;
 pub(crate) mod route53;
 mod s3;
 pub(crate) mod shield;
+pub mod state_s3;
 pub(crate) mod waf;
 
 use std::collections::{BTreeMap, HashMap};
@@ -171,6 +172,10 @@ pub(crate) trait Resource: Send + Sync {
     async fn create_blocker(&self, _props: &Value) -> Result<Option<String>> {
         Ok(None)
     }
+    /// Everything of this kind in the region that no stack owns (for `import --discover`).
+    async fn discover(&self) -> Result<Vec<Live>> {
+        Ok(vec![])
+    }
 }
 
 /// Options for connecting.
@@ -303,6 +308,25 @@ impl AwsCloud {
             counter,
             region,
         })
+    }
+
+    /// Resources of every kind that can list itself, without ownership tags.
+    pub async fn discover(&self) -> Result<Vec<(String, Live)>> {
+        let mut out = Vec::new();
+        for k in crate::schema::KINDS {
+            if let Some(r) = self.kinds.get(k.name) {
+                for l in r.discover().await? {
+                    if l.props
+                        .get("tags")
+                        .and_then(|t| t.get(crate::stack::TAG_STACK))
+                        .is_none()
+                    {
+                        out.push((k.name.to_string(), l));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn kind(&self, kind: &str) -> Result<&dyn Resource> {

@@ -6,4 +6,5 @@ mod drift;
 mod edge;
 mod harness;
 mod network;
+mod teams;
 mod tiers;

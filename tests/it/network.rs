@@ -243,7 +243,6 @@ async fn resources_created_but_not_recorded_are_adopted_not_duplicated() {
         .resource_type(ResourceType::Vpc)
         .tags(Tag::builder().key("provision:stack").value("small").build())
         .tags(Tag::builder().key("provision:address").value("vpc").build())
-        .tags(Tag::builder().key("Name").value("small-vpc").build())
         .build();
     let vpc = ec2
         .create_vpc()

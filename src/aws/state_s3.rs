@@ -1,0 +1,327 @@
+//! State in S3, locked with S3's own conditional writes.
+//!
+//! - The lock is an object `KEY.lock` written with `If-None-Match: *`: only
+//!   one writer can create it. It holds who, what, when and a lock id.
+//! - The state object is written with `If-Match: ETAG` of the version read
+//!   (or `If-None-Match: *` when there was none): a writer that lost its lock
+//!   gets HTTP 412 and overwrites nothing.
+//! - A versioned bucket keeps every write: `state history`, `state pull`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+
+use super::err;
+use crate::diag::{Error, Result};
+use crate::state::{FORMAT_VERSION, LockInfo, State, StateStore, Version, locked_message};
+
+pub struct S3StateStore {
+    c: Client,
+    bucket: String,
+    key: String,
+    kms_key_id: Option<String>,
+    /// ETag of the state object as last read or written.
+    etag: Mutex<Option<String>>,
+}
+
+/// `s3://bucket/key` into (bucket, key).
+pub fn parse_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+}
+
+fn is_412(e: &Error) -> bool {
+    matches!(e, Error::Aws { code, .. } if code == "PreconditionFailed" || code == "412")
+}
+
+fn is_missing(e: &Error) -> bool {
+    matches!(e, Error::Aws { code, .. } if code == "NoSuchKey" || code == "NotFound" || code == "NoSuchBucket")
+}
+
+impl S3StateStore {
+    pub fn new(c: Client, bucket: String, key: String, kms_key_id: Option<String>) -> Self {
+        S3StateStore {
+            c,
+            bucket,
+            key,
+            kms_key_id,
+            etag: Mutex::new(None),
+        }
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}.lock", self.key)
+    }
+
+    async fn get(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>> {
+        match self
+            .c
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(o) => {
+                let etag = o.e_tag().map(str::to_string);
+                let body = o.body.collect().await.map_err(|e| {
+                    Error::State(format!("cannot read s3://{}/{key}: {e}", self.bucket))
+                })?;
+                Ok(Some((body.to_vec(), etag)))
+            }
+            Err(e) => {
+                let e = err("GetObject", e);
+                if is_missing(&e) { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn holder(&self) -> Result<Option<(LockInfo, Option<String>)>> {
+        Ok(match self.get(&self.lock_key(), None).await? {
+            Some((b, etag)) => serde_json::from_slice(&b).ok().map(|l| (l, etag)),
+            None => None,
+        })
+    }
+
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        let mut p = self
+            .c
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        if let Some(k) = &self.kms_key_id {
+            p = p
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k);
+        }
+        p
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<State> {
+        let st: State = serde_json::from_slice(body)
+            .map_err(|e| Error::State(format!("{} is not valid state: {e}", self.describe())))?;
+        if st.version > FORMAT_VERSION {
+            return Err(Error::State(format!(
+                "{} has format version {}, this provision reads up to {FORMAT_VERSION}",
+                self.describe(),
+                st.version
+            )));
+        }
+        Ok(st)
+    }
+}
+
+#[async_trait]
+impl StateStore for S3StateStore {
+    fn describe(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    async fn load(&self) -> Result<Option<State>> {
+        match self.get(&self.key, None).await? {
+            Some((body, etag)) => {
+                *self.etag.lock().expect("etag lock") = etag;
+                Ok(Some(self.parse(&body)?))
+            }
+            None => {
+                *self.etag.lock().expect("etag lock") = None;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, st: &mut State) -> Result<()> {
+        st.serial += 1;
+        let body = serde_json::to_vec_pretty(st).expect("state serializes");
+        let etag = self.etag.lock().expect("etag lock").clone();
+        let req = match &etag {
+            Some(e) => self.put(&self.key, body).if_match(e),
+            None => self.put(&self.key, body).if_none_match("*"),
+        };
+        match req.send().await {
+            Ok(o) => {
+                *self.etag.lock().expect("etag lock") = o.e_tag().map(str::to_string);
+                Ok(())
+            }
+            Err(e) => {
+                st.serial -= 1;
+                let e = err("PutObject", e);
+                if is_412(&e) {
+                    Err(Error::State(format!(
+                        "{} was written by someone else since this run read it: not overwritten \
+                         (nothing is lost; the newer state stays). Run again to work from it.",
+                        self.describe()
+                    )))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn lock(&self, operation: &str, wait: Duration) -> Result<LockInfo> {
+        let info = LockInfo::new(operation);
+        let body = serde_json::to_vec_pretty(&info).expect("lock serializes");
+        let start = std::time::Instant::now();
+        loop {
+            match self
+                .put(&self.lock_key(), body.clone())
+                .if_none_match("*")
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(info),
+                Err(e) => {
+                    let e = err("PutObject", e);
+                    if !is_412(&e) {
+                        return Err(e);
+                    }
+                }
+            }
+            if start.elapsed() >= wait {
+                return Err(Error::State(match self.holder().await? {
+                    Some((h, _)) => locked_message(&h, false),
+                    None => format!(
+                        "{} is locked (the lock vanished while being read: try again)",
+                        self.describe()
+                    ),
+                }));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn unlock(&self, held: &LockInfo) -> Result<()> {
+        if let Some((h, _)) = self.holder().await?
+            && h.id == held.id
+        {
+            self.c
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(self.lock_key())
+                .send()
+                .await
+                .map_err(|e| err("DeleteObject", e))?;
+        }
+        Ok(())
+    }
+
+    async fn force_unlock(&self, id: &str) -> Result<LockInfo> {
+        let Some((h, _)) = self.holder().await? else {
+            return Err(Error::State(format!("{} is not locked", self.describe())));
+        };
+        if h.id != id {
+            return Err(Error::State(format!(
+                "lock id {id} does not match: the lock is held by {}@{} ({}) with id {}",
+                h.user, h.host, h.operation, h.id
+            )));
+        }
+        self.c
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .send()
+            .await
+            .map_err(|e| err("DeleteObject", e))?;
+        Ok(h)
+    }
+
+    async fn history(&self) -> Result<Vec<Version>> {
+        let r = self
+            .c
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(&self.key)
+            .send()
+            .await
+            .map_err(|e| err("ListObjectVersions", e))?;
+        let mut out: Vec<Version> = r
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(self.key.as_str()))
+            .map(|v| Version {
+                id: v.version_id().unwrap_or("null").to_string(),
+                modified: v.last_modified().map(|t| t.to_string()).unwrap_or_default(),
+                size: v.size().unwrap_or(0),
+                latest: v.is_latest().unwrap_or(false),
+            })
+            .collect();
+        out.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.latest.cmp(&a.latest)));
+        Ok(out)
+    }
+
+    async fn pull(&self, version: &str) -> Result<State> {
+        let (body, _) = self
+            .get(&self.key, Some(version))
+            .await?
+            .ok_or_else(|| Error::State(format!("{} has no version {version}", self.describe())))?;
+        self.parse(&body)
+    }
+
+    async fn put_new(&self, st: &State, overwrite: bool) -> Result<()> {
+        let body = serde_json::to_vec_pretty(st).expect("state serializes");
+        let req = if overwrite {
+            self.put(&self.key, body)
+        } else {
+            self.put(&self.key, body).if_none_match("*")
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = err("PutObject", e);
+                if is_412(&e) {
+                    Err(Error::State(format!(
+                        "{} exists already: pass --force to overwrite it",
+                        self.describe()
+                    )))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// A store for `s3://bucket/key`, with clients built like every other one.
+pub async fn open(
+    url_or_parts: (&str, &str),
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    kms: Option<&str>,
+) -> Result<S3StateStore> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    if let Some(u) = endpoint {
+        loader = loader.endpoint_url(u);
+    }
+    let sdk = loader.load().await;
+    let c = Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    );
+    Ok(S3StateStore::new(
+        c,
+        url_or_parts.0.to_string(),
+        url_or_parts.1.to_string(),
+        kms.map(str::to_string),
+    ))
+}
