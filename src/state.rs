@@ -244,21 +244,8 @@ impl LockInfo {
     }
 }
 
-/// A held lock; released when dropped.
-#[derive(Debug)]
-pub struct LockGuard {
-    path: PathBuf,
-    pub info: LockInfo,
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
 /// Takes the lock beside a local state file, or says who holds it.
-pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
+fn try_lock(store: &LocalStore, operation: &str) -> Result<LockInfo> {
     let path = store.lock_path();
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(d)?;
@@ -276,7 +263,7 @@ pub fn lock(store: &LocalStore, operation: &str) -> Result<LockGuard> {
     let linked = fs::hard_link(&tmp, &path);
     let _ = fs::remove_file(&tmp);
     match linked {
-        Ok(()) => Ok(LockGuard { path, info }),
+        Ok(()) => Ok(info),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let holder: Option<LockInfo> = fs::read_to_string(&path)
                 .ok()
@@ -314,18 +301,11 @@ impl StateStore for LocalStore {
     async fn lock(&self, operation: &str, wait: std::time::Duration) -> Result<LockInfo> {
         let start = std::time::Instant::now();
         loop {
-            match lock(self, operation) {
-                Ok(g) => {
-                    let info = g.info.clone();
-                    // The file stays until unlock: the guard's drop must not remove it.
-                    std::mem::forget(g);
-                    return Ok(info);
-                }
-                Err(e) if start.elapsed() < wait => {
-                    let _ = e;
+            match try_lock(self, operation) {
+                Err(_) if start.elapsed() < wait => {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(e),
+                r => return r,
             }
         }
     }
@@ -371,8 +351,8 @@ impl StateStore for LocalStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn save_is_atomic_private_and_bumps_serial() {
+    #[tokio::test]
+    async fn save_is_atomic_private_and_bumps_serial_and_the_lock_names_its_holder() {
         let dir = std::env::temp_dir().join(format!("provision-state-{}", uuid::Uuid::new_v4()));
         let store = LocalStore::new(dir.join("s.json"));
         assert!(store.load().unwrap().is_none());
@@ -387,12 +367,21 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let others: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(others.len(), 1, "no temporary file left behind");
-        let g = lock(&store, "apply").unwrap();
-        let e = lock(&store, "plan").unwrap_err().to_string();
+        let zero = std::time::Duration::ZERO;
+        let held = StateStore::lock(&store, "apply", zero).await.unwrap();
+        let e = StateStore::lock(&store, "plan", zero)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("locked: apply by"), "{e}");
-        assert!(e.contains(&g.info.id));
-        drop(g);
-        assert!(lock(&store, "plan").is_ok());
+        assert!(e.contains(&held.id));
+        assert!(store.force_unlock("not-the-id").await.is_err());
+        store.unlock(&held).await.unwrap();
+        let again = StateStore::lock(&store, "plan", zero).await.unwrap();
+        assert_eq!(
+            store.force_unlock(&again.id).await.unwrap().operation,
+            "plan"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }
