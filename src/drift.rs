@@ -162,11 +162,7 @@ pub fn detect(
         }
     }
     for u in unmanaged {
-        let addr = u
-            .live
-            .address_tag()
-            .map(crate::stack::address_from_tag)
-            .unwrap_or_else(|| "?".into());
+        let addr = u.live.address().unwrap_or_else(|| "?".into());
         if rules.iter().any(|r| r.matches(&addr) && r.path == ["*"]) {
             continue;
         }
@@ -231,6 +227,7 @@ mod tests {
             props: json!({"cidr_block": "10.0.0.0/16", "tags": {"A": "1", "Scanner": "x"}}),
             outputs: Default::default(),
             unobserved: vec![],
+            claimed_by: None,
         };
         live.recorded.insert("vpc".into(), Some(l));
         assert_eq!(detect(Some(&st), &live, &[], &[]).len(), 1);

@@ -413,24 +413,7 @@ async fn run_op(
                 .desired(inst, &known)
                 .map_err(|e| Error::stack(vec![e]))?;
             if let Some(before) = &c.before {
-                for p in &inst.lifecycle.ignore_changes {
-                    let top = p.split('.').next().unwrap_or(p);
-                    if let (Some(b), Some(_)) = (before.get(top), desired.get(top)) {
-                        if p.contains('.') {
-                            let key = p.split_once('.').map(|x| x.1).unwrap_or_default();
-                            match b.get(key) {
-                                Some(v) => desired[top][key] = v.clone(),
-                                None => {
-                                    if let Some(o) = desired[top].as_object_mut() {
-                                        o.remove(key);
-                                    }
-                                }
-                            }
-                        } else {
-                            desired[top] = b.clone();
-                        }
-                    }
-                }
+                crate::plan::ignore(&mut desired, before, &inst.lifecycle.ignore_changes);
             }
             if contains_unknown(&desired) {
                 return Err(Error::other(format!(
@@ -467,6 +450,7 @@ async fn run_op(
                     props: c.before.clone().unwrap_or(Value::Null),
                     outputs: Default::default(),
                     unobserved: vec![],
+                    claimed_by: None,
                 },
             };
             let mut outputs = live.outputs.clone();

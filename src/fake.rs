@@ -65,6 +65,7 @@ impl Cloud for FakeCloud {
             props: props.clone(),
             outputs: [("id".to_string(), json!(id))].into_iter().collect(),
             unobserved: vec![],
+            claimed_by: None,
         };
         self.objects
             .lock()

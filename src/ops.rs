@@ -191,8 +191,7 @@ pub async fn refresh(
         for r in futures::future::join_all(finds).await {
             let (wanted, found) = r?;
             for l in found {
-                let Some(tag) = l.address_tag() else { continue };
-                let addr = stack::address_from_tag(tag);
+                let Some(addr) = l.address() else { continue };
                 if wanted.iter().any(|w| w.address == addr) {
                     out.owned.insert(addr, l);
                 }

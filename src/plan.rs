@@ -169,7 +169,8 @@ impl Known for PlanKnown {
 }
 
 /// Applies `lifecycle.ignore_changes`: ignored properties take the live value.
-fn ignore(desired: &mut Value, live: &Value, ignored: &[String]) {
+/// The executor applies it again at apply time, so apply computes what plan showed.
+pub fn ignore(desired: &mut Value, live: &Value, ignored: &[String]) {
     for path in ignored {
         match path.split_once('.') {
             Some((top, key)) => {
@@ -378,24 +379,7 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     }
     if let Some(st) = state {
         for d in &st.deposed {
-            let l = live.deposed.get(&d.id).cloned().flatten();
-            changes.push(Change {
-                address: d.address.clone(),
-                kind: d.kind.clone(),
-                action: Action::Delete,
-                id: Some(d.id.clone()),
-                gone: l.is_none(),
-                before: Some(l.map(|l| l.props).unwrap_or_else(|| d.properties.clone())),
-                after: None,
-                changed: vec![],
-                replace_because: vec![],
-                adopt: false,
-                deposed: true,
-                blocked: None,
-                outputs: Default::default(),
-                deps: vec![],
-                old_deps: vec![],
-            });
+            changes.push(deposed_change(d, live));
         }
     }
     Ok(Plan {
@@ -404,6 +388,28 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
         changes,
         drift: crate::drift::detect(state, live, &[], &lifecycle_rules(stack)),
     })
+}
+
+/// Deletes the old object of an interrupted create-then-delete replacement.
+fn deposed_change(d: &crate::state::Deposed, live: &Refreshed) -> Change {
+    let l = live.deposed.get(&d.id).cloned().flatten();
+    Change {
+        address: d.address.clone(),
+        kind: d.kind.clone(),
+        action: Action::Delete,
+        id: Some(d.id.clone()),
+        gone: l.is_none(),
+        before: Some(l.map(|l| l.props).unwrap_or_else(|| d.properties.clone())),
+        after: None,
+        changed: vec![],
+        replace_because: vec![],
+        adopt: false,
+        deposed: true,
+        blocked: None,
+        outputs: Default::default(),
+        deps: vec![],
+        old_deps: vec![],
+    }
 }
 
 /// `lifecycle.ignore_changes` as drift rules.
@@ -457,24 +463,7 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
             changes.push(delete_change(addr, rec, l));
         }
         for d in &st.deposed {
-            let l = live.deposed.get(&d.id).cloned().flatten();
-            changes.push(Change {
-                address: d.address.clone(),
-                kind: d.kind.clone(),
-                action: Action::Delete,
-                id: Some(d.id.clone()),
-                gone: l.is_none(),
-                before: Some(d.properties.clone()),
-                after: None,
-                changed: vec![],
-                replace_because: vec![],
-                adopt: false,
-                deposed: true,
-                blocked: None,
-                outputs: Default::default(),
-                deps: vec![],
-                old_deps: vec![],
-            });
+            changes.push(deposed_change(d, live));
         }
     }
     Ok(Plan {
@@ -529,6 +518,7 @@ resources:
             props,
             outputs: [("id".to_string(), json!(id))].into_iter().collect(),
             unobserved: vec![],
+            claimed_by: None,
         }
     }
 

@@ -21,15 +21,24 @@ pub struct Live {
     /// Properties the read could not observe; the engine keeps them as
     /// recorded in state (or as desired, when adopting).
     pub unobserved: Vec<&'static str>,
+    /// The address `find_owned` matched this object to by something other
+    /// than its ownership tag (a bucket's name, a zone's CallerReference, the
+    /// region's one GuardDuty detector).
+    pub claimed_by: Option<String>,
 }
 
 impl Live {
-    /// The address recorded in the ownership tag, if any.
-    pub fn address_tag(&self) -> Option<&str> {
-        self.props
+    /// The address this object belongs to: as claimed, else as its ownership tag says.
+    pub fn address(&self) -> Option<String> {
+        if let Some(a) = &self.claimed_by {
+            return Some(a.clone());
+        }
+        let tag = self
+            .props
             .get("tags")?
             .get(crate::stack::TAG_ADDRESS)?
-            .as_str()
+            .as_str()?;
+        Some(crate::stack::address_from_tag(tag))
     }
 }
 

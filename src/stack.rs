@@ -1177,26 +1177,28 @@ impl Stack {
     /// Desired properties of every instance with every output unknown
     /// (literal names and CIDR blocks are known). Errors are skipped.
     pub fn static_props(&self) -> HashMap<String, Value> {
-        let mut props: HashMap<String, Value> = HashMap::new();
-        for inst in self.ordered() {
-            if let Ok(v) = self.desired(inst, &NothingKnown(&props)) {
-                props.insert(inst.address.clone(), v);
-            }
-        }
-        props
+        self.evaluate_static().0
     }
 
-    /// Checks types and cross-resource facts with every output unknown.
-    fn check_values(&self, errs: &mut Errs) {
+    /// Every instance evaluated in order with all outputs unknown, and the errors met.
+    fn evaluate_static(&self) -> (HashMap<String, Value>, Vec<StackError>) {
         let mut props: HashMap<String, Value> = HashMap::new();
+        let mut errors = Vec::new();
         for inst in self.ordered() {
             match self.desired(inst, &NothingKnown(&props)) {
                 Ok(v) => {
                     props.insert(inst.address.clone(), v);
                 }
-                Err(e) => errs.list.push(e),
+                Err(e) => errors.push(e),
             }
         }
+        (props, errors)
+    }
+
+    /// Checks types and cross-resource facts with every output unknown.
+    fn check_values(&self, errs: &mut Errs) {
+        let (props, errors) = self.evaluate_static();
+        errs.list.extend(errors);
         // Subnets inside their VPC and not overlapping each other.
         let mut by_vpc: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
         for inst in self

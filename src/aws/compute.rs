@@ -142,24 +142,10 @@ impl LaunchTemplate {
 #[async_trait]
 impl Resource for LaunchTemplate {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(PAGE) {
-            match self.describe(None, Some(chunk.to_vec())).await {
-                Ok(found) => out.extend(found),
-                // One id that is gone fails the whole call: read the page one by one.
-                Err(e) if super::is_not_found(&e) => {
-                    for id in chunk {
-                        match self.describe(None, Some(vec![id.clone()])).await {
-                            Ok(found) => out.extend(found),
-                            Err(e) if super::is_not_found(&e) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(None, Some(page)).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(Some(vec![owner_filter(stack)]), None).await

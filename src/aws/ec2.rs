@@ -16,10 +16,9 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{Resource, err, wait_for};
+use super::{Resource, b, err, live_of, read_one, s, wait_for};
 use crate::diag::{Error, Result};
 use crate::provider::{Live, Wanted};
-use crate::schema;
 use crate::stack::TAG_STACK;
 
 /// Ids per Describe call: AWS accepts up to 1000 filter values; 200 keeps
@@ -83,34 +82,8 @@ pub(super) fn tag_spec(rt: ResourceType, props: &Value) -> TagSpecification {
         .build()
 }
 
-pub(super) fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
-}
-
-pub(super) fn b(v: &Value, k: &str) -> bool {
-    v.get(k).and_then(Value::as_bool).unwrap_or(false)
-}
-
 pub(super) fn flag(v: bool) -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(v).build()
-}
-
-pub(super) fn canonical(kind: &str, raw: Value) -> Value {
-    schema::canonical(schema::kind(kind).expect("known kind"), &raw)
-}
-
-pub(super) fn live(kind: &str, id: &str, raw: Value, extra: &[(&str, Value)]) -> Live {
-    let mut outputs = Map::new();
-    outputs.insert("id".into(), json!(id));
-    for (k, v) in extra {
-        outputs.insert(k.to_string(), v.clone());
-    }
-    Live {
-        id: id.to_string(),
-        props: canonical(kind, raw),
-        outputs,
-        unobserved: vec![],
-    }
 }
 
 /// Makes the tags of `id` equal to `after`'s.
@@ -162,17 +135,6 @@ pub(super) fn changed(before: &Value, after: &Value, k: &str) -> bool {
     before.get(k) != after.get(k)
 }
 
-/// Reads by id, one call per page of ids.
-macro_rules! read_pages {
-    ($self:ident, $filter:expr, $ids:ident) => {{
-        let mut out = Vec::new();
-        for chunk in $ids.chunks(PAGE) {
-            out.extend($self.describe(vec![filter($filter, chunk)]).await?);
-        }
-        Ok(out)
-    }};
-}
-
 // ---------------------------------------------------------------- VPC
 
 struct Vpc(Client);
@@ -204,7 +166,7 @@ impl Vpc {
                 "instance_tenancy": v.instance_tenancy().map(|t| t.as_str()),
                 "tags": tags_value(v.tags()),
             });
-            out.push(live("ec2.vpc", &id, raw, &[]));
+            out.push(live_of("ec2.vpc", &id, raw, &[]));
         }
         Ok(out)
     }
@@ -247,19 +209,15 @@ impl Vpc {
         }
         Ok(())
     }
-
-    async fn one(&self, id: &str) -> Result<Live> {
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
-    }
 }
 
 #[async_trait]
 impl Resource for Vpc {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "vpc-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("vpc-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -290,12 +248,12 @@ impl Resource for Vpc {
         // A new VPC has DNS support on and hostnames off.
         let fresh = json!({"enable_dns_support": true, "enable_dns_hostnames": false});
         self.set_attrs(&id, &fresh, p).await?;
-        self.one(&id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         self.set_attrs(id, before, after).await?;
         sync_tags(&self.0, id, before, after).await?;
-        self.one(id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
         self.0
@@ -335,23 +293,19 @@ impl Subnet {
                     "map_public_ip_on_launch": x.map_public_ip_on_launch().unwrap_or(false),
                     "tags": tags_value(x.tags()),
                 });
-                live("ec2.subnet", id, raw, &[("arn", json!(x.subnet_arn()))])
+                live_of("ec2.subnet", id, raw, &[("arn", json!(x.subnet_arn()))])
             })
             .collect())
-    }
-
-    async fn one(&self, id: &str) -> Result<Live> {
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
     }
 }
 
 #[async_trait]
 impl Resource for Subnet {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "subnet-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("subnet-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -384,7 +338,7 @@ impl Resource for Subnet {
                 .await
                 .map_err(|e| err("ModifySubnetAttribute", e))?;
         }
-        self.one(&id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         if changed(before, after, "map_public_ip_on_launch") {
@@ -397,7 +351,7 @@ impl Resource for Subnet {
                 .map_err(|e| err("ModifySubnetAttribute", e))?;
         }
         sync_tags(&self.0, id, before, after).await?;
-        self.one(id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
         self.0
@@ -434,7 +388,7 @@ impl Igw {
                     "vpc_id": x.attachments().first().and_then(|a| a.vpc_id()),
                     "tags": tags_value(x.tags()),
                 });
-                live("ec2.internet_gateway", id, raw, &[])
+                live_of("ec2.internet_gateway", id, raw, &[])
             })
             .collect())
     }
@@ -466,19 +420,16 @@ impl Igw {
             r => r.map(|_| ()),
         }
     }
-
-    async fn one(&self, id: &str) -> Result<Live> {
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
-    }
 }
 
 #[async_trait]
 impl Resource for Igw {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "internet-gateway-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("internet-gateway-id", &page)])
+                .await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -502,7 +453,7 @@ impl Resource for Igw {
         if let Some(vpc) = s(p, "vpc_id") {
             self.attach(&id, &vpc).await?;
         }
-        self.one(&id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         if changed(before, after, "vpc_id") {
@@ -514,7 +465,7 @@ impl Resource for Igw {
             }
         }
         sync_tags(&self.0, id, before, after).await?;
-        self.one(id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Value, _: Duration) -> Result<()> {
         // Detach from whatever VPC it is attached to now, not only the recorded one.
@@ -555,7 +506,7 @@ impl Eip {
             .iter()
             .map(|a| {
                 let id = a.allocation_id().unwrap_or_default();
-                live(
+                live_of(
                     "ec2.eip",
                     id,
                     json!({"tags": tags_value(a.tags())}),
@@ -569,7 +520,10 @@ impl Eip {
 #[async_trait]
 impl Resource for Eip {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "allocation-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("allocation-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -587,7 +541,7 @@ impl Resource for Eip {
             .await
             .map_err(|e| err("AllocateAddress", e))?;
         let id = r.allocation_id().unwrap_or_default();
-        Ok(live(
+        Ok(live_of(
             "ec2.eip",
             id,
             json!({"tags": p.get("tags")}),
@@ -596,10 +550,7 @@ impl Resource for Eip {
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, before, after).await?;
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
         self.0
@@ -643,7 +594,7 @@ impl Nat {
                     "tags": tags_value(x.tags()),
                 });
                 (
-                    live("ec2.nat_gateway", id, raw, &[]),
+                    live_of("ec2.nat_gateway", id, raw, &[]),
                     x.state().cloned().unwrap_or(NatGatewayState::Pending),
                     x.failure_message().unwrap_or_default().to_string(),
                 )
@@ -677,7 +628,10 @@ impl Nat {
 #[async_trait]
 impl Resource for Nat {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "nat-gateway-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("nat-gateway-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -719,10 +673,7 @@ impl Resource for Nat {
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, before, after).await?;
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Value, timeout: Duration) -> Result<()> {
         let eni_of_nat = self
@@ -842,7 +793,7 @@ impl RouteTable {
                     "tags": tags_value(x.tags()),
                 });
                 RtLive {
-                    live: live("ec2.route_table", id, raw, &[]),
+                    live: live_of("ec2.route_table", id, raw, &[]),
                     assoc,
                 }
             })
@@ -858,16 +809,16 @@ impl RouteTable {
             .collect())
     }
 
-    async fn one(&self, id: &str) -> Result<RtLive> {
-        self.describe_full(vec![filter("route-table-id", &[id.to_string()])])
+    async fn one(&self, id: &str) -> Result<Option<RtLive>> {
+        Ok(self
+            .describe_full(vec![filter("route-table-id", &[id.to_string()])])
             .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("route table {id} not found")))
+            .pop())
     }
 
     /// Makes routes and associations equal to `after`'s.
     async fn converge(&self, id: &str, after: &Value) -> Result<Live> {
-        let now = self.one(id).await?;
+        let now = self.one(id).await?.ok_or_else(|| super::gone(id))?;
         let empty = vec![];
         let want: Vec<Value> = after
             .get("routes")
@@ -946,14 +897,17 @@ impl RouteTable {
                 .await
                 .map_err(|e| err("AssociateRouteTable", e))?;
         }
-        Ok(self.one(id).await?.live)
+        Ok(self.one(id).await?.ok_or_else(|| super::gone(id))?.live)
     }
 }
 
 #[async_trait]
 impl Resource for RouteTable {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "route-table-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("route-table-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -979,10 +933,8 @@ impl Resource for RouteTable {
         self.converge(id, after).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
-        let now = match self.one(id).await {
-            Ok(n) => n,
-            Err(Error::Other(_)) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(now) = self.one(id).await? else {
+            return Ok(());
         };
         for assoc in now.assoc.values() {
             self.0
@@ -1084,7 +1036,7 @@ impl SecurityGroup {
                     "tags": tags_value(x.tags()),
                 });
                 let arn = x.security_group_arn().map(str::to_string);
-                live("ec2.security_group", id, raw, &[("arn", json!(arn))])
+                live_of("ec2.security_group", id, raw, &[("arn", json!(arn))])
             })
             .collect())
     }
@@ -1144,19 +1096,15 @@ impl SecurityGroup {
         }
         Ok(())
     }
-
-    async fn one(&self, id: &str) -> Result<Live> {
-        self.read(&[id.to_string()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::other(format!("{id} vanished right after it was changed")))
-    }
 }
 
 #[async_trait]
 impl Resource for SecurityGroup {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        read_pages!(self, "group-id", ids)
+        super::by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("group-id", &page)]).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         self.describe(vec![owner_filter(stack)]).await
@@ -1182,21 +1130,21 @@ impl Resource for SecurityGroup {
             .map_err(|e| err("CreateSecurityGroup", e))?;
         let id = r.group_id().unwrap_or_default().to_string();
         // A new group allows all egress; read what it has and converge from there.
-        let now = self.one(&id).await?;
+        let now = read_one(self, &id).await?;
         self.converge(&id, false, &now.props["ingress"], &p["ingress"])
             .await?;
         self.converge(&id, true, &now.props["egress"], &p["egress"])
             .await?;
-        self.one(&id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, before: &Value, after: &Value, _: Duration) -> Result<Live> {
-        let now = self.one(id).await?;
+        let now = read_one(self, id).await?;
         self.converge(id, false, &now.props["ingress"], &after["ingress"])
             .await?;
         self.converge(id, true, &now.props["egress"], &after["egress"])
             .await?;
         sync_tags(&self.0, id, before, after).await?;
-        self.one(id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Value, _: Duration) -> Result<()> {
         self.0

@@ -16,9 +16,7 @@ use aws_sdk_efs::types::{
 };
 use serde_json::{Value, json};
 
-use super::{
-    Resource, b, err, list, live_of, owned_by, read_one, s, tag_changes, tag_pairs, wait_for,
-};
+use super::{Resource, b, err, list, live_of, read_one, s, tag_changes, tag_pairs, wait_for};
 use crate::diag::{Error, Result};
 use crate::provider::{Live, Wanted};
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
@@ -46,7 +44,12 @@ pub(crate) struct FileSystem {
 }
 
 impl FileSystem {
-    async fn describe(&self) -> Result<Vec<(Live, LifeCycleState)>> {
+    /// The region's live file systems that `keep` accepts, read in full
+    /// (lifecycle and backup cost a call each, so only for those kept).
+    async fn describe(
+        &self,
+        keep: impl Fn(&aws_sdk_efs::types::FileSystemDescription) -> bool,
+    ) -> Result<Vec<Live>> {
         let items: Vec<_> = self
             .c
             .describe_file_systems()
@@ -57,9 +60,12 @@ impl FileSystem {
             .await
             .map_err(|e| err("DescribeFileSystems", e))?;
         let mut out = Vec::new();
-        for f in items {
+        for f in items
+            .iter()
+            .filter(|f| f.life_cycle_state() != &LifeCycleState::Deleted && keep(f))
+        {
             let id = f.file_system_id().to_string();
-            out.push((self.one_of(&f, &id).await?, f.life_cycle_state().clone()));
+            out.push(self.one_of(f, &id).await?);
         }
         Ok(out)
     }
@@ -178,22 +184,16 @@ impl Resource for FileSystem {
             }
             return Ok(out);
         }
-        Ok(self
-            .describe()
-            .await?
-            .into_iter()
-            .filter(|(l, st)| ids.contains(&l.id) && *st != LifeCycleState::Deleted)
-            .map(|x| x.0)
-            .collect())
+        self.describe(|f| ids.iter().any(|i| i == f.file_system_id()))
+            .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        Ok(self
-            .describe()
-            .await?
-            .into_iter()
-            .filter(|(l, st)| owned_by(&l.props["tags"], stack) && *st != LifeCycleState::Deleted)
-            .map(|x| x.0)
-            .collect())
+        self.describe(|f| {
+            f.tags()
+                .iter()
+                .any(|t| t.key() == TAG_STACK && t.value() == stack)
+        })
+        .await
     }
     async fn create(&self, p: &Value, timeout: Duration) -> Result<Live> {
         let tag = |k: &str| p["tags"][k].as_str().unwrap_or_default().to_string();

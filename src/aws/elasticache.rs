@@ -184,7 +184,13 @@ const ON_MEMBERS: &[&str] = &[
 ];
 
 impl ReplicationGroup {
-    async fn describe(&self, id: Option<&str>) -> Result<Vec<(Live, String)>> {
+    /// One group (`id`) or the region's; with `only`, just those ids (their
+    /// tags cost a call each, so none is spent on the others).
+    async fn describe(
+        &self,
+        id: Option<&str>,
+        only: Option<&[String]>,
+    ) -> Result<Vec<(Live, String)>> {
         let groups: Vec<_> = self
             .0
             .describe_replication_groups()
@@ -195,6 +201,15 @@ impl ReplicationGroup {
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
             .map_err(|e| err("DescribeReplicationGroups", e))?;
+        let groups: Vec<_> = groups
+            .into_iter()
+            .filter(|g| {
+                only.is_none_or(|o| {
+                    o.iter()
+                        .any(|i| Some(i.as_str()) == g.replication_group_id())
+                })
+            })
+            .collect();
         if groups.is_empty() {
             return Ok(vec![]);
         }
@@ -285,7 +300,7 @@ impl ReplicationGroup {
             &format!("replication group {id} to become available"),
             timeout,
             || async {
-                match self.describe(Some(id)).await?.pop() {
+                match self.describe(Some(id), None).await?.pop() {
                     Some((l, st)) if st == "available" => Ok(Some(l)),
                     Some((_, st)) if st == "create-failed" => {
                         Err(Error::other(format!("replication group {id} is {st}")))
@@ -303,22 +318,22 @@ impl Resource for ReplicationGroup {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
         // DescribeReplicationGroups takes one id or none: list the region once.
         let all = if ids.len() == 1 {
-            match self.describe(Some(&ids[0])).await {
+            match self.describe(Some(&ids[0]), None).await {
                 Err(e) if super::is_not_found(&e) => vec![],
                 r => r?,
             }
         } else {
-            self.describe(None).await?
+            self.describe(None, Some(ids)).await?
         };
         Ok(all
             .into_iter()
-            .filter(|(l, st)| ids.contains(&l.id) && st != "deleting")
+            .filter(|(_, st)| st != "deleting")
             .map(|x| x.0)
             .collect())
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         Ok(self
-            .describe(None)
+            .describe(None, None)
             .await?
             .into_iter()
             .filter(|(l, st)| owned_by(&l.props["tags"], stack) && st != "deleting")
@@ -408,7 +423,7 @@ impl Resource for ReplicationGroup {
             &format!("replication group {id} to be deleted"),
             timeout,
             || async {
-                match self.describe(Some(id)).await {
+                match self.describe(Some(id), None).await {
                     Ok(v) if v.is_empty() => Ok(Some(())),
                     Ok(_) => Ok(None),
                     Err(e) if super::is_not_found(&e) => Ok(Some(())),

@@ -17,7 +17,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::{Value, json};
 
 use super::{
-    Resource, b, err, i, is_not_found, list, live_of, owned_by, s, tag_changes, tag_pairs, wait_for,
+    Resource, b, by_pages, err, i, list, live_of, owned_by, s, tag_changes, tag_pairs, wait_for,
 };
 use crate::diag::{Error, Result};
 use crate::provider::{Live, Wanted};
@@ -84,31 +84,6 @@ async fn sync_tags(c: &Client, arn: &str, before: &Value, after: &Value) -> Resu
     Ok(())
 }
 
-/// Reads pages of ARNs with `f`; a page that fails with NotFound is read one by one.
-async fn by_pages<F, Fut>(ids: &[String], f: F) -> Result<Vec<Live>>
-where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<Live>>>,
-{
-    let mut out = Vec::new();
-    for chunk in ids.chunks(PAGE) {
-        match f(chunk.to_vec()).await {
-            Ok(found) => out.extend(found),
-            Err(e) if is_not_found(&e) => {
-                for id in chunk {
-                    match f(vec![id.clone()]).await {
-                        Ok(found) => out.extend(found),
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
 // ---------------------------------------------------------------- Load balancer
 
 struct LoadBalancer(Client);
@@ -124,10 +99,12 @@ const LB_ATTRS: &[(&str, &str)] = &[
 ];
 
 impl LoadBalancer {
-    /// Load balancers by ARN, or all of them (`None`), with tags and attributes.
+    /// Load balancers by ARN, or all of them (`None`), with tags and attributes;
+    /// with `owner`, only that stack's (attributes are read for those alone).
     async fn describe(
         &self,
         arns: Option<Vec<String>>,
+        owner: Option<&str>,
     ) -> Result<Vec<(Live, LoadBalancerStateEnum)>> {
         let lbs: Vec<_> = self
             .0
@@ -147,6 +124,10 @@ impl LoadBalancer {
         let mut out = Vec::new();
         for lb in lbs {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let t = tags.get(&arn).cloned().unwrap_or(json!({}));
+            if owner.is_some_and(|o| !owned_by(&t, o)) {
+                continue;
+            }
             // Attributes have no batch read: one call per load balancer.
             let attrs = self
                 .0
@@ -173,7 +154,7 @@ impl LoadBalancer {
                 "deletion_protection": boolean("deletion_protection.enabled"),
                 "http2": boolean("routing.http2.enabled"),
                 "drop_invalid_headers": boolean("routing.http.drop_invalid_header_fields.enabled"),
-                "tags": tags.get(&arn).cloned().unwrap_or(json!({})),
+                "tags": t,
             });
             let state = lb
                 .state()
@@ -232,9 +213,9 @@ impl LoadBalancer {
 #[async_trait]
 impl Resource for LoadBalancer {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, |page| async move {
+        by_pages(ids, PAGE, |page| async move {
             Ok(self
-                .describe(Some(page))
+                .describe(Some(page), None)
                 .await?
                 .into_iter()
                 .map(|x| x.0)
@@ -244,11 +225,10 @@ impl Resource for LoadBalancer {
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         Ok(self
-            .describe(None)
+            .describe(None, Some(stack))
             .await?
             .into_iter()
             .map(|x| x.0)
-            .filter(|l| owned_by(&l.props["tags"], stack))
             .collect())
     }
     async fn create(&self, p: &Value, timeout: Duration) -> Result<Live> {
@@ -277,7 +257,7 @@ impl Resource for LoadBalancer {
             &format!("load balancer {arn} to become active"),
             timeout,
             || async {
-                match self.describe(Some(vec![arn.clone()])).await?.pop() {
+                match self.describe(Some(vec![arn.clone()]), None).await?.pop() {
                     Some((l, LoadBalancerStateEnum::Active)) => Ok(Some(l)),
                     Some((_, LoadBalancerStateEnum::Failed)) => {
                         Err(Error::other(format!("load balancer {arn} failed")))
@@ -337,7 +317,9 @@ impl Resource for LoadBalancer {
 struct TargetGroup(Client);
 
 impl TargetGroup {
-    async fn describe(&self, arns: Option<Vec<String>>) -> Result<Vec<Live>> {
+    /// Target groups by ARN, or all (`None`); with `owner`, only that stack's
+    /// (their registered targets are read for those alone).
+    async fn describe(&self, arns: Option<Vec<String>>, owner: Option<&str>) -> Result<Vec<Live>> {
         let groups: Vec<_> = self
             .0
             .describe_target_groups()
@@ -356,6 +338,10 @@ impl TargetGroup {
         let mut out = Vec::new();
         for g in groups {
             let arn = g.target_group_arn().unwrap_or_default().to_string();
+            let t = tags.get(&arn).cloned().unwrap_or(json!({}));
+            if owner.is_some_and(|o| !owned_by(&t, o)) {
+                continue;
+            }
             // Registered targets: one DescribeTargetHealth per group.
             let health = self
                 .0
@@ -387,7 +373,7 @@ impl TargetGroup {
                 "healthy_threshold": g.healthy_threshold_count(),
                 "unhealthy_threshold": g.unhealthy_threshold_count(),
                 "targets": targets,
-                "tags": tags.get(&arn).cloned().unwrap_or(json!({})),
+                "tags": t,
             });
             out.push(live_of(
                 "elbv2.target_group",
@@ -435,15 +421,13 @@ impl TargetGroup {
 #[async_trait]
 impl Resource for TargetGroup {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, |page| async move { self.describe(Some(page)).await }).await
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(Some(page), None).await
+        })
+        .await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        Ok(self
-            .describe(None)
-            .await?
-            .into_iter()
-            .filter(|l| owned_by(&l.props["tags"], stack))
-            .collect())
+        self.describe(None, Some(stack)).await
     }
     async fn create(&self, p: &Value, _: Duration) -> Result<Live> {
         let r = self
@@ -597,7 +581,7 @@ impl Listener {
 #[async_trait]
 impl Resource for Listener {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, |page| async move {
+        by_pages(ids, PAGE, |page| async move {
             self.describe_of(Some(page), None).await
         })
         .await
@@ -613,11 +597,18 @@ impl Resource for Listener {
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
             .map_err(|e| err("DescribeLoadBalancers", e))?;
+        // Only the stack's own load balancers carry its listeners.
+        let arns: Vec<String> = lbs
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+            .collect();
+        let tags = tags_of(&self.0, &arns).await?;
         let mut out = Vec::new();
-        for lb in lbs {
-            let found = self
-                .describe_of(None, lb.load_balancer_arn().map(str::to_string))
-                .await?;
+        for lb in arns
+            .into_iter()
+            .filter(|a| tags.get(a).is_some_and(|t| owned_by(t, stack)))
+        {
+            let found = self.describe_of(None, Some(lb)).await?;
             out.extend(
                 found
                     .into_iter()

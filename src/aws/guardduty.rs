@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use super::{Resource, b, err, list, live_of, s};
 use crate::diag::Result;
 use crate::provider::{Live, Wanted};
-use crate::stack::{TAG_ADDRESS, address_tag};
 
 pub(super) fn register(c: &Client, kinds: &mut HashMap<&'static str, Box<dyn Resource>>) {
     kinds.insert("guardduty.detector", Box::new(Detector(c.clone())));
@@ -93,7 +92,7 @@ impl Resource for Detector {
         let mut out = Vec::new();
         for id in self.ids().await?.into_iter().take(1) {
             if let Some(mut l) = self.get(&id).await? {
-                l.props["tags"][TAG_ADDRESS] = json!(address_tag(&w.address));
+                l.claimed_by = Some(w.address.clone());
                 out.push(l);
             }
         }

@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_efs::operation::describe_backup_policy::{
-    DescribeBackupPolicyError, DescribeBackupPolicyOutput,
-};
+use aws_sdk_efs::operation::describe_backup_policy::DescribeBackupPolicyError;
 use aws_sdk_efs::operation::describe_file_systems::DescribeFileSystemsOutput;
 use aws_sdk_efs::operation::describe_lifecycle_configuration::DescribeLifecycleConfigurationOutput;
 use aws_sdk_efs::operation::put_backup_policy::PutBackupPolicyOutput;
@@ -219,7 +217,6 @@ async fn efs_throughput_and_backup_changes_call_update_file_system_and_put_backu
                 .build(),
         )
     });
-    let _ = DescribeBackupPolicyOutput::builder();
     let c = mock_client!(
         aws_sdk_efs,
         RuleMode::MatchAny,

@@ -481,11 +481,38 @@ pub(crate) fn live_of(kind: &str, id: &str, raw: Value, outputs: &[(&str, Value)
         props: crate::schema::canonical(crate::schema::kind(kind).expect("known kind"), &raw),
         outputs: o,
         unobserved: vec![],
+        claimed_by: None,
     }
 }
 
 pub(crate) fn gone(id: &str) -> Error {
     Error::other(format!("{id} vanished right after it was changed"))
+}
+
+/// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
+/// whole call when one of them is gone: such a page is read id by id.
+pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Live>>>,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(page) {
+        match f(chunk.to_vec()).await {
+            Ok(found) => out.extend(found),
+            Err(e) if is_not_found(&e) => {
+                for id in chunk {
+                    match f(vec![id.clone()]).await {
+                        Ok(found) => out.extend(found),
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// Reads one object that must exist (right after creating or changing it).

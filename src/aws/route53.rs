@@ -246,7 +246,7 @@ impl Resource for Zone {
                 if reference.starts_with(&ours)
                     && let Some((mut l, _)) = self.get(&id).await?
                 {
-                    l.props["tags"][TAG_ADDRESS] = json!(crate::stack::address_tag(&w.address));
+                    l.claimed_by = Some(w.address.clone());
                     out.push(l);
                 }
             }

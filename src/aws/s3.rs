@@ -419,11 +419,8 @@ impl Resource for Bucket {
             };
             let untagged = l.props["tags"].get(crate::stack::TAG_STACK).is_none();
             if owned_by(&l.props["tags"], stack) || untagged {
-                if untagged {
-                    // Adopt under the address asked for; apply then writes the tags.
-                    l.props["tags"][crate::stack::TAG_ADDRESS] =
-                        json!(crate::stack::address_tag(&w.address));
-                }
+                // Adopted under the address asked for; apply then writes the tags.
+                l.claimed_by = Some(w.address.clone());
                 out.push(l);
             }
         }

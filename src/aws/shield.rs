@@ -28,7 +28,8 @@ fn is_code(e: &Error, code: &str) -> bool {
 }
 
 impl Protection {
-    async fn all(&self) -> Result<Vec<Live>> {
+    /// Every protection, or only those with these ids (tags cost a call each).
+    async fn all(&self, only: Option<&[String]>) -> Result<Vec<Live>> {
         let items: Vec<_> = match self
             .0
             .list_protections()
@@ -50,7 +51,10 @@ impl Protection {
             }
         };
         let mut out = Vec::new();
-        for p in items {
+        for p in items
+            .into_iter()
+            .filter(|p| only.is_none_or(|o| o.iter().any(|i| Some(i.as_str()) == p.id())))
+        {
             let arn = p.protection_arn().unwrap_or_default().to_string();
             let tags = self
                 .0
@@ -78,16 +82,11 @@ impl Protection {
 #[async_trait]
 impl Resource for Protection {
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        Ok(self
-            .all()
-            .await?
-            .into_iter()
-            .filter(|l| ids.contains(&l.id))
-            .collect())
+        self.all(Some(ids)).await
     }
     async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
         Ok(self
-            .all()
+            .all(None)
             .await?
             .into_iter()
             .filter(|l| owned_by(&l.props["tags"], stack))
