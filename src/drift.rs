@@ -66,7 +66,7 @@ fn strip(mut v: Value, path: &[String]) -> Value {
 
 /// Pretty JSON lines of a value, for line diffs.
 fn lines(v: Option<&Value>) -> String {
-    let v = v.map(crate::schema::sorted);
+    let v = v.map(crate::kind::sorted);
     let text = match v.as_ref() {
         None => String::new(),
         Some(Value::String(s)) if s.contains('\n') => s.clone(),
@@ -74,7 +74,7 @@ fn lines(v: Option<&Value>) -> String {
             // A JSON document in a string (a policy) is diffed as a document.
             match serde_json::from_str::<Value>(s) {
                 Ok(doc @ (Value::Object(_) | Value::Array(_))) => {
-                    serde_json::to_string_pretty(&crate::schema::sorted(&doc)).unwrap_or_default()
+                    serde_json::to_string_pretty(&crate::kind::sorted(&doc)).unwrap_or_default()
                 }
                 _ => s.clone(),
             }
@@ -117,7 +117,7 @@ pub fn detect(
         let applicable: Vec<&Rule> = rules.iter().filter(|r| r.matches(addr)).collect();
         match live.recorded.get(addr) {
             Some(Some(l)) => {
-                let known = crate::schema::kind(&rec.kind);
+                let known = crate::kind::lookup(&rec.kind);
                 for p in changed_props(
                     &rec.properties,
                     &crate::plan::managed(&l.props, &rec.properties),

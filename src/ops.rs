@@ -143,7 +143,7 @@ pub async fn refresh(
         for (addr, r) in &st.resources {
             let mut l = live_by_id.get(&(r.kind.clone(), r.id.clone())).cloned();
             // Settings of provision's own (skip_final_snapshot, force_destroy) live in state.
-            if let (Some(l), Some(spec)) = (l.as_mut(), crate::schema::kind(&r.kind)) {
+            if let (Some(l), Some(spec)) = (l.as_mut(), crate::kind::lookup(&r.kind)) {
                 for p in spec.props.iter().filter(|p| p.local) {
                     if let Some(v) = r.properties.get(p.name) {
                         l.props[p.name] = v.clone();
@@ -686,7 +686,7 @@ pub async fn drift_check(
     let live = refresh(cloud, None, &stack.name, st.as_ref()).await?;
     let mut unmanaged = Vec::new();
     let name = stack.name.as_str();
-    let finds = crate::schema::KINDS.iter().map(|k| async move {
+    let finds = crate::aws::KINDS.iter().map(|k| async move {
         let found = cloud.find_owned(k.name, name, &[]).await?;
         Ok::<_, Error>((k.name, found))
     });

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::diag::{Error, Result, StackError};
 use crate::expr::contains_unknown;
+use crate::kind::ReplaceOrder;
 use crate::provider::Live;
-use crate::schema::ReplaceOrder;
 use crate::stack::{Known, Stack};
 use crate::state::State;
 

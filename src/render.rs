@@ -177,8 +177,8 @@ fn header(c: &Change) -> (String, &'static str) {
 
 pub fn change(out: &mut String, c: &Change) {
     let mut c = c.clone();
-    c.before = c.before.as_ref().map(crate::schema::sorted);
-    c.after = c.after.as_ref().map(crate::schema::sorted);
+    c.before = c.before.as_ref().map(crate::kind::sorted);
+    c.after = c.after.as_ref().map(crate::kind::sorted);
     let c = &c;
     let (h, _) = header(c);
     out.push_str(&h);

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::diag::{Error, Loc, StackError};
 use crate::expr::{self, Expr, Part, Scope, Seg, contains_unknown, unknown};
 use crate::graph;
-use crate::schema::{self, KindSpec};
+use crate::kind::{self, KindSpec};
 use crate::yaml::{Key, Node, NodeKind};
 
 /// Tag keys that say who owns a resource.
@@ -423,14 +423,13 @@ fn load_inner(file: &str, source: &str, overrides: &[(String, String)]) -> Resul
             }
         }
         let spec = match get(m, "kind") {
-            Some(kn) => match kn.as_str().and_then(schema::kind) {
+            Some(kn) => match kn.as_str().and_then(kind::lookup) {
                 Some(s) => s,
                 None => {
                     let written = kn.as_str().unwrap_or("?");
-                    let hint = suggest(written, schema::kind_names());
+                    let hint = suggest(written, kind::names());
                     let service = written.split('.').next().unwrap_or_default();
-                    let same: Vec<&str> = schema::kind_names()
-                        .into_iter()
+                    let same: Vec<&str> = kind::names()
                         .filter(|n| n.starts_with(&format!("{service}.")))
                         .collect();
                     let msg = if !hint.is_empty() {
@@ -1139,7 +1138,7 @@ impl Stack {
                 if v.is_null() {
                     continue;
                 }
-                if let Err(msg) = schema::check(&prop.ty, v, k) {
+                if let Err(msg) = kind::check(&prop.ty, v, k) {
                     let loc = m
                         .iter()
                         .find(|(kk, _)| &kk.name == k)
@@ -1153,7 +1152,7 @@ impl Stack {
                 }
             }
         }
-        let mut c = schema::canonical(inst.kind, &raw);
+        let mut c = kind::canonical(inst.kind, &raw);
         if inst.kind.has_tags() {
             let mut tags = Map::new();
             for (k, v) in &self.tags {
@@ -1199,31 +1198,25 @@ impl Stack {
     fn check_values(&self, errs: &mut Errs) {
         let (props, errors) = self.evaluate_static();
         errs.list.extend(errors);
-        // Subnets inside their VPC and not overlapping each other.
+        // Blocks inside their parent's (a subnet in its VPC), siblings not overlapping.
         let mut by_vpc: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
-        for inst in self
-            .instances
-            .iter()
-            .filter(|i| i.kind.name == "ec2.subnet")
-        {
+        for inst in &self.instances {
+            let Some(w) = inst.kind.within else { continue };
             let Some(p) = props.get(&inst.address) else {
                 continue;
             };
-            let Some(net) = p["cidr_block"]
+            let Some(net) = p[w.cidr]
                 .as_str()
                 .and_then(|s| s.parse::<ipnet::Ipv4Net>().ok())
             else {
                 continue;
             };
-            let loc = prop_loc(inst, "cidr_block");
-            let vpc = inst.deps.iter().find(|d| {
-                self.instance(d).is_some_and(|i| i.kind.name == "ec2.vpc")
-                    && self.refers(inst, "vpc_id", d)
-            });
+            let loc = prop_loc(inst, w.cidr);
+            let vpc = inst.deps.iter().find(|d| self.refers(inst, w.parent, d));
             let Some(vpc) = vpc else { continue };
             if let Some(vnet) = props
                 .get(vpc)
-                .and_then(|p| p["cidr_block"].as_str())
+                .and_then(|p| p[w.cidr].as_str())
                 .and_then(|s| s.parse::<ipnet::Ipv4Net>().ok())
                 && !vnet.contains(&net)
             {

@@ -29,9 +29,19 @@ use aws_sdk_elasticache::types::{CacheSubnetGroup, ReplicationGroup as RgDesc, S
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use serde_json::json;
 
-use super::Resource;
-use super::efs::FileSystem;
-use super::elasticache::{ReplicationGroup, SubnetGroup};
+use super::call::{Api, Policy};
+use super::efs::file_system::FileSystem;
+use super::elasticache::replication_group::ReplicationGroup;
+use super::elasticache::subnet_group::CacheSubnetGroup as SubnetGroup;
+use super::{Resource, Svc, Typed};
+
+/// A client behind the retry policy, as kinds get it, with quick retries.
+fn svc<C>(c: C) -> Svc<C> {
+    let mut p = Policy::from_env();
+    p.attempts = 2;
+    p.backoff = Duration::from_millis(1);
+    Svc::new(c, Api::new(p))
+}
 
 /// Error metadata as AWS sends it: the code is what callers match on.
 fn meta(code: &str) -> aws_smithy_types::error::ErrorMetadata {
@@ -81,7 +91,7 @@ async fn cache_subnet_group_update_calls_modify_with_the_new_subnets() {
     );
     let before = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b"], "tags": {}});
     let after = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "tags": {}});
-    let l = SubnetGroup(c)
+    let l = Typed(SubnetGroup(svc(c)))
         .update("cache", &before, &after, Duration::from_secs(5))
         .await
         .unwrap();
@@ -98,8 +108,12 @@ async fn cache_subnet_group_delete_calls_delete() {
         .match_requests(|r| r.cache_subnet_group_name() == Some("cache"))
         .then_output(|| DeleteCacheSubnetGroupOutput::builder().build());
     let c = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, &[&delete]);
-    SubnetGroup(c)
-        .delete("cache", &json!({}), Duration::from_secs(5))
+    Typed(SubnetGroup(svc(c)))
+        .delete(
+            "cache",
+            &json!({"name": "cache", "subnet_ids": ["subnet-a"]}),
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
     assert_eq!(delete.num_calls(), 1);
@@ -141,8 +155,12 @@ async fn replication_group_delete_waits_until_aws_says_not_found() {
         RuleMode::MatchAny,
         &[&delete, &describe, &clusters, &tags]
     );
-    ReplicationGroup(c)
-        .delete("cache", &json!({}), Duration::from_secs(30))
+    Typed(ReplicationGroup(svc(c)))
+        .delete(
+            "cache",
+            &json!({"id": "cache", "subnet_group_name": "cache"}),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(delete.num_calls(), 1);
@@ -222,10 +240,10 @@ async fn efs_throughput_and_backup_changes_call_update_file_system_and_put_backu
         RuleMode::MatchAny,
         &[&update, &backup, &describe, &lifecycle, &get_backup]
     );
-    let fsk = FileSystem {
-        c,
+    let fsk = Typed(FileSystem {
+        s: svc(c),
         region: "us-east-1".into(),
-    };
+    });
     let before = json!({"encrypted": true, "performance_mode": "generalPurpose", "throughput_mode": "elastic", "transition_to_ia": "NONE", "backup": true, "tags": {}});
     let after = json!({"encrypted": true, "performance_mode": "generalPurpose", "throughput_mode": "bursting", "transition_to_ia": "NONE", "backup": false, "tags": {}});
     let l = fsk
@@ -270,9 +288,9 @@ async fn replication_group_update_calls_modify_replication_group() {
         RuleMode::MatchAny,
         &[&modify, &describe, &clusters, &tags]
     );
-    let before = json!({"id": "cache", "node_type": "cache.t4g.medium", "automatic_failover": true, "multi_az": true, "tags": {}});
-    let after = json!({"id": "cache", "node_type": "cache.r7g.large", "automatic_failover": true, "multi_az": true, "tags": {}});
-    let l = ReplicationGroup(c)
+    let before = json!({"id": "cache", "subnet_group_name": "cache", "node_type": "cache.t4g.medium", "automatic_failover": true, "multi_az": true, "tags": {}});
+    let after = json!({"id": "cache", "subnet_group_name": "cache", "node_type": "cache.r7g.large", "automatic_failover": true, "multi_az": true, "tags": {}});
+    let l = Typed(ReplicationGroup(svc(c)))
         .update("cache", &before, &after, Duration::from_secs(5))
         .await
         .unwrap();
@@ -299,8 +317,8 @@ async fn shield_protection_is_attempted_only_with_a_subscription() {
         )
     });
     let c = mock_client!(aws_sdk_shield, RuleMode::MatchAny, &[&none]);
-    let why = super::shield::Protection(c)
-        .create_blocker(&json!({}))
+    let why = Typed(super::shield::protection::Protection(svc(c)))
+        .create_blocker(&json!({"name": "p", "resource_arn": "arn:alb"}))
         .await
         .unwrap();
     assert!(why.unwrap().contains("no Shield Advanced subscription"));
@@ -359,8 +377,9 @@ async fn shield_protection_is_attempted_only_with_a_subscription() {
         RuleMode::MatchAny,
         &[&some, &create, &list, &tags]
     );
-    let p = super::shield::Protection(c);
-    assert_eq!(p.create_blocker(&json!({})).await.unwrap(), None);
+    let p = Typed(super::shield::protection::Protection(svc(c)));
+    let props = json!({"name": "p", "resource_arn": "arn:alb"});
+    assert_eq!(p.create_blocker(&props).await.unwrap(), None);
     let l = p
         .create(
             &json!({"name": "edge-alb", "resource_arn": "arn:alb", "tags": {}}),
@@ -423,7 +442,7 @@ async fn waf_update_retries_once_on_an_optimistic_lock_conflict() {
     let c = mock_client!(aws_sdk_wafv2, RuleMode::MatchAny, &[&get, &update, &tags]);
     let before = json!({"name": "web", "description": "Managed by provision", "managed_rule_groups": [], "rate_limit": 2000, "tags": {}});
     let after = json!({"name": "web", "description": "Managed by provision", "managed_rule_groups": [], "rate_limit": 500, "tags": {}});
-    super::waf::WebAcl(c)
+    Typed(super::wafv2::web_acl::WebAcl(svc(c)))
         .update(arn, &before, &after, Duration::from_secs(5))
         .await
         .unwrap();
@@ -506,15 +525,11 @@ async fn route53_health_check_create_reads_it_back() {
         RuleMode::MatchAny,
         &[&create, &tag, &list, &tags]
     );
-    let kinds = &mut std::collections::HashMap::new();
-    super::route53::register(&c, kinds);
+    let kind = Typed(super::route53::health_check::HealthCheck(svc(c)));
     let p = json!({"fqdn": "eproc.example.org", "type": "HTTPS", "port": 443, "resource_path": "/health",
                    "request_interval": 30, "failure_threshold": 3,
                    "tags": {"provision:stack": "edge", "provision:address": "site_health"}});
-    let l = kinds["route53.health_check"]
-        .create(&p, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let l = kind.create(&p, Duration::from_secs(5)).await.unwrap();
     assert_eq!(create.num_calls(), 1);
     assert_eq!(tag.num_calls(), 1, "tags follow the create at once");
     assert_eq!(l.props["resource_path"], "/health");

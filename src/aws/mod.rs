@@ -1,188 +1,284 @@
 //! The AWS implementation of [`Cloud`]. The only module that imports `aws-*`.
 //!
-//! One [`Resource`] per kind, registered by kind name. Clients are built from
-//! one shared `SdkConfig` (standard credential chain and environment:
-//! `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`), with an interceptor that
-//! counts API calls per service and operation.
+//! One kind, one file: `<service>/<kind>.rs` holds the kind's spec, its typed
+//! properties and its calls (a [`Kind`]). The `kinds!` list below is the one
+//! registry: the validator's table, the docs and [`AwsCloud`] come from it.
+//! Every call goes through the service's `call::Api` (retries, throttling);
+//! `errors` classifies AWS's codes; `wait` waits; `tags` syncs tags.
 
-mod compute;
+mod call;
+mod client;
+mod errors;
+mod tags;
+mod wait;
+
 mod ec2;
 mod efs;
 mod elasticache;
 mod elbv2;
 mod guardduty;
+mod rds;
+mod route53;
+mod s3;
+mod shield;
+mod wafv2;
+
 #[cfg(test)]
 mod mock_tests;
-mod rds;
-pub(crate) mod route53;
-mod s3;
-pub(crate) mod shield;
 pub mod state_s3;
-pub(crate) mod waf;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use aws_smithy_types::retry::RetryConfig;
-use aws_smithy_types::timeout::TimeoutConfig;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use client::{CallCounter, CallCounts, Connect};
+pub(crate) use client::{Clients, Svc};
+
 use crate::diag::{Error, Result};
+use crate::kind::KindSpec;
 use crate::provider::{Cloud, Live, Wanted};
 
-/// Per (service, operation): calls made and HTTP attempts (retries included).
-pub type CallCounts = BTreeMap<(String, String), (u64, u64)>;
+/// Declares the kinds: `KINDS` (their specs, in the order of
+/// docs/resources.md) and the registry of their implementations.
+macro_rules! kinds {
+    ($($k:ty),* $(,)?) => {
+        /// Every kind provision knows.
+        pub static KINDS: &[&KindSpec] = &[$(<$k as Kind>::SPEC),*];
 
-/// Counts API calls on every client it is installed on.
-#[derive(Debug, Clone, Default)]
-pub struct CallCounter {
-    calls: Arc<Mutex<CallCounts>>,
-}
-
-impl CallCounter {
-    pub fn snapshot(&self) -> CallCounts {
-        self.calls.lock().expect("counter lock").clone()
-    }
-    fn bump(&self, cfg: &ConfigBag, attempt: bool) {
-        if let Some(m) = cfg.load::<Metadata>() {
-            let mut c = self.calls.lock().expect("counter lock");
-            let e = c
-                .entry((m.service().to_string(), m.name().to_string()))
-                .or_default();
-            if attempt {
-                e.1 += 1;
-            } else {
-                e.0 += 1;
-            }
+        fn implementations(c: &Clients) -> Vec<Box<dyn Resource>> {
+            vec![$(Box::new(Typed(<$k as Kind>::new(c)))),*]
         }
-    }
-}
 
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "provision::CallCounter"
-    }
-    fn read_before_serialization(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> std::result::Result<(), BoxError> {
-        self.bump(cfg, false);
-        Ok(())
-    }
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> std::result::Result<(), BoxError> {
-        self.bump(cfg, true);
-        Ok(())
-    }
-}
-
-/// Turns an SDK error into ours, keeping the AWS error code.
-pub(crate) fn err<E, R>(operation: &str, e: SdkError<E, R>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let (code, message) = match &e {
-        SdkError::ServiceError(se) => (
-            se.err().code().unwrap_or("Unknown").to_string(),
-            se.err().message().map(str::to_string).unwrap_or_else(|| {
-                // No code and no message: an answer the SDK could not read (an
-                // emulator's unimplemented operation answers so, with HTTP 500).
-                format!("unreadable answer: {}", chain(se.err()))
-            }),
-        ),
-        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => (
-            "DispatchFailure".to_string(),
-            format!("cannot reach the AWS endpoint: {}", chain(&e)),
-        ),
-        SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), chain(&e)),
-        SdkError::TimeoutError(_) => ("Timeout".to_string(), "the call timed out".to_string()),
-        SdkError::ConstructionFailure(_) => (
-            "ConstructionFailure".to_string(),
-            format!(
-                "{} (are AWS credentials and a region configured?)",
-                chain(&e)
-            ),
-        ),
-        other => ("ResponseError".to_string(), chain(other)),
+        #[cfg(test)]
+        fn round_trip_every_kind() {
+            $(tests::round_trip::<$k>();)*
+        }
     };
-    Error::Aws {
-        address: None,
-        operation: operation.to_string(),
-        code,
-        message,
-    }
 }
 
-/// The messages of an error and its sources, without Debug dumps.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let m = s.to_string();
-        if !parts.iter().any(|p| p.contains(&m)) {
-            parts.push(m);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
+kinds![
+    ec2::vpc::Vpc,
+    ec2::subnet::Subnet,
+    ec2::internet_gateway::InternetGateway,
+    ec2::eip::Eip,
+    ec2::nat_gateway::NatGateway,
+    ec2::route_table::RouteTable,
+    ec2::security_group::SecurityGroup,
+    ec2::launch_template::LaunchTemplate,
+    ec2::instance::Instance,
+    elbv2::load_balancer::LoadBalancer,
+    elbv2::target_group::TargetGroup,
+    elbv2::listener::Listener,
+    rds::db_subnet_group::DbSubnetGroup,
+    rds::cluster::Cluster,
+    rds::instance::DbInstance,
+    elasticache::subnet_group::CacheSubnetGroup,
+    elasticache::replication_group::ReplicationGroup,
+    efs::file_system::FileSystem,
+    efs::mount_target::MountTarget,
+    s3::bucket::Bucket,
+    wafv2::web_acl::WebAcl,
+    wafv2::web_acl_association::WebAclAssociation,
+    shield::protection::Protection,
+    route53::zone::Zone,
+    route53::zone_lookup::ZoneLookup,
+    route53::record::Record,
+    route53::health_check::HealthCheck,
+    guardduty::detector::Detector,
+];
 
-/// True for the "does not exist" codes AWS answers after a deletion.
-pub(crate) fn is_not_found(e: &Error) -> bool {
-    matches!(e, Error::Aws { code, .. } if code.contains("NotFound") || code.ends_with(".Malformed"))
-}
-
-/// One resource kind's calls to AWS.
+/// One kind's calls to AWS, on its typed properties.
+///
+/// `create`, `update` and `delete` must be safe to run again after a failure:
+/// creates tag in the create call itself (or use a name or token AWS keeps)
+/// so that `find_owned` finds an object whose answer was lost; deleting what
+/// is gone succeeds.
 #[async_trait]
-pub(crate) trait Resource: Send + Sync {
+pub(crate) trait Kind: Send + Sync + Sized + 'static {
+    /// The properties in canonical form: every spec property is a field.
+    type Props: Serialize + DeserializeOwned + Send + Sync;
+    const SPEC: &'static KindSpec;
+    fn new(c: &Clients) -> Self;
+    /// The objects with these ids that exist, batched wherever AWS allows.
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
+    /// Objects of this stack that state does not record: by the ownership
+    /// tag, or, where AWS keeps no tags, by the name `wanted` gives.
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
-    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
+    async fn create(&self, p: &Self::Props, timeout: Duration) -> Result<Live>;
     async fn update(
         &self,
         id: &str,
-        before: &Value,
-        after: &Value,
+        before: &Self::Props,
+        after: &Self::Props,
         timeout: Duration,
     ) -> Result<Live>;
-    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()>;
-    async fn delete_blocker(&self, _id: &str, _props: &Value) -> Result<Option<String>> {
+    async fn delete(&self, id: &str, p: &Self::Props, timeout: Duration) -> Result<()>;
+    /// Why this object cannot be deleted now, if something stops it.
+    async fn delete_blocker(&self, _id: &str, _p: &Self::Props) -> Result<Option<String>> {
         Ok(None)
     }
-    async fn create_blocker(&self, _props: &Value) -> Result<Option<String>> {
+    /// Why this object will not be created, if something stops it.
+    async fn create_blocker(&self, _p: &Self::Props) -> Result<Option<String>> {
         Ok(None)
     }
-    /// Everything of this kind in the region that no stack owns (for `import --discover`).
+    /// Everything of this kind in the region (for `import --discover`).
     async fn discover(&self) -> Result<Vec<Live>> {
         Ok(vec![])
     }
 }
 
-/// Options for connecting.
-#[derive(Debug, Clone, Default)]
-pub struct Connect {
-    pub endpoint_url: Option<String>,
-    pub region: Option<String>,
+/// A kind behind the untyped interface the engine speaks.
+#[async_trait]
+trait Resource: Send + Sync {
+    fn spec(&self) -> &'static KindSpec;
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
+    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
+    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
+    async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live>;
+    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+    async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>>;
+    async fn create_blocker(&self, props: &Value) -> Result<Option<String>>;
+    async fn discover(&self) -> Result<Vec<Live>>;
+}
+
+struct Typed<K>(K);
+
+/// Properties as the kind's struct; a mismatch is a bug of provision's.
+fn typed<P: DeserializeOwned>(spec: &KindSpec, props: &Value) -> Result<P> {
+    let mut v = crate::kind::canonical(spec, props);
+    if spec.has_tags()
+        && let Value::Object(o) = &mut v
+    {
+        o.entry("tags")
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    serde_json::from_value(v).map_err(|e| {
+        Error::other(format!(
+            "internal: properties of {} do not fit its kind: {e}",
+            spec.name
+        ))
+    })
+}
+
+#[async_trait]
+impl<K: Kind> Resource for Typed<K> {
+    fn spec(&self) -> &'static KindSpec {
+        K::SPEC
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.0.read(ids).await
+    }
+    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
+        self.0.find_owned(stack, wanted).await
+    }
+    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live> {
+        self.0.create(&typed(K::SPEC, props)?, timeout).await
+    }
+    async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live> {
+        let (b, a) = (typed(K::SPEC, b)?, typed(K::SPEC, a)?);
+        self.0.update(id, &b, &a, timeout).await
+    }
+    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()> {
+        match self.0.delete(id, &typed(K::SPEC, props)?, timeout).await {
+            Err(e) if errors::is(&e, errors::Class::NotFound) => Ok(()),
+            r => r,
+        }
+    }
+    async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>> {
+        self.0.delete_blocker(id, &typed(K::SPEC, props)?).await
+    }
+    async fn create_blocker(&self, props: &Value) -> Result<Option<String>> {
+        self.0.create_blocker(&typed(K::SPEC, props)?).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.0.discover().await
+    }
+}
+
+/// A live object from its properties (brought to canonical form) and outputs.
+pub(crate) fn live(
+    spec: &KindSpec,
+    id: &str,
+    props: &impl Serialize,
+    outputs: &[(&str, Value)],
+) -> Live {
+    let mut o = serde_json::Map::new();
+    o.insert("id".into(), Value::String(id.to_string()));
+    for (k, v) in outputs {
+        if !v.is_null() {
+            o.insert(k.to_string(), v.clone());
+        }
+    }
+    let raw = serde_json::to_value(props).unwrap_or(Value::Null);
+    Live {
+        id: id.to_string(),
+        props: crate::kind::canonical(spec, &raw),
+        outputs: o,
+        unobserved: vec![],
+        claimed_by: None,
+    }
+}
+
+/// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
+/// whole call when one of them is gone: such a page is read id by id.
+pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Live>>>,
+{
+    let mut out = Vec::new();
+    for chunk in ids.chunks(page) {
+        match f(chunk.to_vec()).await {
+            Ok(found) => out.extend(found),
+            Err(e) if errors::is(&e, errors::Class::NotFound) => {
+                for id in chunk {
+                    match f(vec![id.clone()]).await {
+                        Ok(found) => out.extend(found),
+                        Err(e) if errors::is(&e, errors::Class::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads back one object that must exist (right after creating or changing
+/// it), waiting out eventual consistency for at most the settle window.
+pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Result<Live> {
+    let start = std::time::Instant::now();
+    let mut every = Duration::from_millis(100);
+    loop {
+        let found = match k.read(&[id.to_string()]).await {
+            Err(e) if errors::is(&e, errors::Class::NotFound) => None,
+            r => r?.into_iter().find(|l| l.id == id),
+        };
+        if let Some(l) = found {
+            return Ok(l);
+        }
+        if start.elapsed() >= api.settle() {
+            return Err(Error::other(format!(
+                "{} {id} vanished right after it was changed",
+                K::SPEC.name
+            )));
+        }
+        tokio::time::sleep(every).await;
+        every = (every * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// A create whose answer said nothing about what it made.
+pub(crate) fn no_id(op: &str) -> Error {
+    Error::other(format!("AWS {op} answered without the new object's id"))
 }
 
 pub struct AwsCloud {
@@ -193,127 +289,24 @@ pub struct AwsCloud {
 
 impl AwsCloud {
     pub async fn connect(opts: &Connect) -> Result<AwsCloud> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            if let Some(r) = &opts.region {
-                loader = loader.region(aws_config::Region::new(r.clone()));
-            }
-        } else if let Some(r) = &opts.region {
-            // The stack names its region: it wins over the environment.
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(u) = &opts.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none()
-            && std::env::var_os("AWS_RETRY_MODE").is_none()
-        {
-            // Adaptive retries back off on throttling across all calls of a client.
-            loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(5));
-        }
-        loader = loader.timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        );
-        let sdk = loader.load().await;
-        // Fail before any call, with one clear message, when there are no credentials.
-        if let Some(p) = sdk.credentials_provider() {
-            use aws_credential_types::provider::ProvideCredentials;
-            p.provide_credentials().await.map_err(|e| Error::Aws {
-                address: None,
-                operation: "credentials".into(),
-                code: "NoCredentials".into(),
-                message: format!(
-                    "no AWS credentials found ({}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                    chain(&e)
-                ),
-            })?;
-        }
-        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-            Error::other("no AWS region: set `region:` in the stack or AWS_REGION")
-        })?;
+        let sdk = client::sdk_config(opts).await?;
         let counter = CallCounter::default();
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        let mut kinds: HashMap<&'static str, Box<dyn Resource>> = HashMap::new();
-        ec2::register(&ec2, &mut kinds);
-        compute::register(&ec2, &mut kinds);
-        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        elbv2::register(&elb, &mut kinds);
-        let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        rds::register(&rds, &mut kinds);
-        let cache = aws_sdk_elasticache::Client::from_conf(
-            aws_sdk_elasticache::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        elasticache::register(&cache, &mut kinds);
-        let efs = aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        efs::register(&efs, &region, &mut kinds);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                // A custom endpoint (an emulator) is addressed by path, not bucket.host.
-                .force_path_style(sdk.endpoint_url().is_some())
-                .build(),
-        );
-        s3::register(&s3, &region, &mut kinds);
-        let waf = aws_sdk_wafv2::Client::from_conf(
-            aws_sdk_wafv2::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        waf::register(&waf, &mut kinds);
-        // Shield Advanced's API lives in us-east-1 whatever the stack's region.
-        let shield = aws_sdk_shield::Client::from_conf(
-            aws_sdk_shield::config::Builder::from(&sdk)
-                .region(aws_config::Region::new("us-east-1"))
-                .interceptor(counter.clone())
-                .build(),
-        );
-        shield::register(&shield, &mut kinds);
-        let r53 = aws_sdk_route53::Client::from_conf(
-            aws_sdk_route53::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        route53::register(&r53, &mut kinds);
-        let gd = aws_sdk_guardduty::Client::from_conf(
-            aws_sdk_guardduty::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
-        guardduty::register(&gd, &mut kinds);
+        let clients = Clients::new(&sdk, &counter)?;
+        let kinds = implementations(&clients)
+            .into_iter()
+            .map(|r| (r.spec().name, r))
+            .collect();
         Ok(AwsCloud {
             kinds,
             counter,
-            region,
+            region: clients.region,
         })
     }
 
     /// Resources of every kind that can list itself, without ownership tags.
     pub async fn discover(&self) -> Result<Vec<(String, Live)>> {
         let mut out = Vec::new();
-        for k in crate::schema::KINDS {
+        for k in KINDS {
             if let Some(r) = self.kinds.get(k.name) {
                 for l in r.discover().await? {
                     if l.props
@@ -340,9 +333,6 @@ impl AwsCloud {
 #[async_trait]
 impl Cloud for AwsCloud {
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
         self.kind(kind)?.read(ids).await
     }
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
@@ -368,157 +358,57 @@ impl Cloud for AwsCloud {
         self.kind(kind)?.create_blocker(props).await
     }
     async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()> {
-        match self.kind(kind)?.delete(id, props, timeout).await {
-            Err(e) if is_not_found(&e) => Ok(()),
-            r => r,
-        }
+        self.kind(kind)?.delete(id, props, timeout).await
     }
 }
 
-/// Polls `check` every `every` until it returns `Some`, or fails after `timeout`.
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let start = std::time::Instant::now();
-    let mut every = Duration::from_millis(200);
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::other(format!(
-                "timed out after {} waiting for {what}",
-                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
-            )));
-        }
-        tokio::time::sleep(every).await;
-        every = (every * 2).min(Duration::from_secs(10));
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::Ty;
 
-/// A string property.
-pub(crate) fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_string)
-}
-
-/// A boolean property (false when absent).
-pub(crate) fn b(v: &Value, k: &str) -> bool {
-    v.get(k).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// An integer property.
-pub(crate) fn i(v: &Value, k: &str) -> Option<i32> {
-    v.get(k).and_then(Value::as_i64).map(|x| x as i32)
-}
-
-/// A list-of-strings property.
-pub(crate) fn list(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The `tags` property as (key, value) pairs.
-pub(crate) fn tag_pairs(props: &Value) -> Vec<(String, String)> {
-    props
-        .get("tags")
-        .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Tags as a property value, without AWS's own `aws:` tags.
-pub(crate) fn tags_from<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
-    Value::Object(
-        pairs
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("aws:"))
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
-}
-
-/// What to set and what to remove to go from `before`'s tags to `after`'s.
-pub(crate) fn tag_changes(before: &Value, after: &Value) -> (Vec<(String, String)>, Vec<String>) {
-    let b: BTreeMap<_, _> = tag_pairs(before).into_iter().collect();
-    let a: BTreeMap<_, _> = tag_pairs(after).into_iter().collect();
-    let set = a
-        .iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let removed = b.keys().filter(|k| !a.contains_key(*k)).cloned().collect();
-    (set, removed)
-}
-
-/// True when the owner tag of `stack` is among these tags.
-pub(crate) fn owned_by(tags: &Value, stack: &str) -> bool {
-    tags.get(crate::stack::TAG_STACK).and_then(Value::as_str) == Some(stack)
-}
-
-/// A Live from raw properties (brought to canonical form) and outputs.
-pub(crate) fn live_of(kind: &str, id: &str, raw: Value, outputs: &[(&str, Value)]) -> Live {
-    let mut o = serde_json::Map::new();
-    o.insert("id".into(), Value::String(id.to_string()));
-    for (k, v) in outputs {
-        if !v.is_null() {
-            o.insert(k.to_string(), v.clone());
+    /// A value of the property's type, for the round trip below.
+    fn sample(ty: &Ty) -> Value {
+        match ty {
+            Ty::Str => Value::from("x"),
+            Ty::Bool => Value::from(true),
+            Ty::Int => Value::from(1),
+            Ty::Cidr => Value::from("10.0.0.0/16"),
+            Ty::StrList { .. } => serde_json::json!(["a"]),
+            Ty::Tags => serde_json::json!({"k": "v"}),
+            Ty::ObjList(_) | Ty::Rules(_) => serde_json::json!([]),
         }
     }
-    Live {
-        id: id.to_string(),
-        props: crate::schema::canonical(crate::schema::kind(kind).expect("known kind"), &raw),
-        outputs: o,
-        unobserved: vec![],
-        claimed_by: None,
+
+    pub(super) fn round_trip<K: Kind>() {
+        let spec = K::SPEC;
+        let full: serde_json::Map<String, Value> = spec
+            .props
+            .iter()
+            .map(|p| (p.name.to_string(), sample(&p.ty)))
+            .collect();
+        let p: K::Props = serde_json::from_value(Value::Object(full.clone()))
+            .unwrap_or_else(|e| panic!("{}: every spec property must be a field: {e}", spec.name));
+        let back = serde_json::to_value(&p).unwrap();
+        let mut fields: Vec<&String> = back.as_object().unwrap().keys().collect();
+        let mut props: Vec<&String> = full.keys().collect();
+        fields.sort();
+        props.sort();
+        assert_eq!(fields, props, "{}: fields and spec differ", spec.name);
     }
-}
 
-pub(crate) fn gone(id: &str) -> Error {
-    Error::other(format!("{id} vanished right after it was changed"))
-}
-
-/// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
-/// whole call when one of them is gone: such a page is read id by id.
-pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>
-where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<Live>>>,
-{
-    let mut out = Vec::new();
-    for chunk in ids.chunks(page) {
-        match f(chunk.to_vec()).await {
-            Ok(found) => out.extend(found),
-            Err(e) if is_not_found(&e) => {
-                for id in chunk {
-                    match f(vec![id.clone()]).await {
-                        Ok(found) => out.extend(found),
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
+    /// Each kind's typed properties and its spec name the same properties.
+    #[test]
+    fn typed_properties_match_the_specs() {
+        round_trip_every_kind();
     }
-    Ok(out)
-}
 
-/// Reads one object that must exist (right after creating or changing it).
-pub(crate) async fn read_one(r: &(impl Resource + ?Sized), id: &str) -> Result<Live> {
-    r.read(&[id.to_string()])
-        .await?
-        .pop()
-        .ok_or_else(|| gone(id))
+    #[test]
+    fn kind_names_are_unique_and_well_formed() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        assert!(names.iter().all(|n| n.split('.').count() == 2));
+    }
 }

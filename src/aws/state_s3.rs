@@ -15,7 +15,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
-use super::err;
+use super::errors::from_sdk as err;
 use crate::diag::{Error, Result};
 use crate::state::{FORMAT_VERSION, LockInfo, State, StateStore, Version, locked_message};
 

@@ -1,0 +1,196 @@
+//! Connecting: one `SdkConfig` from the standard chain and environment
+//! (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`), a client per service
+//! built from it with the call counter installed, and the service's [`Api`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use super::call::{Api, Policy};
+use super::errors::chain;
+use crate::diag::{Error, Result};
+
+/// Per (service, operation): calls made and HTTP attempts (retries included).
+pub type CallCounts = BTreeMap<(String, String), (u64, u64)>;
+
+/// Counts API calls on every client it is installed on.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<Mutex<CallCounts>>,
+}
+
+impl CallCounter {
+    pub fn snapshot(&self) -> CallCounts {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn bump(&self, cfg: &ConfigBag, attempt: bool) {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let mut c = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+            let e = c
+                .entry((m.service().to_string(), m.name().to_string()))
+                .or_default();
+            if attempt {
+                e.1 += 1;
+            } else {
+                e.0 += 1;
+            }
+        }
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "provision::CallCounter"
+    }
+    fn read_before_serialization(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.bump(cfg, false);
+        Ok(())
+    }
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.bump(cfg, true);
+        Ok(())
+    }
+}
+
+/// Options for connecting.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A service's client and the policy its calls go through.
+#[derive(Debug, Clone)]
+pub(crate) struct Svc<C> {
+    pub c: C,
+    pub api: Api,
+}
+
+impl<C> Svc<C> {
+    pub(crate) fn new(c: C, api: Api) -> Self {
+        Svc { c, api }
+    }
+}
+
+/// Every service client, ready for the kinds.
+#[derive(Debug, Clone)]
+pub(crate) struct Clients {
+    pub region: String,
+    pub ec2: Svc<aws_sdk_ec2::Client>,
+    pub elbv2: Svc<aws_sdk_elasticloadbalancingv2::Client>,
+    pub rds: Svc<aws_sdk_rds::Client>,
+    pub elasticache: Svc<aws_sdk_elasticache::Client>,
+    pub efs: Svc<aws_sdk_efs::Client>,
+    pub s3: Svc<aws_sdk_s3::Client>,
+    pub wafv2: Svc<aws_sdk_wafv2::Client>,
+    pub shield: Svc<aws_sdk_shield::Client>,
+    pub route53: Svc<aws_sdk_route53::Client>,
+    pub guardduty: Svc<aws_sdk_guardduty::Client>,
+}
+
+/// The shared SDK configuration: region (the stack's wins over the
+/// environment), endpoint, no SDK retries (the [`Api`] retries), timeouts.
+pub(crate) async fn sdk_config(opts: &Connect) -> Result<aws_config::SdkConfig> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(r) = &opts.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader = loader.retry_config(RetryConfig::disabled()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build(),
+    );
+    let sdk = loader.load().await;
+    // Fail before any call, with one clear message, when there are no credentials.
+    if let Some(p) = sdk.credentials_provider() {
+        use aws_credential_types::provider::ProvideCredentials;
+        p.provide_credentials().await.map_err(|e| Error::Aws {
+            address: None,
+            operation: "credentials".into(),
+            code: "NoCredentials".into(),
+            message: format!(
+                "no AWS credentials found ({}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                chain(&e)
+            ),
+        })?;
+    }
+    Ok(sdk)
+}
+
+macro_rules! client {
+    ($krate:ident, $sdk:expr, $counter:expr $(, $extra:ident($arg:expr))*) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .interceptor($counter.clone())
+                $(.$extra($arg))*
+                .build(),
+        )
+    };
+}
+
+impl Clients {
+    pub(crate) fn new(sdk: &aws_config::SdkConfig, counter: &CallCounter) -> Result<Clients> {
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+            Error::other("no AWS region: set `region:` in the stack or AWS_REGION")
+        })?;
+        let policy = Policy::from_env();
+        let api = || Api::new(policy.clone());
+        Ok(Clients {
+            region,
+            ec2: Svc::new(client!(aws_sdk_ec2, sdk, counter), api()),
+            elbv2: Svc::new(client!(aws_sdk_elasticloadbalancingv2, sdk, counter), api()),
+            rds: Svc::new(client!(aws_sdk_rds, sdk, counter), api()),
+            elasticache: Svc::new(client!(aws_sdk_elasticache, sdk, counter), api()),
+            efs: Svc::new(client!(aws_sdk_efs, sdk, counter), api()),
+            s3: Svc::new(
+                // A custom endpoint (an emulator) is addressed by path, not bucket.host.
+                client!(
+                    aws_sdk_s3,
+                    sdk,
+                    counter,
+                    force_path_style(sdk.endpoint_url().is_some())
+                ),
+                api(),
+            ),
+            wafv2: Svc::new(client!(aws_sdk_wafv2, sdk, counter), api()),
+            // Shield Advanced's API lives in us-east-1 whatever the stack's region.
+            shield: Svc::new(
+                client!(
+                    aws_sdk_shield,
+                    sdk,
+                    counter,
+                    region(aws_config::Region::new("us-east-1"))
+                ),
+                api(),
+            ),
+            route53: Svc::new(client!(aws_sdk_route53, sdk, counter), api()),
+            guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api()),
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! `ec2.eip`: an Elastic IP address in the VPC domain.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use crate::aws::tags::Tags;
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "public_ip"],
+    refresh_cost: "1 DescribeAddresses per 200 ids",
+    ..KindSpec::new(
+        "ec2.eip",
+        "An Elastic IP address in the VPC domain.",
+        &[TAGS],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    tags: Tags,
+}
+
+pub(crate) struct Eip(Ec2);
+
+impl Eip {
+    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+        let s = &self.0;
+        // DescribeAddresses is not paginated: one call answers for all.
+        let r = s
+            .api
+            .read("DescribeAddresses", || {
+                s.c.describe_addresses()
+                    .set_filters(Some(filters.clone()))
+                    .send()
+            })
+            .await?;
+        Ok(r.addresses()
+            .iter()
+            .map(|a| {
+                let p = Props {
+                    tags: tags_of(a.tags()),
+                };
+                let ip = ("public_ip", json!(a.public_ip()));
+                live(&SPEC, a.allocation_id().unwrap_or_default(), &p, &[ip])
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Kind for Eip {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Eip(c.ec2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("allocation-id", &page)]).await
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let r = s
+            .api
+            .create("AllocateAddress", || {
+                s.c.allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(tag_spec(ResourceType::ElasticIp, &p.tags))
+                    .send()
+            })
+            .await?;
+        let id = r.allocation_id().ok_or_else(|| no_id("AllocateAddress"))?;
+        read_one(self, &s.api, id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("ReleaseAddress", || {
+                s.c.release_address().allocation_id(id).send()
+            })
+            .await?;
+        Ok(())
+    }
+}

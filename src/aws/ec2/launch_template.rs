@@ -1,0 +1,283 @@
+//! `ec2.launch_template`: a launch template. Every change of its settings
+//! makes a new version and sets it as the default.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    Filter, InstanceType, LaunchTemplate as Template, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
+    RequestLaunchTemplateData, ResourceType, ResponseLaunchTemplateData, VolumeType,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Ec2, PAGE, owner_filter, sync_tags, tag_spec, tags_of};
+use crate::aws::tags::Tags;
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "latest_version"],
+    volatile: &["latest_version"],
+    refresh_cost: "1 DescribeLaunchTemplates per 200 ids + 1 DescribeLaunchTemplateVersions per template",
+    ..KindSpec::new(
+        "ec2.launch_template",
+        "A launch template; every change makes a new version and sets it as default.",
+        &[
+            req(new(p("name", Ty::Str, "template name"))),
+            req(p("image_id", Ty::Str, "the AMI")),
+            req(p("instance_type", Ty::Str, "for example t3.medium")),
+            SECURITY_GROUPS,
+            p(
+                "user_data",
+                Ty::Str,
+                "user data script (plain text; provision encodes it)",
+            ),
+            p("iam_instance_profile", Ty::Str, "instance profile name"),
+            def(p("root_volume_size", Ty::Int, "root volume GiB"), "20"),
+            def(
+                p("root_volume_encrypted", Ty::Bool, "encrypt the root volume"),
+                "true",
+            ),
+            def(
+                p("imdsv2_required", Ty::Bool, "require IMDSv2 tokens"),
+                "true",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    image_id: String,
+    instance_type: String,
+    security_group_ids: Vec<String>,
+    user_data: Option<String>,
+    iam_instance_profile: Option<String>,
+    /// Absent when AWS reports no root volume: the default applies.
+    root_volume_size: Option<i32>,
+    root_volume_encrypted: bool,
+    imdsv2_required: bool,
+    tags: Tags,
+}
+
+impl Props {
+    /// The settings, all but the name and tags, which are not versioned.
+    fn settings(&self) -> serde_json::Value {
+        let mut v = json!(self);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("name");
+            o.remove("tags");
+        }
+        v
+    }
+}
+
+const ROOT_DEVICE: &str = "/dev/xvda";
+
+fn template_data(p: &Props) -> RequestLaunchTemplateData {
+    let tokens = if p.imdsv2_required {
+        LaunchTemplateHttpTokensState::Required
+    } else {
+        LaunchTemplateHttpTokensState::Optional
+    };
+    RequestLaunchTemplateData::builder()
+        .image_id(&p.image_id)
+        .instance_type(InstanceType::from(p.instance_type.as_str()))
+        .set_security_group_ids(Some(p.security_group_ids.clone()))
+        .set_user_data(p.user_data.as_ref().map(aws_smithy_types::base64::encode))
+        .set_iam_instance_profile(p.iam_instance_profile.as_ref().map(|n| {
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                .name(n)
+                .build()
+        }))
+        .block_device_mappings(
+            LaunchTemplateBlockDeviceMappingRequest::builder()
+                .device_name(ROOT_DEVICE)
+                .ebs(
+                    LaunchTemplateEbsBlockDeviceRequest::builder()
+                        .set_volume_size(p.root_volume_size)
+                        .encrypted(p.root_volume_encrypted)
+                        .volume_type(VolumeType::Gp3)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .metadata_options(
+            LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(tokens)
+                .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                .build(),
+        )
+        .build()
+}
+
+fn props_of(t: &Template, data: Option<&ResponseLaunchTemplateData>) -> Props {
+    let root = data.and_then(|d| {
+        d.block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == Some(ROOT_DEVICE))
+            .and_then(|m| m.ebs())
+    });
+    Props {
+        name: t.launch_template_name().unwrap_or_default().into(),
+        image_id: data.and_then(|d| d.image_id()).unwrap_or_default().into(),
+        instance_type: data
+            .and_then(|d| d.instance_type())
+            .map(|x| x.as_str())
+            .unwrap_or_default()
+            .into(),
+        security_group_ids: data
+            .map(|d| d.security_group_ids().to_vec())
+            .unwrap_or_default(),
+        user_data: data
+            .and_then(|d| d.user_data())
+            .and_then(|u| aws_smithy_types::base64::decode(u).ok())
+            .map(|u| String::from_utf8_lossy(&u).to_string()),
+        iam_instance_profile: data
+            .and_then(|d| d.iam_instance_profile())
+            .and_then(|p| p.name())
+            .map(str::to_string),
+        root_volume_size: root.and_then(|r| r.volume_size()),
+        root_volume_encrypted: root.and_then(|r| r.encrypted()).unwrap_or(false),
+        imdsv2_required: data
+            .and_then(|d| d.metadata_options())
+            .and_then(|m| m.http_tokens())
+            .is_some_and(|t| t.as_str() == "required"),
+        tags: tags_of(t.tags()),
+    }
+}
+
+pub(crate) struct LaunchTemplate(Ec2);
+
+impl LaunchTemplate {
+    async fn describe(
+        &self,
+        filters: Option<Vec<Filter>>,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let items = s
+            .api
+            .read("DescribeLaunchTemplates", || {
+                s.c.describe_launch_templates()
+                    .set_filters(filters.clone())
+                    .set_launch_template_ids(ids.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let mut out = Vec::new();
+        for t in items {
+            let id = t.launch_template_id().unwrap_or_default();
+            let latest = t.latest_version_number().unwrap_or(1).to_string();
+            // The template's settings are in its versions: one call per template.
+            let v = s
+                .api
+                .read("DescribeLaunchTemplateVersions", || {
+                    s.c.describe_launch_template_versions()
+                        .launch_template_id(id)
+                        .versions(&latest)
+                        .send()
+                })
+                .await?;
+            let data = v
+                .launch_template_versions()
+                .first()
+                .and_then(|v| v.launch_template_data());
+            let outputs = [("latest_version", json!(latest))];
+            out.push(live(&SPEC, id, &props_of(&t, data), &outputs));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Kind for LaunchTemplate {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        LaunchTemplate(c.ec2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(None, Some(page)).await
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        self.describe(Some(vec![owner_filter(stack)]), None).await
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let token = uuid::Uuid::new_v4().to_string();
+        let r = s
+            .api
+            .write("CreateLaunchTemplate", || {
+                s.c.create_launch_template()
+                    .launch_template_name(&p.name)
+                    .launch_template_data(template_data(p))
+                    .client_token(&token)
+                    .tag_specifications(tag_spec(ResourceType::LaunchTemplate, &p.tags))
+                    .send()
+            })
+            .await?;
+        let id = r
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .ok_or_else(|| no_id("CreateLaunchTemplate"))?;
+        read_one(self, &s.api, id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        if before.settings() != after.settings() {
+            let token = uuid::Uuid::new_v4().to_string();
+            let v = s
+                .api
+                .write("CreateLaunchTemplateVersion", || {
+                    s.c.create_launch_template_version()
+                        .launch_template_id(id)
+                        .launch_template_data(template_data(after))
+                        .client_token(&token)
+                        .send()
+                })
+                .await?;
+            let n = v
+                .launch_template_version()
+                .and_then(|v| v.version_number())
+                .ok_or_else(|| {
+                    Error::other("CreateLaunchTemplateVersion gave no version number")
+                })?;
+            s.api
+                .write("ModifyLaunchTemplate", || {
+                    s.c.modify_launch_template()
+                        .launch_template_id(id)
+                        .default_version(n.to_string())
+                        .send()
+                })
+                .await?;
+        }
+        sync_tags(s, id, &before.tags, &after.tags).await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteLaunchTemplate", || {
+                s.c.delete_launch_template().launch_template_id(id).send()
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! EC2: networking (VPC, subnet, internet gateway, Elastic IP, NAT gateway,
+//! route table, security group) and compute (launch template, instance).
+//!
+//! What every EC2 kind shares: filters, tags in the create call
+//! (TagSpecifications), tag sync. Reads are batched: one Describe with an id
+//! filter per page (filters never fail on ids that are gone, unlike the
+//! `*Ids` parameters).
+
+pub(super) mod eip;
+pub(super) mod instance;
+pub(super) mod internet_gateway;
+pub(super) mod launch_template;
+pub(super) mod nat_gateway;
+pub(super) mod route_table;
+pub(super) mod security_group;
+pub(super) mod subnet;
+pub(super) mod vpc;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
+
+use super::Svc;
+use super::tags::{self, Tags};
+use crate::diag::Result;
+use crate::stack::TAG_STACK;
+
+pub(crate) type Ec2 = Svc<Client>;
+
+/// Ids per Describe call: AWS accepts up to 1000 filter values; 200 keeps
+/// requests small.
+pub(super) const PAGE: usize = 200;
+
+pub(super) fn filter(name: &str, values: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.to_vec()))
+        .build()
+}
+
+pub(super) fn owner_filter(stack: &str) -> Filter {
+    filter(&format!("tag:{TAG_STACK}"), &[stack.to_string()])
+}
+
+pub(super) fn tags_of(tags: &[Tag]) -> Tags {
+    tags::from_pairs(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    )
+}
+
+fn tag_list(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The tags of a create call.
+pub(super) fn tag_spec(rt: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(tag_list(tags)))
+        .build()
+}
+
+pub(super) fn flag(v: bool) -> AttributeBooleanValue {
+    AttributeBooleanValue::builder().value(v).build()
+}
+
+/// Makes the tags of `id` go from `before` to `after`.
+pub(super) async fn sync_tags(s: &Ec2, id: &str, before: &Tags, after: &Tags) -> Result<()> {
+    tags::sync(
+        before,
+        after,
+        |keys| async move {
+            let keys: Vec<Tag> = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+            s.api
+                .write("DeleteTags", || {
+                    s.c.delete_tags()
+                        .resources(id)
+                        .set_tags(Some(keys.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+        },
+        |set| async move {
+            let set: Tags = set.into_iter().collect();
+            s.api
+                .write("CreateTags", || {
+                    s.c.create_tags()
+                        .resources(id)
+                        .set_tags(Some(tag_list(&set)))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}

@@ -1,0 +1,164 @@
+//! `ec2.subnet`: a subnet in one Availability Zone, inside its VPC's block.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType};
+use serde::{Deserialize, Serialize};
+
+use super::{Ec2, PAGE, filter, flag, owner_filter, sync_tags, tag_spec, tags_of};
+use crate::aws::tags::Tags;
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn"],
+    refresh_cost: "1 DescribeSubnets per 200 ids",
+    within: Some(Within {
+        parent: "vpc_id",
+        cidr: "cidr_block",
+    }),
+    ..KindSpec::new(
+        "ec2.subnet",
+        "A subnet in one Availability Zone.",
+        &[
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            req(new(p("cidr_block", Ty::Cidr, "inside the VPC's block"))),
+            req(new(p(
+                "availability_zone",
+                Ty::Str,
+                "for example us-east-1a",
+            ))),
+            def(
+                p(
+                    "map_public_ip_on_launch",
+                    Ty::Bool,
+                    "public IPs for instances",
+                ),
+                "false",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    vpc_id: String,
+    cidr_block: String,
+    availability_zone: String,
+    map_public_ip_on_launch: bool,
+    tags: Tags,
+}
+
+pub(crate) struct Subnet(Ec2);
+
+impl Subnet {
+    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let items = s
+            .api
+            .read("DescribeSubnets", || {
+                s.c.describe_subnets()
+                    .set_filters(Some(filters.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        Ok(items
+            .iter()
+            .map(|x| {
+                let p = Props {
+                    vpc_id: x.vpc_id().unwrap_or_default().into(),
+                    cidr_block: x.cidr_block().unwrap_or_default().into(),
+                    availability_zone: x.availability_zone().unwrap_or_default().into(),
+                    map_public_ip_on_launch: x.map_public_ip_on_launch().unwrap_or(false),
+                    tags: tags_of(x.tags()),
+                };
+                let arn = serde_json::json!(x.subnet_arn());
+                live(
+                    &SPEC,
+                    x.subnet_id().unwrap_or_default(),
+                    &p,
+                    &[("arn", arn)],
+                )
+            })
+            .collect())
+    }
+
+    async fn map_public_ip(&self, id: &str, on: bool) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .write("ModifySubnetAttribute", || {
+                s.c.modify_subnet_attribute()
+                    .subnet_id(id)
+                    .map_public_ip_on_launch(flag(on))
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for Subnet {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Subnet(c.ec2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("subnet-id", &page)]).await
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let r = s
+            .api
+            .create("CreateSubnet", || {
+                s.c.create_subnet()
+                    .vpc_id(&p.vpc_id)
+                    .cidr_block(&p.cidr_block)
+                    .availability_zone(&p.availability_zone)
+                    .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags))
+                    .send()
+            })
+            .await?;
+        let id = r
+            .subnet()
+            .and_then(|x| x.subnet_id())
+            .ok_or_else(|| no_id("CreateSubnet"))?;
+        if p.map_public_ip_on_launch {
+            self.map_public_ip(id, true).await?;
+        }
+        read_one(self, &s.api, id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        if before.map_public_ip_on_launch != after.map_public_ip_on_launch {
+            self.map_public_ip(id, after.map_public_ip_on_launch)
+                .await?;
+        }
+        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteSubnet", || s.c.delete_subnet().subnet_id(id).send())
+            .await?;
+        Ok(())
+    }
+}

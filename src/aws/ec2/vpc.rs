@@ -1,0 +1,203 @@
+//! `ec2.vpc`: a VPC. DNS support and hostnames are attributes of their own
+//! (DescribeVpcAttribute has no batch form: two calls per VPC on refresh).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType, VpcAttributeName};
+use serde::{Deserialize, Serialize};
+
+use super::{Ec2, PAGE, filter, flag, owner_filter, sync_tags, tag_spec, tags_of};
+use crate::aws::tags::Tags;
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    refresh_cost: "1 DescribeVpcs per 200 ids + 2 DescribeVpcAttribute per VPC",
+    ..KindSpec::new(
+        "ec2.vpc",
+        "A VPC.",
+        &[
+            req(new(p("cidr_block", Ty::Cidr, "the VPC's IPv4 block"))),
+            def(p("enable_dns_support", Ty::Bool, "DNS resolution"), "true"),
+            def(
+                p("enable_dns_hostnames", Ty::Bool, "DNS hostnames"),
+                "false",
+            ),
+            def(
+                new(p("instance_tenancy", Ty::Str, "default or dedicated")),
+                "\"default\"",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    cidr_block: String,
+    enable_dns_support: bool,
+    enable_dns_hostnames: bool,
+    instance_tenancy: String,
+    tags: Tags,
+}
+
+pub(crate) struct Vpc(Ec2);
+
+impl Vpc {
+    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let vpcs = s
+            .api
+            .read("DescribeVpcs", || {
+                s.c.describe_vpcs()
+                    .set_filters(Some(filters.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let mut out = Vec::new();
+        for v in vpcs {
+            let id = v.vpc_id().unwrap_or_default();
+            let (support, hostnames) = tokio::try_join!(
+                self.attr(id, VpcAttributeName::EnableDnsSupport),
+                self.attr(id, VpcAttributeName::EnableDnsHostnames)
+            )?;
+            let p = Props {
+                cidr_block: v.cidr_block().unwrap_or_default().into(),
+                enable_dns_support: support,
+                enable_dns_hostnames: hostnames,
+                instance_tenancy: v
+                    .instance_tenancy()
+                    .map(|t| t.as_str())
+                    .unwrap_or("default")
+                    .into(),
+                tags: tags_of(v.tags()),
+            };
+            out.push(live(&SPEC, id, &p, &[]));
+        }
+        Ok(out)
+    }
+
+    async fn attr(&self, id: &str, a: VpcAttributeName) -> Result<bool> {
+        let s = &self.0;
+        let r = s
+            .api
+            .read("DescribeVpcAttribute", || {
+                s.c.describe_vpc_attribute()
+                    .vpc_id(id)
+                    .attribute(a.clone())
+                    .send()
+            })
+            .await?;
+        Ok(match a {
+            VpcAttributeName::EnableDnsSupport => r.enable_dns_support().and_then(|x| x.value()),
+            _ => r.enable_dns_hostnames().and_then(|x| x.value()),
+        }
+        .unwrap_or(false))
+    }
+
+    /// One attribute per ModifyVpcAttribute call, as the API requires.
+    async fn set_attrs(
+        &self,
+        id: &str,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<()> {
+        let s = &self.0;
+        if let Some(v) = support {
+            s.api
+                .write("ModifyVpcAttribute", || {
+                    s.c.modify_vpc_attribute()
+                        .vpc_id(id)
+                        .enable_dns_support(flag(v))
+                        .send()
+                })
+                .await?;
+        }
+        if let Some(v) = hostnames {
+            s.api
+                .write("ModifyVpcAttribute", || {
+                    s.c.modify_vpc_attribute()
+                        .vpc_id(id)
+                        .enable_dns_hostnames(flag(v))
+                        .send()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `Some(after)` when the value changes.
+fn change<T: PartialEq + Copy>(before: T, after: T) -> Option<T> {
+    (before != after).then_some(after)
+}
+
+#[async_trait]
+impl Kind for Vpc {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Vpc(c.ec2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(vec![filter("vpc-id", &page)]).await
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        self.describe(vec![owner_filter(stack)]).await
+    }
+    async fn discover(&self) -> Result<Vec<Live>> {
+        self.describe(vec![]).await
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let r = s
+            .api
+            .create("CreateVpc", || {
+                s.c.create_vpc()
+                    .cidr_block(&p.cidr_block)
+                    .instance_tenancy(p.instance_tenancy.as_str().into())
+                    .tag_specifications(tag_spec(ResourceType::Vpc, &p.tags))
+                    .send()
+            })
+            .await?;
+        let id = r
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .ok_or_else(|| no_id("CreateVpc"))?;
+        // A new VPC has DNS support on and hostnames off.
+        self.set_attrs(
+            id,
+            change(true, p.enable_dns_support),
+            change(false, p.enable_dns_hostnames),
+        )
+        .await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        self.set_attrs(
+            id,
+            change(before.enable_dns_support, after.enable_dns_support),
+            change(before.enable_dns_hostnames, after.enable_dns_hostnames),
+        )
+        .await?;
+        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteVpc", || s.c.delete_vpc().vpc_id(id).send())
+            .await?;
+        Ok(())
+    }
+}

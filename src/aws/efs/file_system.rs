@@ -1,0 +1,374 @@
+//! `efs.file_system`: an encrypted EFS file system with a lifecycle policy.
+//!
+//! Its creation token is `provision-STACK-ADDRESS`, so a create whose answer
+//! was lost is found again by EFS's own idempotency.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_efs::types::{
+    BackupPolicy, FileSystemDescription, LifeCycleState, LifecyclePolicy, PerformanceMode, Status,
+    Tag, ThroughputMode, TransitionToIaRules,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Efs;
+use crate::aws::errors::{Class, has_code, is};
+use crate::aws::tags::{self, Tags};
+use crate::aws::wait::{self, Seen};
+use crate::aws::{Clients, Kind, live, read_one};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, TAGS, Ty, def, new, p};
+use crate::provider::{Live, Wanted};
+use crate::stack::{TAG_ADDRESS, TAG_STACK};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn", "dns_name"],
+    refresh_cost: "1 DescribeFileSystems per 100 file systems in the region + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
+    ..KindSpec::new(
+        "efs.file_system",
+        "An encrypted EFS file system with a lifecycle policy.",
+        &[
+            def(new(p("encrypted", Ty::Bool, "encrypt at rest")), "true"),
+            new(p("kms_key_id", Ty::Str, "KMS key")),
+            def(
+                new(p("performance_mode", Ty::Str, "generalPurpose or maxIO")),
+                "\"generalPurpose\"",
+            ),
+            def(
+                p(
+                    "throughput_mode",
+                    Ty::Str,
+                    "bursting, elastic or provisioned",
+                ),
+                "\"elastic\"",
+            ),
+            def(
+                p("transition_to_ia", Ty::Str, "AFTER_30_DAYS, ... or NONE"),
+                "\"AFTER_30_DAYS\"",
+            ),
+            def(
+                p("backup", Ty::Bool, "automatic backups (AWS Backup)"),
+                "true",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    encrypted: bool,
+    kms_key_id: Option<String>,
+    performance_mode: String,
+    throughput_mode: Option<String>,
+    transition_to_ia: String,
+    backup: bool,
+    tags: Tags,
+}
+
+pub(crate) struct FileSystem {
+    pub(crate) s: Efs,
+    pub(crate) region: String,
+}
+
+impl FileSystem {
+    async fn list(
+        &self,
+        id: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Vec<FileSystemDescription>> {
+        let s = &self.s;
+        let all = s
+            .api
+            .read("DescribeFileSystems", || {
+                s.c.describe_file_systems()
+                    .set_file_system_id(id.map(str::to_string))
+                    .set_creation_token(token.map(str::to_string))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await;
+        match all {
+            Err(e) if id.is_some() && is(&e, Class::NotFound) => Ok(vec![]),
+            r => Ok(r?
+                .into_iter()
+                .filter(|f| f.life_cycle_state() != &LifeCycleState::Deleted)
+                .collect()),
+        }
+    }
+
+    /// One file system in full: lifecycle and backup cost a call each.
+    async fn live_of(&self, f: &FileSystemDescription) -> Result<Live> {
+        let s = &self.s;
+        let id = f.file_system_id();
+        let lc = s
+            .api
+            .read("DescribeLifecycleConfiguration", || {
+                s.c.describe_lifecycle_configuration()
+                    .file_system_id(id)
+                    .send()
+            })
+            .await?;
+        let backup = match s
+            .api
+            .read("DescribeBackupPolicy", || {
+                s.c.describe_backup_policy().file_system_id(id).send()
+            })
+            .await
+        {
+            Ok(r) => matches!(
+                r.backup_policy().map(|p| p.status()),
+                Some(Status::Enabled | Status::Enabling)
+            ),
+            // No policy was ever set: backups are off.
+            Err(e) if has_code(&e, &["PolicyNotFound"]) => false,
+            Err(e) => return Err(e),
+        };
+        let p = Props {
+            encrypted: f.encrypted().unwrap_or(false),
+            kms_key_id: f.kms_key_id().map(str::to_string),
+            performance_mode: f.performance_mode().as_str().into(),
+            throughput_mode: f.throughput_mode().map(|x| x.as_str().to_string()),
+            transition_to_ia: lc
+                .lifecycle_policies()
+                .iter()
+                .find_map(|p| p.transition_to_ia())
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "NONE".into()),
+            backup,
+            tags: tags::from_pairs(f.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        let outputs = [
+            ("arn", json!(f.file_system_arn())),
+            (
+                "dns_name",
+                json!(format!("{id}.efs.{}.amazonaws.com", self.region)),
+            ),
+        ];
+        Ok(live(&SPEC, id, &p, &outputs))
+    }
+
+    async fn all_of(&self, found: Vec<FileSystemDescription>) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for f in &found {
+            out.push(self.live_of(f).await?);
+        }
+        Ok(out)
+    }
+
+    async fn set_lifecycle(&self, id: &str, p: &Props) -> Result<()> {
+        let policies = match p.transition_to_ia.as_str() {
+            "NONE" => vec![],
+            rule => vec![
+                LifecyclePolicy::builder()
+                    .transition_to_ia(TransitionToIaRules::from(rule))
+                    .build(),
+            ],
+        };
+        let s = &self.s;
+        s.api
+            .write("PutLifecycleConfiguration", || {
+                s.c.put_lifecycle_configuration()
+                    .file_system_id(id)
+                    .set_lifecycle_policies(Some(policies.clone()))
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn set_backup(&self, id: &str, on: bool) -> Result<()> {
+        let status = if on {
+            Status::Enabled
+        } else {
+            Status::Disabled
+        };
+        let policy = BackupPolicy::builder()
+            .status(status)
+            .build()
+            .map_err(|e| Error::other(e.to_string()))?;
+        let s = &self.s;
+        s.api
+            .write("PutBackupPolicy", || {
+                s.c.put_backup_policy()
+                    .file_system_id(id)
+                    .backup_policy(policy.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn sync_tags(&self, id: &str, before: &Tags, after: &Tags) -> Result<()> {
+        let s = &self.s;
+        tags::sync(
+            before,
+            after,
+            |keys| async move {
+                s.api
+                    .write("UntagResource", || {
+                        s.c.untag_resource()
+                            .resource_id(id)
+                            .set_tag_keys(Some(keys.clone()))
+                            .send()
+                    })
+                    .await
+                    .map(|_| ())
+            },
+            |set| async move {
+                let set: Vec<Tag> = set
+                    .into_iter()
+                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                    .collect();
+                s.api
+                    .write("TagResource", || {
+                        s.c.tag_resource()
+                            .resource_id(id)
+                            .set_tags(Some(set.clone()))
+                            .send()
+                    })
+                    .await
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Kind for FileSystem {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        FileSystem {
+            s: c.efs.clone(),
+            region: c.region.clone(),
+        }
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let found = match ids {
+            // One file system: ask for it alone.
+            [id] => self.list(Some(id), None).await?,
+            _ => self
+                .list(None, None)
+                .await?
+                .into_iter()
+                .filter(|f| ids.iter().any(|i| i == f.file_system_id()))
+                .collect(),
+        };
+        self.all_of(found).await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        let found = self.list(None, None).await?;
+        let ours = found
+            .into_iter()
+            .filter(|f| {
+                f.tags()
+                    .iter()
+                    .any(|t| t.key() == TAG_STACK && t.value() == stack)
+            })
+            .collect();
+        self.all_of(ours).await
+    }
+    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+        let tag = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
+        let token = format!("provision-{}-{}", tag(TAG_STACK), tag(TAG_ADDRESS));
+        let tag_list: Vec<Tag> = p
+            .tags
+            .iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        let s = &self.s;
+        // The creation token makes this safe to repeat: EFS answers
+        // FileSystemAlreadyExists for a token it has seen.
+        let made = s
+            .api
+            .write("CreateFileSystem", || {
+                s.c.create_file_system()
+                    .creation_token(&token)
+                    .encrypted(p.encrypted)
+                    .set_kms_key_id(p.kms_key_id.clone())
+                    .performance_mode(PerformanceMode::from(p.performance_mode.as_str()))
+                    .set_throughput_mode(p.throughput_mode.as_deref().map(ThroughputMode::from))
+                    .backup(p.backup)
+                    .set_tags(Some(tag_list.clone()))
+                    .send()
+            })
+            .await;
+        let id = match made {
+            Ok(r) => r.file_system_id().to_string(),
+            // The token already made a file system: a retry after a lost answer.
+            Err(e) if has_code(&e, &["FileSystemAlreadyExists"]) => self
+                .list(None, Some(&token))
+                .await?
+                .first()
+                .map(|f| f.file_system_id().to_string())
+                .ok_or_else(|| {
+                    Error::other(format!("{e} (and no file system has token {token})"))
+                })?,
+            Err(e) => return Err(e),
+        };
+        wait::until(
+            &format!("file system {id} to become available"),
+            timeout,
+            || async {
+                Ok(
+                    match self
+                        .list(Some(&id), None)
+                        .await?
+                        .first()
+                        .map(|f| f.life_cycle_state())
+                    {
+                        Some(LifeCycleState::Available) => Seen::Ready(()),
+                        Some(LifeCycleState::Error) => Seen::Failed("it is in error".into()),
+                        Some(st) => Seen::Pending(st.as_str().into()),
+                        None => Seen::Pending("not visible yet".into()),
+                    },
+                )
+            },
+        )
+        .await?;
+        self.set_lifecycle(&id, p).await?;
+        read_one(self, &s.api, &id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.s;
+        if before.throughput_mode != after.throughput_mode {
+            s.api
+                .write("UpdateFileSystem", || {
+                    s.c.update_file_system()
+                        .file_system_id(id)
+                        .set_throughput_mode(
+                            after.throughput_mode.as_deref().map(ThroughputMode::from),
+                        )
+                        .send()
+                })
+                .await?;
+        }
+        if before.transition_to_ia != after.transition_to_ia {
+            self.set_lifecycle(id, after).await?;
+        }
+        if before.backup != after.backup {
+            self.set_backup(id, after.backup).await?;
+        }
+        self.sync_tags(id, &before.tags, &after.tags).await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
+        let s = &self.s;
+        s.api
+            .delete("DeleteFileSystem", || {
+                s.c.delete_file_system().file_system_id(id).send()
+            })
+            .await?;
+        wait::gone(&format!("file system {id}"), timeout, || async {
+            Ok(!self.list(Some(id), None).await?.is_empty())
+        })
+        .await
+    }
+}

@@ -1,0 +1,389 @@
+//! `elasticache.replication_group`: a Redis or Valkey replication group, one
+//! shard, replicas in other AZs.
+//!
+//! Its subnet group, security groups, port and engine version are reported
+//! on its member clusters (DescribeCacheClusters, one paginated call for the
+//! region). When no member cluster is reported (moto describes none), those
+//! properties are left unobserved and kept as recorded.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_elasticache::types::{
+    AutomaticFailoverStatus, CacheCluster, MultiAzStatus, ReplicationGroup as Group,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Cache, sync_tags, tag_list, tags_of};
+use crate::aws::errors::{Class, is};
+use crate::aws::tags::{Tags, owns};
+use crate::aws::wait::{self, Seen, by_status};
+use crate::aws::{Clients, Kind, live, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
+    refresh_cost: "1 DescribeReplicationGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    ..KindSpec::new(
+        "elasticache.replication_group",
+        "A Redis or Valkey replication group: one shard, replicas in other AZs.",
+        &[
+            req(new(p("id", Ty::Str, "replication group id"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            def(new(p("engine", Ty::Str, "redis or valkey")), "\"redis\""),
+            p("engine_version", Ty::Str, "engine version"),
+            def(
+                p("node_type", Ty::Str, "for example cache.t4g.medium"),
+                "\"cache.t4g.medium\"",
+            ),
+            def(
+                new(p(
+                    "replicas_per_node_group",
+                    Ty::Int,
+                    "replicas of the primary",
+                )),
+                "2",
+            ),
+            def(
+                p(
+                    "automatic_failover",
+                    Ty::Bool,
+                    "promote a replica on failure",
+                ),
+                "true",
+            ),
+            def(p("multi_az", Ty::Bool, "replicas in other AZs"), "true"),
+            def(
+                new(p("transit_encryption", Ty::Bool, "TLS in transit")),
+                "true",
+            ),
+            def(
+                new(p("at_rest_encryption", Ty::Bool, "encryption at rest")),
+                "true",
+            ),
+            req(new(p(
+                "subnet_group_name",
+                Ty::Str,
+                "the cache subnet group",
+            ))),
+            SECURITY_GROUPS,
+            def(new(p("port", Ty::Int, "port")), "6379"),
+            def(
+                p("snapshot_retention_limit", Ty::Int, "days of snapshots"),
+                "1",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+/// Settings absent from AWS's answer take their defaults.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    id: String,
+    description: String,
+    engine: Option<String>,
+    engine_version: Option<String>,
+    node_type: Option<String>,
+    replicas_per_node_group: i32,
+    automatic_failover: bool,
+    multi_az: bool,
+    transit_encryption: bool,
+    at_rest_encryption: bool,
+    subnet_group_name: String,
+    security_group_ids: Vec<String>,
+    port: Option<i32>,
+    snapshot_retention_limit: Option<i32>,
+    tags: Tags,
+}
+
+impl Props {
+    /// What ModifyReplicationGroup changes.
+    fn settings(&self) -> serde_json::Value {
+        json!([
+            self.description,
+            self.engine_version,
+            self.node_type,
+            self.automatic_failover,
+            self.multi_az,
+            self.security_group_ids,
+            self.snapshot_retention_limit,
+        ])
+    }
+}
+
+/// Settings a replication group reports only through its member clusters.
+const ON_MEMBERS: &[&str] = &[
+    "subnet_group_name",
+    "security_group_ids",
+    "port",
+    "engine_version",
+];
+
+pub(crate) struct ReplicationGroup(pub(crate) Cache);
+
+impl ReplicationGroup {
+    /// One group (`id`) or the region's; with `only`, just those ids (their
+    /// tags cost a call each, so none is spent on the others).
+    async fn describe(
+        &self,
+        id: Option<&str>,
+        only: Option<&[String]>,
+    ) -> Result<Vec<(Live, String)>> {
+        let s = &self.0;
+        let groups = s
+            .api
+            .read("DescribeReplicationGroups", || {
+                s.c.describe_replication_groups()
+                    .set_replication_group_id(id.map(str::to_string))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let groups: Vec<Group> = groups
+            .into_iter()
+            .filter(|g| {
+                only.is_none_or(|o| {
+                    o.iter()
+                        .any(|i| Some(i.as_str()) == g.replication_group_id())
+                })
+            })
+            .collect();
+        if groups.is_empty() {
+            return Ok(vec![]);
+        }
+        let clusters = s
+            .api
+            .read("DescribeCacheClusters", || {
+                s.c.describe_cache_clusters()
+                    .show_cache_node_info(true)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let mut out = Vec::new();
+        for g in groups {
+            let tags = tags_of(s, g.arn().unwrap_or_default()).await?;
+            let member = clusters
+                .iter()
+                .find(|c| c.replication_group_id() == g.replication_group_id());
+            out.push((
+                live_of(&g, member, tags),
+                g.status().unwrap_or_default().to_string(),
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn wait_available(&self, id: &str, timeout: Duration) -> Result<Live> {
+        wait::until(
+            &format!("replication group {id} to become available"),
+            timeout,
+            || async {
+                Ok(match self.describe(Some(id), None).await?.pop() {
+                    None => Seen::Pending("not visible yet".into()),
+                    Some((l, st)) => by_status(&st, &["available"], &["create-failed"], l),
+                })
+            },
+        )
+        .await
+    }
+}
+
+fn live_of(g: &Group, member: Option<&CacheCluster>, tags: Tags) -> Live {
+    let ng = g.node_groups().first();
+    let mut p = Props {
+        id: g.replication_group_id().unwrap_or_default().into(),
+        description: g.description().unwrap_or_default().into(),
+        engine: g
+            .engine()
+            .or(member.and_then(|m| m.engine()))
+            .map(str::to_string),
+        engine_version: None,
+        node_type: g.cache_node_type().map(str::to_string),
+        replicas_per_node_group: ng
+            .map(|n| n.node_group_members().len().saturating_sub(1))
+            .unwrap_or(0) as i32,
+        automatic_failover: matches!(
+            g.automatic_failover(),
+            Some(AutomaticFailoverStatus::Enabled | AutomaticFailoverStatus::Enabling)
+        ),
+        multi_az: matches!(g.multi_az(), Some(MultiAzStatus::Enabled)),
+        transit_encryption: g.transit_encryption_enabled().unwrap_or(false),
+        at_rest_encryption: g.at_rest_encryption_enabled().unwrap_or(false),
+        subnet_group_name: String::new(),
+        security_group_ids: vec![],
+        port: None,
+        snapshot_retention_limit: g.snapshot_retention_limit(),
+        tags,
+    };
+    if let Some(m) = member {
+        p.subnet_group_name = m.cache_subnet_group_name().unwrap_or_default().into();
+        p.security_group_ids = m
+            .security_groups()
+            .iter()
+            .filter_map(|s| s.security_group_id().map(str::to_string))
+            .collect();
+        p.engine_version = m.engine_version().map(str::to_string);
+        p.port = m
+            .cache_nodes()
+            .first()
+            .and_then(|n| n.endpoint())
+            .and_then(|e| e.port());
+    }
+    let endpoint =
+        |e: Option<&aws_sdk_elasticache::types::Endpoint>| json!(e.and_then(|e| e.address()));
+    let outputs = [
+        ("arn", json!(g.arn())),
+        (
+            "primary_endpoint",
+            endpoint(ng.and_then(|n| n.primary_endpoint())),
+        ),
+        (
+            "reader_endpoint",
+            endpoint(ng.and_then(|n| n.reader_endpoint())),
+        ),
+    ];
+    let mut l = live(
+        &SPEC,
+        g.replication_group_id().unwrap_or_default(),
+        &p,
+        &outputs,
+    );
+    if member.is_none() {
+        l.unobserved = ON_MEMBERS.to_vec();
+    }
+    l
+}
+
+#[async_trait]
+impl Kind for ReplicationGroup {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        ReplicationGroup(c.elasticache.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        // DescribeReplicationGroups takes one id or none: list the region once.
+        let all = if let [id] = ids {
+            match self.describe(Some(id), None).await {
+                Err(e) if is(&e, Class::NotFound) => vec![],
+                r => r?,
+            }
+        } else {
+            self.describe(None, Some(ids)).await?
+        };
+        Ok(all
+            .into_iter()
+            .filter(|(_, st)| st != "deleting")
+            .map(|x| x.0)
+            .collect())
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        Ok(self
+            .describe(None, None)
+            .await?
+            .into_iter()
+            .filter(|(l, st)| owns(stack, l) && st != "deleting")
+            .map(|x| x.0)
+            .collect())
+    }
+    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+        let s = &self.0;
+        s.api
+            .create("CreateReplicationGroup", || {
+                s.c.create_replication_group()
+                    .replication_group_id(&p.id)
+                    .replication_group_description(&p.description)
+                    .set_engine(p.engine.clone())
+                    .set_engine_version(p.engine_version.clone())
+                    .set_cache_node_type(p.node_type.clone())
+                    .num_node_groups(1)
+                    .replicas_per_node_group(p.replicas_per_node_group)
+                    .automatic_failover_enabled(p.automatic_failover)
+                    .multi_az_enabled(p.multi_az)
+                    .transit_encryption_enabled(p.transit_encryption)
+                    .at_rest_encryption_enabled(p.at_rest_encryption)
+                    .cache_subnet_group_name(&p.subnet_group_name)
+                    .set_security_group_ids(Some(p.security_group_ids.clone()))
+                    .set_port(p.port)
+                    .set_snapshot_retention_limit(p.snapshot_retention_limit)
+                    .set_tags(Some(tag_list(&p.tags)))
+                    .send()
+            })
+            .await?;
+        self.wait_available(&p.id, timeout).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        before: &Props,
+        after: &Props,
+        timeout: Duration,
+    ) -> Result<Live> {
+        let s = &self.0;
+        if before.settings() != after.settings() {
+            let description =
+                (before.description != after.description).then(|| after.description.clone());
+            let version = after
+                .engine_version
+                .clone()
+                .filter(|_| before.engine_version != after.engine_version);
+            let node_type = after
+                .node_type
+                .clone()
+                .filter(|_| before.node_type != after.node_type);
+            let groups = (before.security_group_ids != after.security_group_ids)
+                .then(|| after.security_group_ids.clone());
+            s.api
+                .write("ModifyReplicationGroup", || {
+                    s.c.modify_replication_group()
+                        .replication_group_id(id)
+                        .apply_immediately(true)
+                        .set_replication_group_description(description.clone())
+                        .set_engine_version(version.clone())
+                        .set_cache_node_type(node_type.clone())
+                        .automatic_failover_enabled(after.automatic_failover)
+                        .multi_az_enabled(after.multi_az)
+                        .set_security_group_ids(groups.clone())
+                        .set_snapshot_retention_limit(after.snapshot_retention_limit)
+                        .send()
+                })
+                .await?;
+        }
+        let now = read_one(self, &s.api, id).await?;
+        let arn = now.outputs["arn"].as_str().unwrap_or_default();
+        sync_tags(s, arn, &before.tags, &after.tags).await?;
+        self.wait_available(id, timeout).await
+    }
+    async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteReplicationGroup", || {
+                s.c.delete_replication_group()
+                    .replication_group_id(id)
+                    .send()
+            })
+            .await?;
+        // Gone means DescribeReplicationGroups answers ReplicationGroupNotFoundFault.
+        wait::gone(&format!("replication group {id}"), timeout, || async {
+            match self.describe(Some(id), None).await {
+                Ok(v) => Ok(!v.is_empty()),
+                Err(e) if is(&e, Class::NotFound) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+}

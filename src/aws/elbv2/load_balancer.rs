@@ -1,0 +1,317 @@
+//! `elbv2.load_balancer`: an Application Load Balancer. Its settings are
+//! attributes, read one call per load balancer (no batch form).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancer as Lb, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Elb, PAGE, sync_tags, tag_list, tags_of};
+use crate::aws::tags::{Tags, owned_by};
+use crate::aws::wait::{self, Seen};
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn", "dns_name", "zone_id"],
+    refresh_cost: "1 DescribeLoadBalancers + 1 DescribeTags per 20, 1 DescribeLoadBalancerAttributes per ALB",
+    ..KindSpec::new(
+        "elbv2.load_balancer",
+        "An Application Load Balancer.",
+        &[
+            req(new(p("name", Ty::Str, "at most 32 characters"))),
+            def(
+                new(p("scheme", Ty::Str, "internet-facing or internal")),
+                "\"internet-facing\"",
+            ),
+            req(p(
+                "subnet_ids",
+                Ty::StrList { set: true },
+                "subnets in at least two AZs",
+            )),
+            SECURITY_GROUPS,
+            def(p("idle_timeout", Ty::Int, "seconds"), "60"),
+            def(
+                p("deletion_protection", Ty::Bool, "refuse deletion while on"),
+                "false",
+            ),
+            def(p("http2", Ty::Bool, "HTTP/2"), "true"),
+            def(
+                p(
+                    "drop_invalid_headers",
+                    Ty::Bool,
+                    "drop invalid header fields",
+                ),
+                "false",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+/// Attributes absent from AWS's answer take their defaults.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    scheme: String,
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    idle_timeout: Option<i64>,
+    deletion_protection: Option<bool>,
+    http2: Option<bool>,
+    drop_invalid_headers: Option<bool>,
+    tags: Tags,
+}
+
+impl Props {
+    /// The attributes as AWS names them, with their values as text.
+    fn attributes(&self) -> [(&'static str, Option<String>); 4] {
+        let text = |v: Option<bool>| v.map(|b| b.to_string());
+        [
+            (
+                "idle_timeout.timeout_seconds",
+                self.idle_timeout.map(|v| v.to_string()),
+            ),
+            (
+                "deletion_protection.enabled",
+                text(self.deletion_protection),
+            ),
+            ("routing.http2.enabled", text(self.http2)),
+            (
+                "routing.http.drop_invalid_header_fields.enabled",
+                text(self.drop_invalid_headers),
+            ),
+        ]
+    }
+}
+
+pub(crate) struct LoadBalancer(Elb);
+
+fn state(lb: &Lb) -> LoadBalancerStateEnum {
+    lb.state()
+        .and_then(|s| s.code())
+        .cloned()
+        .unwrap_or(LoadBalancerStateEnum::Provisioning)
+}
+
+impl LoadBalancer {
+    /// Load balancers by ARN, or all of them (`None`); with `owner`, only
+    /// that stack's (attributes cost a call each: read for those kept only).
+    async fn describe(
+        &self,
+        arns: Option<Vec<String>>,
+        owner: Option<&str>,
+    ) -> Result<Vec<(Live, LoadBalancerStateEnum)>> {
+        let s = &self.0;
+        let lbs = s
+            .api
+            .read("DescribeLoadBalancers", || {
+                s.c.describe_load_balancers()
+                    .set_load_balancer_arns(arns.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let all: Vec<String> = lbs
+            .iter()
+            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+            .collect();
+        let mut tags = tags_of(s, &all).await?;
+        let mut out = Vec::new();
+        for lb in lbs {
+            let arn = lb.load_balancer_arn().unwrap_or_default();
+            let t = tags.remove(arn).unwrap_or_default();
+            if owner.is_some_and(|o| !owned_by(&t, o)) {
+                continue;
+            }
+            out.push((self.live_of(&lb, t).await?, state(&lb)));
+        }
+        Ok(out)
+    }
+
+    async fn live_of(&self, lb: &Lb, tags: Tags) -> Result<Live> {
+        let s = &self.0;
+        let arn = lb.load_balancer_arn().unwrap_or_default();
+        let attrs = s
+            .api
+            .read("DescribeLoadBalancerAttributes", || {
+                s.c.describe_load_balancer_attributes()
+                    .load_balancer_arn(arn)
+                    .send()
+            })
+            .await?;
+        let attr = |k: &str| {
+            attrs
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(k))
+                .and_then(|a| a.value())
+        };
+        let boolean = |k: &str| attr(k).map(|v| v == "true");
+        let p = Props {
+            name: lb.load_balancer_name().unwrap_or_default().into(),
+            scheme: lb.scheme().map(|x| x.as_str()).unwrap_or_default().into(),
+            subnet_ids: lb
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id().map(str::to_string))
+                .collect(),
+            security_group_ids: lb.security_groups().to_vec(),
+            idle_timeout: attr("idle_timeout.timeout_seconds").and_then(|v| v.parse().ok()),
+            deletion_protection: boolean("deletion_protection.enabled"),
+            http2: boolean("routing.http2.enabled"),
+            drop_invalid_headers: boolean("routing.http.drop_invalid_header_fields.enabled"),
+            tags,
+        };
+        let outputs = [
+            ("arn", json!(arn)),
+            ("dns_name", json!(lb.dns_name())),
+            ("zone_id", json!(lb.canonical_hosted_zone_id())),
+        ];
+        Ok(live(&SPEC, arn, &p, &outputs))
+    }
+
+    /// Sets the attributes that differ from `before` (all of them without one).
+    async fn set_attributes(&self, arn: &str, before: Option<&Props>, after: &Props) -> Result<()> {
+        let old = before.map(Props::attributes);
+        let attrs: Vec<LoadBalancerAttribute> = after
+            .attributes()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, a)| old.as_ref().is_none_or(|o| o[*i].1 != a.1))
+            .filter_map(|(_, (key, v))| {
+                Some(LoadBalancerAttribute::builder().key(key).value(v?).build())
+            })
+            .collect();
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let s = &self.0;
+        s.api
+            .write("ModifyLoadBalancerAttributes", || {
+                s.c.modify_load_balancer_attributes()
+                    .load_balancer_arn(arn)
+                    .set_attributes(Some(attrs.clone()))
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for LoadBalancer {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        LoadBalancer(c.elbv2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            let found = self.describe(Some(page), None).await?;
+            Ok(found.into_iter().map(|x| x.0).collect())
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        let found = self.describe(None, Some(stack)).await?;
+        Ok(found.into_iter().map(|x| x.0).collect())
+    }
+    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+        let s = &self.0;
+        // CreateLoadBalancer is idempotent by name with the same settings.
+        let r = s
+            .api
+            .write("CreateLoadBalancer", || {
+                s.c.create_load_balancer()
+                    .name(&p.name)
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(LoadBalancerSchemeEnum::from(p.scheme.as_str()))
+                    .set_subnets(Some(p.subnet_ids.clone()))
+                    .set_security_groups(Some(p.security_group_ids.clone()))
+                    .set_tags(Some(tag_list(&p.tags)))
+                    .send()
+            })
+            .await?;
+        let arn = r
+            .load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .ok_or_else(|| no_id("CreateLoadBalancer"))?;
+        self.set_attributes(arn, None, p).await?;
+        wait::until(
+            &format!("load balancer {arn} to become active"),
+            timeout,
+            || async {
+                Ok(
+                    match self
+                        .describe(Some(vec![arn.to_string()]), None)
+                        .await?
+                        .pop()
+                    {
+                        None => Seen::Pending("not visible yet".into()),
+                        Some((l, LoadBalancerStateEnum::Active)) => Seen::Ready(l),
+                        Some((_, LoadBalancerStateEnum::Failed)) => {
+                            Seen::Failed("it is failed".into())
+                        }
+                        Some((_, st)) => Seen::Pending(st.as_str().into()),
+                    },
+                )
+            },
+        )
+        .await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        if before.subnet_ids != after.subnet_ids {
+            s.api
+                .write("SetSubnets", || {
+                    s.c.set_subnets()
+                        .load_balancer_arn(id)
+                        .set_subnets(Some(after.subnet_ids.clone()))
+                        .send()
+                })
+                .await?;
+        }
+        if before.security_group_ids != after.security_group_ids {
+            s.api
+                .write("SetSecurityGroups", || {
+                    s.c.set_security_groups()
+                        .load_balancer_arn(id)
+                        .set_security_groups(Some(after.security_group_ids.clone()))
+                        .send()
+                })
+                .await?;
+        }
+        self.set_attributes(id, Some(before), after).await?;
+        sync_tags(s, id, &before.tags, &after.tags).await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteLoadBalancer", || {
+                s.c.delete_load_balancer().load_balancer_arn(id).send()
+            })
+            .await?;
+        wait::gone(&format!("load balancer {id}"), timeout, || async {
+            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+        })
+        .await
+    }
+    async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
+        Ok((p.deletion_protection == Some(true)).then(|| {
+            "deletion protection is on: set deletion_protection: false and apply first".to_string()
+        }))
+    }
+}

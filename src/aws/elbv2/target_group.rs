@@ -1,0 +1,304 @@
+//! `elbv2.target_group`: a target group with a health check; `targets` are
+//! the registered instances (authoritative).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetDescription, TargetGroup as Group, TargetTypeEnum,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Elb, PAGE, sync_tags, tag_list, tags_of};
+use crate::aws::tags::{Tags, owned_by};
+use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn"],
+    refresh_cost: "1 DescribeTargetGroups + 1 DescribeTags per 20, 1 DescribeTargetHealth per group",
+    ..KindSpec::new(
+        "elbv2.target_group",
+        "A target group with a health check; `targets` are registered (authoritative).",
+        &[
+            req(new(p("name", Ty::Str, "at most 32 characters"))),
+            def(new(p("protocol", Ty::Str, "HTTP or HTTPS")), "\"HTTP\""),
+            req(new(p("port", Ty::Int, "the targets' port"))),
+            req(new(p("vpc_id", Ty::Str, "the VPC"))),
+            def(
+                new(p("target_type", Ty::Str, "instance or ip")),
+                "\"instance\"",
+            ),
+            def(p("health_check_path", Ty::Str, "path probed"), "\"/\""),
+            def(
+                p(
+                    "health_check_matcher",
+                    Ty::Str,
+                    "HTTP codes counted healthy",
+                ),
+                "\"200\"",
+            ),
+            def(
+                p("health_check_interval", Ty::Int, "seconds between probes"),
+                "30",
+            ),
+            def(
+                p("healthy_threshold", Ty::Int, "probes to become healthy"),
+                "5",
+            ),
+            def(
+                p("unhealthy_threshold", Ty::Int, "probes to become unhealthy"),
+                "2",
+            ),
+            def(
+                p(
+                    "targets",
+                    Ty::StrList { set: true },
+                    "instance ids registered",
+                ),
+                "[]",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+/// Health-check settings absent from AWS's answer take their defaults.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    protocol: String,
+    port: i32,
+    vpc_id: String,
+    target_type: String,
+    health_check_path: Option<String>,
+    health_check_matcher: Option<String>,
+    health_check_interval: Option<i32>,
+    healthy_threshold: Option<i32>,
+    unhealthy_threshold: Option<i32>,
+    targets: Vec<String>,
+    tags: Tags,
+}
+
+impl Props {
+    #[allow(clippy::type_complexity)]
+    fn health_check(
+        &self,
+    ) -> (
+        Option<&str>,
+        Option<&str>,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+    ) {
+        (
+            self.health_check_path.as_deref(),
+            self.health_check_matcher.as_deref(),
+            self.health_check_interval,
+            self.healthy_threshold,
+            self.unhealthy_threshold,
+        )
+    }
+
+    fn matcher(&self) -> Option<Matcher> {
+        self.health_check_matcher
+            .as_ref()
+            .map(|m| Matcher::builder().http_code(m).build())
+    }
+}
+
+pub(crate) struct TargetGroup(Elb);
+
+impl TargetGroup {
+    /// Target groups by ARN, or all (`None`); with `owner`, only that stack's
+    /// (their registered targets are read for those alone).
+    async fn describe(&self, arns: Option<Vec<String>>, owner: Option<&str>) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let groups = s
+            .api
+            .read("DescribeTargetGroups", || {
+                s.c.describe_target_groups()
+                    .set_target_group_arns(arns.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await?;
+        let all: Vec<String> = groups
+            .iter()
+            .filter_map(|g| g.target_group_arn().map(str::to_string))
+            .collect();
+        let mut tags = tags_of(s, &all).await?;
+        let mut out = Vec::new();
+        for g in groups {
+            let t = tags
+                .remove(g.target_group_arn().unwrap_or_default())
+                .unwrap_or_default();
+            if owner.is_some_and(|o| !owned_by(&t, o)) {
+                continue;
+            }
+            out.push(self.live_of(&g, t).await?);
+        }
+        Ok(out)
+    }
+
+    async fn live_of(&self, g: &Group, tags: Tags) -> Result<Live> {
+        let s = &self.0;
+        let arn = g.target_group_arn().unwrap_or_default();
+        // Registered targets: one DescribeTargetHealth per group.
+        let health = s
+            .api
+            .read("DescribeTargetHealth", || {
+                s.c.describe_target_health().target_group_arn(arn).send()
+            })
+            .await?;
+        let targets = health
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str())
+                    != Some("draining")
+            })
+            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+            .collect();
+        let p = Props {
+            name: g.target_group_name().unwrap_or_default().into(),
+            protocol: g.protocol().map(|x| x.as_str()).unwrap_or_default().into(),
+            port: g.port().unwrap_or_default(),
+            vpc_id: g.vpc_id().unwrap_or_default().into(),
+            target_type: g
+                .target_type()
+                .map(|x| x.as_str())
+                .unwrap_or_default()
+                .into(),
+            health_check_path: g.health_check_path().map(str::to_string),
+            health_check_matcher: g.matcher().and_then(|m| m.http_code()).map(str::to_string),
+            health_check_interval: g.health_check_interval_seconds(),
+            healthy_threshold: g.healthy_threshold_count(),
+            unhealthy_threshold: g.unhealthy_threshold_count(),
+            targets,
+            tags,
+        };
+        Ok(live(&SPEC, arn, &p, &[("arn", json!(arn))]))
+    }
+
+    /// Registers first: the group never goes empty while instances are replaced.
+    async fn set_targets(
+        &self,
+        arn: &str,
+        have: &[String],
+        want: &[String],
+        port: i32,
+    ) -> Result<()> {
+        let t = |id: &String| TargetDescription::builder().id(id).port(port).build();
+        let add: Vec<_> = want.iter().filter(|x| !have.contains(x)).map(t).collect();
+        let remove: Vec<_> = have.iter().filter(|x| !want.contains(x)).map(t).collect();
+        let s = &self.0;
+        if !add.is_empty() {
+            s.api
+                .write("RegisterTargets", || {
+                    s.c.register_targets()
+                        .target_group_arn(arn)
+                        .set_targets(Some(add.clone()))
+                        .send()
+                })
+                .await?;
+        }
+        if !remove.is_empty() {
+            s.api
+                .delete("DeregisterTargets", || {
+                    s.c.deregister_targets()
+                        .target_group_arn(arn)
+                        .set_targets(Some(remove.clone()))
+                        .send()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for TargetGroup {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        TargetGroup(c.elbv2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        by_pages(ids, PAGE, |page| async move {
+            self.describe(Some(page), None).await
+        })
+        .await
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        self.describe(None, Some(stack)).await
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        // CreateTargetGroup is idempotent by name with the same settings.
+        let r = s
+            .api
+            .write("CreateTargetGroup", || {
+                s.c.create_target_group()
+                    .name(&p.name)
+                    .protocol(ProtocolEnum::from(p.protocol.as_str()))
+                    .port(p.port)
+                    .vpc_id(&p.vpc_id)
+                    .target_type(TargetTypeEnum::from(p.target_type.as_str()))
+                    .set_health_check_path(p.health_check_path.clone())
+                    .set_health_check_interval_seconds(p.health_check_interval)
+                    .set_healthy_threshold_count(p.healthy_threshold)
+                    .set_unhealthy_threshold_count(p.unhealthy_threshold)
+                    .set_matcher(p.matcher())
+                    .set_tags(Some(tag_list(&p.tags)))
+                    .send()
+            })
+            .await?;
+        let arn = r
+            .target_groups()
+            .first()
+            .and_then(|g| g.target_group_arn())
+            .ok_or_else(|| no_id("CreateTargetGroup"))?;
+        self.set_targets(arn, &[], &p.targets, p.port).await?;
+        read_one(self, &s.api, arn).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let hc = after;
+        if before.health_check() != after.health_check() {
+            s.api
+                .write("ModifyTargetGroup", || {
+                    s.c.modify_target_group()
+                        .target_group_arn(id)
+                        .set_health_check_path(hc.health_check_path.clone())
+                        .set_health_check_interval_seconds(hc.health_check_interval)
+                        .set_healthy_threshold_count(hc.healthy_threshold)
+                        .set_unhealthy_threshold_count(hc.unhealthy_threshold)
+                        .set_matcher(hc.matcher())
+                        .send()
+                })
+                .await?;
+        }
+        self.set_targets(id, &before.targets, &after.targets, after.port)
+            .await?;
+        sync_tags(s, id, &before.tags, &after.tags).await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteTargetGroup", || {
+                s.c.delete_target_group().target_group_arn(id).send()
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! `guardduty.detector`: the region's GuardDuty detector. There is at most
+//! one per account and region, so `find_owned` offers the one that exists,
+//! whoever made it: the plan adopts it instead of creating a second. Being
+//! the region's one is its identity: it carries no ownership tags.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_guardduty::Client;
+use aws_sdk_guardduty::types::{
+    DetectorFeature, DetectorFeatureConfiguration, FeatureStatus, FindingPublishingFrequency,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::errors::{Class, has_code, is};
+use crate::aws::{Clients, Kind, Svc, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, Ty, def, p};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    refresh_cost: "1 GetDetector per detector (one per region)",
+    ..KindSpec::new(
+        "guardduty.detector",
+        "The region's GuardDuty detector. There is at most one per account and region: one \
+         that exists already is adopted, never duplicated. It is known by being the region's \
+         one, so it carries no ownership tags.",
+        &[
+            def(p("enable", Ty::Bool, "detector on"), "true"),
+            def(
+                p(
+                    "finding_publishing_frequency",
+                    Ty::Str,
+                    "FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS",
+                ),
+                "\"FIFTEEN_MINUTES\"",
+            ),
+            def(
+                p("features", Ty::StrList { set: true }, "features enabled"),
+                r#"["EBS_MALWARE_PROTECTION","RDS_LOGIN_EVENTS","S3_DATA_EVENTS"]"#,
+            ),
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    enable: bool,
+    finding_publishing_frequency: Option<String>,
+    features: Vec<String>,
+}
+
+impl Props {
+    fn features(&self) -> Vec<DetectorFeatureConfiguration> {
+        self.features
+            .iter()
+            .map(|f| {
+                DetectorFeatureConfiguration::builder()
+                    .name(DetectorFeature::from(f.as_str()))
+                    .status(FeatureStatus::Enabled)
+                    .build()
+            })
+            .collect()
+    }
+
+    fn frequency(&self) -> Option<FindingPublishingFrequency> {
+        self.finding_publishing_frequency
+            .as_deref()
+            .map(FindingPublishingFrequency::from)
+    }
+}
+
+pub(crate) struct Detector(pub(crate) Svc<Client>);
+
+impl Detector {
+    async fn get(&self, id: &str) -> Result<Option<Live>> {
+        let s = &self.0;
+        let r = match s
+            .api
+            .read("GetDetector", || s.c.get_detector().detector_id(id).send())
+            .await
+        {
+            // GuardDuty answers a detector that is gone with BadRequestException.
+            Err(e) if is(&e, Class::NotFound) || has_code(&e, &["BadRequestException"]) => {
+                return Ok(None);
+            }
+            r => r?,
+        };
+        let p = Props {
+            enable: r.status().map(|s| s.as_str()) == Some("ENABLED"),
+            finding_publishing_frequency: r
+                .finding_publishing_frequency()
+                .map(|f| f.as_str().to_string()),
+            features: r
+                .features()
+                .iter()
+                .filter(|f| f.status().map(|s| s.as_str()) == Some("ENABLED"))
+                .filter_map(|f| f.name().map(|n| n.as_str().to_string()))
+                .collect(),
+        };
+        Ok(Some(live(&SPEC, id, &p, &[])))
+    }
+
+    async fn ids(&self) -> Result<Vec<String>> {
+        let s = &self.0;
+        s.api
+            .read("ListDetectors", || {
+                s.c.list_detectors()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Kind for Detector {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Detector(c.guardduty.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.get(id).await?);
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, _: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
+        // Whatever detector the region has is the one the stack means.
+        let Some(w) = wanted.first() else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        for id in self.ids().await?.into_iter().take(1) {
+            if let Some(mut l) = self.get(&id).await? {
+                l.claimed_by = Some(w.address.clone());
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let r = s
+            .api
+            .create("CreateDetector", || {
+                s.c.create_detector()
+                    .enable(p.enable)
+                    .set_finding_publishing_frequency(p.frequency())
+                    .set_features(Some(p.features()))
+                    .send()
+            })
+            .await?;
+        let id = r.detector_id().ok_or_else(|| no_id("CreateDetector"))?;
+        read_one(self, &s.api, id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let same = before.enable == after.enable
+            && before.finding_publishing_frequency == after.finding_publishing_frequency
+            && before.features == after.features;
+        if !same {
+            s.api
+                .write("UpdateDetector", || {
+                    s.c.update_detector()
+                        .detector_id(id)
+                        .enable(after.enable)
+                        .set_finding_publishing_frequency(after.frequency())
+                        .set_features(Some(after.features()))
+                        .send()
+                })
+                .await?;
+        }
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteDetector", || {
+                s.c.delete_detector().detector_id(id).send()
+            })
+            .await?;
+        Ok(())
+    }
+}

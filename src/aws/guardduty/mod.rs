@@ -1,0 +1,3 @@
+//! GuardDuty: the region's detector.
+
+pub(super) mod detector;

@@ -1,0 +1,314 @@
+//! `rds.cluster`: an Aurora cluster. The master password is made and kept by
+//! Secrets Manager: no password is ever in the stack, state, plan or logs.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{DbCluster, Filter};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{PAGE, Rds, filter, protected, sync_tags, tag_list, tags_of};
+use crate::aws::tags::{Tags, owns};
+use crate::aws::wait::{self, Seen, by_status};
+use crate::aws::{Clients, Kind, live, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &[
+        "id",
+        "arn",
+        "endpoint",
+        "reader_endpoint",
+        "port",
+        "master_user_secret_arn",
+    ],
+    refresh_cost: "1 DescribeDBClusters per 100 ids",
+    ..KindSpec::new(
+        "rds.cluster",
+        "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \
+         (ManageMasterUserPassword): no password is ever in the stack, state, plan or logs.",
+        &[
+            req(new(p("identifier", Ty::Str, "cluster identifier"))),
+            def(
+                new(p("engine", Ty::Str, "aurora-mysql or aurora-postgresql")),
+                "\"aurora-mysql\"",
+            ),
+            p("engine_version", Ty::Str, "engine version"),
+            def(
+                new(p("master_username", Ty::Str, "master user name")),
+                "\"admin\"",
+            ),
+            new(p("database_name", Ty::Str, "initial database")),
+            req(new(p(
+                "db_subnet_group_name",
+                Ty::Str,
+                "the DB subnet group",
+            ))),
+            def(
+                p(
+                    "vpc_security_group_ids",
+                    Ty::StrList { set: true },
+                    "security groups",
+                ),
+                "[]",
+            ),
+            def(
+                new(p("storage_encrypted", Ty::Bool, "encrypt storage")),
+                "true",
+            ),
+            new(p("kms_key_id", Ty::Str, "KMS key for storage")),
+            def(p("backup_retention_period", Ty::Int, "days"), "7"),
+            p("preferred_backup_window", Ty::Str, "hh24:mi-hh24:mi UTC"),
+            def(
+                p("deletion_protection", Ty::Bool, "refuse deletion while on"),
+                "true",
+            ),
+            def(
+                p("copy_tags_to_snapshot", Ty::Bool, "tags on snapshots"),
+                "true",
+            ),
+            def(
+                local(p(
+                    "skip_final_snapshot",
+                    Ty::Bool,
+                    "delete without a final snapshot",
+                )),
+                "false",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+/// Settings absent from AWS's answer take their defaults.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    identifier: String,
+    engine: Option<String>,
+    engine_version: Option<String>,
+    master_username: Option<String>,
+    database_name: Option<String>,
+    db_subnet_group_name: String,
+    vpc_security_group_ids: Vec<String>,
+    storage_encrypted: Option<bool>,
+    kms_key_id: Option<String>,
+    backup_retention_period: Option<i32>,
+    preferred_backup_window: Option<String>,
+    deletion_protection: Option<bool>,
+    copy_tags_to_snapshot: Option<bool>,
+    skip_final_snapshot: bool,
+    tags: Tags,
+}
+
+impl Props {
+    /// What ModifyDBCluster changes.
+    fn settings(&self) -> serde_json::Value {
+        json!([
+            self.engine_version,
+            self.vpc_security_group_ids,
+            self.backup_retention_period,
+            self.preferred_backup_window,
+            self.deletion_protection,
+            self.copy_tags_to_snapshot,
+        ])
+    }
+}
+
+fn live_of(c: &DbCluster) -> Live {
+    let p = Props {
+        identifier: c.db_cluster_identifier().unwrap_or_default().into(),
+        engine: c.engine().map(str::to_string),
+        engine_version: c.engine_version().map(str::to_string),
+        master_username: c.master_username().map(str::to_string),
+        database_name: c.database_name().map(str::to_string),
+        db_subnet_group_name: c.db_subnet_group().unwrap_or_default().into(),
+        vpc_security_group_ids: c
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect(),
+        storage_encrypted: c.storage_encrypted(),
+        kms_key_id: c.kms_key_id().map(str::to_string),
+        backup_retention_period: c.backup_retention_period(),
+        preferred_backup_window: c.preferred_backup_window().map(str::to_string),
+        deletion_protection: c.deletion_protection(),
+        copy_tags_to_snapshot: c.copy_tags_to_snapshot(),
+        skip_final_snapshot: false,
+        tags: tags_of(c.tag_list()),
+    };
+    let outputs = [
+        ("arn", json!(c.db_cluster_arn())),
+        ("endpoint", json!(c.endpoint())),
+        ("reader_endpoint", json!(c.reader_endpoint())),
+        ("port", json!(c.port())),
+        (
+            "master_user_secret_arn",
+            json!(c.master_user_secret().and_then(|m| m.secret_arn())),
+        ),
+    ];
+    live(
+        &SPEC,
+        c.db_cluster_identifier().unwrap_or_default(),
+        &p,
+        &outputs,
+    )
+}
+
+pub(crate) struct Cluster(Rds);
+
+impl Cluster {
+    async fn describe(&self, filters: Option<Vec<Filter>>) -> Result<Vec<DbCluster>> {
+        let s = &self.0;
+        s.api
+            .read("DescribeDBClusters", || {
+                s.c.describe_db_clusters()
+                    .set_filters(filters.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+            })
+            .await
+    }
+
+    async fn wait_available(&self, id: &str, timeout: Duration) -> Result<Live> {
+        wait::until(
+            &format!("Aurora cluster {id} to become available"),
+            timeout,
+            || async {
+                let found = self
+                    .describe(Some(vec![filter("db-cluster-id", &[id.to_string()])]))
+                    .await?;
+                Ok(match found.first() {
+                    None => Seen::Pending("not visible yet".into()),
+                    Some(c) => by_status(
+                        c.status().unwrap_or_default(),
+                        &["available"],
+                        &["failed", "inaccessible", "incompatible"],
+                        c,
+                    ),
+                }
+                .map(live_of))
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Kind for Cluster {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Cluster(c.rds.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(PAGE) {
+            let found = self
+                .describe(Some(vec![filter("db-cluster-id", chunk)]))
+                .await?;
+            out.extend(found.iter().map(live_of));
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        let found = self.describe(None).await?;
+        Ok(found
+            .iter()
+            .map(live_of)
+            .filter(|l| owns(stack, l))
+            .collect())
+    }
+    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+        let s = &self.0;
+        s.api
+            .create("CreateDBCluster", || {
+                s.c.create_db_cluster()
+                    .db_cluster_identifier(&p.identifier)
+                    .set_engine(p.engine.clone())
+                    .set_engine_version(p.engine_version.clone())
+                    .set_master_username(p.master_username.clone())
+                    // AWS makes the password and keeps it in Secrets Manager.
+                    .manage_master_user_password(true)
+                    .set_database_name(p.database_name.clone())
+                    .db_subnet_group_name(&p.db_subnet_group_name)
+                    .set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()))
+                    .set_storage_encrypted(p.storage_encrypted)
+                    .set_kms_key_id(p.kms_key_id.clone())
+                    .set_backup_retention_period(p.backup_retention_period)
+                    .set_preferred_backup_window(p.preferred_backup_window.clone())
+                    .set_deletion_protection(p.deletion_protection)
+                    .set_copy_tags_to_snapshot(p.copy_tags_to_snapshot)
+                    .set_tags(Some(tag_list(&p.tags)))
+                    .send()
+            })
+            .await?;
+        self.wait_available(&p.identifier, timeout).await
+    }
+    async fn update(
+        &self,
+        id: &str,
+        before: &Props,
+        after: &Props,
+        timeout: Duration,
+    ) -> Result<Live> {
+        let s = &self.0;
+        if before.settings() != after.settings() {
+            let version_changed = before.engine_version != after.engine_version;
+            let groups_changed = before.vpc_security_group_ids != after.vpc_security_group_ids;
+            s.api
+                .write("ModifyDBCluster", || {
+                    s.c.modify_db_cluster()
+                        .db_cluster_identifier(id)
+                        .apply_immediately(true)
+                        .set_engine_version(
+                            after.engine_version.clone().filter(|_| version_changed),
+                        )
+                        .set_vpc_security_group_ids(
+                            groups_changed.then(|| after.vpc_security_group_ids.clone()),
+                        )
+                        .set_backup_retention_period(after.backup_retention_period)
+                        .set_preferred_backup_window(after.preferred_backup_window.clone())
+                        .set_deletion_protection(after.deletion_protection)
+                        .set_copy_tags_to_snapshot(after.copy_tags_to_snapshot)
+                        .send()
+                })
+                .await?;
+        }
+        let now = read_one(self, &s.api, id).await?;
+        let arn = now.outputs["arn"].as_str().unwrap_or_default();
+        sync_tags(s, arn, &before.tags, &after.tags).await?;
+        self.wait_available(id, timeout).await
+    }
+    async fn delete(&self, id: &str, p: &Props, timeout: Duration) -> Result<()> {
+        let skip = p.skip_final_snapshot;
+        let snapshot = (!skip).then(|| {
+            let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace([':', '-', 'T', 'Z'], "");
+            format!("{id}-final-{t}")
+        });
+        let s = &self.0;
+        s.api
+            .delete("DeleteDBCluster", || {
+                s.c.delete_db_cluster()
+                    .db_cluster_identifier(id)
+                    .skip_final_snapshot(skip)
+                    .set_final_db_snapshot_identifier(snapshot.clone())
+                    .send()
+            })
+            .await?;
+        wait::gone(&format!("Aurora cluster {id}"), timeout, || async {
+            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+        })
+        .await
+    }
+    async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
+        Ok(protected(p.deletion_protection == Some(true)))
+    }
+}

@@ -1,0 +1,232 @@
+//! `route53.record`: a DNS record, an alias (to a load balancer) or plain
+//! values. Its id is `ZONE_ID|NAME.|TYPE`. Changes wait for INSYNC.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{R53, built, fqdn, plain, wait_insync};
+use crate::aws::errors::has_code;
+use crate::aws::{Clients, Kind, live, read_one};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "fqdn"],
+    refresh_cost: "1 ListResourceRecordSets per record",
+    ..KindSpec::new(
+        "route53.record",
+        "A DNS record: an alias (to a load balancer) or plain values. Changes wait for INSYNC.",
+        &[
+            req(new(p("zone_id", Ty::Str, "the hosted zone"))),
+            req(new(p("name", Ty::Str, "fully qualified name"))),
+            req(new(p("type", Ty::Str, "A, AAAA, CNAME, TXT, ..."))),
+            p("ttl", Ty::Int, "seconds (not for aliases)"),
+            def(
+                p(
+                    "values",
+                    Ty::StrList { set: true },
+                    "record values (not for aliases)",
+                ),
+                "[]",
+            ),
+            p(
+                "alias_dns_name",
+                Ty::Str,
+                "alias target, for example the ALB's dns_name",
+            ),
+            p(
+                "alias_zone_id",
+                Ty::Str,
+                "alias target's hosted zone, for example the ALB's zone_id",
+            ),
+            def(
+                p(
+                    "evaluate_target_health",
+                    Ty::Bool,
+                    "answer only while the target is healthy",
+                ),
+                "false",
+            ),
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    zone_id: String,
+    name: String,
+    r#type: String,
+    ttl: Option<i64>,
+    values: Vec<String>,
+    alias_dns_name: Option<String>,
+    alias_zone_id: Option<String>,
+    evaluate_target_health: bool,
+}
+
+/// Record ids are `ZONE_ID|NAME.|TYPE`.
+fn record_id(zone: &str, name: &str, ty: &str) -> String {
+    format!("{zone}|{}|{ty}", fqdn(name))
+}
+
+fn record_set(p: &Props) -> Result<ResourceRecordSet> {
+    let mut r = ResourceRecordSet::builder()
+        .name(fqdn(&p.name))
+        .r#type(RrType::from(p.r#type.as_str()));
+    if let Some(dns) = &p.alias_dns_name {
+        r = r.alias_target(built(
+            AliasTarget::builder()
+                .dns_name(dns)
+                .hosted_zone_id(p.alias_zone_id.clone().unwrap_or_default())
+                .evaluate_target_health(p.evaluate_target_health)
+                .build(),
+        )?);
+    } else {
+        r = r.set_ttl(p.ttl);
+        for v in &p.values {
+            r = r.resource_records(built(ResourceRecord::builder().value(v).build())?);
+        }
+    }
+    built(r.build())
+}
+
+pub(crate) struct Record(R53);
+
+impl Record {
+    async fn get(&self, id: &str) -> Result<Option<Live>> {
+        let mut parts = id.splitn(3, '|');
+        let (Some(zone), Some(name), Some(ty)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::other(format!(
+                "{id} is not a record id (ZONE|NAME|TYPE)"
+            )));
+        };
+        let s = &self.0;
+        let r = match s
+            .api
+            .read("ListResourceRecordSets", || {
+                s.c.list_resource_record_sets()
+                    .hosted_zone_id(zone)
+                    .start_record_name(name)
+                    .start_record_type(RrType::from(ty))
+                    .max_items(1)
+                    .send()
+            })
+            .await
+        {
+            Err(e) if has_code(&e, &["NoSuchHostedZone"]) => return Ok(None),
+            r => r?,
+        };
+        let Some(rr) = r
+            .resource_record_sets()
+            .iter()
+            .find(|x| x.name() == name && x.r#type().as_str() == ty)
+        else {
+            return Ok(None);
+        };
+        let alias = rr.alias_target();
+        let p = Props {
+            zone_id: zone.into(),
+            name: plain(name),
+            r#type: ty.into(),
+            ttl: rr.ttl(),
+            values: rr
+                .resource_records()
+                .iter()
+                .map(|v| v.value().to_string())
+                .collect(),
+            alias_dns_name: alias.map(|a| plain(a.dns_name())),
+            alias_zone_id: alias.map(|a| a.hosted_zone_id().to_string()),
+            evaluate_target_health: alias.is_some_and(|a| a.evaluate_target_health()),
+        };
+        Ok(Some(live(&SPEC, id, &p, &[("fqdn", json!(plain(name)))])))
+    }
+
+    async fn change(
+        &self,
+        zone: &str,
+        action: ChangeAction,
+        set: ResourceRecordSet,
+        timeout: Duration,
+    ) -> Result<()> {
+        let batch = built(
+            ChangeBatch::builder()
+                .comment("provision")
+                .changes(built(
+                    Change::builder()
+                        .action(action)
+                        .resource_record_set(set)
+                        .build(),
+                )?)
+                .build(),
+        )?;
+        let s = &self.0;
+        let r = s
+            .api
+            .write("ChangeResourceRecordSets", || {
+                s.c.change_resource_record_sets()
+                    .hosted_zone_id(zone)
+                    .change_batch(batch.clone())
+                    .send()
+            })
+            .await?;
+        let change_id = r.change_info().map(|c| c.id()).unwrap_or_default();
+        wait_insync(s, change_id, timeout).await
+    }
+}
+
+#[async_trait]
+impl Kind for Record {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Record(c.route53.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.get(id).await?);
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        Ok(vec![])
+    }
+    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+        self.change(&p.zone_id, ChangeAction::Upsert, record_set(p)?, timeout)
+            .await?;
+        let id = record_id(&p.zone_id, &p.name, &p.r#type);
+        read_one(self, &self.0.api, &id).await
+    }
+    async fn update(&self, id: &str, _: &Props, after: &Props, timeout: Duration) -> Result<Live> {
+        self.change(
+            &after.zone_id,
+            ChangeAction::Upsert,
+            record_set(after)?,
+            timeout,
+        )
+        .await?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
+        // DELETE must name the record exactly as it is now.
+        let Some(now) = self.get(id).await? else {
+            return Ok(());
+        };
+        let now: Props = serde_json::from_value(now.props)
+            .map_err(|e| Error::other(format!("internal: {e}")))?;
+        self.change(
+            &now.zone_id,
+            ChangeAction::Delete,
+            record_set(&now)?,
+            timeout,
+        )
+        .await
+    }
+}

@@ -1,0 +1,169 @@
+//! `route53.zone`: a public hosted zone created by the stack.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{HostedZoneConfig, TagResourceType};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{R53, bare_id, caller_reference, get_zone, sync_tags, tags_of, zones_named};
+use crate::aws::errors::has_code;
+use crate::aws::tags::Tags;
+use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "name_servers"],
+    refresh_cost: "1 GetHostedZone per zone + 1 ListTagsForResources per 10 zones",
+    ..KindSpec::new(
+        "route53.zone",
+        "A public hosted zone created by the stack.",
+        &[
+            req(new(p("name", Ty::Str, "domain name"))),
+            def(p("comment", Ty::Str, "comment"), "\"Managed by provision\""),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    comment: String,
+    tags: Tags,
+}
+
+pub(crate) struct Zone(R53);
+
+impl Zone {
+    async fn get(&self, id: &str) -> Result<Option<Live>> {
+        let Some(z) = get_zone(&self.0, id).await? else {
+            return Ok(None);
+        };
+        let mut tags = tags_of(
+            &self.0,
+            TagResourceType::Hostedzone,
+            std::slice::from_ref(&z.id),
+        )
+        .await?;
+        let p = Props {
+            name: z.name.clone(),
+            comment: z.comment.clone(),
+            tags: tags.remove(&z.id).unwrap_or_default(),
+        };
+        Ok(Some(live(
+            &SPEC,
+            &z.id,
+            &p,
+            &[("name_servers", json!(z.name_servers))],
+        )))
+    }
+}
+
+#[async_trait]
+impl Kind for Zone {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Zone(c.route53.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        // GetHostedZone takes one zone: one call per zone.
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.get(id).await?);
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for w in wanted {
+            let Some(name) = w.props["name"].as_str() else {
+                continue;
+            };
+            let ours = format!(
+                "provision/{stack}/{}/",
+                crate::stack::address_tag(&w.address)
+            );
+            for (id, reference) in zones_named(&self.0, name).await? {
+                if reference.starts_with(&ours)
+                    && let Some(mut l) = self.get(&id).await?
+                {
+                    l.claimed_by = Some(w.address.clone());
+                    out.push(l);
+                }
+            }
+        }
+        Ok(out)
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        let reference = caller_reference(&p.tags);
+        // The caller reference makes a repeat safe: Route 53 answers
+        // HostedZoneAlreadyExists for one it has seen.
+        let made = s
+            .api
+            .write("CreateHostedZone", || {
+                s.c.create_hosted_zone()
+                    .name(&p.name)
+                    .caller_reference(&reference)
+                    .hosted_zone_config(
+                        HostedZoneConfig::builder()
+                            .comment(&p.comment)
+                            .private_zone(false)
+                            .build(),
+                    )
+                    .send()
+            })
+            .await;
+        let id = match made {
+            Ok(r) => r.hosted_zone().map(|z| bare_id(z.id())),
+            // An earlier attempt of this very create went through.
+            Err(e) if has_code(&e, &["HostedZoneAlreadyExists"]) => zones_named(s, &p.name)
+                .await?
+                .into_iter()
+                .find(|(_, r)| *r == reference)
+                .map(|(id, _)| id),
+            Err(e) => return Err(e),
+        }
+        .ok_or_else(|| no_id("CreateHostedZone"))?;
+        // CreateHostedZone takes no tags: they follow at once.
+        sync_tags(s, TagResourceType::Hostedzone, &id, &Tags::new(), &p.tags).await?;
+        read_one(self, &s.api, &id).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        let s = &self.0;
+        if before.comment != after.comment {
+            s.api
+                .write("UpdateHostedZoneComment", || {
+                    s.c.update_hosted_zone_comment()
+                        .id(id)
+                        .comment(&after.comment)
+                        .send()
+                })
+                .await?;
+        }
+        sync_tags(
+            s,
+            TagResourceType::Hostedzone,
+            id,
+            &before.tags,
+            &after.tags,
+        )
+        .await?;
+        read_one(self, &s.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        s.api
+            .delete("DeleteHostedZone", || {
+                s.c.delete_hosted_zone().id(id).send()
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! `route53.zone_lookup`: an existing public hosted zone, found by name;
+//! never created or deleted by provision.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{R53, get_zone, zones_named};
+use crate::aws::{Clients, Kind, live, read_one};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, Ty, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "name_servers"],
+    refresh_cost: "1 GetHostedZone per zone",
+    ..KindSpec::new(
+        "route53.zone_lookup",
+        "An existing public hosted zone, found by name; never created or deleted.",
+        &[req(new(p("name", Ty::Str, "domain name")))],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+}
+
+pub(crate) struct ZoneLookup(R53);
+
+#[async_trait]
+impl Kind for ZoneLookup {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        ZoneLookup(c.route53.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(z) = get_zone(&self.0, id).await? {
+                let p = Props { name: z.name };
+                out.push(live(
+                    &SPEC,
+                    &z.id,
+                    &p,
+                    &[("name_servers", json!(z.name_servers))],
+                ));
+            }
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        Ok(vec![])
+    }
+    /// Finds the zone: "creating" a lookup records it, touching nothing.
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let found = zones_named(&self.0, &p.name).await?;
+        let (id, _) = found.first().ok_or_else(|| {
+            Error::other(format!(
+                "no public hosted zone named {} in this account",
+                p.name
+            ))
+        })?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn update(&self, id: &str, _: &Props, _: &Props, _: Duration) -> Result<Live> {
+        read_one(self, &self.0.api, id).await
+    }
+    /// Not ours to delete: forgetting it is all.
+    async fn delete(&self, _: &str, _: &Props, _: Duration) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,660 @@
+//! `s3.bucket`: a bucket for documents: versioning, default encryption,
+//! public access blocked, owner-enforced ownership, lifecycle rules.
+//!
+//! S3 has no batch read of bucket settings: a refresh costs one call per
+//! setting per bucket. A bucket's identity is its name: CreateBucket takes no
+//! tags, so a bucket whose create answer was lost is found again by name.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule as Rule, LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier,
+    ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging, Transition, TransitionStorageClass,
+    VersioningConfiguration,
+};
+use aws_smithy_types::error::operation::BuildError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::aws::errors::has_code;
+use crate::aws::tags::{self, Tags};
+use crate::aws::{Clients, Kind, Svc, live};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, Prop, TAGS, Ty, def, local, new, p, req};
+use crate::provider::{Live, Wanted};
+use crate::stack::TAG_STACK;
+
+const LIFECYCLE: &[Prop] = &[
+    req(p("id", Ty::Str, "rule id")),
+    def(p("prefix", Ty::Str, "objects under this prefix"), "\"\""),
+    p(
+        "transition_days",
+        Ty::Int,
+        "days before moving to transition_storage_class",
+    ),
+    p(
+        "transition_storage_class",
+        Ty::Str,
+        "STANDARD_IA, GLACIER_IR, ...",
+    ),
+    p(
+        "noncurrent_expiration_days",
+        Ty::Int,
+        "days before old versions are deleted",
+    ),
+    p(
+        "expiration_days",
+        Ty::Int,
+        "days before current objects expire",
+    ),
+];
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn", "domain_name"],
+    refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
+    ..KindSpec::new(
+        "s3.bucket",
+        "An S3 bucket for documents: versioning, default encryption, public access blocked, \
+         owner-enforced ownership, lifecycle rules. Its name is its identity.",
+        &[
+            req(new(p("bucket", Ty::Str, "globally unique name"))),
+            def(p("versioning", Ty::Bool, "keep every version"), "true"),
+            def(
+                p("sse_algorithm", Ty::Str, "AES256 or aws:kms"),
+                "\"AES256\"",
+            ),
+            p("kms_key_id", Ty::Str, "KMS key for aws:kms"),
+            def(
+                p(
+                    "block_public_access",
+                    Ty::Bool,
+                    "all four public access blocks",
+                ),
+                "true",
+            ),
+            def(
+                p("object_ownership", Ty::Str, "BucketOwnerEnforced, ..."),
+                "\"BucketOwnerEnforced\"",
+            ),
+            def(
+                p("lifecycle_rules", Ty::ObjList(LIFECYCLE), "lifecycle rules"),
+                "[]",
+            ),
+            def(
+                local(p(
+                    "force_destroy",
+                    Ty::Bool,
+                    "delete even with objects in it",
+                )),
+                "false",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    bucket: String,
+    versioning: bool,
+    /// Absent when the bucket has no default encryption: the default applies.
+    sse_algorithm: Option<String>,
+    kms_key_id: Option<String>,
+    block_public_access: bool,
+    object_ownership: String,
+    lifecycle_rules: Vec<LifecycleRuleProps>,
+    force_destroy: bool,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleRuleProps {
+    id: String,
+    prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transition_days: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transition_storage_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    noncurrent_expiration_days: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_days: Option<i32>,
+}
+
+fn built<T>(r: std::result::Result<T, BuildError>) -> Result<T> {
+    r.map_err(|e| Error::other(format!("internal: {e}")))
+}
+
+pub(crate) struct Bucket {
+    pub(crate) s: Svc<Client>,
+    pub(crate) region: String,
+}
+
+/// Reading a bucket's settings, one call each.
+impl Bucket {
+    /// One bucket's settings; `None` when it does not exist.
+    async fn read_bucket(&self, name: &str) -> Result<Option<Live>> {
+        let Some(tags) = self.tags(name).await? else {
+            return Ok(None);
+        };
+        let (sse_algorithm, kms_key_id) = self.encryption(name).await?;
+        let p = Props {
+            bucket: name.into(),
+            versioning: self.versioning(name).await?,
+            sse_algorithm,
+            kms_key_id,
+            block_public_access: self.public_access_blocked(name).await?,
+            object_ownership: self.ownership(name).await?,
+            lifecycle_rules: self.lifecycle(name).await?,
+            force_destroy: false,
+            tags,
+        };
+        let outputs = [
+            ("arn", json!(format!("arn:aws:s3:::{name}"))),
+            ("domain_name", json!(format!("{name}.s3.amazonaws.com"))),
+        ];
+        Ok(Some(live(&SPEC, name, &p, &outputs)))
+    }
+
+    /// The tags; `None` when the bucket does not exist.
+    async fn tags(&self, name: &str) -> Result<Option<Tags>> {
+        let s = &self.s;
+        match s
+            .api
+            .read("GetBucketTagging", || {
+                s.c.get_bucket_tagging().bucket(name).send()
+            })
+            .await
+        {
+            Ok(t) => Ok(Some(tags::from_pairs(
+                t.tag_set().iter().map(|t| (t.key(), t.value())),
+            ))),
+            Err(e) if has_code(&e, &["NoSuchBucket"]) => Ok(None),
+            Err(e) if has_code(&e, &["NoSuchTagSet", "NoSuchTagSetError"]) => Ok(Some(Tags::new())),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn versioning(&self, name: &str) -> Result<bool> {
+        let s = &self.s;
+        let v = s
+            .api
+            .read("GetBucketVersioning", || {
+                s.c.get_bucket_versioning().bucket(name).send()
+            })
+            .await?;
+        Ok(v.status() == Some(&BucketVersioningStatus::Enabled))
+    }
+
+    async fn encryption(&self, name: &str) -> Result<(Option<String>, Option<String>)> {
+        let s = &self.s;
+        match s
+            .api
+            .read("GetBucketEncryption", || {
+                s.c.get_bucket_encryption().bucket(name).send()
+            })
+            .await
+        {
+            Ok(r) => {
+                let d = r
+                    .server_side_encryption_configuration()
+                    .and_then(|c| c.rules().first())
+                    .and_then(|r| r.apply_server_side_encryption_by_default());
+                Ok((
+                    d.map(|d| d.sse_algorithm().as_str().to_string()),
+                    d.and_then(|d| d.kms_master_key_id()).map(str::to_string),
+                ))
+            }
+            Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
+                Ok((None, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn public_access_blocked(&self, name: &str) -> Result<bool> {
+        let s = &self.s;
+        match s
+            .api
+            .read("GetPublicAccessBlock", || {
+                s.c.get_public_access_block().bucket(name).send()
+            })
+            .await
+        {
+            Ok(r) => Ok(r.public_access_block_configuration().is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            })),
+            Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn ownership(&self, name: &str) -> Result<String> {
+        let s = &self.s;
+        match s
+            .api
+            .read("GetBucketOwnershipControls", || {
+                s.c.get_bucket_ownership_controls().bucket(name).send()
+            })
+            .await
+        {
+            Ok(r) => Ok(r
+                .ownership_controls()
+                .and_then(|c| c.rules().first())
+                .map(|r| r.object_ownership().as_str().to_string())
+                .unwrap_or_else(|| "ObjectWriter".into())),
+            Err(e) if has_code(&e, &["OwnershipControlsNotFoundError"]) => {
+                Ok("ObjectWriter".into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn lifecycle(&self, name: &str) -> Result<Vec<LifecycleRuleProps>> {
+        let s = &self.s;
+        match s
+            .api
+            .read("GetBucketLifecycleConfiguration", || {
+                s.c.get_bucket_lifecycle_configuration().bucket(name).send()
+            })
+            .await
+        {
+            Ok(r) => Ok(r
+                .rules()
+                .iter()
+                .map(|r| LifecycleRuleProps {
+                    id: r.id().unwrap_or_default().into(),
+                    prefix: r.filter().and_then(|f| f.prefix()).unwrap_or("").into(),
+                    transition_days: r.transitions().first().and_then(|t| t.days()),
+                    transition_storage_class: r
+                        .transitions()
+                        .first()
+                        .and_then(|t| t.storage_class())
+                        .map(|c| c.as_str().to_string()),
+                    noncurrent_expiration_days: r
+                        .noncurrent_version_expiration()
+                        .and_then(|n| n.noncurrent_days()),
+                    expiration_days: r.expiration().and_then(|x| x.days()),
+                })
+                .collect()),
+            Err(e) if has_code(&e, &["NoSuchLifecycleConfiguration"]) => Ok(vec![]),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Changing a bucket's settings, one call each.
+impl Bucket {
+    /// Applies every setting that differs from `before` (all without one).
+    async fn apply(&self, name: &str, before: Option<&Props>, p: &Props) -> Result<()> {
+        let changed = |f: fn(&Props) -> serde_json::Value| before.is_none_or(|b| f(b) != f(p));
+        if changed(|x| json!(x.tags)) {
+            self.put_tags(name, &p.tags).await?;
+        }
+        if changed(|x| json!(x.block_public_access)) {
+            self.put_public_access_block(name, p.block_public_access)
+                .await?;
+        }
+        // A new bucket is created with its ownership.
+        if before.is_some() && changed(|x| json!(x.object_ownership)) {
+            self.put_ownership(name, &p.object_ownership).await?;
+        }
+        // A new bucket is unversioned: only turning versioning on needs a call.
+        if changed(|x| json!(x.versioning)) && (before.is_some() || p.versioning) {
+            self.put_versioning(name, p.versioning).await?;
+        }
+        if changed(|x| json!([x.sse_algorithm, x.kms_key_id])) {
+            self.put_encryption(name, p).await?;
+        }
+        if changed(|x| json!(x.lifecycle_rules)) {
+            self.put_lifecycle(name, &p.lifecycle_rules, before.is_some())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn put_tags(&self, name: &str, t: &Tags) -> Result<()> {
+        let tags = t
+            .iter()
+            .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
+            .collect::<Result<Vec<_>>>()?;
+        let tagging = built(Tagging::builder().set_tag_set(Some(tags)).build())?;
+        let s = &self.s;
+        s.api
+            .write("PutBucketTagging", || {
+                s.c.put_bucket_tagging()
+                    .bucket(name)
+                    .tagging(tagging.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_public_access_block(&self, name: &str, on: bool) -> Result<()> {
+        let block = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(on)
+            .ignore_public_acls(on)
+            .block_public_policy(on)
+            .restrict_public_buckets(on)
+            .build();
+        let s = &self.s;
+        s.api
+            .write("PutPublicAccessBlock", || {
+                s.c.put_public_access_block()
+                    .bucket(name)
+                    .public_access_block_configuration(block.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_ownership(&self, name: &str, ownership: &str) -> Result<()> {
+        let rule = built(
+            OwnershipControlsRule::builder()
+                .object_ownership(ObjectOwnership::from(ownership))
+                .build(),
+        )?;
+        let controls = built(OwnershipControls::builder().rules(rule).build())?;
+        let s = &self.s;
+        s.api
+            .write("PutBucketOwnershipControls", || {
+                s.c.put_bucket_ownership_controls()
+                    .bucket(name)
+                    .ownership_controls(controls.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_versioning(&self, name: &str, on: bool) -> Result<()> {
+        let status = if on {
+            BucketVersioningStatus::Enabled
+        } else {
+            BucketVersioningStatus::Suspended
+        };
+        let s = &self.s;
+        s.api
+            .write("PutBucketVersioning", || {
+                s.c.put_bucket_versioning()
+                    .bucket(name)
+                    .versioning_configuration(
+                        VersioningConfiguration::builder()
+                            .status(status.clone())
+                            .build(),
+                    )
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_encryption(&self, name: &str, p: &Props) -> Result<()> {
+        let d = built(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::from(
+                    p.sse_algorithm.as_deref().unwrap_or("AES256"),
+                ))
+                .set_kms_master_key_id(p.kms_key_id.clone())
+                .build(),
+        )?;
+        let config = built(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(d)
+                        .build(),
+                )
+                .build(),
+        )?;
+        let s = &self.s;
+        s.api
+            .write("PutBucketEncryption", || {
+                s.c.put_bucket_encryption()
+                    .bucket(name)
+                    .server_side_encryption_configuration(config.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_lifecycle(
+        &self,
+        name: &str,
+        rules: &[LifecycleRuleProps],
+        existed: bool,
+    ) -> Result<()> {
+        let s = &self.s;
+        if rules.is_empty() {
+            if existed {
+                s.api
+                    .delete("DeleteBucketLifecycle", || {
+                        s.c.delete_bucket_lifecycle().bucket(name).send()
+                    })
+                    .await?;
+            }
+            return Ok(());
+        }
+        let out = rules
+            .iter()
+            .map(lifecycle_rule)
+            .collect::<Result<Vec<_>>>()?;
+        let config = built(
+            BucketLifecycleConfiguration::builder()
+                .set_rules(Some(out))
+                .build(),
+        )?;
+        s.api
+            .write("PutBucketLifecycleConfiguration", || {
+                s.c.put_bucket_lifecycle_configuration()
+                    .bucket(name)
+                    .lifecycle_configuration(config.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every object version and delete marker, 1000 at a time.
+    async fn empty(&self, name: &str) -> Result<()> {
+        let s = &self.s;
+        loop {
+            let r = s
+                .api
+                .read("ListObjectVersions", || {
+                    s.c.list_object_versions()
+                        .bucket(name)
+                        .max_keys(1000)
+                        .send()
+                })
+                .await?;
+            let versions = r.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = r.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            let ids = versions
+                .chain(markers)
+                .map(|(k, v)| {
+                    built(
+                        ObjectIdentifier::builder()
+                            .set_key(k.map(str::to_string))
+                            .set_version_id(v.map(str::to_string))
+                            .build(),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let batch = built(Delete::builder().set_objects(Some(ids)).quiet(true).build())?;
+            s.api
+                .delete("DeleteObjects", || {
+                    s.c.delete_objects()
+                        .bucket(name)
+                        .delete(batch.clone())
+                        .send()
+                })
+                .await?;
+        }
+    }
+}
+
+fn lifecycle_rule(r: &LifecycleRuleProps) -> Result<Rule> {
+    let mut rule = Rule::builder()
+        .id(&r.id)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix(&r.prefix).build());
+    if let Some(d) = r.transition_days {
+        let class = r
+            .transition_storage_class
+            .as_deref()
+            .unwrap_or("STANDARD_IA");
+        rule = rule.transitions(
+            Transition::builder()
+                .days(d)
+                .storage_class(TransitionStorageClass::from(class))
+                .build(),
+        );
+    }
+    if let Some(d) = r.noncurrent_expiration_days {
+        rule = rule.noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(d)
+                .build(),
+        );
+    }
+    if let Some(d) = r.expiration_days {
+        rule = rule.expiration(LifecycleExpiration::builder().days(d).build());
+    }
+    built(rule.build())
+}
+
+#[async_trait]
+impl Kind for Bucket {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Bucket {
+            s: c.s3.clone(),
+            region: c.region.clone(),
+        }
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for name in ids {
+            out.extend(self.read_bucket(name).await?);
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
+        // By name: a bucket named in the stack that exists in this account is
+        // ours to adopt if it carries our tags or no provision tags at all
+        // (its create answered, its tagging did not).
+        let mut out = Vec::new();
+        for w in wanted {
+            let Some(name) = w.props["bucket"].as_str() else {
+                continue;
+            };
+            let found = match self.read_bucket(name).await {
+                Err(e)
+                    if has_code(
+                        &e,
+                        &["AccessDenied", "AllAccessDisabled", "PermanentRedirect"],
+                    ) =>
+                {
+                    None
+                }
+                r => r?,
+            };
+            let Some(mut l) = found else { continue };
+            let owner = l.props["tags"].get(TAG_STACK).and_then(|v| v.as_str());
+            if owner.is_none_or(|o| o == stack) {
+                // Adopted under the address asked for; apply then writes the tags.
+                l.claimed_by = Some(w.address.clone());
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let name = &p.bucket;
+        // Never take over a bucket another stack owns.
+        let ours = p
+            .tags
+            .get(TAG_STACK)
+            .map(String::as_str)
+            .unwrap_or_default();
+        if let Some(existing) = self.read_bucket(name).await?
+            && let Some(other) = existing.props["tags"][TAG_STACK].as_str()
+            && other != ours
+        {
+            return Err(Error::other(format!(
+                "bucket {name} already exists and belongs to stack {other:?}"
+            )));
+        }
+        let location = (self.region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                .build()
+        });
+        let s = &self.s;
+        // Safe to repeat: a bucket that is ours already is answered BucketAlreadyOwnedByYou.
+        match s
+            .api
+            .write("CreateBucket", || {
+                s.c.create_bucket()
+                    .bucket(name)
+                    .object_ownership(ObjectOwnership::from(p.object_ownership.as_str()))
+                    .set_create_bucket_configuration(location.clone())
+                    .send()
+            })
+            .await
+        {
+            Err(e) if !has_code(&e, &["BucketAlreadyOwnedByYou"]) => return Err(e),
+            _ => {}
+        }
+        self.apply(name, None, p).await?;
+        crate::aws::read_one(self, &s.api, name).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        self.apply(id, Some(before), after).await?;
+        crate::aws::read_one(self, &self.s.api, id).await
+    }
+    async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
+        if p.force_destroy {
+            self.empty(id).await?;
+        }
+        let s = &self.s;
+        s.api
+            .delete("DeleteBucket", || s.c.delete_bucket().bucket(id).send())
+            .await?;
+        Ok(())
+    }
+    async fn delete_blocker(&self, id: &str, p: &Props) -> Result<Option<String>> {
+        if p.force_destroy {
+            return Ok(None);
+        }
+        let s = &self.s;
+        let r = s
+            .api
+            .read("ListObjectVersions", || {
+                s.c.list_object_versions().bucket(id).max_keys(1).send()
+            })
+            .await?;
+        Ok((!r.versions().is_empty() || !r.delete_markers().is_empty()).then(|| {
+            "the bucket still holds objects: empty it, or set force_destroy: true and apply first".to_string()
+        }))
+    }
+}

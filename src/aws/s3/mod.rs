@@ -1,0 +1,3 @@
+//! Objects (S3): the documents bucket.
+
+pub(super) mod bucket;

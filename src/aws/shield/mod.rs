@@ -1,0 +1,3 @@
+//! Shield Advanced protections, only with a subscription the account already has.
+
+pub(super) mod protection;

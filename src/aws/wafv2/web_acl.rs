@@ -1,0 +1,406 @@
+//! `wafv2.web_acl`: a regional web ACL: AWS managed rule groups, a rate-based
+//! rule per source IP, default action allow, metrics and sampled requests on.
+//!
+//! Its id here is its ARN (which holds the name and WAF's id, both needed by
+//! Get/Update/Delete). Updates carry WAF's lock token and are tried once more
+//! with a fresh token when WAF reports an optimistic-lock conflict.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_wafv2::types::{
+    AllowAction, BlockAction, DefaultAction, ManagedRuleGroupStatement, NoneAction, OverrideAction,
+    RateBasedStatement, RateBasedStatementAggregateKeyType, Rule, RuleAction, Scope, Statement,
+    Tag, VisibilityConfig,
+};
+use aws_smithy_types::error::operation::BuildError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Waf, is_code};
+use crate::aws::tags::{self, Tags, owns};
+use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::provider::{Live, Wanted};
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn"],
+    refresh_cost: "1 GetWebACL + 1 ListTagsForResource per web ACL (no batch read exists)",
+    ..KindSpec::new(
+        "wafv2.web_acl",
+        "A regional WAF web ACL: AWS managed rule groups, a rate-based rule per source IP, \
+         default action allow, CloudWatch metrics and sampled requests on.",
+        &[
+            req(new(p("name", Ty::Str, "web ACL name"))),
+            def(
+                p("description", Ty::Str, "description"),
+                "\"Managed by provision\"",
+            ),
+            def(
+                p(
+                    "managed_rule_groups",
+                    Ty::StrList { set: false },
+                    "AWS managed rule groups, in priority order",
+                ),
+                r#"["AWSManagedRulesCommonRuleSet","AWSManagedRulesKnownBadInputsRuleSet","AWSManagedRulesSQLiRuleSet"]"#,
+            ),
+            def(
+                p(
+                    "rate_limit",
+                    Ty::Int,
+                    "requests per 5 minutes per IP before blocking (0: no rate rule)",
+                ),
+                "2000",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    description: Option<String>,
+    managed_rule_groups: Vec<String>,
+    rate_limit: i64,
+    tags: Tags,
+}
+
+impl Props {
+    /// Everything UpdateWebACL sets.
+    fn settings(&self) -> serde_json::Value {
+        json!([self.description, self.managed_rule_groups, self.rate_limit])
+    }
+}
+
+fn built<T>(r: std::result::Result<T, BuildError>) -> Result<T> {
+    r.map_err(|e| Error::other(format!("internal: {e}")))
+}
+
+/// (name, WAF id) from `arn:aws:wafv2:REGION:ACCOUNT:regional/webacl/NAME/ID`.
+fn name_and_id(arn: &str) -> Result<(String, String)> {
+    let mut parts = arn.rsplit('/');
+    match (parts.next(), parts.next()) {
+        (Some(id), Some(name)) => Ok((name.to_string(), id.to_string())),
+        _ => Err(Error::other(format!("{arn} is not a web ACL ARN"))),
+    }
+}
+
+fn visibility(metric: &str) -> Result<VisibilityConfig> {
+    built(
+        VisibilityConfig::builder()
+            .sampled_requests_enabled(true)
+            .cloud_watch_metrics_enabled(true)
+            .metric_name(
+                metric
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect::<String>(),
+            )
+            .build(),
+    )
+}
+
+fn managed_rule(group: &str, priority: i32) -> Result<Rule> {
+    let statement = ManagedRuleGroupStatement::builder()
+        .vendor_name("AWS")
+        .name(group)
+        .build();
+    built(
+        Rule::builder()
+            .name(group)
+            .priority(priority)
+            .statement(
+                Statement::builder()
+                    .managed_rule_group_statement(built(statement)?)
+                    .build(),
+            )
+            .override_action(
+                OverrideAction::builder()
+                    .none(NoneAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(visibility(group)?)
+            .build(),
+    )
+}
+
+fn rate_rule(limit: i64, priority: i32) -> Result<Rule> {
+    let statement = RateBasedStatement::builder()
+        .limit(limit)
+        .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+        .build();
+    built(
+        Rule::builder()
+            .name("rate-limit-per-ip")
+            .priority(priority)
+            .statement(
+                Statement::builder()
+                    .rate_based_statement(built(statement)?)
+                    .build(),
+            )
+            .action(
+                RuleAction::builder()
+                    .block(BlockAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(visibility("rate-limit-per-ip")?)
+            .build(),
+    )
+}
+
+/// The rules the properties describe: the managed groups in order, then the rate rule.
+fn rules(p: &Props) -> Result<Vec<Rule>> {
+    let mut out = Vec::new();
+    for (n, group) in p.managed_rule_groups.iter().enumerate() {
+        out.push(managed_rule(group, n as i32)?);
+    }
+    if p.rate_limit > 0 {
+        out.push(rate_rule(p.rate_limit, out.len() as i32)?);
+    }
+    Ok(out)
+}
+
+fn allow() -> DefaultAction {
+    DefaultAction::builder()
+        .allow(AllowAction::builder().build())
+        .build()
+}
+
+pub(crate) struct WebAcl(pub(crate) Waf);
+
+impl WebAcl {
+    /// The web ACL and its lock token; `None` when it does not exist.
+    async fn get(&self, arn: &str) -> Result<Option<(Live, String)>> {
+        let (name, id) = name_and_id(arn)?;
+        let s = &self.0;
+        let r = match s
+            .api
+            .read("GetWebACL", || {
+                s.c.get_web_acl()
+                    .name(&name)
+                    .id(&id)
+                    .scope(Scope::Regional)
+                    .send()
+            })
+            .await
+        {
+            Err(e) if is_code(&e, "WAFNonexistentItemException") => return Ok(None),
+            r => r?,
+        };
+        let Some(acl) = r.web_acl() else {
+            return Ok(None);
+        };
+        let mut groups: Vec<(i32, String)> = acl
+            .rules()
+            .iter()
+            .filter_map(|r| {
+                let m = r.statement()?.managed_rule_group_statement()?;
+                Some((r.priority(), m.name().to_string()))
+            })
+            .collect();
+        groups.sort();
+        let p = Props {
+            name: acl.name().into(),
+            description: acl.description().map(str::to_string),
+            managed_rule_groups: groups.into_iter().map(|g| g.1).collect(),
+            rate_limit: acl
+                .rules()
+                .iter()
+                .find_map(|r| r.statement()?.rate_based_statement().map(|s| s.limit()))
+                .unwrap_or(0),
+            tags: self.tags(arn).await?,
+        };
+        let token = r.lock_token().unwrap_or_default().to_string();
+        Ok(Some((live(&SPEC, arn, &p, &[("arn", json!(arn))]), token)))
+    }
+
+    async fn tags(&self, arn: &str) -> Result<Tags> {
+        let s = &self.0;
+        let t = s
+            .api
+            .read("ListTagsForResource", || {
+                s.c.list_tags_for_resource().resource_arn(arn).send()
+            })
+            .await?;
+        Ok(tags::from_pairs(
+            t.tag_info_for_resource()
+                .map(|t| t.tag_list())
+                .unwrap_or_default()
+                .iter()
+                .map(|t| (t.key(), t.value())),
+        ))
+    }
+
+    async fn update_once(&self, arn: &str, p: &Props) -> Result<()> {
+        let (name, id) = name_and_id(arn)?;
+        let (_, token) = self
+            .get(arn)
+            .await?
+            .ok_or_else(|| Error::other(format!("web ACL {arn} vanished")))?;
+        let (rules, vis) = (rules(p)?, visibility(&p.name)?);
+        let s = &self.0;
+        s.api
+            .write("UpdateWebACL", || {
+                s.c.update_web_acl()
+                    .name(&name)
+                    .id(&id)
+                    .scope(Scope::Regional)
+                    .lock_token(&token)
+                    .set_description(p.description.clone())
+                    .default_action(allow())
+                    .set_rules(Some(rules.clone()))
+                    .visibility_config(vis.clone())
+                    .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
+        let s = &self.0;
+        tags::sync(
+            before,
+            after,
+            |keys| async move {
+                s.api
+                    .write("UntagResource", || {
+                        s.c.untag_resource()
+                            .resource_arn(arn)
+                            .set_tag_keys(Some(keys.clone()))
+                            .send()
+                    })
+                    .await
+                    .map(|_| ())
+            },
+            |set| async move {
+                let set = set
+                    .into_iter()
+                    .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
+                    .collect::<Result<Vec<_>>>()?;
+                s.api
+                    .write("TagResource", || {
+                        s.c.tag_resource()
+                            .resource_arn(arn)
+                            .set_tags(Some(set.clone()))
+                            .send()
+                    })
+                    .await
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Kind for WebAcl {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        WebAcl(c.wafv2.clone())
+    }
+    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+        // GetWebACL takes one ACL: one call per web ACL.
+        let mut out = Vec::new();
+        for arn in ids {
+            out.extend(self.get(arn).await?.map(|x| x.0));
+        }
+        Ok(out)
+    }
+    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let r = s
+                .api
+                .read("ListWebACLs", || {
+                    s.c.list_web_acls()
+                        .scope(Scope::Regional)
+                        .set_next_marker(marker.clone())
+                        .send()
+                })
+                .await?;
+            for a in r.web_acls() {
+                if let Some((l, _)) = self.get(a.arn().unwrap_or_default()).await?
+                    && owns(stack, &l)
+                {
+                    out.push(l);
+                }
+            }
+            marker = r.next_marker().map(str::to_string);
+            if marker.is_none() || r.web_acls().is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        let tags = p
+            .tags
+            .iter()
+            .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
+            .collect::<Result<Vec<_>>>()?;
+        let (rules, vis) = (rules(p)?, visibility(&p.name)?);
+        let s = &self.0;
+        let r = s
+            .api
+            .create("CreateWebACL", || {
+                s.c.create_web_acl()
+                    .name(&p.name)
+                    .scope(Scope::Regional)
+                    .set_description(p.description.clone())
+                    .default_action(allow())
+                    .set_rules(Some(rules.clone()))
+                    .visibility_config(vis.clone())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await?;
+        let arn = r
+            .summary()
+            .and_then(|x| x.arn())
+            .ok_or_else(|| no_id("CreateWebACL"))?;
+        read_one(self, &s.api, arn).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        if before.settings() != after.settings() {
+            match self.update_once(id, after).await {
+                // Someone changed it between our read and our write: read again, once.
+                Err(e) if is_code(&e, "WAFOptimisticLockException") => {
+                    self.update_once(id, after).await?
+                }
+                r => r?,
+            }
+        }
+        self.sync_tags(id, &before.tags, &after.tags).await?;
+        read_one(self, &self.0.api, id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let (name, waf_id) = name_and_id(id)?;
+        let s = &self.0;
+        for attempt in 0..2 {
+            let Some((_, token)) = self.get(id).await? else {
+                return Ok(());
+            };
+            match s
+                .api
+                .delete("DeleteWebACL", || {
+                    s.c.delete_web_acl()
+                        .name(&name)
+                        .id(&waf_id)
+                        .scope(Scope::Regional)
+                        .lock_token(&token)
+                        .send()
+                })
+                .await
+            {
+                Err(e) if attempt == 0 && is_code(&e, "WAFOptimisticLockException") => continue,
+                r => return r.map(|_| ()),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,557 @@
+//! What a resource kind is, as data: its properties and their types, which
+//! force replacement, what it exports. Pure: no AWS, no IO.
+//!
+//! Each kind's spec lives in its own file beside its implementation
+//! (`aws/<service>/<kind>.rs`); the one list of kinds is `aws::KINDS`, made by
+//! the `kinds!` macro. The validator, the planner, the registry and
+//! `docs/resources.md` all read that list.
+//!
+//! Kind names are `service.type`, lower case, as AWS names the service in its
+//! API (`ec2.vpc`, `elbv2.load_balancer`, ...).
+
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Str,
+    Bool,
+    Int,
+    /// An IPv4 CIDR block in canonical form (`10.0.1.0/24`).
+    Cidr,
+    /// A list of strings; `set` lists are compared without regard to order.
+    StrList {
+        set: bool,
+    },
+    /// A map of tag keys to values.
+    Tags,
+    /// A list of objects with the given fields; compared as a set.
+    ObjList(&'static [Prop]),
+    /// Security-group rules as written (these fields), kept one per source
+    /// (see [`canonical`]).
+    Rules(&'static [Prop]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prop {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    /// Changing it replaces the resource.
+    pub force_new: bool,
+    /// JSON text of the default, if any.
+    pub default: Option<&'static str>,
+    /// A setting of provision's, not of AWS (read back from state, never from AWS):
+    /// `skip_final_snapshot`, `force_destroy`.
+    pub local: bool,
+    pub doc: &'static str,
+}
+
+/// In which order a replacement happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ReplaceOrder {
+    DeleteThenCreate,
+    CreateThenDelete,
+}
+
+/// A CIDR property that must lie inside the block of the resource another
+/// property refers to, without overlapping its siblings (a subnet in its VPC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Within {
+    /// The property naming the parent (`vpc_id`).
+    pub parent: &'static str,
+    /// The CIDR property, here and on the parent (`cidr_block`).
+    pub cidr: &'static str,
+}
+
+#[derive(Debug)]
+pub struct KindSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub props: &'static [Prop],
+    /// Attributes known only once the resource exists (`id` always).
+    pub outputs: &'static [&'static str],
+    /// Outputs that an in-place update changes (a launch template's version).
+    pub volatile: &'static [&'static str],
+    pub replace: ReplaceOrder,
+    /// Calls a refresh of N resources of this kind costs.
+    pub refresh_cost: &'static str,
+    pub within: Option<Within>,
+}
+
+impl KindSpec {
+    /// A spec with the common defaults; kinds override what differs.
+    pub const fn new(name: &'static str, doc: &'static str, props: &'static [Prop]) -> KindSpec {
+        KindSpec {
+            name,
+            doc,
+            props,
+            outputs: &["id"],
+            volatile: &[],
+            replace: ReplaceOrder::DeleteThenCreate,
+            refresh_cost: "",
+            within: None,
+        }
+    }
+    pub fn prop(&self, name: &str) -> Option<&'static Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+    pub fn has_tags(&self) -> bool {
+        self.prop("tags").is_some()
+    }
+}
+
+/// A property: optional, updated in place, no default.
+pub const fn p(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
+    Prop {
+        name,
+        ty,
+        required: false,
+        force_new: false,
+        default: None,
+        local: false,
+        doc,
+    }
+}
+/// Required.
+pub const fn req(mut x: Prop) -> Prop {
+    x.required = true;
+    x
+}
+/// Changing it replaces the resource.
+pub const fn new(mut x: Prop) -> Prop {
+    x.force_new = true;
+    x
+}
+/// A setting of provision's own, kept in state.
+pub const fn local(mut x: Prop) -> Prop {
+    x.local = true;
+    x
+}
+/// With a default (JSON text).
+pub const fn def(mut x: Prop, d: &'static str) -> Prop {
+    x.default = Some(d);
+    x
+}
+
+pub const TAGS: Prop = p("tags", Ty::Tags, "tags, merged with the stack's tags");
+
+/// `security_group_ids` with an empty default: many kinds have it.
+pub const SECURITY_GROUPS: Prop = def(
+    p(
+        "security_group_ids",
+        Ty::StrList { set: true },
+        "security groups",
+    ),
+    "[]",
+);
+
+/// The spec of a kind by name.
+pub fn lookup(name: &str) -> Option<&'static KindSpec> {
+    crate::aws::KINDS.iter().copied().find(|k| k.name == name)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    crate::aws::KINDS.iter().map(|k| k.name)
+}
+
+/// Checks a value against a type. `path` names the place for the message.
+/// Values known only after apply pass.
+pub fn check(ty: &Ty, v: &Value, path: &str) -> Result<(), String> {
+    if crate::expr::contains_unknown(v) && !v.is_array() && !v.is_object() {
+        return Ok(());
+    }
+    let bad = |want: &str| Err(format!("`{path}` must be {want}, found {}", describe(v)));
+    match ty {
+        Ty::Str => match v {
+            Value::String(_) | Value::Number(_) => Ok(()),
+            _ => bad("a string"),
+        },
+        Ty::Bool => match v {
+            Value::Bool(_) => Ok(()),
+            _ => bad("true or false"),
+        },
+        Ty::Int => match v {
+            Value::Number(n) if n.is_i64() => Ok(()),
+            Value::String(s) if s.parse::<i64>().is_ok() => Ok(()),
+            _ => bad("an integer"),
+        },
+        Ty::Cidr => match v {
+            Value::String(s) => check_cidr(s)
+                .map(|_| ())
+                .map_err(|m| format!("`{path}`: {m}")),
+            _ => bad("an IPv4 CIDR block such as 10.0.0.0/16"),
+        },
+        Ty::StrList { .. } => match v {
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, x)| check(&Ty::Str, x, &format!("{path}[{i}]"))),
+            _ => bad("a list of strings"),
+        },
+        Ty::Tags => match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    if !(x.is_string() || x.is_number() || x.is_boolean()) {
+                        return Err(format!("tag `{k}` in `{path}` must be a string"));
+                    }
+                }
+                Ok(())
+            }
+            _ => bad("a mapping of tag names to values"),
+        },
+        Ty::ObjList(fields) | Ty::Rules(fields) => check_objects(fields, v, path),
+    }
+}
+
+fn check_objects(fields: &[Prop], v: &Value, path: &str) -> Result<(), String> {
+    let Value::Array(a) = v else {
+        return Err(format!(
+            "`{path}` must be a list of mappings, found {}",
+            describe(v)
+        ));
+    };
+    for (i, item) in a.iter().enumerate() {
+        let Value::Object(o) = item else {
+            return Err(format!(
+                "`{path}[{i}]` must be a mapping, found {}",
+                describe(item)
+            ));
+        };
+        for (k, x) in o {
+            let Some(f) = fields.iter().find(|f| f.name == k) else {
+                return Err(format!(
+                    "unknown field `{k}` in `{path}[{i}]`, expected one of: {}",
+                    fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                ));
+            };
+            check(&f.ty, x, &format!("{path}[{i}].{k}"))?;
+        }
+        if let Some(f) = fields
+            .iter()
+            .find(|f| f.required && !o.contains_key(f.name))
+        {
+            return Err(format!("`{path}[{i}]` needs `{}`", f.name));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_cidr(s: &str) -> Result<ipnet::Ipv4Net, String> {
+    let net: ipnet::Ipv4Net = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not an IPv4 CIDR block such as 10.0.0.0/16"))?;
+    if net.network() != net.addr() {
+        return Err(format!(
+            "`{s}` is not a network address; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("{n}"),
+        Value::String(s) => format!("\"{s}\""),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+/// The same value with every object's keys in sorted order (serde_json keeps
+/// insertion order here: the AWS SDK turns its `preserve_order` feature on).
+pub fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn default_of(prop: &Prop) -> Option<Value> {
+    // Defaults are literals in this crate; a test parses every one of them.
+    prop.default.and_then(|d| serde_json::from_str(d).ok())
+}
+
+/// Brings evaluated properties to the canonical form used in state and diffs:
+/// defaults filled in, numbers-as-strings fixed, sets sorted, rules flattened.
+/// The AWS readers produce the same form, so equal means equal.
+pub fn canonical(spec: &KindSpec, props: &Value) -> Value {
+    let mut out = Map::new();
+    let empty = Map::new();
+    let obj = props.as_object().unwrap_or(&empty);
+    for prop in spec.props {
+        let v = match obj.get(prop.name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => match default_of(prop) {
+                Some(d) => d,
+                None => continue,
+            },
+        };
+        out.insert(prop.name.to_string(), canon_value(&prop.ty, v));
+    }
+    sorted(&Value::Object(out))
+}
+
+fn canon_value(ty: &Ty, v: Value) -> Value {
+    if crate::expr::contains_unknown(&v) && !v.is_array() && !v.is_object() {
+        return v;
+    }
+    match ty {
+        Ty::Str => match v {
+            Value::Number(n) => Value::String(n.to_string()),
+            v => v,
+        },
+        Ty::Int => match &v {
+            Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(v),
+            _ => v,
+        },
+        Ty::StrList { set } => {
+            let mut a: Vec<Value> = items(v)
+                .into_iter()
+                .map(|x| canon_value(&Ty::Str, x))
+                .collect();
+            if *set {
+                sort_values(&mut a);
+                // Unknown ids are distinct values that look alike: keep them all.
+                a.dedup_by(|x, y| x == y && !crate::expr::contains_unknown(x));
+            }
+            Value::Array(a)
+        }
+        Ty::Tags => match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, x)| (k, canon_value(&Ty::Str, x)))
+                    .collect(),
+            ),
+            _ => Value::Object(Map::new()),
+        },
+        Ty::Rules(_) => canon_rules(v),
+        Ty::ObjList(fields) => {
+            let mut a: Vec<Value> = items(v)
+                .into_iter()
+                .map(|item| {
+                    let mut o = Map::new();
+                    for f in fields.iter() {
+                        let x = match item.get(f.name).filter(|x| !x.is_null()) {
+                            Some(x) => x.clone(),
+                            None => match default_of(f) {
+                                Some(d) => d,
+                                None => continue,
+                            },
+                        };
+                        o.insert(f.name.to_string(), canon_value(&f.ty, x));
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+            sort_values(&mut a);
+            Value::Array(a)
+        }
+        Ty::Bool | Ty::Cidr => v,
+    }
+}
+
+fn items(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        _ => vec![],
+    }
+}
+
+/// Security group rules, one per source: `{protocol, from_port, to_port,
+/// cidr_block | security_group_id, description?}`; protocol `all` is `-1`
+/// with ports -1, as EC2 reports it.
+fn canon_rules(v: Value) -> Value {
+    let mut out = Vec::new();
+    for r in items(v) {
+        let proto = match r.get("protocol").and_then(Value::as_str).unwrap_or("tcp") {
+            "all" | "-1" => "-1".to_string(),
+            "6" => "tcp".into(),
+            "17" => "udp".into(),
+            "1" => "icmp".into(),
+            other => other.to_lowercase(),
+        };
+        let int = |k: &str| {
+            r.get(k).and_then(|x| match x {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            })
+        };
+        let (from, to) = if proto == "-1" {
+            (-1, -1)
+        } else {
+            let from = int("from_port").or_else(|| int("port")).unwrap_or(0);
+            (from, int("to_port").or_else(|| int("port")).unwrap_or(from))
+        };
+        let desc = r
+            .get("description")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let mut push = |key: &str, src: &Value| {
+            let mut o = json!({"protocol": proto, "from_port": from, "to_port": to, key: src});
+            if let Some(d) = desc {
+                o["description"] = json!(d);
+            }
+            out.push(o);
+        };
+        let list = |k: &str| r.get(k).and_then(Value::as_array).cloned();
+        for c in list("cidr_blocks").into_iter().flatten() {
+            push("cidr_block", &c);
+        }
+        for g in list("security_group_ids").into_iter().flatten() {
+            push("security_group_id", &g);
+        }
+        for (single, key) in [
+            ("cidr_block", "cidr_block"),
+            ("security_group_id", "security_group_id"),
+        ] {
+            if let Some(x) = r.get(single) {
+                push(key, x);
+            }
+        }
+    }
+    sort_values(&mut out);
+    out.dedup();
+    Value::Array(out)
+}
+
+fn sort_values(a: &mut [Value]) {
+    a.sort_by_key(|x| x.to_string());
+}
+
+fn type_name(ty: &Ty) -> String {
+    let fields = |f: &[Prop]| f.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+    match ty {
+        Ty::Str => "string".into(),
+        Ty::Bool => "bool".into(),
+        Ty::Int => "integer".into(),
+        Ty::Cidr => "CIDR".into(),
+        Ty::StrList { set: true } => "set of strings".into(),
+        Ty::StrList { set: false } => "list of strings".into(),
+        Ty::Tags => "map".into(),
+        Ty::ObjList(f) => format!("list of {{{}}}", fields(f)),
+        Ty::Rules(f) => format!("list of rules {{{}}}", fields(f)),
+    }
+}
+
+/// The text of docs/resources.md, made from every kind's spec (a test keeps the file in step).
+pub fn docs_markdown() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Resource kinds\n\nMade from the kinds' specs (`src/aws/<service>/<kind>.rs`) by \
+         `PROVISION_BLESS=1 cargo test --lib docs_are_current`; do not edit by hand.\n\n\
+         On change, a property either updates the resource in place or forces its \
+         replacement (delete then create unless the kind says create then delete).\n",
+    );
+    for k in crate::aws::KINDS {
+        let _ = write!(
+            out,
+            "\n## `{}`\n\n{}\n\nOutputs: {}. Replacement: {}. Refresh of N resources: {}.\n\n\
+             | property | type | required | default | on change | description |\n|---|---|---|---|---|---|\n",
+            k.name,
+            k.doc,
+            k.outputs
+                .iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            match k.replace {
+                ReplaceOrder::DeleteThenCreate => "delete, then create",
+                ReplaceOrder::CreateThenDelete => "create, then delete",
+            },
+            k.refresh_cost
+        );
+        for p in k.props {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                p.name,
+                type_name(&p.ty),
+                if p.required { "yes" } else { "" },
+                p.default.map(|d| format!("`{d}`")).unwrap_or_default(),
+                if p.force_new {
+                    "replace"
+                } else {
+                    "update in place"
+                },
+                p.doc
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_flatten_and_sort() {
+        let sg = lookup("ec2.security_group").unwrap();
+        let c = canonical(
+            sg,
+            &json!({"name": "a", "vpc_id": "v", "ingress": [
+                {"port": 443, "cidr_blocks": ["0.0.0.0/0", "10.0.0.0/8"]},
+                {"protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_blocks": ["0.0.0.0/0"]}
+            ]}),
+        );
+        assert_eq!(c["ingress"].as_array().unwrap().len(), 3);
+        assert_eq!(c["egress"][0]["protocol"], "-1");
+        assert_eq!(c["description"], "Managed by provision");
+    }
+
+    #[test]
+    fn cidr_must_be_canonical() {
+        assert!(check_cidr("10.0.0.0/16").is_ok());
+        assert_eq!(
+            check_cidr("10.0.1.5/24").unwrap_err(),
+            "`10.0.1.5/24` is not a network address; did you mean 10.0.1.0/24?"
+        );
+        assert!(check_cidr("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn every_default_is_valid_json_of_its_type() {
+        fn all(props: &[Prop], kind: &str) {
+            for p in props {
+                if let Some(d) = p.default {
+                    let v: Value = serde_json::from_str(d)
+                        .unwrap_or_else(|e| panic!("{kind}.{}: default {d}: {e}", p.name));
+                    check(&p.ty, &v, p.name).unwrap_or_else(|e| panic!("{kind}: {e}"));
+                }
+                if let Ty::ObjList(f) | Ty::Rules(f) = p.ty {
+                    all(f, kind);
+                }
+            }
+        }
+        for k in crate::aws::KINDS {
+            all(k.props, k.name);
+        }
+    }
+
+    #[test]
+    fn docs_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/resources.md");
+        let want = docs_markdown();
+        if std::env::var_os("PROVISION_BLESS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/resources.md is out of date: run PROVISION_BLESS=1 cargo test --lib docs_are_current"
+        );
+    }
+}
