@@ -26,6 +26,28 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::errors::{Class, class_of, from_sdk};
 use crate::diag::Result;
 
+/// One call through the service's policy, in the form
+/// `call!(s, write "ModifyVpcAttribute", modify_vpc_attribute().vpc_id(id))`:
+/// `s` is a [`super::Svc`], the word is the [`Api`] method (`read`, `write`,
+/// `delete` or `create`), then the operation's name and the builder calls.
+macro_rules! call {
+    ($s:expr, $how:ident $op:literal, $($chain:tt)+) => {
+        $s.api.$how($op, || $s.c.$($chain)+.send())
+    };
+}
+
+/// Every item of every page of a paginated read:
+/// `pages!(s, "DescribeVpcs", describe_vpcs().set_filters(Some(f.clone())))`.
+macro_rules! pages {
+    ($s:expr, $op:literal, $($chain:tt)+) => {
+        $s.api.read($op, || {
+            $s.c.$($chain)+.into_paginator().items().send().try_collect()
+        })
+    };
+}
+
+pub(crate) use {call, pages};
+
 /// How calls are retried.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {

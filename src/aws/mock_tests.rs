@@ -32,7 +32,8 @@ use serde_json::json;
 use super::call::{Api, Policy};
 use super::efs::file_system::FileSystem;
 use super::elasticache::replication_group::ReplicationGroup;
-use super::elasticache::subnet_group::CacheSubnetGroup as SubnetGroup;
+use super::elasticache::subnet_group::CacheGroups;
+use super::subnet_group::SubnetGroup;
 use super::{Resource, Svc, Typed};
 
 /// A client behind the retry policy, as kinds get it, with quick retries.
@@ -91,7 +92,7 @@ async fn cache_subnet_group_update_calls_modify_with_the_new_subnets() {
     );
     let before = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b"], "tags": {}});
     let after = json!({"name": "cache", "description": "Managed by provision", "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "tags": {}});
-    let l = Typed(SubnetGroup(svc(c)))
+    let l = Typed(SubnetGroup(CacheGroups(svc(c))))
         .update("cache", &before, &after, Duration::from_secs(5))
         .await
         .unwrap();
@@ -108,7 +109,7 @@ async fn cache_subnet_group_delete_calls_delete() {
         .match_requests(|r| r.cache_subnet_group_name() == Some("cache"))
         .then_output(|| DeleteCacheSubnetGroupOutput::builder().build());
     let c = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, &[&delete]);
-    Typed(SubnetGroup(svc(c)))
+    Typed(SubnetGroup(CacheGroups(svc(c))))
         .delete(
             "cache",
             &json!({"name": "cache", "subnet_ids": ["subnet-a"]}),

@@ -9,6 +9,7 @@
 mod call;
 mod client;
 mod errors;
+mod subnet_group;
 mod tags;
 mod wait;
 
@@ -91,23 +92,34 @@ kinds![
     guardduty::detector::Detector,
 ];
 
+/// What a read asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Query<'a> {
+    /// The objects with these ids that exist.
+    Ids(&'a [String]),
+    /// Objects of this stack that state does not record: by the ownership
+    /// tag, or, where AWS keeps no tags, by the names `wanted` gives.
+    Owned(&'a str, &'a [Wanted]),
+    /// Everything of the kind in the region (for `import --discover`).
+    All,
+}
+
 /// One kind's calls to AWS, on its typed properties.
 ///
 /// `create`, `update` and `delete` must be safe to run again after a failure:
 /// creates tag in the create call itself (or use a name or token AWS keeps)
-/// so that `find_owned` finds an object whose answer was lost; deleting what
-/// is gone succeeds.
+/// so that `Query::Owned` finds an object whose answer was lost; deleting
+/// what is gone succeeds.
 #[async_trait]
 pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// The properties in canonical form: every spec property is a field.
     type Props: Serialize + DeserializeOwned + Send + Sync;
     const SPEC: &'static KindSpec;
     fn new(c: &Clients) -> Self;
-    /// The objects with these ids that exist, batched wherever AWS allows.
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
-    /// Objects of this stack that state does not record: by the ownership
-    /// tag, or, where AWS keeps no tags, by the name `wanted` gives.
-    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
+    /// Reads what the query asks for, batched wherever AWS allows. A kind
+    /// that cannot answer a query (no tags to find its own by, no way to
+    /// list the region) answers it with nothing.
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>>;
     async fn create(&self, p: &Self::Props, timeout: Duration) -> Result<Live>;
     async fn update(
         &self,
@@ -124,10 +136,6 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// Why this object will not be created, if something stops it.
     async fn create_blocker(&self, _p: &Self::Props) -> Result<Option<String>> {
         Ok(None)
-    }
-    /// Everything of this kind in the region (for `import --discover`).
-    async fn discover(&self) -> Result<Vec<Live>> {
-        Ok(vec![])
     }
 }
 
@@ -173,10 +181,10 @@ impl<K: Kind> Resource for Typed<K> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
-        self.0.read(ids).await
+        self.0.describe(Query::Ids(ids)).await
     }
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        self.0.find_owned(stack, wanted).await
+        self.0.describe(Query::Owned(stack, wanted)).await
     }
     async fn create(&self, props: &Value, timeout: Duration) -> Result<Live> {
         self.0.create(&typed(K::SPEC, props)?, timeout).await
@@ -198,7 +206,7 @@ impl<K: Kind> Resource for Typed<K> {
         self.0.create_blocker(&typed(K::SPEC, props)?).await
     }
     async fn discover(&self) -> Result<Vec<Live>> {
-        self.0.discover().await
+        self.0.describe(Query::All).await
     }
 }
 
@@ -258,7 +266,7 @@ pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Resul
     let start = std::time::Instant::now();
     let mut every = Duration::from_millis(100);
     loop {
-        let found = match k.read(&[id.to_string()]).await {
+        let found = match k.describe(Query::Ids(&[id.to_string()])).await {
             Err(e) if errors::is(&e, errors::Class::NotFound) => None,
             r => r?.into_iter().find(|l| l.id == id),
         };

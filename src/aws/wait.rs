@@ -18,16 +18,6 @@ pub(crate) enum Seen<T> {
     Failed(String),
 }
 
-impl<T> Seen<T> {
-    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Seen<U> {
-        match self {
-            Seen::Ready(v) => Seen::Ready(f(v)),
-            Seen::Pending(s) => Seen::Pending(s),
-            Seen::Failed(s) => Seen::Failed(s),
-        }
-    }
-}
-
 /// Polls until `Ready`, `Failed` or `timeout`, backing off from 200 ms to 10 s.
 pub(crate) async fn until<T, F, Fut>(what: &str, timeout: Duration, mut poll: F) -> Result<T>
 where
@@ -66,6 +56,32 @@ where
                 Seen::Pending("still there".into())
             } else {
                 Seen::Ready(())
+            })
+        }
+    })
+    .await
+}
+
+/// Waits until the status `poll` reads is one of `target`; one of `failed`
+/// (or a status starting with one) ends the wait at once. `None` from the
+/// poll means not visible yet (right after a create).
+pub(crate) async fn for_status<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    target: &[&str],
+    failed: &[&str],
+    mut poll: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<(String, T)>>>,
+{
+    until(what, timeout, || {
+        let f = poll();
+        async move {
+            Ok(match f.await? {
+                None => Seen::Pending("not visible yet".into()),
+                Some((status, v)) => by_status(&status, target, failed, v),
             })
         }
     })

@@ -7,12 +7,13 @@ use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::call;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "public_ip"],
@@ -33,16 +34,10 @@ pub(crate) struct Props {
 pub(crate) struct Eip(Ec2);
 
 impl Eip {
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
         // DescribeAddresses is not paginated: one call answers for all.
-        let r = s
-            .api
-            .read("DescribeAddresses", || {
-                s.c.describe_addresses()
-                    .set_filters(Some(filters.clone()))
-                    .send()
-            })
+        let r = call!(s, read "DescribeAddresses", describe_addresses().set_filters(Some(filters.clone())))
             .await?;
         Ok(r.addresses()
             .iter()
@@ -64,29 +59,16 @@ impl Kind for Eip {
     fn new(c: &Clients) -> Self {
         Eip(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("allocation-id", &page)]).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        self.describe(vec![]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "allocation-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("AllocateAddress", || {
-                s.c.allocate_address()
-                    .domain(DomainType::Vpc)
-                    .tag_specifications(tag_spec(ResourceType::ElasticIp, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tags = tag_spec(ResourceType::ElasticIp, &p.tags);
+        let r = call!(s, create "AllocateAddress", allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tags.clone()))
+        .await?;
         let id = r.allocation_id().ok_or_else(|| no_id("AllocateAddress"))?;
         read_one(self, &s.api, id).await
     }
@@ -96,11 +78,8 @@ impl Kind for Eip {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("ReleaseAddress", || {
-                s.c.release_address().allocation_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "ReleaseAddress", release_address().allocation_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -5,17 +5,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, InstanceStateName, LaunchTemplateSpecification, ResourceType};
+use aws_sdk_ec2::types::{
+    Filter, Instance as Ec2Instance, InstanceStateName, LaunchTemplateSpecification, ResourceType,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, ReplaceOrder, TAGS, Ty, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "private_ip", "availability_zone"],
@@ -52,65 +55,58 @@ const ALIVE: &[&str] = &["pending", "running", "stopping", "stopped"];
 
 pub(crate) struct Instance(Ec2);
 
+fn live_of(x: &Ec2Instance) -> Live {
+    let aws_tag = |k: &str| {
+        let t = x.tags().iter().find(|t| t.key() == Some(k));
+        t.and_then(|t| t.value()).unwrap_or_default().to_string()
+    };
+    let p = Props {
+        launch_template_id: aws_tag("aws:ec2launchtemplate:id"),
+        launch_template_version: aws_tag("aws:ec2launchtemplate:version"),
+        subnet_id: x.subnet_id().unwrap_or_default().into(),
+        tags: tags_of(x.tags()),
+    };
+    let zone = x.placement().and_then(|p| p.availability_zone());
+    let outputs = [
+        ("private_ip", json!(x.private_ip_address())),
+        ("availability_zone", json!(zone)),
+    ];
+    live(&SPEC, x.instance_id().unwrap_or_default(), &p, &outputs)
+}
+
+fn state(x: &Ec2Instance) -> InstanceStateName {
+    let name = x.state().and_then(|s| s.name());
+    name.cloned().unwrap_or(InstanceStateName::Pending)
+}
+
 impl Instance {
-    async fn describe(&self, mut filters: Vec<Filter>) -> Result<Vec<(Live, InstanceStateName)>> {
-        filters.push(filter(
-            "instance-state-name",
-            &ALIVE.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-        ));
+    /// Instances matching, in any state.
+    async fn list_raw(&self, filters: Vec<Filter>) -> Result<Vec<Ec2Instance>> {
         let s = &self.0;
-        let reservations = s
-            .api
-            .read("DescribeInstances", || {
-                s.c.describe_instances()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
-        let mut out = Vec::new();
-        for x in reservations.iter().flat_map(|r| r.instances()) {
-            let aws_tag = |k: &str| {
-                x.tags()
-                    .iter()
-                    .find(|t| t.key() == Some(k))
-                    .and_then(|t| t.value())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let p = Props {
-                launch_template_id: aws_tag("aws:ec2launchtemplate:id"),
-                launch_template_version: aws_tag("aws:ec2launchtemplate:version"),
-                subnet_id: x.subnet_id().unwrap_or_default().into(),
-                tags: tags_of(x.tags()),
-            };
-            let outputs = [
-                ("private_ip", json!(x.private_ip_address())),
-                (
-                    "availability_zone",
-                    json!(x.placement().and_then(|p| p.availability_zone())),
-                ),
-            ];
-            let state = x
-                .state()
-                .and_then(|s| s.name())
-                .cloned()
-                .unwrap_or(InstanceStateName::Pending);
-            out.push((
-                live(&SPEC, x.instance_id().unwrap_or_default(), &p, &outputs),
-                state,
-            ));
-        }
-        Ok(out)
+        let reservations = pages!(
+            s,
+            "DescribeInstances",
+            describe_instances().set_filters(Some(filters.clone()))
+        )
+        .await?;
+        Ok(reservations
+            .iter()
+            .flat_map(|r| r.instances().to_vec())
+            .collect())
     }
 
-    async fn state_of(&self, id: &str) -> Result<Option<(Live, InstanceStateName)>> {
-        Ok(self
-            .describe(vec![filter("instance-id", &[id.to_string()])])
-            .await?
-            .pop())
+    /// Instances matching that are not shutting down or terminated.
+    async fn list(&self, mut filters: Vec<Filter>) -> Result<Vec<Live>> {
+        let alive: Vec<String> = ALIVE.iter().map(|x| x.to_string()).collect();
+        filters.push(filter("instance-state-name", &alive));
+        Ok(self.list_raw(filters).await?.iter().map(live_of).collect())
+    }
+
+    async fn one(&self, id: &str) -> Result<Option<Ec2Instance>> {
+        let mut found = self
+            .list_raw(vec![filter("instance-id", &[id.to_string()])])
+            .await?;
+        Ok(found.pop())
     }
 }
 
@@ -121,54 +117,45 @@ impl Kind for Instance {
     fn new(c: &Clients) -> Self {
         Instance(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(PAGE) {
-            let found = self.describe(vec![filter("instance-id", chunk)]).await?;
-            out.extend(found.into_iter().map(|x| x.0));
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::All => Ok(vec![]),
+            q => query(q, "instance-id", |f| self.list(f)).await,
         }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let found = self.describe(vec![owner_filter(stack)]).await?;
-        Ok(found.into_iter().map(|x| x.0).collect())
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
         // One token for every attempt: AWS never starts a second instance.
         let token = uuid::Uuid::new_v4().to_string();
-        let r = s
-            .api
-            .write("RunInstances", || {
-                s.c.run_instances()
-                    .launch_template(
-                        LaunchTemplateSpecification::builder()
-                            .launch_template_id(&p.launch_template_id)
-                            .version(&p.launch_template_version)
-                            .build(),
-                    )
-                    .subnet_id(&p.subnet_id)
-                    .min_count(1)
-                    .max_count(1)
-                    .client_token(&token)
-                    .tag_specifications(tag_spec(ResourceType::Instance, &p.tags))
-                    .tag_specifications(tag_spec(ResourceType::Volume, &p.tags))
-                    .send()
-            })
-            .await?;
+        let template = LaunchTemplateSpecification::builder()
+            .launch_template_id(&p.launch_template_id)
+            .version(&p.launch_template_version)
+            .build();
+        let r = call!(s, write "RunInstances", run_instances()
+            .launch_template(template.clone())
+            .subnet_id(&p.subnet_id)
+            .min_count(1)
+            .max_count(1)
+            .client_token(&token)
+            .tag_specifications(tag_spec(ResourceType::Instance, &p.tags))
+            .tag_specifications(tag_spec(ResourceType::Volume, &p.tags)))
+        .await?;
         let id = r
             .instances()
             .first()
             .and_then(|x| x.instance_id())
             .ok_or_else(|| no_id("RunInstances"))?;
         wait::until(&format!("instance {id} to be running"), timeout, || async {
-            Ok(match self.state_of(id).await? {
-                Some((l, InstanceStateName::Running)) => Seen::Ready(l),
-                Some((_, st)) => Seen::Pending(st.as_str().into()),
-                // Filtered out as shutting down or terminated, or not visible yet.
-                None => match self.terminated(id).await? {
-                    Some(reason) => Seen::Failed(format!("it was terminated at launch: {reason}")),
-                    None => Seen::Pending("not visible yet".into()),
+            Ok(match self.one(id).await? {
+                None => Seen::Pending("not visible yet".into()),
+                Some(x) => match state(&x) {
+                    InstanceStateName::Running => Seen::Ready(live_of(&x)),
+                    InstanceStateName::ShuttingDown | InstanceStateName::Terminated => {
+                        let why = x.state_reason().and_then(|r| r.message());
+                        let why = why.unwrap_or("no reason given");
+                        Seen::Failed(format!("it was terminated at launch: {why}"))
+                    }
+                    other => Seen::Pending(other.as_str().into()),
                 },
             })
         })
@@ -180,44 +167,11 @@ impl Kind for Instance {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("TerminateInstances", || {
-                s.c.terminate_instances().instance_ids(id).send()
-            })
-            .await?;
+        call!(s, delete "TerminateInstances", terminate_instances().instance_ids(id)).await?;
         wait::gone(&format!("instance {id}"), timeout, || async {
-            Ok(self.state_of(id).await?.is_some())
+            let st = self.one(id).await?.as_ref().map(state);
+            Ok(st.is_some_and(|st| st != InstanceStateName::Terminated))
         })
         .await
-    }
-}
-
-impl Instance {
-    /// Why the instance ended, if it is shutting down or terminated.
-    async fn terminated(&self, id: &str) -> Result<Option<String>> {
-        let s = &self.0;
-        let r = s
-            .api
-            .read("DescribeInstances", || {
-                s.c.describe_instances()
-                    .filters(filter("instance-id", &[id.to_string()]))
-                    .send()
-            })
-            .await?;
-        Ok(r.reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find(|x| {
-                matches!(
-                    x.state().and_then(|s| s.name()),
-                    Some(InstanceStateName::ShuttingDown | InstanceStateName::Terminated)
-                )
-            })
-            .map(|x| {
-                x.state_reason()
-                    .and_then(|r| r.message())
-                    .unwrap_or("no reason given")
-                    .to_string()
-            }))
     }
 }

@@ -6,13 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, p};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 DescribeInternetGateways per 200 ids",
@@ -33,19 +34,14 @@ pub(crate) struct Props {
 pub(crate) struct InternetGateway(Ec2);
 
 impl InternetGateway {
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("DescribeInternetGateways", || {
-                s.c.describe_internet_gateways()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(
+            s,
+            "DescribeInternetGateways",
+            describe_internet_gateways().set_filters(Some(filters.clone()))
+        )
+        .await?;
         Ok(items
             .iter()
             .map(|x| {
@@ -64,31 +60,22 @@ impl InternetGateway {
 
     async fn attach(&self, id: &str, vpc: &str) -> Result<()> {
         let s = &self.0;
-        s.api
-            .write("AttachInternetGateway", || {
-                s.c.attach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, write "AttachInternetGateway", attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc))
+        .await
+        .map(drop)
     }
 
     async fn detach(&self, id: &str, vpc: &str) -> Result<()> {
         let s = &self.0;
-        match s
-            .api
-            .delete("DetachInternetGateway", || {
-                s.c.detach_internet_gateway()
-                    .internet_gateway_id(id)
-                    .vpc_id(vpc)
-                    .send()
-            })
-            .await
+        match call!(s, delete "DetachInternetGateway", detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc))
+        .await
         {
             Err(e) if has_code(&e, &["Gateway.NotAttached"]) => Ok(()),
-            r => r.map(|_| ()),
+            r => r.map(drop),
         }
     }
 }
@@ -100,29 +87,15 @@ impl Kind for InternetGateway {
     fn new(c: &Clients) -> Self {
         InternetGateway(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("internet-gateway-id", &page)])
-                .await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        self.describe(vec![]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "internet-gateway-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateInternetGateway", || {
-                s.c.create_internet_gateway()
-                    .tag_specifications(tag_spec(ResourceType::InternetGateway, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tags = tag_spec(ResourceType::InternetGateway, &p.tags);
+        let r = call!(s, create "CreateInternetGateway", create_internet_gateway()
+            .tag_specifications(tags.clone()))
+        .await?;
         let id = r
             .internet_gateway()
             .and_then(|x| x.internet_gateway_id())
@@ -146,7 +119,7 @@ impl Kind for InternetGateway {
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
         // Detach from whatever VPC it is attached to now, not only the recorded one.
-        let now = self.read(&[id.to_string()]).await?;
+        let now = self.describe(Query::Ids(&[id.to_string()])).await?;
         for l in &now {
             if let Some(vpc) = l.props["vpc_id"].as_str() {
                 self.detach(id, vpc).await?;
@@ -156,11 +129,8 @@ impl Kind for InternetGateway {
             return Ok(());
         }
         let s = &self.0;
-        s.api
-            .delete("DeleteInternetGateway", || {
-                s.c.delete_internet_gateway().internet_gateway_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteInternetGateway", delete_internet_gateway().internet_gateway_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -14,12 +14,13 @@ use aws_sdk_ec2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, PAGE, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
-use crate::diag::{Error, Result};
+use crate::aws::{Clients, Kind, Query, by_pages, live, no_id, read_one};
+use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "latest_version"],
@@ -160,37 +161,29 @@ fn props_of(t: &Template, data: Option<&ResponseLaunchTemplateData>) -> Props {
 pub(crate) struct LaunchTemplate(Ec2);
 
 impl LaunchTemplate {
-    async fn describe(
+    async fn list(
         &self,
         filters: Option<Vec<Filter>>,
         ids: Option<Vec<String>>,
     ) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("DescribeLaunchTemplates", || {
-                s.c.describe_launch_templates()
-                    .set_filters(filters.clone())
-                    .set_launch_template_ids(ids.clone())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(
+            s,
+            "DescribeLaunchTemplates",
+            describe_launch_templates()
+                .set_filters(filters.clone())
+                .set_launch_template_ids(ids.clone())
+        )
+        .await?;
         let mut out = Vec::new();
         for t in items {
             let id = t.launch_template_id().unwrap_or_default();
             let latest = t.latest_version_number().unwrap_or(1).to_string();
             // The template's settings are in its versions: one call per template.
-            let v = s
-                .api
-                .read("DescribeLaunchTemplateVersions", || {
-                    s.c.describe_launch_template_versions()
-                        .launch_template_id(id)
-                        .versions(&latest)
-                        .send()
-                })
+            let v =
+                call!(s, read "DescribeLaunchTemplateVersions", describe_launch_template_versions()
+                .launch_template_id(id)
+                .versions(&latest))
                 .await?;
             let data = v
                 .launch_template_versions()
@@ -210,29 +203,24 @@ impl Kind for LaunchTemplate {
     fn new(c: &Clients) -> Self {
         LaunchTemplate(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(None, Some(page)).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(Some(vec![owner_filter(stack)]), None).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            // By ids: a filter of template ids exists, but the ids parameter is what AWS documents.
+            Query::Ids(ids) => by_pages(ids, 200, |page| self.list(None, Some(page))).await,
+            Query::All => Ok(vec![]),
+            q => query(q, "launch-template-id", |f| self.list(Some(f), None)).await,
+        }
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         let token = uuid::Uuid::new_v4().to_string();
-        let r = s
-            .api
-            .write("CreateLaunchTemplate", || {
-                s.c.create_launch_template()
-                    .launch_template_name(&p.name)
-                    .launch_template_data(template_data(p))
-                    .client_token(&token)
-                    .tag_specifications(tag_spec(ResourceType::LaunchTemplate, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tags = tag_spec(ResourceType::LaunchTemplate, &p.tags);
+        let r = call!(s, write "CreateLaunchTemplate", create_launch_template()
+            .launch_template_name(&p.name)
+            .launch_template_data(template_data(p))
+            .client_token(&token)
+            .tag_specifications(tags.clone()))
+        .await?;
         let id = r
             .launch_template()
             .and_then(|t| t.launch_template_id())
@@ -243,41 +231,28 @@ impl Kind for LaunchTemplate {
         let s = &self.0;
         if before.settings() != after.settings() {
             let token = uuid::Uuid::new_v4().to_string();
-            let v = s
-                .api
-                .write("CreateLaunchTemplateVersion", || {
-                    s.c.create_launch_template_version()
-                        .launch_template_id(id)
-                        .launch_template_data(template_data(after))
-                        .client_token(&token)
-                        .send()
-                })
-                .await?;
+            let v = call!(s, write "CreateLaunchTemplateVersion", create_launch_template_version()
+                .launch_template_id(id)
+                .launch_template_data(template_data(after))
+                .client_token(&token))
+            .await?;
             let n = v
                 .launch_template_version()
                 .and_then(|v| v.version_number())
-                .ok_or_else(|| {
-                    Error::other("CreateLaunchTemplateVersion gave no version number")
-                })?;
-            s.api
-                .write("ModifyLaunchTemplate", || {
-                    s.c.modify_launch_template()
-                        .launch_template_id(id)
-                        .default_version(n.to_string())
-                        .send()
-                })
-                .await?;
+                .ok_or_else(|| no_id("CreateLaunchTemplateVersion"))?
+                .to_string();
+            call!(s, write "ModifyLaunchTemplate", modify_launch_template()
+                .launch_template_id(id)
+                .default_version(&n))
+            .await?;
         }
         sync_tags(s, id, &before.tags, &after.tags).await?;
         read_one(self, &s.api, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteLaunchTemplate", || {
-                s.c.delete_launch_template().launch_template_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteLaunchTemplate", delete_launch_template().launch_template_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -1,10 +1,10 @@
 //! EC2: networking (VPC, subnet, internet gateway, Elastic IP, NAT gateway,
 //! route table, security group) and compute (launch template, instance).
 //!
-//! What every EC2 kind shares: filters, tags in the create call
-//! (TagSpecifications), tag sync. Reads are batched: one Describe with an id
-//! filter per page (filters never fail on ids that are gone, unlike the
-//! `*Ids` parameters).
+//! What every EC2 kind shares: queries as filters (one Describe with an id
+//! filter per page of ids: filters never fail on ids that are gone, unlike
+//! the `*Ids` parameters), tags in the create call (TagSpecifications), tag
+//! sync.
 
 pub(super) mod eip;
 pub(super) mod instance;
@@ -16,19 +16,23 @@ pub(super) mod security_group;
 pub(super) mod subnet;
 pub(super) mod vpc;
 
+use std::future::Future;
+
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
 
-use super::Svc;
+use super::call::call;
 use super::tags::{self, Tags};
+use super::{Query, Svc, by_pages};
 use crate::diag::Result;
+use crate::provider::Live;
 use crate::stack::TAG_STACK;
 
 pub(crate) type Ec2 = Svc<Client>;
 
 /// Ids per Describe call: AWS accepts up to 1000 filter values; 200 keeps
 /// requests small.
-pub(super) const PAGE: usize = 200;
+const PAGE: usize = 200;
 
 pub(super) fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder()
@@ -37,8 +41,24 @@ pub(super) fn filter(name: &str, values: &[String]) -> Filter {
         .build()
 }
 
-pub(super) fn owner_filter(stack: &str) -> Filter {
-    filter(&format!("tag:{TAG_STACK}"), &[stack.to_string()])
+/// A query as EC2 filters: ids a page at a time by `id_filter`, the stack's
+/// own by its ownership tag, or everything.
+pub(super) async fn query<F, Fut>(q: Query<'_>, id_filter: &str, list: F) -> Result<Vec<Live>>
+where
+    F: Fn(Vec<Filter>) -> Fut,
+    Fut: Future<Output = Result<Vec<Live>>>,
+{
+    match q {
+        Query::Ids(ids) => by_pages(ids, PAGE, |page| list(vec![filter(id_filter, &page)])).await,
+        Query::Owned(stack, _) => {
+            list(vec![filter(
+                &format!("tag:{TAG_STACK}"),
+                &[stack.to_string()],
+            )])
+            .await
+        }
+        Query::All => list(vec![]).await,
+    }
 }
 
 pub(super) fn tags_of(tags: &[Tag]) -> Tags {
@@ -73,27 +93,15 @@ pub(super) async fn sync_tags(s: &Ec2, id: &str, before: &Tags, after: &Tags) ->
         after,
         |keys| async move {
             let keys: Vec<Tag> = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-            s.api
-                .write("DeleteTags", || {
-                    s.c.delete_tags()
-                        .resources(id)
-                        .set_tags(Some(keys.clone()))
-                        .send()
-                })
+            call!(s, write "DeleteTags", delete_tags().resources(id).set_tags(Some(keys.clone())))
                 .await
-                .map(|_| ())
+                .map(drop)
         },
         |set| async move {
-            let set: Tags = set.into_iter().collect();
-            s.api
-                .write("CreateTags", || {
-                    s.c.create_tags()
-                        .resources(id)
-                        .set_tags(Some(tag_list(&set)))
-                        .send()
-                })
+            let set = tag_list(&set.into_iter().collect());
+            call!(s, write "CreateTags", create_tags().resources(id).set_tags(Some(set.clone())))
                 .await
-                .map(|_| ())
+                .map(drop)
         },
     )
     .await

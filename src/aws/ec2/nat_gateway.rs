@@ -10,13 +10,14 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 DescribeNatGateways per 200 ids",
@@ -74,40 +75,30 @@ fn state(x: &Nat) -> NatGatewayState {
 
 impl NatGateway {
     /// Every NAT gateway matching, deleted ones included.
-    async fn describe_raw(&self, filters: Vec<Filter>) -> Result<Vec<Nat>> {
+    async fn list_raw(&self, filters: Vec<Filter>) -> Result<Vec<Nat>> {
         let s = &self.0;
-        s.api
-            .read("DescribeNatGateways", || {
-                s.c.describe_nat_gateways()
-                    .set_filter(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
+        pages!(
+            s,
+            "DescribeNatGateways",
+            describe_nat_gateways().set_filter(Some(filters.clone()))
+        )
+        .await
     }
 
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
-        Ok(self
-            .describe_raw(filters)
-            .await?
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+        use NatGatewayState::{Deleted, Deleting, Failed};
+        let all = self.list_raw(filters).await?;
+        let alive = all
             .iter()
-            .filter(|x| {
-                !matches!(
-                    state(x),
-                    NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed
-                )
-            })
-            .map(live_of)
-            .collect())
+            .filter(|x| !matches!(state(x), Deleted | Deleting | Failed));
+        Ok(alive.map(live_of).collect())
     }
 
     async fn one(&self, id: &str) -> Result<Option<Nat>> {
-        Ok(self
-            .describe_raw(vec![filter("nat-gateway-id", &[id.to_string()])])
-            .await?
-            .pop())
+        let mut found = self
+            .list_raw(vec![filter("nat-gateway-id", &[id.to_string()])])
+            .await?;
+        Ok(found.pop())
     }
 
     /// AWS frees the Elastic IP as the gateway is deleted; the emulator never
@@ -115,20 +106,13 @@ impl NatGateway {
     /// own interface, so a new gateway can take the address. A no-op on AWS.
     async fn free_address(&self, alloc: &str, eni: Option<&str>) -> Result<()> {
         let s = &self.0;
-        let r = s
-            .api
-            .read("DescribeAddresses", || {
-                s.c.describe_addresses().allocation_ids(alloc).send()
-            })
-            .await?;
+        let r =
+            call!(s, read "DescribeAddresses", describe_addresses().allocation_ids(alloc)).await?;
         for a in r.addresses() {
             if let (Some(assoc), Some(on)) = (a.association_id(), a.network_interface_id())
                 && eni == Some(on)
             {
-                s.api
-                    .delete("DisassociateAddress", || {
-                        s.c.disassociate_address().association_id(assoc).send()
-                    })
+                call!(s, delete "DisassociateAddress", disassociate_address().association_id(assoc))
                     .await?;
             }
         }
@@ -143,54 +127,38 @@ impl Kind for NatGateway {
     fn new(c: &Clients) -> Self {
         NatGateway(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("nat-gateway-id", &page)]).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        self.describe(vec![]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "nat-gateway-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
         // One token for every attempt: AWS itself never makes a second gateway.
         let token = uuid::Uuid::new_v4().to_string();
-        let r = s
-            .api
-            .write("CreateNatGateway", || {
-                s.c.create_nat_gateway()
-                    .subnet_id(&p.subnet_id)
-                    .set_allocation_id(p.allocation_id.clone())
-                    .connectivity_type(ConnectivityType::from(p.connectivity_type.as_str()))
-                    .client_token(&token)
-                    .tag_specifications(tag_spec(ResourceType::Natgateway, &p.tags))
-                    .send()
-            })
-            .await?;
+        let kind = ConnectivityType::from(p.connectivity_type.as_str());
+        let r = call!(s, write "CreateNatGateway", create_nat_gateway()
+            .subnet_id(&p.subnet_id)
+            .set_allocation_id(p.allocation_id.clone())
+            .connectivity_type(kind.clone())
+            .client_token(&token)
+            .tag_specifications(tag_spec(ResourceType::Natgateway, &p.tags)))
+        .await?;
         let id = r
             .nat_gateway()
             .and_then(|x| x.nat_gateway_id())
             .ok_or_else(|| no_id("CreateNatGateway"))?;
-        wait::until(
-            &format!("NAT gateway {id} to become available"),
-            timeout,
-            || async {
-                Ok(match self.one(id).await? {
-                    None => Seen::Pending("not visible yet".into()),
-                    Some(x) => match state(&x) {
-                        NatGatewayState::Available => Seen::Ready(live_of(&x)),
-                        NatGatewayState::Failed => {
-                            Seen::Failed(x.failure_message().unwrap_or("no reason given").into())
-                        }
-                        other => Seen::Pending(other.as_str().into()),
-                    },
-                })
-            },
-        )
+        let what = format!("NAT gateway {id} to become available");
+        wait::until(&what, timeout, || async {
+            Ok(match self.one(id).await? {
+                None => Seen::Pending("not visible yet".into()),
+                Some(x) => match state(&x) {
+                    NatGatewayState::Available => Seen::Ready(live_of(&x)),
+                    NatGatewayState::Failed => {
+                        Seen::Failed(x.failure_message().unwrap_or("no reason given").into())
+                    }
+                    other => Seen::Pending(other.as_str().into()),
+                },
+            })
+        })
         .await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
@@ -204,27 +172,16 @@ impl Kind for NatGateway {
         let eni = before
             .nat_gateway_addresses()
             .first()
-            .and_then(|a| a.network_interface_id())
-            .map(str::to_string);
+            .and_then(|a| a.network_interface_id());
         let s = &self.0;
-        s.api
-            .delete("DeleteNatGateway", || {
-                s.c.delete_nat_gateway().nat_gateway_id(id).send()
-            })
-            .await?;
-        wait::until(
-            &format!("NAT gateway {id} to be deleted"),
-            timeout,
-            || async {
-                Ok(match self.one(id).await?.as_ref().map(state) {
-                    None | Some(NatGatewayState::Deleted) => Seen::Ready(()),
-                    Some(other) => Seen::Pending(other.as_str().into()),
-                })
-            },
-        )
+        call!(s, delete "DeleteNatGateway", delete_nat_gateway().nat_gateway_id(id)).await?;
+        wait::gone(&format!("NAT gateway {id}"), timeout, || async {
+            let st = self.one(id).await?.as_ref().map(state);
+            Ok(st.is_some_and(|st| st != NatGatewayState::Deleted))
+        })
         .await?;
         match &p.allocation_id {
-            Some(alloc) => self.free_address(alloc, eni.as_deref()).await,
+            Some(alloc) => self.free_address(alloc, eni).await,
             None => Ok(()),
         }
     }

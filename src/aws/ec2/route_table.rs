@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, RouteTable as Table};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id};
+use crate::aws::{Clients, Kind, Query, live, no_id};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 const ROUTE: &[Prop] = &[
     req(p("destination", Ty::Cidr, "destination CIDR block")),
@@ -110,131 +111,106 @@ fn now_of(x: &Table) -> Now {
 pub(crate) struct RouteTable(Ec2);
 
 impl RouteTable {
-    async fn describe_raw(&self, filters: Vec<Filter>) -> Result<Vec<Table>> {
+    async fn list_raw(&self, filters: Vec<Filter>) -> Result<Vec<Table>> {
         let s = &self.0;
-        s.api
-            .read("DescribeRouteTables", || {
-                s.c.describe_route_tables()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
+        pages!(
+            s,
+            "DescribeRouteTables",
+            describe_route_tables().set_filters(Some(filters.clone()))
+        )
+        .await
     }
 
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
-        Ok(self
-            .describe_raw(filters)
-            .await?
-            .iter()
-            .map(|x| {
-                live(
-                    &SPEC,
-                    x.route_table_id().unwrap_or_default(),
-                    &now_of(x).props,
-                    &[],
-                )
-            })
-            .collect())
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+        let all = self.list_raw(filters).await?;
+        Ok(all.iter().map(|x| now_of(x).live(x)).collect())
     }
 
-    async fn now(&self, id: &str) -> Result<Option<Now>> {
-        Ok(self
-            .describe_raw(vec![filter("route-table-id", &[id.to_string()])])
-            .await?
-            .first()
-            .map(now_of))
+    /// The table as AWS has it now, waiting out eventual consistency right
+    /// after its create; `None` when it is gone.
+    async fn now(&self, id: &str, settle: bool) -> Result<Option<Now>> {
+        let start = std::time::Instant::now();
+        loop {
+            let found = self
+                .list_raw(vec![filter("route-table-id", &[id.to_string()])])
+                .await?;
+            if let Some(t) = found.first() {
+                return Ok(Some(now_of(t)));
+            }
+            if !settle || start.elapsed() >= self.0.api.settle() {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// Makes routes and associations equal to `want`'s, then reads the table.
     async fn converge(&self, id: &str, want: &Props) -> Result<Live> {
-        let now = self.settled(id).await?;
+        let gone = || Error::other(format!("route table {id} vanished"));
+        let now = self.now(id, true).await?.ok_or_else(gone)?;
         self.routes(id, &now.props.routes, &want.routes).await?;
         let s = &self.0;
-        for (subnet, assoc) in &now.assoc {
-            if !want.subnet_ids.contains(subnet) {
-                s.api
-                    .delete("DisassociateRouteTable", || {
-                        s.c.disassociate_route_table().association_id(assoc).send()
-                    })
-                    .await?;
-            }
+        for (_, assoc) in now
+            .assoc
+            .iter()
+            .filter(|(k, _)| !want.subnet_ids.contains(k))
+        {
+            call!(s, delete "DisassociateRouteTable", disassociate_route_table().association_id(assoc))
+                .await?;
         }
         for subnet in want
             .subnet_ids
             .iter()
             .filter(|x| !now.assoc.contains_key(*x))
         {
-            s.api
-                .write("AssociateRouteTable", || {
-                    s.c.associate_route_table()
-                        .route_table_id(id)
-                        .subnet_id(subnet)
-                        .send()
-                })
-                .await?;
+            call!(s, write "AssociateRouteTable", associate_route_table()
+                .route_table_id(id)
+                .subnet_id(subnet))
+            .await?;
         }
-        let after = self.settled(id).await?;
+        let after = self.now(id, true).await?.ok_or_else(gone)?;
         Ok(live(&SPEC, id, &after.props, &[]))
-    }
-
-    /// The table, waiting out eventual consistency right after its create.
-    async fn settled(&self, id: &str) -> Result<Now> {
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(n) = self.now(id).await? {
-                return Ok(n);
-            }
-            if start.elapsed() >= self.0.api.settle() {
-                return Err(Error::other(format!("route table {id} vanished")));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
     }
 
     async fn routes(&self, id: &str, have: &[Route], want: &[Route]) -> Result<()> {
         let s = &self.0;
-        for r in have
-            .iter()
-            .filter(|r| !want.iter().any(|w| w.destination == r.destination))
-        {
-            s.api
-                .delete("DeleteRoute", || {
-                    s.c.delete_route()
-                        .route_table_id(id)
-                        .destination_cidr_block(&r.destination)
-                        .send()
-                })
-                .await?;
+        let wanted = |r: &Route| want.iter().any(|w| w.destination == r.destination);
+        for r in have.iter().filter(|r| !wanted(r)) {
+            call!(s, delete "DeleteRoute", delete_route()
+                .route_table_id(id)
+                .destination_cidr_block(&r.destination))
+            .await?;
         }
         for w in want.iter().filter(|w| !have.contains(w)) {
+            let (gw, nat) = (w.gateway_id.clone(), w.nat_gateway_id.clone());
             if have.iter().any(|r| r.destination == w.destination) {
-                s.api
-                    .write("ReplaceRoute", || {
-                        s.c.replace_route()
-                            .route_table_id(id)
-                            .destination_cidr_block(&w.destination)
-                            .set_gateway_id(w.gateway_id.clone())
-                            .set_nat_gateway_id(w.nat_gateway_id.clone())
-                            .send()
-                    })
-                    .await?;
+                call!(s, write "ReplaceRoute", replace_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&w.destination)
+                    .set_gateway_id(gw.clone())
+                    .set_nat_gateway_id(nat.clone()))
+                .await?;
             } else {
-                s.api
-                    .write("CreateRoute", || {
-                        s.c.create_route()
-                            .route_table_id(id)
-                            .destination_cidr_block(&w.destination)
-                            .set_gateway_id(w.gateway_id.clone())
-                            .set_nat_gateway_id(w.nat_gateway_id.clone())
-                            .send()
-                    })
-                    .await?;
+                call!(s, write "CreateRoute", create_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&w.destination)
+                    .set_gateway_id(gw.clone())
+                    .set_nat_gateway_id(nat.clone()))
+                .await?;
             }
         }
         Ok(())
+    }
+}
+
+impl Now {
+    fn live(&self, t: &Table) -> Live {
+        live(
+            &SPEC,
+            t.route_table_id().unwrap_or_default(),
+            &self.props,
+            &[],
+        )
     }
 }
 
@@ -245,26 +221,19 @@ impl Kind for RouteTable {
     fn new(c: &Clients) -> Self {
         RouteTable(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("route-table-id", &page)]).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::All => Ok(vec![]),
+            q => query(q, "route-table-id", |f| self.list(f)).await,
+        }
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateRouteTable", || {
-                s.c.create_route_table()
-                    .vpc_id(&p.vpc_id)
-                    .tag_specifications(tag_spec(ResourceType::RouteTable, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tags = tag_spec(ResourceType::RouteTable, &p.tags);
+        let r = call!(s, create "CreateRouteTable", create_route_table()
+            .vpc_id(&p.vpc_id)
+            .tag_specifications(tags.clone()))
+        .await?;
         let id = r
             .route_table()
             .and_then(|x| x.route_table_id())
@@ -276,22 +245,16 @@ impl Kind for RouteTable {
         self.converge(id, after).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
-        let Some(now) = self.now(id).await? else {
+        let Some(now) = self.now(id, false).await? else {
             return Ok(());
         };
         let s = &self.0;
         for assoc in now.assoc.values() {
-            s.api
-                .delete("DisassociateRouteTable", || {
-                    s.c.disassociate_route_table().association_id(assoc).send()
-                })
+            call!(s, delete "DisassociateRouteTable", disassociate_route_table().association_id(assoc))
                 .await?;
         }
-        s.api
-            .delete("DeleteRouteTable", || {
-                s.c.delete_route_table().route_table_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteRouteTable", delete_route_table().route_table_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -8,12 +8,13 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, UserIdGrou
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, PAGE, filter, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 /// A rule as written; kept one per source (see `kind::canonical`).
 const RULE: &[Prop] = &[
@@ -128,28 +129,17 @@ fn permission(rule: &Rule) -> IpPermission {
     p.build()
 }
 
-#[derive(Clone, Copy)]
-enum Direction {
-    Ingress,
-    Egress,
-}
-
 pub(crate) struct SecurityGroup(Ec2);
 
 impl SecurityGroup {
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("DescribeSecurityGroups", || {
-                s.c.describe_security_groups()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(
+            s,
+            "DescribeSecurityGroups",
+            describe_security_groups().set_filters(Some(filters.clone()))
+        )
+        .await?;
         Ok(items
             .iter()
             .map(|x| {
@@ -167,79 +157,56 @@ impl SecurityGroup {
             .collect())
     }
 
-    /// Makes both directions' rules equal to `want`'s, from what is live now.
+    /// Makes both directions' rules equal to `want`'s, from what is live now:
+    /// revokes what is extra, then authorizes what is missing.
     async fn converge(&self, id: &str, want: &Props) -> Result<()> {
-        let now: Props = serde_json::from_value(read_one(self, &self.0.api, id).await?.props)
+        let now = read_one(self, &self.0.api, id).await?;
+        let now: Props = serde_json::from_value(now.props)
             .map_err(|e| crate::diag::Error::other(format!("internal: {e}")))?;
-        self.direction(id, Direction::Ingress, &now.ingress, &want.ingress)
-            .await?;
-        self.direction(id, Direction::Egress, &now.egress, &want.egress)
-            .await
-    }
-
-    /// Revokes what is extra, then authorizes what is missing.
-    async fn direction(&self, id: &str, d: Direction, have: &[Rule], want: &[Rule]) -> Result<()> {
-        let extra: Vec<IpPermission> = have
-            .iter()
-            .filter(|r| !want.contains(r))
-            .map(permission)
-            .collect();
-        let missing: Vec<IpPermission> = want
-            .iter()
-            .filter(|r| !have.contains(r))
-            .map(permission)
-            .collect();
+        let (extra_in, missing_in) = difference(&now.ingress, &want.ingress);
+        let (extra_out, missing_out) = difference(&now.egress, &want.egress);
         let s = &self.0;
-        let extra = Some(extra).filter(|x| !x.is_empty());
-        let missing = Some(missing).filter(|x| !x.is_empty());
-        match (d, extra) {
-            (_, None) => {}
-            (Direction::Ingress, x) => {
-                s.api
-                    .delete("RevokeSecurityGroupIngress", || {
-                        s.c.revoke_security_group_ingress()
-                            .group_id(id)
-                            .set_ip_permissions(x.clone())
-                            .send()
-                    })
-                    .await?;
-            }
-            (Direction::Egress, x) => {
-                s.api
-                    .delete("RevokeSecurityGroupEgress", || {
-                        s.c.revoke_security_group_egress()
-                            .group_id(id)
-                            .set_ip_permissions(x.clone())
-                            .send()
-                    })
-                    .await?;
-            }
+        if let Some(x) = extra_in {
+            call!(s, delete "RevokeSecurityGroupIngress", revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(x.clone())))
+            .await?;
         }
-        match (d, missing) {
-            (_, None) => {}
-            (Direction::Ingress, x) => {
-                s.api
-                    .write("AuthorizeSecurityGroupIngress", || {
-                        s.c.authorize_security_group_ingress()
-                            .group_id(id)
-                            .set_ip_permissions(x.clone())
-                            .send()
-                    })
-                    .await?;
-            }
-            (Direction::Egress, x) => {
-                s.api
-                    .write("AuthorizeSecurityGroupEgress", || {
-                        s.c.authorize_security_group_egress()
-                            .group_id(id)
-                            .set_ip_permissions(x.clone())
-                            .send()
-                    })
-                    .await?;
-            }
+        if let Some(x) = extra_out {
+            call!(s, delete "RevokeSecurityGroupEgress", revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(x.clone())))
+            .await?;
+        }
+        if let Some(x) = missing_in {
+            call!(s, write "AuthorizeSecurityGroupIngress", authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(x.clone())))
+            .await?;
+        }
+        if let Some(x) = missing_out {
+            call!(s, write "AuthorizeSecurityGroupEgress", authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(x.clone())))
+            .await?;
         }
         Ok(())
     }
+}
+
+type Permissions = Option<Vec<IpPermission>>;
+
+/// (extra, missing) permissions between the rules there are and those wanted.
+fn difference(have: &[Rule], want: &[Rule]) -> (Permissions, Permissions) {
+    let only = |a: &[Rule], b: &[Rule]| {
+        let v: Vec<IpPermission> = a
+            .iter()
+            .filter(|r| !b.contains(r))
+            .map(permission)
+            .collect();
+        (!v.is_empty()).then_some(v)
+    };
+    (only(have, want), only(want, have))
 }
 
 #[async_trait]
@@ -249,36 +216,26 @@ impl Kind for SecurityGroup {
     fn new(c: &Clients) -> Self {
         SecurityGroup(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("group-id", &page)]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        let found = query(q, "group-id", |f| self.list(f)).await?;
+        Ok(match q {
+            // Every VPC has a default group: it is AWS's, not something to import.
+            Query::All => found
+                .into_iter()
+                .filter(|l| l.props["name"] != "default")
+                .collect(),
+            _ => found,
         })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        Ok(self
-            .describe(vec![])
-            .await?
-            .into_iter()
-            .filter(|l| l.props["name"] != "default")
-            .collect())
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateSecurityGroup", || {
-                s.c.create_security_group()
-                    .group_name(&p.name)
-                    .description(&p.description)
-                    .vpc_id(&p.vpc_id)
-                    .tag_specifications(tag_spec(ResourceType::SecurityGroup, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tags = tag_spec(ResourceType::SecurityGroup, &p.tags);
+        let r = call!(s, create "CreateSecurityGroup", create_security_group()
+            .group_name(&p.name)
+            .description(&p.description)
+            .vpc_id(&p.vpc_id)
+            .tag_specifications(tags.clone()))
+        .await?;
         let id = r.group_id().ok_or_else(|| no_id("CreateSecurityGroup"))?;
         // A new group allows all egress: converge from what it has.
         self.converge(id, p).await?;
@@ -291,11 +248,8 @@ impl Kind for SecurityGroup {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteSecurityGroup", || {
-                s.c.delete_security_group().group_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteSecurityGroup", delete_security_group().group_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, PAGE, filter, flag, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -57,19 +58,14 @@ pub(crate) struct Props {
 pub(crate) struct Subnet(Ec2);
 
 impl Subnet {
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("DescribeSubnets", || {
-                s.c.describe_subnets()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(
+            s,
+            "DescribeSubnets",
+            describe_subnets().set_filters(Some(filters.clone()))
+        )
+        .await?;
         Ok(items
             .iter()
             .map(|x| {
@@ -93,15 +89,11 @@ impl Subnet {
 
     async fn map_public_ip(&self, id: &str, on: bool) -> Result<()> {
         let s = &self.0;
-        s.api
-            .write("ModifySubnetAttribute", || {
-                s.c.modify_subnet_attribute()
-                    .subnet_id(id)
-                    .map_public_ip_on_launch(flag(on))
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, write "ModifySubnetAttribute", modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(flag(on)))
+        .await
+        .map(drop)
     }
 }
 
@@ -112,31 +104,17 @@ impl Kind for Subnet {
     fn new(c: &Clients) -> Self {
         Subnet(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("subnet-id", &page)]).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        self.describe(vec![]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "subnet-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateSubnet", || {
-                s.c.create_subnet()
-                    .vpc_id(&p.vpc_id)
-                    .cidr_block(&p.cidr_block)
-                    .availability_zone(&p.availability_zone)
-                    .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, create "CreateSubnet", create_subnet()
+            .vpc_id(&p.vpc_id)
+            .cidr_block(&p.cidr_block)
+            .availability_zone(&p.availability_zone)
+            .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags)))
+        .await?;
         let id = r
             .subnet()
             .and_then(|x| x.subnet_id())
@@ -156,9 +134,8 @@ impl Kind for Subnet {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteSubnet", || s.c.delete_subnet().subnet_id(id).send())
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteSubnet", delete_subnet().subnet_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcAttributeName};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, PAGE, filter, flag, owner_filter, sync_tags, tag_spec, tags_of};
+use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 DescribeVpcs per 200 ids + 2 DescribeVpcAttribute per VPC",
@@ -48,22 +49,18 @@ pub(crate) struct Props {
 pub(crate) struct Vpc(Ec2);
 
 impl Vpc {
-    async fn describe(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let vpcs = s
-            .api
-            .read("DescribeVpcs", || {
-                s.c.describe_vpcs()
-                    .set_filters(Some(filters.clone()))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let vpcs = pages!(
+            s,
+            "DescribeVpcs",
+            describe_vpcs().set_filters(Some(filters.clone()))
+        )
+        .await?;
         let mut out = Vec::new();
         for v in vpcs {
             let id = v.vpc_id().unwrap_or_default();
+            // DescribeVpcAttribute has no batch form: two calls per VPC.
             let (support, hostnames) = tokio::try_join!(
                 self.attr(id, VpcAttributeName::EnableDnsSupport),
                 self.attr(id, VpcAttributeName::EnableDnsHostnames)
@@ -74,8 +71,7 @@ impl Vpc {
                 enable_dns_hostnames: hostnames,
                 instance_tenancy: v
                     .instance_tenancy()
-                    .map(|t| t.as_str())
-                    .unwrap_or("default")
+                    .map_or("default", |t| t.as_str())
                     .into(),
                 tags: tags_of(v.tags()),
             };
@@ -86,23 +82,17 @@ impl Vpc {
 
     async fn attr(&self, id: &str, a: VpcAttributeName) -> Result<bool> {
         let s = &self.0;
-        let r = s
-            .api
-            .read("DescribeVpcAttribute", || {
-                s.c.describe_vpc_attribute()
-                    .vpc_id(id)
-                    .attribute(a.clone())
-                    .send()
-            })
+        let r = call!(s, read "DescribeVpcAttribute", describe_vpc_attribute().vpc_id(id).attribute(a.clone()))
             .await?;
-        Ok(match a {
-            VpcAttributeName::EnableDnsSupport => r.enable_dns_support().and_then(|x| x.value()),
-            _ => r.enable_dns_hostnames().and_then(|x| x.value()),
-        }
-        .unwrap_or(false))
+        let v = match a {
+            VpcAttributeName::EnableDnsSupport => r.enable_dns_support(),
+            _ => r.enable_dns_hostnames(),
+        };
+        Ok(v.and_then(|x| x.value()).unwrap_or(false))
     }
 
-    /// One attribute per ModifyVpcAttribute call, as the API requires.
+    /// One attribute per ModifyVpcAttribute call, as the API requires;
+    /// `Some` for those that change.
     async fn set_attrs(
         &self,
         id: &str,
@@ -111,23 +101,11 @@ impl Vpc {
     ) -> Result<()> {
         let s = &self.0;
         if let Some(v) = support {
-            s.api
-                .write("ModifyVpcAttribute", || {
-                    s.c.modify_vpc_attribute()
-                        .vpc_id(id)
-                        .enable_dns_support(flag(v))
-                        .send()
-                })
+            call!(s, write "ModifyVpcAttribute", modify_vpc_attribute().vpc_id(id).enable_dns_support(flag(v)))
                 .await?;
         }
         if let Some(v) = hostnames {
-            s.api
-                .write("ModifyVpcAttribute", || {
-                    s.c.modify_vpc_attribute()
-                        .vpc_id(id)
-                        .enable_dns_hostnames(flag(v))
-                        .send()
-                })
+            call!(s, write "ModifyVpcAttribute", modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(flag(v)))
                 .await?;
         }
         Ok(())
@@ -146,58 +124,38 @@ impl Kind for Vpc {
     fn new(c: &Clients) -> Self {
         Vpc(c.ec2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(vec![filter("vpc-id", &page)]).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(vec![owner_filter(stack)]).await
-    }
-    async fn discover(&self) -> Result<Vec<Live>> {
-        self.describe(vec![]).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "vpc-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateVpc", || {
-                s.c.create_vpc()
-                    .cidr_block(&p.cidr_block)
-                    .instance_tenancy(p.instance_tenancy.as_str().into())
-                    .tag_specifications(tag_spec(ResourceType::Vpc, &p.tags))
-                    .send()
-            })
-            .await?;
+        let tenancy = p.instance_tenancy.as_str();
+        let r = call!(s, create "CreateVpc", create_vpc()
+            .cidr_block(&p.cidr_block)
+            .instance_tenancy(tenancy.into())
+            .tag_specifications(tag_spec(ResourceType::Vpc, &p.tags)))
+        .await?;
         let id = r
             .vpc()
             .and_then(|v| v.vpc_id())
             .ok_or_else(|| no_id("CreateVpc"))?;
         // A new VPC has DNS support on and hostnames off.
-        self.set_attrs(
-            id,
-            change(true, p.enable_dns_support),
-            change(false, p.enable_dns_hostnames),
-        )
-        .await?;
+        let (support, hostnames) = (p.enable_dns_support, p.enable_dns_hostnames);
+        self.set_attrs(id, change(true, support), change(false, hostnames))
+            .await?;
         read_one(self, &s.api, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        self.set_attrs(
-            id,
-            change(before.enable_dns_support, after.enable_dns_support),
-            change(before.enable_dns_hostnames, after.enable_dns_hostnames),
-        )
-        .await?;
+        let support = change(before.enable_dns_support, after.enable_dns_support);
+        let hostnames = change(before.enable_dns_hostnames, after.enable_dns_hostnames);
+        self.set_attrs(id, support, hostnames).await?;
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
         read_one(self, &self.0.api, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteVpc", || s.c.delete_vpc().vpc_id(id).send())
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteVpc", delete_vpc().vpc_id(id))
+            .await
+            .map(drop)
     }
 }

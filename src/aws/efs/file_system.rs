@@ -14,13 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Efs;
+use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::tags::{self, Tags};
-use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
 
 static SPEC: KindSpec = KindSpec {
@@ -75,90 +76,77 @@ pub(crate) struct FileSystem {
 }
 
 impl FileSystem {
+    /// File systems that are not deleted: one, those made with a token, or the region's.
     async fn list(
         &self,
         id: Option<&str>,
         token: Option<&str>,
     ) -> Result<Vec<FileSystemDescription>> {
         let s = &self.s;
-        let all = s
-            .api
-            .read("DescribeFileSystems", || {
-                s.c.describe_file_systems()
-                    .set_file_system_id(id.map(str::to_string))
-                    .set_creation_token(token.map(str::to_string))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await;
-        match all {
-            Err(e) if id.is_some() && is(&e, Class::NotFound) => Ok(vec![]),
-            r => Ok(r?
-                .into_iter()
-                .filter(|f| f.life_cycle_state() != &LifeCycleState::Deleted)
-                .collect()),
-        }
+        let all = pages!(
+            s,
+            "DescribeFileSystems",
+            describe_file_systems()
+                .set_file_system_id(id.map(str::to_string))
+                .set_creation_token(token.map(str::to_string))
+        )
+        .await;
+        let all = match all {
+            Err(e) if id.is_some() && is(&e, Class::NotFound) => vec![],
+            r => r?,
+        };
+        Ok(all
+            .into_iter()
+            .filter(|f| f.life_cycle_state() != &LifeCycleState::Deleted)
+            .collect())
     }
 
-    /// One file system in full: lifecycle and backup cost a call each.
-    async fn live_of(&self, f: &FileSystemDescription) -> Result<Live> {
-        let s = &self.s;
-        let id = f.file_system_id();
-        let lc = s
-            .api
-            .read("DescribeLifecycleConfiguration", || {
-                s.c.describe_lifecycle_configuration()
-                    .file_system_id(id)
-                    .send()
-            })
-            .await?;
-        let backup = match s
-            .api
-            .read("DescribeBackupPolicy", || {
-                s.c.describe_backup_policy().file_system_id(id).send()
-            })
-            .await
-        {
-            Ok(r) => matches!(
-                r.backup_policy().map(|p| p.status()),
-                Some(Status::Enabled | Status::Enabling)
-            ),
-            // No policy was ever set: backups are off.
-            Err(e) if has_code(&e, &["PolicyNotFound"]) => false,
-            Err(e) => return Err(e),
-        };
-        let p = Props {
-            encrypted: f.encrypted().unwrap_or(false),
-            kms_key_id: f.kms_key_id().map(str::to_string),
-            performance_mode: f.performance_mode().as_str().into(),
-            throughput_mode: f.throughput_mode().map(|x| x.as_str().to_string()),
-            transition_to_ia: lc
-                .lifecycle_policies()
-                .iter()
-                .find_map(|p| p.transition_to_ia())
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(|| "NONE".into()),
-            backup,
-            tags: tags::from_pairs(f.tags().iter().map(|t| (t.key(), t.value()))),
-        };
-        let outputs = [
-            ("arn", json!(f.file_system_arn())),
-            (
-                "dns_name",
-                json!(format!("{id}.efs.{}.amazonaws.com", self.region)),
-            ),
-        ];
-        Ok(live(&SPEC, id, &p, &outputs))
-    }
-
-    async fn all_of(&self, found: Vec<FileSystemDescription>) -> Result<Vec<Live>> {
+    /// File systems in full: lifecycle and backup cost a call each.
+    async fn lives(&self, found: Vec<FileSystemDescription>) -> Result<Vec<Live>> {
         let mut out = Vec::new();
         for f in &found {
             out.push(self.live_of(f).await?);
         }
         Ok(out)
+    }
+
+    async fn live_of(&self, f: &FileSystemDescription) -> Result<Live> {
+        let s = &self.s;
+        let id = f.file_system_id();
+        let lc = call!(s, read "DescribeLifecycleConfiguration", describe_lifecycle_configuration()
+            .file_system_id(id))
+        .await?;
+        let backup =
+            match call!(s, read "DescribeBackupPolicy", describe_backup_policy().file_system_id(id))
+                .await
+            {
+                Ok(r) => matches!(
+                    r.backup_policy().map(|p| p.status()),
+                    Some(Status::Enabled | Status::Enabling)
+                ),
+                // No policy was ever set: backups are off.
+                Err(e) if has_code(&e, &["PolicyNotFound"]) => false,
+                Err(e) => return Err(e),
+            };
+        let ia = lc
+            .lifecycle_policies()
+            .iter()
+            .find_map(|p| p.transition_to_ia());
+        let p = Props {
+            encrypted: f.encrypted().unwrap_or(false),
+            kms_key_id: f.kms_key_id().map(str::to_string),
+            performance_mode: f.performance_mode().as_str().into(),
+            throughput_mode: f.throughput_mode().map(|x| x.as_str().to_string()),
+            transition_to_ia: ia.map_or("NONE", |t| t.as_str()).into(),
+            backup,
+            tags: tags::from_pairs(f.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        let dns = format!("{id}.efs.{}.amazonaws.com", self.region);
+        let outputs = [
+            ("arn", json!(f.file_system_arn())),
+            ("dns_name", json!(dns)),
+        ];
+        Ok(live(&SPEC, id, &p, &outputs))
     }
 
     async fn set_lifecycle(&self, id: &str, p: &Props) -> Result<()> {
@@ -171,15 +159,11 @@ impl FileSystem {
             ],
         };
         let s = &self.s;
-        s.api
-            .write("PutLifecycleConfiguration", || {
-                s.c.put_lifecycle_configuration()
-                    .file_system_id(id)
-                    .set_lifecycle_policies(Some(policies.clone()))
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, write "PutLifecycleConfiguration", put_lifecycle_configuration()
+            .file_system_id(id)
+            .set_lifecycle_policies(Some(policies.clone())))
+        .await
+        .map(drop)
     }
 
     async fn set_backup(&self, id: &str, on: bool) -> Result<()> {
@@ -193,15 +177,11 @@ impl FileSystem {
             .build()
             .map_err(|e| Error::other(e.to_string()))?;
         let s = &self.s;
-        s.api
-            .write("PutBackupPolicy", || {
-                s.c.put_backup_policy()
-                    .file_system_id(id)
-                    .backup_policy(policy.clone())
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, write "PutBackupPolicy", put_backup_policy()
+            .file_system_id(id)
+            .backup_policy(policy.clone()))
+        .await
+        .map(drop)
     }
 
     async fn sync_tags(&self, id: &str, before: &Tags, after: &Tags) -> Result<()> {
@@ -210,34 +190,25 @@ impl FileSystem {
             before,
             after,
             |keys| async move {
-                s.api
-                    .write("UntagResource", || {
-                        s.c.untag_resource()
-                            .resource_id(id)
-                            .set_tag_keys(Some(keys.clone()))
-                            .send()
-                    })
+                call!(s, write "UntagResource", untag_resource().resource_id(id).set_tag_keys(Some(keys.clone())))
                     .await
-                    .map(|_| ())
+                    .map(drop)
             },
             |set| async move {
-                let set: Vec<Tag> = set
-                    .into_iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                    .collect();
-                s.api
-                    .write("TagResource", || {
-                        s.c.tag_resource()
-                            .resource_id(id)
-                            .set_tags(Some(set.clone()))
-                            .send()
-                    })
+                let set = tag_list(&set.into_iter().collect());
+                call!(s, write "TagResource", tag_resource().resource_id(id).set_tags(Some(set.clone())))
                     .await
-                    .map(|_| ())
+                    .map(drop)
             },
         )
         .await
     }
+}
+
+fn tag_list(t: &Tags) -> Vec<Tag> {
+    t.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
 }
 
 #[async_trait]
@@ -250,88 +221,63 @@ impl Kind for FileSystem {
             region: c.region.clone(),
         }
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let found = match ids {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        let found = match q {
             // One file system: ask for it alone.
-            [id] => self.list(Some(id), None).await?,
-            _ => self
-                .list(None, None)
-                .await?
-                .into_iter()
-                .filter(|f| ids.iter().any(|i| i == f.file_system_id()))
-                .collect(),
+            Query::Ids([id]) => self.list(Some(id), None).await?,
+            Query::Ids(ids) => {
+                let all = self.list(None, None).await?;
+                all.into_iter()
+                    .filter(|f| ids.iter().any(|i| i == f.file_system_id()))
+                    .collect()
+            }
+            Query::Owned(stack, _) => {
+                let all = self.list(None, None).await?;
+                let ours = |f: &FileSystemDescription| {
+                    f.tags()
+                        .iter()
+                        .any(|t| t.key() == TAG_STACK && t.value() == stack)
+                };
+                all.into_iter().filter(ours).collect()
+            }
+            Query::All => vec![],
         };
-        self.all_of(found).await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let found = self.list(None, None).await?;
-        let ours = found
-            .into_iter()
-            .filter(|f| {
-                f.tags()
-                    .iter()
-                    .any(|t| t.key() == TAG_STACK && t.value() == stack)
-            })
-            .collect();
-        self.all_of(ours).await
+        self.lives(found).await
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let tag = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
         let token = format!("provision-{}-{}", tag(TAG_STACK), tag(TAG_ADDRESS));
-        let tag_list: Vec<Tag> = p
-            .tags
-            .iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
         let s = &self.s;
         // The creation token makes this safe to repeat: EFS answers
         // FileSystemAlreadyExists for a token it has seen.
-        let made = s
-            .api
-            .write("CreateFileSystem", || {
-                s.c.create_file_system()
-                    .creation_token(&token)
-                    .encrypted(p.encrypted)
-                    .set_kms_key_id(p.kms_key_id.clone())
-                    .performance_mode(PerformanceMode::from(p.performance_mode.as_str()))
-                    .set_throughput_mode(p.throughput_mode.as_deref().map(ThroughputMode::from))
-                    .backup(p.backup)
-                    .set_tags(Some(tag_list.clone()))
-                    .send()
-            })
-            .await;
+        let made = call!(s, write "CreateFileSystem", create_file_system()
+            .creation_token(&token)
+            .encrypted(p.encrypted)
+            .set_kms_key_id(p.kms_key_id.clone())
+            .performance_mode(PerformanceMode::from(p.performance_mode.as_str()))
+            .set_throughput_mode(p.throughput_mode.as_deref().map(ThroughputMode::from))
+            .backup(p.backup)
+            .set_tags(Some(tag_list(&p.tags))))
+        .await;
         let id = match made {
             Ok(r) => r.file_system_id().to_string(),
             // The token already made a file system: a retry after a lost answer.
-            Err(e) if has_code(&e, &["FileSystemAlreadyExists"]) => self
-                .list(None, Some(&token))
-                .await?
-                .first()
-                .map(|f| f.file_system_id().to_string())
-                .ok_or_else(|| {
+            Err(e) if has_code(&e, &["FileSystemAlreadyExists"]) => {
+                let found = self.list(None, Some(&token)).await?;
+                let id = found.first().map(|f| f.file_system_id().to_string());
+                id.ok_or_else(|| {
                     Error::other(format!("{e} (and no file system has token {token})"))
-                })?,
+                })?
+            }
             Err(e) => return Err(e),
         };
-        wait::until(
-            &format!("file system {id} to become available"),
-            timeout,
-            || async {
-                Ok(
-                    match self
-                        .list(Some(&id), None)
-                        .await?
-                        .first()
-                        .map(|f| f.life_cycle_state())
-                    {
-                        Some(LifeCycleState::Available) => Seen::Ready(()),
-                        Some(LifeCycleState::Error) => Seen::Failed("it is in error".into()),
-                        Some(st) => Seen::Pending(st.as_str().into()),
-                        None => Seen::Pending("not visible yet".into()),
-                    },
-                )
-            },
-        )
+        let what = format!("file system {id} to become available");
+        wait::for_status(&what, timeout, &["available"], &["error"], || async {
+            let found = self.list(Some(&id), None).await?;
+            Ok(found
+                .first()
+                .map(|f| (f.life_cycle_state().as_str().to_string(), ())))
+        })
         .await?;
         self.set_lifecycle(&id, p).await?;
         read_one(self, &s.api, &id).await
@@ -339,16 +285,11 @@ impl Kind for FileSystem {
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.s;
         if before.throughput_mode != after.throughput_mode {
-            s.api
-                .write("UpdateFileSystem", || {
-                    s.c.update_file_system()
-                        .file_system_id(id)
-                        .set_throughput_mode(
-                            after.throughput_mode.as_deref().map(ThroughputMode::from),
-                        )
-                        .send()
-                })
-                .await?;
+            let mode = after.throughput_mode.as_deref().map(ThroughputMode::from);
+            call!(s, write "UpdateFileSystem", update_file_system()
+                .file_system_id(id)
+                .set_throughput_mode(mode.clone()))
+            .await?;
         }
         if before.transition_to_ia != after.transition_to_ia {
             self.set_lifecycle(id, after).await?;
@@ -361,11 +302,7 @@ impl Kind for FileSystem {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.s;
-        s.api
-            .delete("DeleteFileSystem", || {
-                s.c.delete_file_system().file_system_id(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteFileSystem", delete_file_system().file_system_id(id)).await?;
         wait::gone(&format!("file system {id}"), timeout, || async {
             Ok(!self.list(Some(id), None).await?.is_empty())
         })

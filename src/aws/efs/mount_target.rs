@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Efs;
+use crate::aws::call::call;
 use crate::aws::errors::{Class, has_code, is};
-use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "ip_address", "availability_zone"],
@@ -43,22 +44,17 @@ pub(crate) struct Props {
 pub(crate) struct MountTarget(pub(crate) Efs);
 
 impl MountTarget {
-    /// One mount target, or a file system's; with their security groups (a call each).
-    async fn describe(
+    /// One mount target, or a file system's, with their states.
+    async fn list(
         &self,
         mount_target: Option<&str>,
         file_system: Option<&str>,
     ) -> Result<Vec<(Live, LifeCycleState)>> {
         let s = &self.0;
-        let r = match s
-            .api
-            .read("DescribeMountTargets", || {
-                s.c.describe_mount_targets()
-                    .set_mount_target_id(mount_target.map(str::to_string))
-                    .set_file_system_id(file_system.map(str::to_string))
-                    .send()
-            })
-            .await
+        let r = match call!(s, read "DescribeMountTargets", describe_mount_targets()
+            .set_mount_target_id(mount_target.map(str::to_string))
+            .set_file_system_id(file_system.map(str::to_string)))
+        .await
         {
             Err(e) if is(&e, Class::NotFound) => return Ok(vec![]),
             r => r?,
@@ -70,17 +66,13 @@ impl MountTarget {
         Ok(out)
     }
 
+    /// A mount target with its security groups (a call each).
     async fn live_of(&self, m: &MountTargetDescription) -> Result<Live> {
         let s = &self.0;
         let id = m.mount_target_id();
-        let sgs = s
-            .api
-            .read("DescribeMountTargetSecurityGroups", || {
-                s.c.describe_mount_target_security_groups()
-                    .mount_target_id(id)
-                    .send()
-            })
-            .await?;
+        let sgs = call!(s, read "DescribeMountTargetSecurityGroups", describe_mount_target_security_groups()
+            .mount_target_id(id))
+        .await?;
         let p = Props {
             file_system_id: m.file_system_id().into(),
             subnet_id: m.subnet_id().into(),
@@ -95,12 +87,20 @@ impl MountTarget {
 
     /// The mount target a conflicting create met: the file system's one in that subnet.
     async fn existing(&self, p: &Props) -> Result<Option<String>> {
-        Ok(self
-            .describe(None, Some(&p.file_system_id))
-            .await?
+        let all = self.list(None, Some(&p.file_system_id)).await?;
+        let found = all
             .into_iter()
-            .find(|(l, _)| l.props["subnet_id"] == p.subnet_id.as_str())
-            .map(|(l, _)| l.id))
+            .find(|(l, _)| l.props["subnet_id"] == p.subnet_id.as_str());
+        Ok(found.map(|(l, _)| l.id))
+    }
+
+    async fn set_groups(&self, id: &str, groups: &[String]) -> Result<()> {
+        let s = &self.0;
+        call!(s, write "ModifyMountTargetSecurityGroups", modify_mount_target_security_groups()
+            .mount_target_id(id)
+            .set_security_groups(Some(groups.to_vec())))
+        .await
+        .map(drop)
     }
 }
 
@@ -111,39 +111,30 @@ impl Kind for MountTarget {
     fn new(c: &Clients) -> Self {
         MountTarget(c.efs.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        // DescribeMountTargets takes one id: one call per mount target.
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        // DescribeMountTargets takes one id: one call per mount target. No
+        // tags to find the stack's own by: a create that meets one adopts it.
+        let Query::Ids(ids) = q else {
+            return Ok(vec![]);
+        };
         let mut out = Vec::new();
         for id in ids {
-            out.extend(
-                self.describe(Some(id), None)
-                    .await?
-                    .into_iter()
-                    .filter(|(_, st)| {
-                        !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting)
-                    })
-                    .map(|x| x.0),
-            );
+            let found = self.list(Some(id), None).await?;
+            let alive = found.into_iter().filter(|(_, st)| {
+                !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting)
+            });
+            out.extend(alive.map(|x| x.0));
         }
         Ok(out)
-    }
-    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        // No tags on mount targets: a create that meets one adopts it instead.
-        Ok(vec![])
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
         // One per file system and subnet: a repeat is answered MountTargetConflict.
-        let made = s
-            .api
-            .write("CreateMountTarget", || {
-                s.c.create_mount_target()
-                    .file_system_id(&p.file_system_id)
-                    .subnet_id(&p.subnet_id)
-                    .set_security_groups(Some(p.security_group_ids.clone()))
-                    .send()
-            })
-            .await;
+        let made = call!(s, write "CreateMountTarget", create_mount_target()
+            .file_system_id(&p.file_system_id)
+            .subnet_id(&p.subnet_id)
+            .set_security_groups(Some(p.security_group_ids.clone())))
+        .await;
         let id = match made {
             Ok(r) => r.mount_target_id().to_string(),
             Err(e) if has_code(&e, &["MountTargetConflict"]) => match self.existing(p).await? {
@@ -152,18 +143,14 @@ impl Kind for MountTarget {
             },
             Err(e) => return Err(e),
         };
-        let now = wait::until(
-            &format!("mount target {id} to become available"),
-            timeout,
-            || async {
-                Ok(match self.describe(Some(&id), None).await?.pop() {
-                    Some((l, LifeCycleState::Available)) => Seen::Ready(l),
-                    Some((_, LifeCycleState::Error)) => Seen::Failed("it is in error".into()),
-                    Some((_, st)) => Seen::Pending(st.as_str().into()),
-                    None => Seen::Pending("not visible yet".into()),
-                })
-            },
-        )
+        let what = format!("mount target {id} to become available");
+        let now = wait::for_status(&what, timeout, &["available"], &["error"], || async {
+            let found = self.list(Some(&id), None).await?;
+            Ok(found
+                .into_iter()
+                .next()
+                .map(|(l, st)| (st.as_str().to_string(), l)))
+        })
         .await?;
         if now.props["security_group_ids"] != json!(p.security_group_ids) {
             self.set_groups(&id, &p.security_group_ids).await?;
@@ -177,29 +164,13 @@ impl Kind for MountTarget {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteMountTarget", || {
-                s.c.delete_mount_target().mount_target_id(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteMountTarget", delete_mount_target().mount_target_id(id)).await?;
         wait::gone(&format!("mount target {id}"), timeout, || async {
-            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+            Ok(!self
+                .describe(Query::Ids(&[id.to_string()]))
+                .await?
+                .is_empty())
         })
         .await
-    }
-}
-
-impl MountTarget {
-    async fn set_groups(&self, id: &str, groups: &[String]) -> Result<()> {
-        let s = &self.0;
-        s.api
-            .write("ModifyMountTargetSecurityGroups", || {
-                s.c.modify_mount_target_security_groups()
-                    .mount_target_id(id)
-                    .set_security_groups(Some(groups.to_vec()))
-                    .send()
-            })
-            .await?;
-        Ok(())
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::Tag;
 
 use super::Svc;
+use super::call::call;
 use super::tags::{self, Tags};
 use crate::diag::Result;
 
@@ -20,15 +21,13 @@ fn tag_list(t: &Tags) -> Vec<Tag> {
 
 /// One resource's tags (ElastiCache lists carry none: one call each).
 async fn tags_of(s: &Cache, arn: &str) -> Result<Tags> {
-    let t = s
-        .api
-        .read("ListTagsForResource", || {
-            s.c.list_tags_for_resource().resource_name(arn).send()
-        })
-        .await?;
-    Ok(tags::from_pairs(t.tag_list().iter().filter_map(|t| {
-        Some((t.key()?, t.value().unwrap_or_default()))
-    })))
+    let t =
+        call!(s, read "ListTagsForResource", list_tags_for_resource().resource_name(arn)).await?;
+    let pairs = t
+        .tag_list()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+    Ok(tags::from_pairs(pairs))
 }
 
 async fn sync_tags(s: &Cache, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
@@ -36,27 +35,19 @@ async fn sync_tags(s: &Cache, arn: &str, before: &Tags, after: &Tags) -> Result<
         before,
         after,
         |keys| async move {
-            s.api
-                .write("RemoveTagsFromResource", || {
-                    s.c.remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
+            call!(s, write "RemoveTagsFromResource", remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(keys.clone())))
+            .await
+            .map(drop)
         },
         |set| async move {
-            let set: Tags = set.into_iter().collect();
-            s.api
-                .write("AddTagsToResource", || {
-                    s.c.add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(tag_list(&set)))
-                        .send()
-                })
-                .await
-                .map(|_| ())
+            let set = tag_list(&set.into_iter().collect());
+            call!(s, write "AddTagsToResource", add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(set.clone())))
+            .await
+            .map(drop)
         },
     )
     .await

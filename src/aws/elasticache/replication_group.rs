@@ -16,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Cache, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owns};
-use crate::aws::wait::{self, Seen, by_status};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
@@ -132,46 +133,30 @@ pub(crate) struct ReplicationGroup(pub(crate) Cache);
 impl ReplicationGroup {
     /// One group (`id`) or the region's; with `only`, just those ids (their
     /// tags cost a call each, so none is spent on the others).
-    async fn describe(
-        &self,
-        id: Option<&str>,
-        only: Option<&[String]>,
-    ) -> Result<Vec<(Live, String)>> {
+    async fn list(&self, id: Option<&str>, only: Option<&[String]>) -> Result<Vec<(Live, String)>> {
         let s = &self.0;
-        let groups = s
-            .api
-            .read("DescribeReplicationGroups", || {
-                s.c.describe_replication_groups()
-                    .set_replication_group_id(id.map(str::to_string))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
+        let groups = pages!(
+            s,
+            "DescribeReplicationGroups",
+            describe_replication_groups().set_replication_group_id(id.map(str::to_string))
+        )
+        .await?;
+        let wanted = |g: &Group| {
+            only.is_none_or(|o| {
+                o.iter()
+                    .any(|i| Some(i.as_str()) == g.replication_group_id())
             })
-            .await?;
-        let groups: Vec<Group> = groups
-            .into_iter()
-            .filter(|g| {
-                only.is_none_or(|o| {
-                    o.iter()
-                        .any(|i| Some(i.as_str()) == g.replication_group_id())
-                })
-            })
-            .collect();
+        };
+        let groups: Vec<Group> = groups.into_iter().filter(wanted).collect();
         if groups.is_empty() {
             return Ok(vec![]);
         }
-        let clusters = s
-            .api
-            .read("DescribeCacheClusters", || {
-                s.c.describe_cache_clusters()
-                    .show_cache_node_info(true)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let clusters = pages!(
+            s,
+            "DescribeCacheClusters",
+            describe_cache_clusters().show_cache_node_info(true)
+        )
+        .await?;
         let mut out = Vec::new();
         for g in groups {
             let tags = tags_of(s, g.arn().unwrap_or_default()).await?;
@@ -186,16 +171,22 @@ impl ReplicationGroup {
         Ok(out)
     }
 
+    /// One group; gone is answered ReplicationGroupNotFoundFault.
+    async fn one(&self, id: &str) -> Result<Option<(Live, String)>> {
+        match self.list(Some(id), None).await {
+            Err(e) if is(&e, Class::NotFound) => Ok(None),
+            r => Ok(r?.pop()),
+        }
+    }
+
     async fn wait_available(&self, id: &str, timeout: Duration) -> Result<Live> {
-        wait::until(
-            &format!("replication group {id} to become available"),
+        let what = format!("replication group {id} to become available");
+        wait::for_status(
+            &what,
             timeout,
-            || async {
-                Ok(match self.describe(Some(id), None).await?.pop() {
-                    None => Seen::Pending("not visible yet".into()),
-                    Some((l, st)) => by_status(&st, &["available"], &["create-failed"], l),
-                })
-            },
+            &["available"],
+            &["create-failed"],
+            || async { Ok(self.one(id).await?.map(|(l, st)| (st, l))) },
         )
         .await
     }
@@ -274,55 +265,43 @@ impl Kind for ReplicationGroup {
     fn new(c: &Clients) -> Self {
         ReplicationGroup(c.elasticache.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // DescribeReplicationGroups takes one id or none: list the region once.
-        let all = if let [id] = ids {
-            match self.describe(Some(id), None).await {
-                Err(e) if is(&e, Class::NotFound) => vec![],
-                r => r?,
+        let found = match q {
+            Query::Ids([id]) => self.one(id).await?.into_iter().collect(),
+            Query::Ids(ids) => self.list(None, Some(ids)).await?,
+            Query::Owned(stack, _) => {
+                let all = self.list(None, None).await?;
+                all.into_iter().filter(|(l, _)| owns(stack, l)).collect()
             }
-        } else {
-            self.describe(None, Some(ids)).await?
+            Query::All => vec![],
         };
-        Ok(all
+        Ok(found
             .into_iter()
             .filter(|(_, st)| st != "deleting")
             .map(|x| x.0)
             .collect())
     }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        Ok(self
-            .describe(None, None)
-            .await?
-            .into_iter()
-            .filter(|(l, st)| owns(stack, l) && st != "deleting")
-            .map(|x| x.0)
-            .collect())
-    }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
-        s.api
-            .create("CreateReplicationGroup", || {
-                s.c.create_replication_group()
-                    .replication_group_id(&p.id)
-                    .replication_group_description(&p.description)
-                    .set_engine(p.engine.clone())
-                    .set_engine_version(p.engine_version.clone())
-                    .set_cache_node_type(p.node_type.clone())
-                    .num_node_groups(1)
-                    .replicas_per_node_group(p.replicas_per_node_group)
-                    .automatic_failover_enabled(p.automatic_failover)
-                    .multi_az_enabled(p.multi_az)
-                    .transit_encryption_enabled(p.transit_encryption)
-                    .at_rest_encryption_enabled(p.at_rest_encryption)
-                    .cache_subnet_group_name(&p.subnet_group_name)
-                    .set_security_group_ids(Some(p.security_group_ids.clone()))
-                    .set_port(p.port)
-                    .set_snapshot_retention_limit(p.snapshot_retention_limit)
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        call!(s, create "CreateReplicationGroup", create_replication_group()
+            .replication_group_id(&p.id)
+            .replication_group_description(&p.description)
+            .set_engine(p.engine.clone())
+            .set_engine_version(p.engine_version.clone())
+            .set_cache_node_type(p.node_type.clone())
+            .num_node_groups(1)
+            .replicas_per_node_group(p.replicas_per_node_group)
+            .automatic_failover_enabled(p.automatic_failover)
+            .multi_az_enabled(p.multi_az)
+            .transit_encryption_enabled(p.transit_encryption)
+            .at_rest_encryption_enabled(p.at_rest_encryption)
+            .cache_subnet_group_name(&p.subnet_group_name)
+            .set_security_group_ids(Some(p.security_group_ids.clone()))
+            .set_port(p.port)
+            .set_snapshot_retention_limit(p.snapshot_retention_limit)
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         self.wait_available(&p.id, timeout).await
     }
     async fn update(
@@ -334,33 +313,26 @@ impl Kind for ReplicationGroup {
     ) -> Result<Live> {
         let s = &self.0;
         if before.settings() != after.settings() {
-            let description =
-                (before.description != after.description).then(|| after.description.clone());
-            let version = after
-                .engine_version
-                .clone()
-                .filter(|_| before.engine_version != after.engine_version);
-            let node_type = after
-                .node_type
-                .clone()
-                .filter(|_| before.node_type != after.node_type);
+            // Only what changes is sent: AWS refuses a no-op engine or node type change.
+            let changed = |f: fn(&Props) -> Option<String>| {
+                f(after).filter(|v| f(before).as_ref() != Some(v))
+            };
+            let description = changed(|p| Some(p.description.clone()));
+            let version = changed(|p| p.engine_version.clone());
+            let node_type = changed(|p| p.node_type.clone());
             let groups = (before.security_group_ids != after.security_group_ids)
                 .then(|| after.security_group_ids.clone());
-            s.api
-                .write("ModifyReplicationGroup", || {
-                    s.c.modify_replication_group()
-                        .replication_group_id(id)
-                        .apply_immediately(true)
-                        .set_replication_group_description(description.clone())
-                        .set_engine_version(version.clone())
-                        .set_cache_node_type(node_type.clone())
-                        .automatic_failover_enabled(after.automatic_failover)
-                        .multi_az_enabled(after.multi_az)
-                        .set_security_group_ids(groups.clone())
-                        .set_snapshot_retention_limit(after.snapshot_retention_limit)
-                        .send()
-                })
-                .await?;
+            call!(s, write "ModifyReplicationGroup", modify_replication_group()
+                .replication_group_id(id)
+                .apply_immediately(true)
+                .set_replication_group_description(description.clone())
+                .set_engine_version(version.clone())
+                .set_cache_node_type(node_type.clone())
+                .automatic_failover_enabled(after.automatic_failover)
+                .multi_az_enabled(after.multi_az)
+                .set_security_group_ids(groups.clone())
+                .set_snapshot_retention_limit(after.snapshot_retention_limit))
+            .await?;
         }
         let now = read_one(self, &s.api, id).await?;
         let arn = now.outputs["arn"].as_str().unwrap_or_default();
@@ -369,20 +341,10 @@ impl Kind for ReplicationGroup {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteReplicationGroup", || {
-                s.c.delete_replication_group()
-                    .replication_group_id(id)
-                    .send()
-            })
+        call!(s, delete "DeleteReplicationGroup", delete_replication_group().replication_group_id(id))
             .await?;
-        // Gone means DescribeReplicationGroups answers ReplicationGroupNotFoundFault.
         wait::gone(&format!("replication group {id}"), timeout, || async {
-            match self.describe(Some(id), None).await {
-                Ok(v) => Ok(!v.is_empty()),
-                Err(e) if is(&e, Class::NotFound) => Ok(false),
-                Err(e) => Err(e),
-            }
+            Ok(self.one(id).await?.is_some())
         })
         .await
     }

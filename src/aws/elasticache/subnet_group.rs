@@ -1,17 +1,14 @@
-//! `elasticache.subnet_group`: a cache subnet group. Its name is its id.
-
-use std::time::Duration;
+//! `elasticache.subnet_group`: a cache subnet group (see `aws::subnet_group`).
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Cache, sync_tags, tag_list, tags_of};
-use crate::aws::tags::{Tags, owns};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::Clients;
+use crate::aws::call::{Api, call, pages};
+use crate::aws::subnet_group::{Group, Props, Service, SubnetGroup, props};
+use crate::aws::tags::Tags;
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::kind::KindSpec;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -19,131 +16,81 @@ static SPEC: KindSpec = KindSpec {
     ..KindSpec::new(
         "elasticache.subnet_group",
         "A cache subnet group.",
-        &[
-            req(new(p("name", Ty::Str, "group name"))),
-            def(
-                p("description", Ty::Str, "description"),
-                "\"Managed by provision\"",
-            ),
-            req(p("subnet_ids", Ty::StrList { set: true }, "subnets")),
-            TAGS,
-        ],
+        &props("group name"),
     )
 };
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Props {
-    name: String,
-    description: String,
-    subnet_ids: Vec<String>,
-    tags: Tags,
-}
+pub(crate) type CacheSubnetGroup = SubnetGroup<CacheGroups>;
 
-pub(crate) struct CacheSubnetGroup(pub(crate) Cache);
-
-impl CacheSubnetGroup {
-    /// The region's groups (one call per 100), or those named, with their tags.
-    async fn describe(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
-        let s = &self.0;
-        let groups = s
-            .api
-            .read("DescribeCacheSubnetGroups", || {
-                s.c.describe_cache_subnet_groups()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
-        let mut out = Vec::new();
-        for g in groups {
-            let name = g.cache_subnet_group_name().unwrap_or_default();
-            if names.is_some_and(|n| !n.iter().any(|x| x == name)) {
-                continue;
-            }
-            let arn = g.arn().unwrap_or_default();
-            let p = Props {
-                name: name.into(),
-                description: g
-                    .cache_subnet_group_description()
-                    .unwrap_or_default()
-                    .into(),
-                subnet_ids: g
-                    .subnets()
-                    .iter()
-                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                    .collect(),
-                tags: tags_of(s, arn).await?,
-            };
-            out.push(live(&SPEC, name, &p, &[("arn", json!(arn))]));
-        }
-        Ok(out)
-    }
-}
+pub(crate) struct CacheGroups(pub(crate) Cache);
 
 #[async_trait]
-impl Kind for CacheSubnetGroup {
-    type Props = Props;
+impl Service for CacheGroups {
     const SPEC: &'static KindSpec = &SPEC;
     fn new(c: &Clients) -> Self {
-        CacheSubnetGroup(c.elasticache.clone())
+        CacheGroups(c.elasticache.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        self.describe(Some(ids)).await
+    fn api(&self) -> &Api {
+        &self.0.api
     }
-    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        // Names are the identity; with none wanted (drift), look at every group.
-        let names: Vec<String> = wanted
+    async fn list(&self) -> Result<Vec<Group>> {
+        let s = &self.0;
+        let groups = pages!(
+            s,
+            "DescribeCacheSubnetGroups",
+            describe_cache_subnet_groups()
+        )
+        .await?;
+        Ok(groups
             .iter()
-            .filter_map(|w| w.props["name"].as_str().map(str::to_string))
-            .collect();
-        let found = self
-            .describe((!wanted.is_empty()).then_some(names.as_slice()))
-            .await?;
-        Ok(found.into_iter().filter(|l| owns(stack, l)).collect())
-    }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
-        let s = &self.0;
-        s.api
-            .create("CreateCacheSubnetGroup", || {
-                s.c.create_cache_subnet_group()
-                    .cache_subnet_group_name(&p.name)
-                    .cache_subnet_group_description(&p.description)
-                    .set_subnet_ids(Some(p.subnet_ids.clone()))
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
+            .map(|g| Group {
+                props: Props {
+                    name: g.cache_subnet_group_name().unwrap_or_default().into(),
+                    description: g
+                        .cache_subnet_group_description()
+                        .unwrap_or_default()
+                        .into(),
+                    subnet_ids: g
+                        .subnets()
+                        .iter()
+                        .filter_map(|s| s.subnet_identifier())
+                        .map(str::to_string)
+                        .collect(),
+                    tags: Tags::new(),
+                },
+                arn: g.arn().unwrap_or_default().into(),
             })
-            .await?;
-        read_one(self, &s.api, &p.name).await
+            .collect())
     }
-    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        let s = &self.0;
-        if before.subnet_ids != after.subnet_ids || before.description != after.description {
-            s.api
-                .write("ModifyCacheSubnetGroup", || {
-                    s.c.modify_cache_subnet_group()
-                        .cache_subnet_group_name(id)
-                        .cache_subnet_group_description(&after.description)
-                        .set_subnet_ids(Some(after.subnet_ids.clone()))
-                        .send()
-                })
-                .await?;
-        }
-        let now = read_one(self, &s.api, id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        sync_tags(s, arn, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+    async fn tags(&self, arn: &str) -> Result<Tags> {
+        tags_of(&self.0, arn).await
     }
-    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+    async fn create(&self, p: &Props) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteCacheSubnetGroup", || {
-                s.c.delete_cache_subnet_group()
-                    .cache_subnet_group_name(id)
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, create "CreateCacheSubnetGroup", create_cache_subnet_group()
+            .cache_subnet_group_name(&p.name)
+            .cache_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
+            .set_tags(Some(tag_list(&p.tags))))
+        .await
+        .map(drop)
+    }
+    async fn modify(&self, p: &Props) -> Result<()> {
+        let s = &self.0;
+        call!(s, write "ModifyCacheSubnetGroup", modify_cache_subnet_group()
+            .cache_subnet_group_name(&p.name)
+            .cache_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone())))
+        .await
+        .map(drop)
+    }
+    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
+        sync_tags(&self.0, arn, before, after).await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        let s = &self.0;
+        call!(s, delete "DeleteCacheSubnetGroup", delete_cache_subnet_group().cache_subnet_group_name(name))
+            .await
+            .map(drop)
     }
 }

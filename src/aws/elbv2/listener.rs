@@ -11,12 +11,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, PAGE, sync_tags, tag_list, tags_of};
+use super::{Elb, query, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by, owns};
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -119,20 +120,16 @@ fn props_of(l: &L, tags: Tags) -> Props {
 pub(crate) struct Listener(Elb);
 
 impl Listener {
-    async fn describe(&self, arns: Option<Vec<String>>, lb: Option<&str>) -> Result<Vec<Live>> {
+    async fn list(&self, arns: Option<Vec<String>>, lb: Option<&str>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("DescribeListeners", || {
-                s.c.describe_listeners()
-                    .set_listener_arns(arns.clone())
-                    .set_load_balancer_arn(lb.map(str::to_string))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(
+            s,
+            "DescribeListeners",
+            describe_listeners()
+                .set_listener_arns(arns.clone())
+                .set_load_balancer_arn(lb.map(str::to_string))
+        )
+        .await?;
         let all: Vec<String> = items
             .iter()
             .filter_map(|l| l.listener_arn().map(str::to_string))
@@ -147,34 +144,11 @@ impl Listener {
             })
             .collect())
     }
-}
 
-#[async_trait]
-impl Kind for Listener {
-    type Props = Props;
-    const SPEC: &'static KindSpec = &SPEC;
-    fn new(c: &Clients) -> Self {
-        Listener(c.elbv2.clone())
-    }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(Some(page), None).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        // Listeners are listed per load balancer: only the stack's own carry its listeners.
+    /// Listeners are listed per load balancer: the stack's own carry its listeners.
+    async fn owned(&self, stack: &str) -> Result<Vec<Live>> {
         let s = &self.0;
-        let lbs = s
-            .api
-            .read("DescribeLoadBalancers", || {
-                s.c.describe_load_balancers()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let lbs = pages!(s, "DescribeLoadBalancers", describe_load_balancers()).await?;
         let arns: Vec<String> = lbs
             .iter()
             .filter_map(|l| l.load_balancer_arn().map(str::to_string))
@@ -185,28 +159,38 @@ impl Kind for Listener {
             .iter()
             .filter(|a| tags.get(*a).is_some_and(|t| owned_by(t, stack)))
         {
-            let found = self.describe(None, Some(lb)).await?;
+            let found = self.list(None, Some(lb)).await?;
             out.extend(found.into_iter().filter(|l| owns(stack, l)));
         }
         Ok(out)
     }
+}
+
+#[async_trait]
+impl Kind for Listener {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Listener(c.elbv2.clone())
+    }
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::Owned(stack, _) => self.owned(stack).await,
+            q => query(q, |arns, _| self.list(arns, None)).await,
+        }
+    }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         // CreateListener is idempotent for the same port and settings.
-        let r = s
-            .api
-            .write("CreateListener", || {
-                s.c.create_listener()
-                    .load_balancer_arn(&p.load_balancer_arn)
-                    .port(p.port)
-                    .protocol(ProtocolEnum::from(p.protocol.as_str()))
-                    .set_certificates(p.certificates())
-                    .set_ssl_policy(p.ssl_policy.clone())
-                    .default_actions(p.default_action())
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, write "CreateListener", create_listener()
+            .load_balancer_arn(&p.load_balancer_arn)
+            .port(p.port)
+            .protocol(ProtocolEnum::from(p.protocol.as_str()))
+            .set_certificates(p.certificates())
+            .set_ssl_policy(p.ssl_policy.clone())
+            .default_actions(p.default_action())
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         let arn = r
             .listeners()
             .first()
@@ -217,29 +201,22 @@ impl Kind for Listener {
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         if before.settings() != after.settings() {
-            s.api
-                .write("ModifyListener", || {
-                    s.c.modify_listener()
-                        .listener_arn(id)
-                        .port(after.port)
-                        .protocol(ProtocolEnum::from(after.protocol.as_str()))
-                        .set_certificates(after.certificates())
-                        .set_ssl_policy(after.ssl_policy.clone())
-                        .default_actions(after.default_action())
-                        .send()
-                })
-                .await?;
+            call!(s, write "ModifyListener", modify_listener()
+                .listener_arn(id)
+                .port(after.port)
+                .protocol(ProtocolEnum::from(after.protocol.as_str()))
+                .set_certificates(after.certificates())
+                .set_ssl_policy(after.ssl_policy.clone())
+                .default_actions(after.default_action()))
+            .await?;
         }
         sync_tags(s, id, &before.tags, &after.tags).await?;
         read_one(self, &s.api, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteListener", || {
-                s.c.delete_listener().listener_arn(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteListener", delete_listener().listener_arn(id))
+            .await
+            .map(drop)
     }
 }

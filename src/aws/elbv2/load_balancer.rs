@@ -11,13 +11,15 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, PAGE, sync_tags, tag_list, tags_of};
+use super::{Elb, query, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
+use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owned_by};
-use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn", "dns_name", "zone_id"],
@@ -103,25 +105,29 @@ fn state(lb: &Lb) -> LoadBalancerStateEnum {
 }
 
 impl LoadBalancer {
-    /// Load balancers by ARN, or all of them (`None`); with `owner`, only
-    /// that stack's (attributes cost a call each: read for those kept only).
-    async fn describe(
+    /// Load balancers by ARN, or all (`None`); with `owner`, only that stack's
+    /// (attributes cost a call each: read for those kept only).
+    async fn list(&self, arns: Option<Vec<String>>, owner: Option<&str>) -> Result<Vec<Live>> {
+        Ok(self
+            .list_with_state(arns, owner)
+            .await?
+            .into_iter()
+            .map(|x| x.0)
+            .collect())
+    }
+
+    async fn list_with_state(
         &self,
         arns: Option<Vec<String>>,
         owner: Option<&str>,
     ) -> Result<Vec<(Live, LoadBalancerStateEnum)>> {
         let s = &self.0;
-        let lbs = s
-            .api
-            .read("DescribeLoadBalancers", || {
-                s.c.describe_load_balancers()
-                    .set_load_balancer_arns(arns.clone())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let lbs = pages!(
+            s,
+            "DescribeLoadBalancers",
+            describe_load_balancers().set_load_balancer_arns(arns.clone())
+        )
+        .await?;
         let all: Vec<String> = lbs
             .iter()
             .filter_map(|l| l.load_balancer_arn().map(str::to_string))
@@ -129,12 +135,12 @@ impl LoadBalancer {
         let mut tags = tags_of(s, &all).await?;
         let mut out = Vec::new();
         for lb in lbs {
-            let arn = lb.load_balancer_arn().unwrap_or_default();
-            let t = tags.remove(arn).unwrap_or_default();
-            if owner.is_some_and(|o| !owned_by(&t, o)) {
-                continue;
+            let t = tags
+                .remove(lb.load_balancer_arn().unwrap_or_default())
+                .unwrap_or_default();
+            if owner.is_none_or(|o| owned_by(&t, o)) {
+                out.push((self.live_of(&lb, t).await?, state(&lb)));
             }
-            out.push((self.live_of(&lb, t).await?, state(&lb)));
         }
         Ok(out)
     }
@@ -142,30 +148,20 @@ impl LoadBalancer {
     async fn live_of(&self, lb: &Lb, tags: Tags) -> Result<Live> {
         let s = &self.0;
         let arn = lb.load_balancer_arn().unwrap_or_default();
-        let attrs = s
-            .api
-            .read("DescribeLoadBalancerAttributes", || {
-                s.c.describe_load_balancer_attributes()
-                    .load_balancer_arn(arn)
-                    .send()
-            })
+        let attrs =
+            call!(s, read "DescribeLoadBalancerAttributes", describe_load_balancer_attributes()
+            .load_balancer_arn(arn))
             .await?;
         let attr = |k: &str| {
-            attrs
-                .attributes()
-                .iter()
-                .find(|a| a.key() == Some(k))
-                .and_then(|a| a.value())
+            let a = attrs.attributes().iter().find(|a| a.key() == Some(k));
+            a.and_then(|a| a.value())
         };
         let boolean = |k: &str| attr(k).map(|v| v == "true");
+        let subnets = lb.availability_zones().iter().filter_map(|z| z.subnet_id());
         let p = Props {
             name: lb.load_balancer_name().unwrap_or_default().into(),
             scheme: lb.scheme().map(|x| x.as_str()).unwrap_or_default().into(),
-            subnet_ids: lb
-                .availability_zones()
-                .iter()
-                .filter_map(|z| z.subnet_id().map(str::to_string))
-                .collect(),
+            subnet_ids: subnets.map(str::to_string).collect(),
             security_group_ids: lb.security_groups().to_vec(),
             idle_timeout: attr("idle_timeout.timeout_seconds").and_then(|v| v.parse().ok()),
             deletion_protection: boolean("deletion_protection.enabled"),
@@ -197,15 +193,11 @@ impl LoadBalancer {
             return Ok(());
         }
         let s = &self.0;
-        s.api
-            .write("ModifyLoadBalancerAttributes", || {
-                s.c.modify_load_balancer_attributes()
-                    .load_balancer_arn(arn)
-                    .set_attributes(Some(attrs.clone()))
-                    .send()
-            })
-            .await?;
-        Ok(())
+        call!(s, write "ModifyLoadBalancerAttributes", modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attrs.clone())))
+        .await
+        .map(drop)
     }
 }
 
@@ -216,82 +208,55 @@ impl Kind for LoadBalancer {
     fn new(c: &Clients) -> Self {
         LoadBalancer(c.elbv2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            let found = self.describe(Some(page), None).await?;
-            Ok(found.into_iter().map(|x| x.0).collect())
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let found = self.describe(None, Some(stack)).await?;
-        Ok(found.into_iter().map(|x| x.0).collect())
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, |arns, owner| self.list(arns, owner)).await
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
         // CreateLoadBalancer is idempotent by name with the same settings.
-        let r = s
-            .api
-            .write("CreateLoadBalancer", || {
-                s.c.create_load_balancer()
-                    .name(&p.name)
-                    .r#type(LoadBalancerTypeEnum::Application)
-                    .scheme(LoadBalancerSchemeEnum::from(p.scheme.as_str()))
-                    .set_subnets(Some(p.subnet_ids.clone()))
-                    .set_security_groups(Some(p.security_group_ids.clone()))
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, write "CreateLoadBalancer", create_load_balancer()
+            .name(&p.name)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(LoadBalancerSchemeEnum::from(p.scheme.as_str()))
+            .set_subnets(Some(p.subnet_ids.clone()))
+            .set_security_groups(Some(p.security_group_ids.clone()))
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         let arn = r
             .load_balancers()
             .first()
             .and_then(|l| l.load_balancer_arn())
             .ok_or_else(|| no_id("CreateLoadBalancer"))?;
         self.set_attributes(arn, None, p).await?;
-        wait::until(
-            &format!("load balancer {arn} to become active"),
-            timeout,
-            || async {
-                Ok(
-                    match self
-                        .describe(Some(vec![arn.to_string()]), None)
-                        .await?
-                        .pop()
-                    {
-                        None => Seen::Pending("not visible yet".into()),
-                        Some((l, LoadBalancerStateEnum::Active)) => Seen::Ready(l),
-                        Some((_, LoadBalancerStateEnum::Failed)) => {
-                            Seen::Failed("it is failed".into())
-                        }
-                        Some((_, st)) => Seen::Pending(st.as_str().into()),
-                    },
-                )
-            },
-        )
+        let what = format!("load balancer {arn} to become active");
+        wait::for_status(&what, timeout, &["active"], &["failed"], || async {
+            let found = match self
+                .list_with_state(Some(vec![arn.to_string()]), None)
+                .await
+            {
+                Err(e) if is(&e, Class::NotFound) => vec![],
+                r => r?,
+            };
+            Ok(found
+                .into_iter()
+                .next()
+                .map(|(l, st)| (st.as_str().to_string(), l)))
+        })
         .await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         if before.subnet_ids != after.subnet_ids {
-            s.api
-                .write("SetSubnets", || {
-                    s.c.set_subnets()
-                        .load_balancer_arn(id)
-                        .set_subnets(Some(after.subnet_ids.clone()))
-                        .send()
-                })
-                .await?;
+            call!(s, write "SetSubnets", set_subnets()
+                .load_balancer_arn(id)
+                .set_subnets(Some(after.subnet_ids.clone())))
+            .await?;
         }
         if before.security_group_ids != after.security_group_ids {
-            s.api
-                .write("SetSecurityGroups", || {
-                    s.c.set_security_groups()
-                        .load_balancer_arn(id)
-                        .set_security_groups(Some(after.security_group_ids.clone()))
-                        .send()
-                })
-                .await?;
+            call!(s, write "SetSecurityGroups", set_security_groups()
+                .load_balancer_arn(id)
+                .set_security_groups(Some(after.security_group_ids.clone())))
+            .await?;
         }
         self.set_attributes(id, Some(before), after).await?;
         sync_tags(s, id, &before.tags, &after.tags).await?;
@@ -299,13 +264,12 @@ impl Kind for LoadBalancer {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteLoadBalancer", || {
-                s.c.delete_load_balancer().load_balancer_arn(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteLoadBalancer", delete_load_balancer().load_balancer_arn(id)).await?;
         wait::gone(&format!("load balancer {id}"), timeout, || async {
-            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+            Ok(!self
+                .describe(Query::Ids(&[id.to_string()]))
+                .await?
+                .is_empty())
         })
         .await
     }

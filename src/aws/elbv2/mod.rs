@@ -9,13 +9,16 @@ pub(super) mod load_balancer;
 pub(super) mod target_group;
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
-use super::Svc;
+use super::call::call;
 use super::tags::{self, Tags};
+use super::{Query, Svc, by_pages};
 use crate::diag::Result;
+use crate::provider::Live;
 
 pub(crate) type Elb = Svc<Client>;
 
@@ -27,25 +30,36 @@ fn tag_list(t: &Tags) -> Vec<Tag> {
         .collect()
 }
 
+/// A query as ELBv2 reads: ARNs 20 at a time (`list(Some(arns), None)`),
+/// or the stack's own (`list(None, Some(stack))`); the region's are not listed.
+async fn query<'q, F, Fut>(q: Query<'q>, list: F) -> Result<Vec<Live>>
+where
+    F: Fn(Option<Vec<String>>, Option<&'q str>) -> Fut,
+    Fut: Future<Output = Result<Vec<Live>>>,
+{
+    match q {
+        Query::Ids(ids) => by_pages(ids, PAGE, |page| list(Some(page), None)).await,
+        Query::Owned(stack, _) => list(None, Some(stack)).await,
+        Query::All => Ok(vec![]),
+    }
+}
+
 /// Tags of up to 20 resources per call, by ARN.
 async fn tags_of(s: &Elb, arns: &[String]) -> Result<HashMap<String, Tags>> {
     let mut out = HashMap::new();
     for chunk in arns.chunks(PAGE) {
-        let r = s
-            .api
-            .read("DescribeTags", || {
-                s.c.describe_tags()
-                    .set_resource_arns(Some(chunk.to_vec()))
-                    .send()
-            })
-            .await?;
+        let r =
+            call!(s, read "DescribeTags", describe_tags().set_resource_arns(Some(chunk.to_vec())))
+                .await?;
         for d in r.tag_descriptions() {
-            let t = tags::from_pairs(
-                d.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+            let pairs = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+            out.insert(
+                d.resource_arn().unwrap_or_default().to_string(),
+                tags::from_pairs(pairs),
             );
-            out.insert(d.resource_arn().unwrap_or_default().to_string(), t);
         }
     }
     Ok(out)
@@ -56,27 +70,15 @@ async fn sync_tags(s: &Elb, arn: &str, before: &Tags, after: &Tags) -> Result<()
         before,
         after,
         |keys| async move {
-            s.api
-                .write("RemoveTags", || {
-                    s.c.remove_tags()
-                        .resource_arns(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
+            call!(s, write "RemoveTags", remove_tags().resource_arns(arn).set_tag_keys(Some(keys.clone())))
                 .await
-                .map(|_| ())
+                .map(drop)
         },
         |set| async move {
-            let set: Tags = set.into_iter().collect();
-            s.api
-                .write("AddTags", || {
-                    s.c.add_tags()
-                        .resource_arns(arn)
-                        .set_tags(Some(tag_list(&set)))
-                        .send()
-                })
+            let set = tag_list(&set.into_iter().collect());
+            call!(s, write "AddTags", add_tags().resource_arns(arn).set_tags(Some(set.clone())))
                 .await
-                .map(|_| ())
+                .map(drop)
         },
     )
     .await

@@ -10,12 +10,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, PAGE, sync_tags, tag_list, tags_of};
+use super::{Elb, query, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by};
-use crate::aws::{Clients, Kind, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -116,19 +117,14 @@ pub(crate) struct TargetGroup(Elb);
 impl TargetGroup {
     /// Target groups by ARN, or all (`None`); with `owner`, only that stack's
     /// (their registered targets are read for those alone).
-    async fn describe(&self, arns: Option<Vec<String>>, owner: Option<&str>) -> Result<Vec<Live>> {
+    async fn list(&self, arns: Option<Vec<String>>, owner: Option<&str>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let groups = s
-            .api
-            .read("DescribeTargetGroups", || {
-                s.c.describe_target_groups()
-                    .set_target_group_arns(arns.clone())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let groups = pages!(
+            s,
+            "DescribeTargetGroups",
+            describe_target_groups().set_target_group_arns(arns.clone())
+        )
+        .await?;
         let all: Vec<String> = groups
             .iter()
             .filter_map(|g| g.target_group_arn().map(str::to_string))
@@ -139,10 +135,9 @@ impl TargetGroup {
             let t = tags
                 .remove(g.target_group_arn().unwrap_or_default())
                 .unwrap_or_default();
-            if owner.is_some_and(|o| !owned_by(&t, o)) {
-                continue;
+            if owner.is_none_or(|o| owned_by(&t, o)) {
+                out.push(self.live_of(&g, t).await?);
             }
-            out.push(self.live_of(&g, t).await?);
         }
         Ok(out)
     }
@@ -151,12 +146,9 @@ impl TargetGroup {
         let s = &self.0;
         let arn = g.target_group_arn().unwrap_or_default();
         // Registered targets: one DescribeTargetHealth per group.
-        let health = s
-            .api
-            .read("DescribeTargetHealth", || {
-                s.c.describe_target_health().target_group_arn(arn).send()
-            })
-            .await?;
+        let health =
+            call!(s, read "DescribeTargetHealth", describe_target_health().target_group_arn(arn))
+                .await?;
         let targets = health
             .target_health_descriptions()
             .iter()
@@ -202,24 +194,16 @@ impl TargetGroup {
         let remove: Vec<_> = have.iter().filter(|x| !want.contains(x)).map(t).collect();
         let s = &self.0;
         if !add.is_empty() {
-            s.api
-                .write("RegisterTargets", || {
-                    s.c.register_targets()
-                        .target_group_arn(arn)
-                        .set_targets(Some(add.clone()))
-                        .send()
-                })
-                .await?;
+            call!(s, write "RegisterTargets", register_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(add.clone())))
+            .await?;
         }
         if !remove.is_empty() {
-            s.api
-                .delete("DeregisterTargets", || {
-                    s.c.deregister_targets()
-                        .target_group_arn(arn)
-                        .set_targets(Some(remove.clone()))
-                        .send()
-                })
-                .await?;
+            call!(s, delete "DeregisterTargets", deregister_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(remove.clone())))
+            .await?;
         }
         Ok(())
     }
@@ -232,36 +216,25 @@ impl Kind for TargetGroup {
     fn new(c: &Clients) -> Self {
         TargetGroup(c.elbv2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        by_pages(ids, PAGE, |page| async move {
-            self.describe(Some(page), None).await
-        })
-        .await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        self.describe(None, Some(stack)).await
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, |arns, owner| self.list(arns, owner)).await
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         // CreateTargetGroup is idempotent by name with the same settings.
-        let r = s
-            .api
-            .write("CreateTargetGroup", || {
-                s.c.create_target_group()
-                    .name(&p.name)
-                    .protocol(ProtocolEnum::from(p.protocol.as_str()))
-                    .port(p.port)
-                    .vpc_id(&p.vpc_id)
-                    .target_type(TargetTypeEnum::from(p.target_type.as_str()))
-                    .set_health_check_path(p.health_check_path.clone())
-                    .set_health_check_interval_seconds(p.health_check_interval)
-                    .set_healthy_threshold_count(p.healthy_threshold)
-                    .set_unhealthy_threshold_count(p.unhealthy_threshold)
-                    .set_matcher(p.matcher())
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, write "CreateTargetGroup", create_target_group()
+            .name(&p.name)
+            .protocol(ProtocolEnum::from(p.protocol.as_str()))
+            .port(p.port)
+            .vpc_id(&p.vpc_id)
+            .target_type(TargetTypeEnum::from(p.target_type.as_str()))
+            .set_health_check_path(p.health_check_path.clone())
+            .set_health_check_interval_seconds(p.health_check_interval)
+            .set_healthy_threshold_count(p.healthy_threshold)
+            .set_unhealthy_threshold_count(p.unhealthy_threshold)
+            .set_matcher(p.matcher())
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         let arn = r
             .target_groups()
             .first()
@@ -272,20 +245,15 @@ impl Kind for TargetGroup {
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let hc = after;
         if before.health_check() != after.health_check() {
-            s.api
-                .write("ModifyTargetGroup", || {
-                    s.c.modify_target_group()
-                        .target_group_arn(id)
-                        .set_health_check_path(hc.health_check_path.clone())
-                        .set_health_check_interval_seconds(hc.health_check_interval)
-                        .set_healthy_threshold_count(hc.healthy_threshold)
-                        .set_unhealthy_threshold_count(hc.unhealthy_threshold)
-                        .set_matcher(hc.matcher())
-                        .send()
-                })
-                .await?;
+            call!(s, write "ModifyTargetGroup", modify_target_group()
+                .target_group_arn(id)
+                .set_health_check_path(after.health_check_path.clone())
+                .set_health_check_interval_seconds(after.health_check_interval)
+                .set_healthy_threshold_count(after.healthy_threshold)
+                .set_unhealthy_threshold_count(after.unhealthy_threshold)
+                .set_matcher(after.matcher()))
+            .await?;
         }
         self.set_targets(id, &before.targets, &after.targets, after.port)
             .await?;
@@ -294,11 +262,8 @@ impl Kind for TargetGroup {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteTargetGroup", || {
-                s.c.delete_target_group().target_group_arn(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteTargetGroup", delete_target_group().target_group_arn(id))
+            .await
+            .map(drop)
     }
 }

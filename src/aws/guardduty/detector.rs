@@ -12,11 +12,12 @@ use aws_sdk_guardduty::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
-use crate::aws::{Clients, Kind, Svc, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, def, p};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 GetDetector per detector (one per region)",
@@ -76,43 +77,27 @@ pub(crate) struct Detector(pub(crate) Svc<Client>);
 impl Detector {
     async fn get(&self, id: &str) -> Result<Option<Live>> {
         let s = &self.0;
-        let r = match s
-            .api
-            .read("GetDetector", || s.c.get_detector().detector_id(id).send())
-            .await
-        {
+        let r = match call!(s, read "GetDetector", get_detector().detector_id(id)).await {
             // GuardDuty answers a detector that is gone with BadRequestException.
             Err(e) if is(&e, Class::NotFound) || has_code(&e, &["BadRequestException"]) => {
                 return Ok(None);
             }
             r => r?,
         };
+        let enabled = |s: Option<&str>| s == Some("ENABLED");
         let p = Props {
-            enable: r.status().map(|s| s.as_str()) == Some("ENABLED"),
+            enable: enabled(r.status().map(|s| s.as_str())),
             finding_publishing_frequency: r
                 .finding_publishing_frequency()
-                .map(|f| f.as_str().to_string()),
+                .map(|f| f.as_str().into()),
             features: r
                 .features()
                 .iter()
-                .filter(|f| f.status().map(|s| s.as_str()) == Some("ENABLED"))
+                .filter(|f| enabled(f.status().map(|s| s.as_str())))
                 .filter_map(|f| f.name().map(|n| n.as_str().to_string()))
                 .collect(),
         };
         Ok(Some(live(&SPEC, id, &p, &[])))
-    }
-
-    async fn ids(&self) -> Result<Vec<String>> {
-        let s = &self.0;
-        s.api
-            .read("ListDetectors", || {
-                s.c.list_detectors()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
     }
 }
 
@@ -123,39 +108,33 @@ impl Kind for Detector {
     fn new(c: &Clients) -> Self {
         Detector(c.guardduty.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.get(id).await?);
-        }
-        Ok(out)
-    }
-    async fn find_owned(&self, _: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        // Whatever detector the region has is the one the stack means.
-        let Some(w) = wanted.first() else {
-            return Ok(vec![]);
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let (ids, claim) = match q {
+            Query::Ids(ids) => (ids.to_vec(), None),
+            // Whatever detector the region has (one at most) is the one the stack means.
+            Query::Owned(_, [w, ..]) => {
+                let region: Vec<String> = pages!(s, "ListDetectors", list_detectors()).await?;
+                (region.into_iter().take(1).collect(), Some(&w.address))
+            }
+            Query::Owned(..) | Query::All => (vec![], None),
         };
         let mut out = Vec::new();
-        for id in self.ids().await?.into_iter().take(1) {
-            if let Some(mut l) = self.get(&id).await? {
-                l.claimed_by = Some(w.address.clone());
-                out.push(l);
-            }
+        for id in &ids {
+            out.extend(self.get(id).await?.map(|mut l| {
+                l.claimed_by = claim.cloned();
+                l
+            }));
         }
         Ok(out)
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateDetector", || {
-                s.c.create_detector()
-                    .enable(p.enable)
-                    .set_finding_publishing_frequency(p.frequency())
-                    .set_features(Some(p.features()))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, create "CreateDetector", create_detector()
+            .enable(p.enable)
+            .set_finding_publishing_frequency(p.frequency())
+            .set_features(Some(p.features())))
+        .await?;
         let id = r.detector_id().ok_or_else(|| no_id("CreateDetector"))?;
         read_one(self, &s.api, id).await
     }
@@ -165,26 +144,19 @@ impl Kind for Detector {
             && before.finding_publishing_frequency == after.finding_publishing_frequency
             && before.features == after.features;
         if !same {
-            s.api
-                .write("UpdateDetector", || {
-                    s.c.update_detector()
-                        .detector_id(id)
-                        .enable(after.enable)
-                        .set_finding_publishing_frequency(after.frequency())
-                        .set_features(Some(after.features()))
-                        .send()
-                })
-                .await?;
+            call!(s, write "UpdateDetector", update_detector()
+                .detector_id(id)
+                .enable(after.enable)
+                .set_finding_publishing_frequency(after.frequency())
+                .set_features(Some(after.features())))
+            .await?;
         }
         read_one(self, &s.api, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteDetector", || {
-                s.c.delete_detector().detector_id(id).send()
-            })
-            .await?;
-        Ok(())
+        call!(s, delete "DeleteDetector", delete_detector().detector_id(id))
+            .await
+            .map(drop)
     }
 }

@@ -8,13 +8,14 @@ use aws_sdk_rds::types::{DbCluster, Filter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{PAGE, Rds, filter, protected, sync_tags, tag_list, tags_of};
-use crate::aws::tags::{Tags, owns};
-use crate::aws::wait::{self, Seen, by_status};
-use crate::aws::{Clients, Kind, live, read_one};
+use super::{Rds, filter, protected, query, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
+use crate::aws::tags::Tags;
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &[
@@ -161,40 +162,31 @@ fn live_of(c: &DbCluster) -> Live {
 pub(crate) struct Cluster(Rds);
 
 impl Cluster {
-    async fn describe(&self, filters: Option<Vec<Filter>>) -> Result<Vec<DbCluster>> {
+    async fn list_raw(&self, filters: Option<Vec<Filter>>) -> Result<Vec<DbCluster>> {
         let s = &self.0;
-        s.api
-            .read("DescribeDBClusters", || {
-                s.c.describe_db_clusters()
-                    .set_filters(filters.clone())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
+        pages!(
+            s,
+            "DescribeDBClusters",
+            describe_db_clusters().set_filters(filters.clone())
+        )
+        .await
+    }
+
+    async fn list(&self, filters: Option<Vec<Filter>>) -> Result<Vec<Live>> {
+        Ok(self.list_raw(filters).await?.iter().map(live_of).collect())
     }
 
     async fn wait_available(&self, id: &str, timeout: Duration) -> Result<Live> {
-        wait::until(
-            &format!("Aurora cluster {id} to become available"),
-            timeout,
-            || async {
-                let found = self
-                    .describe(Some(vec![filter("db-cluster-id", &[id.to_string()])]))
-                    .await?;
-                Ok(match found.first() {
-                    None => Seen::Pending("not visible yet".into()),
-                    Some(c) => by_status(
-                        c.status().unwrap_or_default(),
-                        &["available"],
-                        &["failed", "inaccessible", "incompatible"],
-                        c,
-                    ),
-                }
-                .map(live_of))
-            },
-        )
+        let what = format!("Aurora cluster {id} to become available");
+        let failed = ["failed", "inaccessible", "incompatible"];
+        wait::for_status(&what, timeout, &["available"], &failed, || async {
+            let found = self
+                .list_raw(Some(vec![filter("db-cluster-id", &[id.to_string()])]))
+                .await?;
+            Ok(found
+                .first()
+                .map(|c| (c.status().unwrap_or_default().to_string(), live_of(c))))
+        })
         .await
     }
 }
@@ -206,48 +198,29 @@ impl Kind for Cluster {
     fn new(c: &Clients) -> Self {
         Cluster(c.rds.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(PAGE) {
-            let found = self
-                .describe(Some(vec![filter("db-cluster-id", chunk)]))
-                .await?;
-            out.extend(found.iter().map(live_of));
-        }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let found = self.describe(None).await?;
-        Ok(found
-            .iter()
-            .map(live_of)
-            .filter(|l| owns(stack, l))
-            .collect())
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "db-cluster-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
-        s.api
-            .create("CreateDBCluster", || {
-                s.c.create_db_cluster()
-                    .db_cluster_identifier(&p.identifier)
-                    .set_engine(p.engine.clone())
-                    .set_engine_version(p.engine_version.clone())
-                    .set_master_username(p.master_username.clone())
-                    // AWS makes the password and keeps it in Secrets Manager.
-                    .manage_master_user_password(true)
-                    .set_database_name(p.database_name.clone())
-                    .db_subnet_group_name(&p.db_subnet_group_name)
-                    .set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()))
-                    .set_storage_encrypted(p.storage_encrypted)
-                    .set_kms_key_id(p.kms_key_id.clone())
-                    .set_backup_retention_period(p.backup_retention_period)
-                    .set_preferred_backup_window(p.preferred_backup_window.clone())
-                    .set_deletion_protection(p.deletion_protection)
-                    .set_copy_tags_to_snapshot(p.copy_tags_to_snapshot)
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        call!(s, create "CreateDBCluster", create_db_cluster()
+            .db_cluster_identifier(&p.identifier)
+            .set_engine(p.engine.clone())
+            .set_engine_version(p.engine_version.clone())
+            .set_master_username(p.master_username.clone())
+            // AWS makes the password and keeps it in Secrets Manager.
+            .manage_master_user_password(true)
+            .set_database_name(p.database_name.clone())
+            .db_subnet_group_name(&p.db_subnet_group_name)
+            .set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()))
+            .set_storage_encrypted(p.storage_encrypted)
+            .set_kms_key_id(p.kms_key_id.clone())
+            .set_backup_retention_period(p.backup_retention_period)
+            .set_preferred_backup_window(p.preferred_backup_window.clone())
+            .set_deletion_protection(p.deletion_protection)
+            .set_copy_tags_to_snapshot(p.copy_tags_to_snapshot)
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         self.wait_available(&p.identifier, timeout).await
     }
     async fn update(
@@ -259,26 +232,22 @@ impl Kind for Cluster {
     ) -> Result<Live> {
         let s = &self.0;
         if before.settings() != after.settings() {
-            let version_changed = before.engine_version != after.engine_version;
-            let groups_changed = before.vpc_security_group_ids != after.vpc_security_group_ids;
-            s.api
-                .write("ModifyDBCluster", || {
-                    s.c.modify_db_cluster()
-                        .db_cluster_identifier(id)
-                        .apply_immediately(true)
-                        .set_engine_version(
-                            after.engine_version.clone().filter(|_| version_changed),
-                        )
-                        .set_vpc_security_group_ids(
-                            groups_changed.then(|| after.vpc_security_group_ids.clone()),
-                        )
-                        .set_backup_retention_period(after.backup_retention_period)
-                        .set_preferred_backup_window(after.preferred_backup_window.clone())
-                        .set_deletion_protection(after.deletion_protection)
-                        .set_copy_tags_to_snapshot(after.copy_tags_to_snapshot)
-                        .send()
-                })
-                .await?;
+            let version = after
+                .engine_version
+                .clone()
+                .filter(|_| before.engine_version != after.engine_version);
+            let groups = (before.vpc_security_group_ids != after.vpc_security_group_ids)
+                .then(|| after.vpc_security_group_ids.clone());
+            call!(s, write "ModifyDBCluster", modify_db_cluster()
+                .db_cluster_identifier(id)
+                .apply_immediately(true)
+                .set_engine_version(version.clone())
+                .set_vpc_security_group_ids(groups.clone())
+                .set_backup_retention_period(after.backup_retention_period)
+                .set_preferred_backup_window(after.preferred_backup_window.clone())
+                .set_deletion_protection(after.deletion_protection)
+                .set_copy_tags_to_snapshot(after.copy_tags_to_snapshot))
+            .await?;
         }
         let now = read_one(self, &s.api, id).await?;
         let arn = now.outputs["arn"].as_str().unwrap_or_default();
@@ -288,23 +257,20 @@ impl Kind for Cluster {
     async fn delete(&self, id: &str, p: &Props, timeout: Duration) -> Result<()> {
         let skip = p.skip_final_snapshot;
         let snapshot = (!skip).then(|| {
-            let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                .to_string()
-                .replace([':', '-', 'T', 'Z'], "");
-            format!("{id}-final-{t}")
+            let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            format!("{id}-final-{}", t.replace([':', '-', 'T', 'Z'], ""))
         });
         let s = &self.0;
-        s.api
-            .delete("DeleteDBCluster", || {
-                s.c.delete_db_cluster()
-                    .db_cluster_identifier(id)
-                    .skip_final_snapshot(skip)
-                    .set_final_db_snapshot_identifier(snapshot.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, delete "DeleteDBCluster", delete_db_cluster()
+            .db_cluster_identifier(id)
+            .skip_final_snapshot(skip)
+            .set_final_db_snapshot_identifier(snapshot.clone()))
+        .await?;
         wait::gone(&format!("Aurora cluster {id}"), timeout, || async {
-            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+            Ok(!self
+                .describe(Query::Ids(&[id.to_string()]))
+                .await?
+                .is_empty())
         })
         .await
     }

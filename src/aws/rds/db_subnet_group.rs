@@ -1,17 +1,14 @@
-//! `rds.db_subnet_group`: a DB subnet group. Its name is its id.
-
-use std::time::Duration;
+//! `rds.db_subnet_group`: a DB subnet group (see `aws::subnet_group`).
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Rds, sync_tags, tag_list, tags_of};
-use crate::aws::tags::{Tags, owns};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::Clients;
+use crate::aws::call::{Api, call, pages};
+use crate::aws::subnet_group::{Group, Props, Service, SubnetGroup, props};
+use crate::aws::tags::Tags;
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::kind::KindSpec;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -19,137 +16,76 @@ static SPEC: KindSpec = KindSpec {
     ..KindSpec::new(
         "rds.db_subnet_group",
         "A DB subnet group.",
-        &[
-            req(new(p("name", Ty::Str, "group name (lower case)"))),
-            def(
-                p("description", Ty::Str, "description"),
-                "\"Managed by provision\"",
-            ),
-            req(p(
-                "subnet_ids",
-                Ty::StrList { set: true },
-                "database subnets in several AZs",
-            )),
-            TAGS,
-        ],
+        &props("group name (lower case)"),
     )
 };
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Props {
-    name: String,
-    description: String,
-    subnet_ids: Vec<String>,
-    tags: Tags,
-}
+pub(crate) type DbSubnetGroup = SubnetGroup<DbGroups>;
 
-pub(crate) struct DbSubnetGroup(Rds);
-
-impl DbSubnetGroup {
-    /// Every group in the region (one call per 100), with tags for those named.
-    async fn describe(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
-        let s = &self.0;
-        let groups = s
-            .api
-            .read("DescribeDBSubnetGroups", || {
-                s.c.describe_db_subnet_groups()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
-        let mut out = Vec::new();
-        for g in groups {
-            let name = g.db_subnet_group_name().unwrap_or_default();
-            if names.is_some_and(|n| !n.iter().any(|x| x == name)) {
-                continue;
-            }
-            let arn = g.db_subnet_group_arn().unwrap_or_default();
-            // DescribeDBSubnetGroups carries no tags: one call per group.
-            let t = s
-                .api
-                .read("ListTagsForResource", || {
-                    s.c.list_tags_for_resource().resource_name(arn).send()
-                })
-                .await?;
-            let p = Props {
-                name: name.into(),
-                description: g.db_subnet_group_description().unwrap_or_default().into(),
-                subnet_ids: g
-                    .subnets()
-                    .iter()
-                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                    .collect(),
-                tags: tags_of(t.tag_list()),
-            };
-            out.push(live(&SPEC, name, &p, &[("arn", json!(arn))]));
-        }
-        Ok(out)
-    }
-}
+pub(crate) struct DbGroups(Rds);
 
 #[async_trait]
-impl Kind for DbSubnetGroup {
-    type Props = Props;
+impl Service for DbGroups {
     const SPEC: &'static KindSpec = &SPEC;
     fn new(c: &Clients) -> Self {
-        DbSubnetGroup(c.rds.clone())
+        DbGroups(c.rds.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        self.describe(Some(ids)).await
+    fn api(&self) -> &Api {
+        &self.0.api
     }
-    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        // Names are the identity; with none wanted (drift), look at every group.
-        let names: Vec<String> = wanted
+    async fn list(&self) -> Result<Vec<Group>> {
+        let s = &self.0;
+        let groups = pages!(s, "DescribeDBSubnetGroups", describe_db_subnet_groups()).await?;
+        Ok(groups
             .iter()
-            .filter_map(|w| w.props["name"].as_str().map(str::to_string))
-            .collect();
-        let found = self
-            .describe((!wanted.is_empty()).then_some(names.as_slice()))
-            .await?;
-        Ok(found.into_iter().filter(|l| owns(stack, l)).collect())
-    }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
-        let s = &self.0;
-        s.api
-            .create("CreateDBSubnetGroup", || {
-                s.c.create_db_subnet_group()
-                    .db_subnet_group_name(&p.name)
-                    .db_subnet_group_description(&p.description)
-                    .set_subnet_ids(Some(p.subnet_ids.clone()))
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
+            .map(|g| Group {
+                props: Props {
+                    name: g.db_subnet_group_name().unwrap_or_default().into(),
+                    description: g.db_subnet_group_description().unwrap_or_default().into(),
+                    subnet_ids: g
+                        .subnets()
+                        .iter()
+                        .filter_map(|s| s.subnet_identifier())
+                        .map(str::to_string)
+                        .collect(),
+                    tags: Tags::new(),
+                },
+                arn: g.db_subnet_group_arn().unwrap_or_default().into(),
             })
-            .await?;
-        read_one(self, &s.api, &p.name).await
+            .collect())
     }
-    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+    async fn tags(&self, arn: &str) -> Result<Tags> {
         let s = &self.0;
-        if before.subnet_ids != after.subnet_ids || before.description != after.description {
-            s.api
-                .write("ModifyDBSubnetGroup", || {
-                    s.c.modify_db_subnet_group()
-                        .db_subnet_group_name(id)
-                        .db_subnet_group_description(&after.description)
-                        .set_subnet_ids(Some(after.subnet_ids.clone()))
-                        .send()
-                })
-                .await?;
-        }
-        let now = read_one(self, &s.api, id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        sync_tags(s, arn, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
-    }
-    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
-        let s = &self.0;
-        s.api
-            .delete("DeleteDBSubnetGroup", || {
-                s.c.delete_db_subnet_group().db_subnet_group_name(id).send()
-            })
+        let t = call!(s, read "ListTagsForResource", list_tags_for_resource().resource_name(arn))
             .await?;
-        Ok(())
+        Ok(tags_of(t.tag_list()))
+    }
+    async fn create(&self, p: &Props) -> Result<()> {
+        let s = &self.0;
+        call!(s, create "CreateDBSubnetGroup", create_db_subnet_group()
+            .db_subnet_group_name(&p.name)
+            .db_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
+            .set_tags(Some(tag_list(&p.tags))))
+        .await
+        .map(drop)
+    }
+    async fn modify(&self, p: &Props) -> Result<()> {
+        let s = &self.0;
+        call!(s, write "ModifyDBSubnetGroup", modify_db_subnet_group()
+            .db_subnet_group_name(&p.name)
+            .db_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone())))
+        .await
+        .map(drop)
+    }
+    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
+        sync_tags(&self.0, arn, before, after).await
+    }
+    async fn delete(&self, name: &str) -> Result<()> {
+        let s = &self.0;
+        call!(s, delete "DeleteDBSubnetGroup", delete_db_subnet_group().db_subnet_group_name(name))
+            .await
+            .map(drop)
     }
 }

@@ -8,13 +8,14 @@ use aws_sdk_rds::types::{DbInstance as Db, Filter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{PAGE, Rds, filter, sync_tags, tag_list, tags_of};
-use crate::aws::tags::{Tags, owns};
-use crate::aws::wait::{self, Seen, by_status};
-use crate::aws::{Clients, Kind, live, read_one};
+use super::{Rds, filter, query, sync_tags, tag_list, tags_of};
+use crate::aws::call::{call, pages};
+use crate::aws::tags::Tags;
+use crate::aws::wait;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn", "endpoint"],
@@ -78,40 +79,30 @@ fn live_of(x: &Db) -> Live {
 pub(crate) struct DbInstance(Rds);
 
 impl DbInstance {
-    async fn describe(&self, filters: Option<Vec<Filter>>) -> Result<Vec<Db>> {
+    async fn list_raw(&self, filters: Option<Vec<Filter>>) -> Result<Vec<Db>> {
         let s = &self.0;
-        s.api
-            .read("DescribeDBInstances", || {
-                s.c.describe_db_instances()
-                    .set_filters(filters.clone())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
+        pages!(
+            s,
+            "DescribeDBInstances",
+            describe_db_instances().set_filters(filters.clone())
+        )
+        .await
+    }
+
+    async fn list(&self, filters: Option<Vec<Filter>>) -> Result<Vec<Live>> {
+        Ok(self.list_raw(filters).await?.iter().map(live_of).collect())
     }
 
     async fn wait_available(&self, id: &str, timeout: Duration) -> Result<Live> {
-        wait::until(
-            &format!("Aurora instance {id} to become available"),
-            timeout,
-            || async {
-                let found = self
-                    .describe(Some(vec![filter("db-instance-id", &[id.to_string()])]))
-                    .await?;
-                Ok(match found.first() {
-                    None => Seen::Pending("not visible yet".into()),
-                    Some(x) => by_status(
-                        x.db_instance_status().unwrap_or_default(),
-                        &["available"],
-                        &["failed", "inaccessible", "incompatible", "storage-full"],
-                        x,
-                    ),
-                }
-                .map(live_of))
-            },
-        )
+        let what = format!("Aurora instance {id} to become available");
+        let failed = ["failed", "inaccessible", "incompatible", "storage-full"];
+        wait::for_status(&what, timeout, &["available"], &failed, || async {
+            let found = self
+                .list_raw(Some(vec![filter("db-instance-id", &[id.to_string()])]))
+                .await?;
+            let status = |x: &Db| x.db_instance_status().unwrap_or_default().to_string();
+            Ok(found.first().map(|x| (status(x), live_of(x))))
+        })
         .await
     }
 }
@@ -123,39 +114,20 @@ impl Kind for DbInstance {
     fn new(c: &Clients) -> Self {
         DbInstance(c.rds.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(PAGE) {
-            let found = self
-                .describe(Some(vec![filter("db-instance-id", chunk)]))
-                .await?;
-            out.extend(found.iter().map(live_of));
-        }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let found = self.describe(None).await?;
-        Ok(found
-            .iter()
-            .map(live_of)
-            .filter(|l| owns(stack, l))
-            .collect())
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        query(q, "db-instance-id", |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         let s = &self.0;
-        s.api
-            .create("CreateDBInstance", || {
-                s.c.create_db_instance()
-                    .db_instance_identifier(&p.identifier)
-                    .db_cluster_identifier(&p.cluster_identifier)
-                    .set_engine(p.engine.clone())
-                    .set_db_instance_class(p.instance_class.clone())
-                    .set_availability_zone(p.availability_zone.clone())
-                    .set_promotion_tier(p.promotion_tier)
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        call!(s, create "CreateDBInstance", create_db_instance()
+            .db_instance_identifier(&p.identifier)
+            .db_cluster_identifier(&p.cluster_identifier)
+            .set_engine(p.engine.clone())
+            .set_db_instance_class(p.instance_class.clone())
+            .set_availability_zone(p.availability_zone.clone())
+            .set_promotion_tier(p.promotion_tier)
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         self.wait_available(&p.identifier, timeout).await
     }
     async fn update(
@@ -166,19 +138,15 @@ impl Kind for DbInstance {
         timeout: Duration,
     ) -> Result<Live> {
         let s = &self.0;
-        if before.instance_class != after.instance_class
-            || before.promotion_tier != after.promotion_tier
+        if (&before.instance_class, before.promotion_tier)
+            != (&after.instance_class, after.promotion_tier)
         {
-            s.api
-                .write("ModifyDBInstance", || {
-                    s.c.modify_db_instance()
-                        .db_instance_identifier(id)
-                        .apply_immediately(true)
-                        .set_db_instance_class(after.instance_class.clone())
-                        .set_promotion_tier(after.promotion_tier)
-                        .send()
-                })
-                .await?;
+            call!(s, write "ModifyDBInstance", modify_db_instance()
+                .db_instance_identifier(id)
+                .apply_immediately(true)
+                .set_db_instance_class(after.instance_class.clone())
+                .set_promotion_tier(after.promotion_tier))
+            .await?;
         }
         let now = read_one(self, &s.api, id).await?;
         let arn = now.outputs["arn"].as_str().unwrap_or_default();
@@ -187,17 +155,16 @@ impl Kind for DbInstance {
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteDBInstance", || {
-                s.c.delete_db_instance()
-                    .db_instance_identifier(id)
-                    // Aurora instances have no snapshots of their own: the cluster's is taken.
-                    .skip_final_snapshot(true)
-                    .send()
-            })
-            .await?;
+        // Aurora instances have no snapshots of their own: the cluster's is taken.
+        call!(s, delete "DeleteDBInstance", delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true))
+        .await?;
         wait::gone(&format!("Aurora instance {id}"), timeout, || async {
-            Ok(!self.read(&[id.to_string()]).await?.is_empty())
+            Ok(!self
+                .describe(Query::Ids(&[id.to_string()]))
+                .await?
+                .is_empty())
         })
         .await
     }

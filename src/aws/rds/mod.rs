@@ -8,12 +8,16 @@ pub(super) mod cluster;
 pub(super) mod db_subnet_group;
 pub(super) mod instance;
 
+use std::future::Future;
+
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{Filter, Tag};
 
-use super::Svc;
-use super::tags::{self, Tags};
+use super::call::call;
+use super::tags::{self, Tags, owns};
+use super::{Query, Svc};
 use crate::diag::Result;
+use crate::provider::Live;
 
 pub(crate) type Rds = Svc<Client>;
 
@@ -44,30 +48,45 @@ async fn sync_tags(s: &Rds, arn: &str, before: &Tags, after: &Tags) -> Result<()
         before,
         after,
         |keys| async move {
-            s.api
-                .write("RemoveTagsFromResource", || {
-                    s.c.remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
+            call!(s, write "RemoveTagsFromResource", remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(keys.clone())))
+            .await
+            .map(drop)
         },
         |set| async move {
-            let set: Tags = set.into_iter().collect();
-            s.api
-                .write("AddTagsToResource", || {
-                    s.c.add_tags_to_resource()
-                        .resource_name(arn)
-                        .set_tags(Some(tag_list(&set)))
-                        .send()
-                })
-                .await
-                .map(|_| ())
+            let set = tag_list(&set.into_iter().collect());
+            call!(s, write "AddTagsToResource", add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(set.clone())))
+            .await
+            .map(drop)
         },
     )
     .await
+}
+
+/// A query as RDS reads: ids 100 at a time by the `id_filter`, or every
+/// object of the region filtered by the stack's tag (RDS filters take no tags).
+async fn query<F, Fut>(q: Query<'_>, id_filter: &str, list: F) -> Result<Vec<Live>>
+where
+    F: Fn(Option<Vec<Filter>>) -> Fut,
+    Fut: Future<Output = Result<Vec<Live>>>,
+{
+    match q {
+        Query::Ids(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(PAGE) {
+                out.extend(list(Some(vec![filter(id_filter, chunk)])).await?);
+            }
+            Ok(out)
+        }
+        Query::Owned(stack, _) => {
+            let all = list(None).await?;
+            Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
+        }
+        Query::All => Ok(vec![]),
+    }
 }
 
 /// Deletion protection, as a reason not to delete.

@@ -9,11 +9,12 @@ use aws_sdk_route53::types::{
 use serde::{Deserialize, Serialize};
 
 use super::{R53, built, caller_reference, sync_tags, tags_of};
+use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owns};
-use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 ListHealthChecks per 100 checks + 1 ListTagsForResources per 10 checks",
@@ -69,16 +70,7 @@ impl HealthCheck {
     /// Every health check of the account, with its tags and caller reference.
     async fn all(&self) -> Result<Vec<(Live, String)>> {
         let s = &self.0;
-        let items = s
-            .api
-            .read("ListHealthChecks", || {
-                s.c.list_health_checks()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await?;
+        let items = pages!(s, "ListHealthChecks", list_health_checks()).await?;
         let ids: Vec<String> = items.iter().map(|h| h.id().to_string()).collect();
         let mut tags = tags_of(s, TagResourceType::Healthcheck, &ids).await?;
         Ok(items
@@ -114,24 +106,23 @@ impl Kind for HealthCheck {
     fn new(c: &Clients) -> Self {
         HealthCheck(c.route53.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        Ok(self
-            .all()
-            .await?
-            .into_iter()
-            .map(|x| x.0)
-            .filter(|l| ids.contains(&l.id))
-            .collect())
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let mine = format!("provision/{stack}/");
-        Ok(self
-            .all()
-            .await?
-            .into_iter()
-            .filter(|(l, reference)| owns(stack, l) || reference.starts_with(&mine))
-            .map(|x| x.0)
-            .collect())
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        let all = self.all().await?;
+        Ok(match q {
+            Query::Ids(ids) => all
+                .into_iter()
+                .map(|x| x.0)
+                .filter(|l| ids.contains(&l.id))
+                .collect(),
+            Query::Owned(stack, _) => {
+                let mine = format!("provision/{stack}/");
+                let ours = |(l, reference): &(Live, String)| {
+                    owns(stack, l) || reference.starts_with(&mine)
+                };
+                all.into_iter().filter(ours).map(|x| x.0).collect()
+            }
+            Query::All => vec![],
+        })
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let config = built(
@@ -154,15 +145,10 @@ impl Kind for HealthCheck {
         let reference = caller_reference(&p.tags);
         let s = &self.0;
         // The caller reference makes a repeat safe: Route 53 returns the same check.
-        let r = s
-            .api
-            .write("CreateHealthCheck", || {
-                s.c.create_health_check()
-                    .caller_reference(&reference)
-                    .health_check_config(config.clone())
-                    .send()
-            })
-            .await?;
+        let r = call!(s, write "CreateHealthCheck", create_health_check()
+            .caller_reference(&reference)
+            .health_check_config(config.clone()))
+        .await?;
         let id = r
             .health_check()
             .map(|h| h.id())
@@ -173,17 +159,13 @@ impl Kind for HealthCheck {
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         if before.settings() != after.settings() {
-            s.api
-                .write("UpdateHealthCheck", || {
-                    s.c.update_health_check()
-                        .health_check_id(id)
-                        .set_fully_qualified_domain_name(after.fqdn.clone())
-                        .set_port(after.port)
-                        .set_resource_path(after.resource_path.clone())
-                        .set_failure_threshold(after.failure_threshold)
-                        .send()
-                })
-                .await?;
+            call!(s, write "UpdateHealthCheck", update_health_check()
+                .health_check_id(id)
+                .set_fully_qualified_domain_name(after.fqdn.clone())
+                .set_port(after.port)
+                .set_resource_path(after.resource_path.clone())
+                .set_failure_threshold(after.failure_threshold))
+            .await?;
         }
         sync_tags(
             s,
@@ -197,11 +179,7 @@ impl Kind for HealthCheck {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteHealthCheck", || {
-                s.c.delete_health_check().health_check_id(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteHealthCheck", delete_health_check().health_check_id(id)).await?;
         Ok(())
     }
 }

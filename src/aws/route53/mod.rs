@@ -19,6 +19,7 @@ use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
 use aws_smithy_types::error::operation::BuildError;
 
 use super::Svc;
+use super::call::call;
 use super::errors::{Class, has_code, is};
 use super::tags::{self, Tags};
 use super::wait::{self, Seen};
@@ -64,15 +65,10 @@ fn caller_reference(t: &Tags) -> String {
 async fn tags_of(s: &R53, kind: TagResourceType, ids: &[String]) -> Result<HashMap<String, Tags>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(10) {
-        let r = s
-            .api
-            .read("ListTagsForResources", || {
-                s.c.list_tags_for_resources()
-                    .resource_type(kind.clone())
-                    .set_resource_ids(Some(chunk.to_vec()))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, read "ListTagsForResources", list_tags_for_resources()
+            .resource_type(kind.clone())
+            .set_resource_ids(Some(chunk.to_vec())))
+        .await?;
         for t in r.resource_tag_sets() {
             let tags = tags::from_pairs(
                 t.tags()
@@ -103,16 +99,12 @@ async fn sync_tags(
             .collect()
     });
     let remove = (!removed.is_empty()).then_some(removed);
-    s.api
-        .write("ChangeTagsForResource", || {
-            s.c.change_tags_for_resource()
-                .resource_type(kind.clone())
-                .resource_id(id)
-                .set_add_tags(add.clone())
-                .set_remove_tag_keys(remove.clone())
-                .send()
-        })
-        .await?;
+    call!(s, write "ChangeTagsForResource", change_tags_for_resource()
+        .resource_type(kind.clone())
+        .resource_id(id)
+        .set_add_tags(add.clone())
+        .set_remove_tag_keys(remove.clone()))
+    .await?;
     Ok(())
 }
 
@@ -122,10 +114,7 @@ async fn wait_insync(s: &R53, change_id: &str, timeout: Duration) -> Result<()> 
         &format!("Route 53 change {change_id} to be INSYNC"),
         timeout,
         || async {
-            let r = s
-                .api
-                .read("GetChange", || s.c.get_change().id(change_id).send())
-                .await?;
+            let r = call!(s, read "GetChange", get_change().id(change_id)).await?;
             Ok(match r.change_info().map(|i| i.status()) {
                 Some(ChangeStatus::Insync) => Seen::Ready(()),
                 other => Seen::Pending(other.map(|s| s.as_str()).unwrap_or("PENDING").into()),
@@ -144,11 +133,7 @@ struct ZoneInfo {
 }
 
 async fn get_zone(s: &R53, id: &str) -> Result<Option<ZoneInfo>> {
-    let r = match s
-        .api
-        .read("GetHostedZone", || s.c.get_hosted_zone().id(id).send())
-        .await
-    {
+    let r = match call!(s, read "GetHostedZone", get_hosted_zone().id(id)).await {
         Err(e) if is(&e, Class::NotFound) || has_code(&e, &["NoSuchHostedZone"]) => {
             return Ok(None);
         }
@@ -174,12 +159,9 @@ async fn get_zone(s: &R53, id: &str) -> Result<Option<ZoneInfo>> {
 
 /// Public zones with exactly this name: (id, caller reference).
 async fn zones_named(s: &R53, name: &str) -> Result<Vec<(String, String)>> {
-    let r = s
-        .api
-        .read("ListHostedZonesByName", || {
-            s.c.list_hosted_zones_by_name().dns_name(fqdn(name)).send()
-        })
-        .await?;
+    let r =
+        call!(s, read "ListHostedZonesByName", list_hosted_zones_by_name().dns_name(fqdn(name)))
+            .await?;
     Ok(r.hosted_zones()
         .iter()
         .filter(|z| z.name() == fqdn(name))

@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, built, fqdn, plain, wait_insync};
+use crate::aws::call::call;
 use crate::aws::errors::has_code;
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "fqdn"],
@@ -108,17 +109,12 @@ impl Record {
             )));
         };
         let s = &self.0;
-        let r = match s
-            .api
-            .read("ListResourceRecordSets", || {
-                s.c.list_resource_record_sets()
-                    .hosted_zone_id(zone)
-                    .start_record_name(name)
-                    .start_record_type(RrType::from(ty))
-                    .max_items(1)
-                    .send()
-            })
-            .await
+        let r = match call!(s, read "ListResourceRecordSets", list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(RrType::from(ty))
+            .max_items(1))
+        .await
         {
             Err(e) if has_code(&e, &["NoSuchHostedZone"]) => return Ok(None),
             r => r?,
@@ -167,15 +163,10 @@ impl Record {
                 .build(),
         )?;
         let s = &self.0;
-        let r = s
-            .api
-            .write("ChangeResourceRecordSets", || {
-                s.c.change_resource_record_sets()
-                    .hosted_zone_id(zone)
-                    .change_batch(batch.clone())
-                    .send()
-            })
-            .await?;
+        let r = call!(s, write "ChangeResourceRecordSets", change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(batch.clone()))
+        .await?;
         let change_id = r.change_info().map(|c| c.id()).unwrap_or_default();
         wait_insync(s, change_id, timeout).await
     }
@@ -188,15 +179,16 @@ impl Kind for Record {
     fn new(c: &Clients) -> Self {
         Record(c.route53.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        // Records have no tags: written with UPSERT, writing one again is harmless.
+        let Query::Ids(ids) = q else {
+            return Ok(vec![]);
+        };
         let mut out = Vec::new();
         for id in ids {
             out.extend(self.get(id).await?);
         }
         Ok(out)
-    }
-    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        Ok(vec![])
     }
     async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
         self.change(&p.zone_id, ChangeAction::Upsert, record_set(p)?, timeout)

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, bare_id, caller_reference, get_zone, sync_tags, tags_of, zones_named};
+use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "name_servers"],
@@ -71,32 +72,36 @@ impl Kind for Zone {
     fn new(c: &Clients) -> Self {
         Zone(c.route53.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        // GetHostedZone takes one zone: one call per zone.
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.get(id).await?);
-        }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for w in wanted {
-            let Some(name) = w.props["name"].as_str() else {
-                continue;
-            };
-            let ours = format!(
-                "provision/{stack}/{}/",
-                crate::stack::address_tag(&w.address)
-            );
-            for (id, reference) in zones_named(&self.0, name).await? {
-                if reference.starts_with(&ours)
-                    && let Some(mut l) = self.get(&id).await?
-                {
-                    l.claimed_by = Some(w.address.clone());
-                    out.push(l);
+        match q {
+            // GetHostedZone takes one zone: one call per zone.
+            Query::Ids(ids) => {
+                for id in ids {
+                    out.extend(self.get(id).await?);
                 }
             }
+            // CreateHostedZone takes no tags: our zones are known by their caller reference.
+            Query::Owned(stack, wanted) => {
+                for w in wanted {
+                    let Some(name) = w.props["name"].as_str() else {
+                        continue;
+                    };
+                    let ours = format!(
+                        "provision/{stack}/{}/",
+                        crate::stack::address_tag(&w.address)
+                    );
+                    for (id, reference) in zones_named(&self.0, name).await? {
+                        if reference.starts_with(&ours)
+                            && let Some(mut l) = self.get(&id).await?
+                        {
+                            l.claimed_by = Some(w.address.clone());
+                            out.push(l);
+                        }
+                    }
+                }
+            }
+            Query::All => {}
         }
         Ok(out)
     }
@@ -105,20 +110,10 @@ impl Kind for Zone {
         let reference = caller_reference(&p.tags);
         // The caller reference makes a repeat safe: Route 53 answers
         // HostedZoneAlreadyExists for one it has seen.
-        let made = s
-            .api
-            .write("CreateHostedZone", || {
-                s.c.create_hosted_zone()
-                    .name(&p.name)
-                    .caller_reference(&reference)
-                    .hosted_zone_config(
-                        HostedZoneConfig::builder()
-                            .comment(&p.comment)
-                            .private_zone(false)
-                            .build(),
-                    )
-                    .send()
-            })
+        let made = call!(s, write "CreateHostedZone", create_hosted_zone()
+            .name(&p.name)
+            .caller_reference(&reference)
+            .hosted_zone_config(HostedZoneConfig::builder().comment(&p.comment).private_zone(false).build(),))
             .await;
         let id = match made {
             Ok(r) => r.hosted_zone().map(|z| bare_id(z.id())),
@@ -138,14 +133,10 @@ impl Kind for Zone {
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
         if before.comment != after.comment {
-            s.api
-                .write("UpdateHostedZoneComment", || {
-                    s.c.update_hosted_zone_comment()
-                        .id(id)
-                        .comment(&after.comment)
-                        .send()
-                })
-                .await?;
+            call!(s, write "UpdateHostedZoneComment", update_hosted_zone_comment()
+                .id(id)
+                .comment(&after.comment))
+            .await?;
         }
         sync_tags(
             s,
@@ -159,11 +150,7 @@ impl Kind for Zone {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteHostedZone", || {
-                s.c.delete_hosted_zone().id(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteHostedZone", delete_hosted_zone().id(id)).await?;
         Ok(())
     }
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, get_zone, zones_named};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "name_servers"],
@@ -38,7 +38,10 @@ impl Kind for ZoneLookup {
     fn new(c: &Clients) -> Self {
         ZoneLookup(c.route53.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        let Query::Ids(ids) = q else {
+            return Ok(vec![]);
+        };
         let mut out = Vec::new();
         for id in ids {
             if let Some(z) = get_zone(&self.0, id).await? {
@@ -52,9 +55,6 @@ impl Kind for ZoneLookup {
             }
         }
         Ok(out)
-    }
-    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        Ok(vec![])
     }
     /// Finds the zone: "creating" a lookup records it, touching nothing.
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {

@@ -22,12 +22,13 @@ use aws_smithy_types::error::operation::BuildError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
-use crate::aws::{Clients, Kind, Svc, live};
+use crate::aws::{Clients, Kind, Query, Svc, live};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, local, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 use crate::stack::TAG_STACK;
 
 const LIFECYCLE: &[Prop] = &[
@@ -167,13 +168,7 @@ impl Bucket {
     /// The tags; `None` when the bucket does not exist.
     async fn tags(&self, name: &str) -> Result<Option<Tags>> {
         let s = &self.s;
-        match s
-            .api
-            .read("GetBucketTagging", || {
-                s.c.get_bucket_tagging().bucket(name).send()
-            })
-            .await
-        {
+        match call!(s, read "GetBucketTagging", get_bucket_tagging().bucket(name)).await {
             Ok(t) => Ok(Some(tags::from_pairs(
                 t.tag_set().iter().map(|t| (t.key(), t.value())),
             ))),
@@ -185,24 +180,13 @@ impl Bucket {
 
     async fn versioning(&self, name: &str) -> Result<bool> {
         let s = &self.s;
-        let v = s
-            .api
-            .read("GetBucketVersioning", || {
-                s.c.get_bucket_versioning().bucket(name).send()
-            })
-            .await?;
+        let v = call!(s, read "GetBucketVersioning", get_bucket_versioning().bucket(name)).await?;
         Ok(v.status() == Some(&BucketVersioningStatus::Enabled))
     }
 
     async fn encryption(&self, name: &str) -> Result<(Option<String>, Option<String>)> {
         let s = &self.s;
-        match s
-            .api
-            .read("GetBucketEncryption", || {
-                s.c.get_bucket_encryption().bucket(name).send()
-            })
-            .await
-        {
+        match call!(s, read "GetBucketEncryption", get_bucket_encryption().bucket(name)).await {
             Ok(r) => {
                 let d = r
                     .server_side_encryption_configuration()
@@ -222,13 +206,7 @@ impl Bucket {
 
     async fn public_access_blocked(&self, name: &str) -> Result<bool> {
         let s = &self.s;
-        match s
-            .api
-            .read("GetPublicAccessBlock", || {
-                s.c.get_public_access_block().bucket(name).send()
-            })
-            .await
-        {
+        match call!(s, read "GetPublicAccessBlock", get_public_access_block().bucket(name)).await {
             Ok(r) => Ok(r.public_access_block_configuration().is_some_and(|c| {
                 c.block_public_acls() == Some(true)
                     && c.ignore_public_acls() == Some(true)
@@ -242,12 +220,9 @@ impl Bucket {
 
     async fn ownership(&self, name: &str) -> Result<String> {
         let s = &self.s;
-        match s
-            .api
-            .read("GetBucketOwnershipControls", || {
-                s.c.get_bucket_ownership_controls().bucket(name).send()
-            })
-            .await
+        match call!(s, read "GetBucketOwnershipControls", get_bucket_ownership_controls()
+            .bucket(name))
+        .await
         {
             Ok(r) => Ok(r
                 .ownership_controls()
@@ -263,12 +238,9 @@ impl Bucket {
 
     async fn lifecycle(&self, name: &str) -> Result<Vec<LifecycleRuleProps>> {
         let s = &self.s;
-        match s
-            .api
-            .read("GetBucketLifecycleConfiguration", || {
-                s.c.get_bucket_lifecycle_configuration().bucket(name).send()
-            })
-            .await
+        match call!(s, read "GetBucketLifecycleConfiguration", get_bucket_lifecycle_configuration()
+            .bucket(name))
+        .await
         {
             Ok(r) => Ok(r
                 .rules()
@@ -331,14 +303,10 @@ impl Bucket {
             .collect::<Result<Vec<_>>>()?;
         let tagging = built(Tagging::builder().set_tag_set(Some(tags)).build())?;
         let s = &self.s;
-        s.api
-            .write("PutBucketTagging", || {
-                s.c.put_bucket_tagging()
-                    .bucket(name)
-                    .tagging(tagging.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "PutBucketTagging", put_bucket_tagging()
+            .bucket(name)
+            .tagging(tagging.clone()))
+        .await?;
         Ok(())
     }
 
@@ -350,14 +318,10 @@ impl Bucket {
             .restrict_public_buckets(on)
             .build();
         let s = &self.s;
-        s.api
-            .write("PutPublicAccessBlock", || {
-                s.c.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(block.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "PutPublicAccessBlock", put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(block.clone()))
+        .await?;
         Ok(())
     }
 
@@ -369,14 +333,10 @@ impl Bucket {
         )?;
         let controls = built(OwnershipControls::builder().rules(rule).build())?;
         let s = &self.s;
-        s.api
-            .write("PutBucketOwnershipControls", || {
-                s.c.put_bucket_ownership_controls()
-                    .bucket(name)
-                    .ownership_controls(controls.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "PutBucketOwnershipControls", put_bucket_ownership_controls()
+            .bucket(name)
+            .ownership_controls(controls.clone()))
+        .await?;
         Ok(())
     }
 
@@ -387,17 +347,9 @@ impl Bucket {
             BucketVersioningStatus::Suspended
         };
         let s = &self.s;
-        s.api
-            .write("PutBucketVersioning", || {
-                s.c.put_bucket_versioning()
-                    .bucket(name)
-                    .versioning_configuration(
-                        VersioningConfiguration::builder()
-                            .status(status.clone())
-                            .build(),
-                    )
-                    .send()
-            })
+        call!(s, write "PutBucketVersioning", put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(VersioningConfiguration::builder().status(status.clone()).build(),))
             .await?;
         Ok(())
     }
@@ -421,14 +373,10 @@ impl Bucket {
                 .build(),
         )?;
         let s = &self.s;
-        s.api
-            .write("PutBucketEncryption", || {
-                s.c.put_bucket_encryption()
-                    .bucket(name)
-                    .server_side_encryption_configuration(config.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "PutBucketEncryption", put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(config.clone()))
+        .await?;
         Ok(())
     }
 
@@ -441,10 +389,7 @@ impl Bucket {
         let s = &self.s;
         if rules.is_empty() {
             if existed {
-                s.api
-                    .delete("DeleteBucketLifecycle", || {
-                        s.c.delete_bucket_lifecycle().bucket(name).send()
-                    })
+                call!(s, delete "DeleteBucketLifecycle", delete_bucket_lifecycle().bucket(name))
                     .await?;
             }
             return Ok(());
@@ -458,14 +403,10 @@ impl Bucket {
                 .set_rules(Some(out))
                 .build(),
         )?;
-        s.api
-            .write("PutBucketLifecycleConfiguration", || {
-                s.c.put_bucket_lifecycle_configuration()
-                    .bucket(name)
-                    .lifecycle_configuration(config.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "PutBucketLifecycleConfiguration", put_bucket_lifecycle_configuration()
+            .bucket(name)
+            .lifecycle_configuration(config.clone()))
+        .await?;
         Ok(())
     }
 
@@ -473,15 +414,10 @@ impl Bucket {
     async fn empty(&self, name: &str) -> Result<()> {
         let s = &self.s;
         loop {
-            let r = s
-                .api
-                .read("ListObjectVersions", || {
-                    s.c.list_object_versions()
-                        .bucket(name)
-                        .max_keys(1000)
-                        .send()
-                })
-                .await?;
+            let r = call!(s, read "ListObjectVersions", list_object_versions()
+                .bucket(name)
+                .max_keys(1000))
+            .await?;
             let versions = r.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = r.delete_markers().iter().map(|m| (m.key(), m.version_id()));
             let ids = versions
@@ -499,15 +435,34 @@ impl Bucket {
                 return Ok(());
             }
             let batch = built(Delete::builder().set_objects(Some(ids)).quiet(true).build())?;
-            s.api
-                .delete("DeleteObjects", || {
-                    s.c.delete_objects()
-                        .bucket(name)
-                        .delete(batch.clone())
-                        .send()
-                })
+            call!(s, delete "DeleteObjects", delete_objects().bucket(name).delete(batch.clone()))
                 .await?;
         }
+    }
+}
+
+impl Bucket {
+    /// A bucket named in the stack that exists in this account is ours to
+    /// adopt if it carries our tags or no provision tags at all (its create
+    /// answered, its tagging did not); adopted under the address asked for.
+    async fn claimable(&self, stack: &str, name: &str, address: &str) -> Result<Option<Live>> {
+        let found = match self.read_bucket(name).await {
+            Err(e)
+                if has_code(
+                    &e,
+                    &["AccessDenied", "AllAccessDisabled", "PermanentRedirect"],
+                ) =>
+            {
+                None
+            }
+            r => r?,
+        };
+        Ok(found
+            .filter(|l| l.props["tags"].get(TAG_STACK).is_none_or(|o| o == stack))
+            .map(|mut l| {
+                l.claimed_by = Some(address.to_string());
+                l
+            }))
     }
 }
 
@@ -551,40 +506,22 @@ impl Kind for Bucket {
             region: c.region.clone(),
         }
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         let mut out = Vec::new();
-        for name in ids {
-            out.extend(self.read_bucket(name).await?);
-        }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
-        // By name: a bucket named in the stack that exists in this account is
-        // ours to adopt if it carries our tags or no provision tags at all
-        // (its create answered, its tagging did not).
-        let mut out = Vec::new();
-        for w in wanted {
-            let Some(name) = w.props["bucket"].as_str() else {
-                continue;
-            };
-            let found = match self.read_bucket(name).await {
-                Err(e)
-                    if has_code(
-                        &e,
-                        &["AccessDenied", "AllAccessDisabled", "PermanentRedirect"],
-                    ) =>
-                {
-                    None
+        match q {
+            Query::Ids(ids) => {
+                for name in ids {
+                    out.extend(self.read_bucket(name).await?);
                 }
-                r => r?,
-            };
-            let Some(mut l) = found else { continue };
-            let owner = l.props["tags"].get(TAG_STACK).and_then(|v| v.as_str());
-            if owner.is_none_or(|o| o == stack) {
-                // Adopted under the address asked for; apply then writes the tags.
-                l.claimed_by = Some(w.address.clone());
-                out.push(l);
             }
+            Query::Owned(stack, wanted) => {
+                for w in wanted {
+                    if let Some(name) = w.props["bucket"].as_str() {
+                        out.extend(self.claimable(stack, name, &w.address).await?);
+                    }
+                }
+            }
+            Query::All => {}
         }
         Ok(out)
     }
@@ -611,16 +548,11 @@ impl Kind for Bucket {
         });
         let s = &self.s;
         // Safe to repeat: a bucket that is ours already is answered BucketAlreadyOwnedByYou.
-        match s
-            .api
-            .write("CreateBucket", || {
-                s.c.create_bucket()
-                    .bucket(name)
-                    .object_ownership(ObjectOwnership::from(p.object_ownership.as_str()))
-                    .set_create_bucket_configuration(location.clone())
-                    .send()
-            })
-            .await
+        match call!(s, write "CreateBucket", create_bucket()
+            .bucket(name)
+            .object_ownership(ObjectOwnership::from(p.object_ownership.as_str()))
+            .set_create_bucket_configuration(location.clone()))
+        .await
         {
             Err(e) if !has_code(&e, &["BucketAlreadyOwnedByYou"]) => return Err(e),
             _ => {}
@@ -637,9 +569,7 @@ impl Kind for Bucket {
             self.empty(id).await?;
         }
         let s = &self.s;
-        s.api
-            .delete("DeleteBucket", || s.c.delete_bucket().bucket(id).send())
-            .await?;
+        call!(s, delete "DeleteBucket", delete_bucket().bucket(id)).await?;
         Ok(())
     }
     async fn delete_blocker(&self, id: &str, p: &Props) -> Result<Option<String>> {
@@ -647,11 +577,7 @@ impl Kind for Bucket {
             return Ok(None);
         }
         let s = &self.s;
-        let r = s
-            .api
-            .read("ListObjectVersions", || {
-                s.c.list_object_versions().bucket(id).max_keys(1).send()
-            })
+        let r = call!(s, read "ListObjectVersions", list_object_versions().bucket(id).max_keys(1))
             .await?;
         Ok((!r.versions().is_empty() || !r.delete_markers().is_empty()).then(|| {
             "the bucket still holds objects: empty it, or set force_destroy: true and apply first".to_string()

@@ -13,12 +13,13 @@ use aws_sdk_shield::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Kind, Svc, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -60,17 +61,7 @@ impl Protection {
     /// Every protection, or only those with these ids (tags cost a call each).
     async fn all(&self, only: Option<&[String]>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = match s
-            .api
-            .read("ListProtections", || {
-                s.c.list_protections()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-            })
-            .await
-        {
+        let items = match pages!(s, "ListProtections", list_protections()).await {
             // No protection at all is answered as "not found".
             Err(e) if has_code(&e, &["ResourceNotFoundException"]) => return Ok(vec![]),
             r => r?,
@@ -81,12 +72,9 @@ impl Protection {
             .filter(|p| only.is_none_or(|o| o.iter().any(|i| Some(i.as_str()) == p.id())))
         {
             let arn = p.protection_arn().unwrap_or_default();
-            let t = s
-                .api
-                .read("ListTagsForResource", || {
-                    s.c.list_tags_for_resource().resource_arn(arn).send()
-                })
-                .await?;
+            let t =
+                call!(s, read "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
+                    .await?;
             let props = Props {
                 name: p.name().unwrap_or_default().into(),
                 resource_arn: p.resource_arn().unwrap_or_default().into(),
@@ -120,22 +108,19 @@ impl Kind for Protection {
     fn new(c: &Clients) -> Self {
         Protection(c.shield.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
-        self.all(Some(ids)).await
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let all = self.all(None).await?;
-        Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::Ids(ids) => self.all(Some(ids)).await,
+            Query::Owned(stack, _) => {
+                let all = self.all(None).await?;
+                Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
+            }
+            Query::All => Ok(vec![]),
+        }
     }
     async fn create_blocker(&self, _: &Props) -> Result<Option<String>> {
         let s = &self.0;
-        match s
-            .api
-            .read("DescribeSubscription", || {
-                s.c.describe_subscription().send()
-            })
-            .await
-        {
+        match call!(s, read "DescribeSubscription", describe_subscription()).await {
             Ok(r) if r.subscription().is_some() => Ok(None),
             Ok(_) => Ok(Some(no_subscription())),
             Err(e) if has_code(&e, &["ResourceNotFoundException"]) => Ok(Some(no_subscription())),
@@ -144,16 +129,11 @@ impl Kind for Protection {
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateProtection", || {
-                s.c.create_protection()
-                    .name(&p.name)
-                    .resource_arn(&p.resource_arn)
-                    .set_tags(Some(tag_list(&p.tags)))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, create "CreateProtection", create_protection()
+            .name(&p.name)
+            .resource_arn(&p.resource_arn)
+            .set_tags(Some(tag_list(&p.tags))))
+        .await?;
         let id = r.protection_id().ok_or_else(|| no_id("CreateProtection"))?;
         read_one(self, &s.api, id).await
     }
@@ -165,27 +145,19 @@ impl Kind for Protection {
             &before.tags,
             &after.tags,
             |keys| async move {
-                s.api
-                    .write("UntagResource", || {
-                        s.c.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(keys.clone()))
-                            .send()
-                    })
-                    .await
-                    .map(|_| ())
+                call!(s, write "UntagResource", untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys.clone())))
+                .await
+                .map(|_| ())
             },
             |set| async move {
                 let set: Tags = set.into_iter().collect();
-                s.api
-                    .write("TagResource", || {
-                        s.c.tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(tag_list(&set)))
-                            .send()
-                    })
-                    .await
-                    .map(|_| ())
+                call!(s, write "TagResource", tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tag_list(&set))))
+                .await
+                .map(|_| ())
             },
         )
         .await?;
@@ -193,11 +165,7 @@ impl Kind for Protection {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DeleteProtection", || {
-                s.c.delete_protection().protection_id(id).send()
-            })
-            .await?;
+        call!(s, delete "DeleteProtection", delete_protection().protection_id(id)).await?;
         Ok(())
     }
 }

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Waf, is_code};
+use crate::aws::call::call;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Kind, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -176,16 +177,11 @@ impl WebAcl {
     async fn get(&self, arn: &str) -> Result<Option<(Live, String)>> {
         let (name, id) = name_and_id(arn)?;
         let s = &self.0;
-        let r = match s
-            .api
-            .read("GetWebACL", || {
-                s.c.get_web_acl()
-                    .name(&name)
-                    .id(&id)
-                    .scope(Scope::Regional)
-                    .send()
-            })
-            .await
+        let r = match call!(s, read "GetWebACL", get_web_acl()
+            .name(&name)
+            .id(&id)
+            .scope(Scope::Regional))
+        .await
         {
             Err(e) if is_code(&e, "WAFNonexistentItemException") => return Ok(None),
             r => r?,
@@ -219,11 +215,7 @@ impl WebAcl {
 
     async fn tags(&self, arn: &str) -> Result<Tags> {
         let s = &self.0;
-        let t = s
-            .api
-            .read("ListTagsForResource", || {
-                s.c.list_tags_for_resource().resource_arn(arn).send()
-            })
+        let t = call!(s, read "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
             .await?;
         Ok(tags::from_pairs(
             t.tag_info_for_resource()
@@ -234,6 +226,28 @@ impl WebAcl {
         ))
     }
 
+    /// Every regional web ACL's ARN.
+    async fn arns(&self) -> Result<Vec<String>> {
+        let s = &self.0;
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let r = call!(s, read "ListWebACLs", list_web_acls()
+                .scope(Scope::Regional)
+                .set_next_marker(marker.clone()))
+            .await?;
+            out.extend(
+                r.web_acls()
+                    .iter()
+                    .filter_map(|a| a.arn().map(str::to_string)),
+            );
+            marker = r.next_marker().map(str::to_string);
+            if marker.is_none() || r.web_acls().is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
     async fn update_once(&self, arn: &str, p: &Props) -> Result<()> {
         let (name, id) = name_and_id(arn)?;
         let (_, token) = self
@@ -242,20 +256,16 @@ impl WebAcl {
             .ok_or_else(|| Error::other(format!("web ACL {arn} vanished")))?;
         let (rules, vis) = (rules(p)?, visibility(&p.name)?);
         let s = &self.0;
-        s.api
-            .write("UpdateWebACL", || {
-                s.c.update_web_acl()
-                    .name(&name)
-                    .id(&id)
-                    .scope(Scope::Regional)
-                    .lock_token(&token)
-                    .set_description(p.description.clone())
-                    .default_action(allow())
-                    .set_rules(Some(rules.clone()))
-                    .visibility_config(vis.clone())
-                    .send()
-            })
-            .await?;
+        call!(s, write "UpdateWebACL", update_web_acl()
+            .name(&name)
+            .id(&id)
+            .scope(Scope::Regional)
+            .lock_token(&token)
+            .set_description(p.description.clone())
+            .default_action(allow())
+            .set_rules(Some(rules.clone()))
+            .visibility_config(vis.clone()))
+        .await?;
         Ok(())
     }
 
@@ -265,30 +275,22 @@ impl WebAcl {
             before,
             after,
             |keys| async move {
-                s.api
-                    .write("UntagResource", || {
-                        s.c.untag_resource()
-                            .resource_arn(arn)
-                            .set_tag_keys(Some(keys.clone()))
-                            .send()
-                    })
-                    .await
-                    .map(|_| ())
+                call!(s, write "UntagResource", untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys.clone())))
+                .await
+                .map(|_| ())
             },
             |set| async move {
                 let set = set
                     .into_iter()
                     .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
                     .collect::<Result<Vec<_>>>()?;
-                s.api
-                    .write("TagResource", || {
-                        s.c.tag_resource()
-                            .resource_arn(arn)
-                            .set_tags(Some(set.clone()))
-                            .send()
-                    })
-                    .await
-                    .map(|_| ())
+                call!(s, write "TagResource", tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(set.clone())))
+                .await
+                .map(|_| ())
             },
         )
         .await
@@ -302,40 +304,21 @@ impl Kind for WebAcl {
     fn new(c: &Clients) -> Self {
         WebAcl(c.wafv2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // GetWebACL takes one ACL: one call per web ACL.
+        let arns = match q {
+            Query::Ids(ids) => ids.to_vec(),
+            Query::Owned(..) => self.arns().await?,
+            Query::All => vec![],
+        };
         let mut out = Vec::new();
-        for arn in ids {
+        for arn in &arns {
             out.extend(self.get(arn).await?.map(|x| x.0));
         }
-        Ok(out)
-    }
-    async fn find_owned(&self, stack: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        let s = &self.0;
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let r = s
-                .api
-                .read("ListWebACLs", || {
-                    s.c.list_web_acls()
-                        .scope(Scope::Regional)
-                        .set_next_marker(marker.clone())
-                        .send()
-                })
-                .await?;
-            for a in r.web_acls() {
-                if let Some((l, _)) = self.get(a.arn().unwrap_or_default()).await?
-                    && owns(stack, &l)
-                {
-                    out.push(l);
-                }
-            }
-            marker = r.next_marker().map(str::to_string);
-            if marker.is_none() || r.web_acls().is_empty() {
-                return Ok(out);
-            }
-        }
+        Ok(match q {
+            Query::Owned(stack, _) => out.into_iter().filter(|l| owns(stack, l)).collect(),
+            _ => out,
+        })
     }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let tags = p
@@ -345,20 +328,15 @@ impl Kind for WebAcl {
             .collect::<Result<Vec<_>>>()?;
         let (rules, vis) = (rules(p)?, visibility(&p.name)?);
         let s = &self.0;
-        let r = s
-            .api
-            .create("CreateWebACL", || {
-                s.c.create_web_acl()
-                    .name(&p.name)
-                    .scope(Scope::Regional)
-                    .set_description(p.description.clone())
-                    .default_action(allow())
-                    .set_rules(Some(rules.clone()))
-                    .visibility_config(vis.clone())
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
+        let r = call!(s, create "CreateWebACL", create_web_acl()
+            .name(&p.name)
+            .scope(Scope::Regional)
+            .set_description(p.description.clone())
+            .default_action(allow())
+            .set_rules(Some(rules.clone()))
+            .visibility_config(vis.clone())
+            .set_tags(Some(tags.clone())))
+        .await?;
         let arn = r
             .summary()
             .and_then(|x| x.arn())
@@ -385,17 +363,12 @@ impl Kind for WebAcl {
             let Some((_, token)) = self.get(id).await? else {
                 return Ok(());
             };
-            match s
-                .api
-                .delete("DeleteWebACL", || {
-                    s.c.delete_web_acl()
-                        .name(&name)
-                        .id(&waf_id)
-                        .scope(Scope::Regional)
-                        .lock_token(&token)
-                        .send()
-                })
-                .await
+            match call!(s, delete "DeleteWebACL", delete_web_acl()
+                .name(&name)
+                .id(&waf_id)
+                .scope(Scope::Regional)
+                .lock_token(&token))
+            .await
             {
                 Err(e) if attempt == 0 && is_code(&e, "WAFOptimisticLockException") => continue,
                 r => return r.map(|_| ()),

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Waf, is_code};
-use crate::aws::{Clients, Kind, live, read_one};
+use crate::aws::call::call;
+use crate::aws::{Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, new, p, req};
-use crate::provider::{Live, Wanted};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 GetWebACLForResource per association",
@@ -40,17 +41,16 @@ impl Kind for WebAclAssociation {
     fn new(c: &Clients) -> Self {
         WebAclAssociation(c.wafv2.clone())
     }
-    async fn read(&self, ids: &[String]) -> Result<Vec<Live>> {
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        // Associations have no tags (associating again is harmless): by id only,
+        // the protected resource's ARN.
+        let Query::Ids(ids) = q else {
+            return Ok(vec![]);
+        };
         let s = &self.0;
         let mut out = Vec::new();
         for resource in ids {
-            let r = match s
-                .api
-                .read("GetWebACLForResource", || {
-                    s.c.get_web_acl_for_resource().resource_arn(resource).send()
-                })
-                .await
-            {
+            let r = match call!(s, read "GetWebACLForResource", get_web_acl_for_resource().resource_arn(resource)).await {
                 Err(e) if is_code(&e, "WAFNonexistentItemException") => continue,
                 r => r?,
             };
@@ -64,20 +64,12 @@ impl Kind for WebAclAssociation {
         }
         Ok(out)
     }
-    async fn find_owned(&self, _: &str, _: &[Wanted]) -> Result<Vec<Live>> {
-        // Associations have no tags; associating again is harmless.
-        Ok(vec![])
-    }
     async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        s.api
-            .write("AssociateWebACL", || {
-                s.c.associate_web_acl()
-                    .web_acl_arn(&p.web_acl_arn)
-                    .resource_arn(&p.resource_arn)
-                    .send()
-            })
-            .await?;
+        call!(s, write "AssociateWebACL", associate_web_acl()
+            .web_acl_arn(&p.web_acl_arn)
+            .resource_arn(&p.resource_arn))
+        .await?;
         read_one(self, &s.api, &p.resource_arn).await
     }
     async fn update(&self, id: &str, _: &Props, _: &Props, _: Duration) -> Result<Live> {
@@ -85,11 +77,7 @@ impl Kind for WebAclAssociation {
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        s.api
-            .delete("DisassociateWebACL", || {
-                s.c.disassociate_web_acl().resource_arn(id).send()
-            })
-            .await?;
+        call!(s, delete "DisassociateWebACL", disassociate_web_acl().resource_arn(id)).await?;
         Ok(())
     }
 }

@@ -1,0 +1,128 @@
+//! A named group of subnets with a description and tags. RDS's DB subnet
+//! group and ElastiCache's cache subnet group behave alike: each service
+//! supplies its calls (a [`Service`]); the kind's logic is here, once. The
+//! group's name is its id.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::call::Api;
+use super::tags::{Tags, owns};
+use super::{Clients, Kind, Query, live, read_one};
+use crate::diag::Result;
+use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
+use crate::provider::Live;
+
+/// The properties of every subnet group kind, with the name's own doc.
+pub(crate) const fn props(name_doc: &'static str) -> [Prop; 4] {
+    [
+        req(new(p("name", Ty::Str, name_doc))),
+        def(
+            p("description", Ty::Str, "description"),
+            "\"Managed by provision\"",
+        ),
+        req(p(
+            "subnet_ids",
+            Ty::StrList { set: true },
+            "subnets in several AZs",
+        )),
+        TAGS,
+    ]
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub name: String,
+    pub description: String,
+    pub subnet_ids: Vec<String>,
+    pub tags: Tags,
+}
+
+/// A group as a service lists it.
+pub(crate) struct Group {
+    pub props: Props,
+    pub arn: String,
+}
+
+/// One service's subnet group calls.
+#[async_trait]
+pub(crate) trait Service: Send + Sync + 'static {
+    const SPEC: &'static KindSpec;
+    fn new(c: &Clients) -> Self;
+    fn api(&self) -> &Api;
+    /// The region's groups (the lists take no filter), tags left empty.
+    async fn list(&self) -> Result<Vec<Group>>;
+    /// One group's tags (the lists carry none: a call each).
+    async fn tags(&self, arn: &str) -> Result<Tags>;
+    async fn create(&self, p: &Props) -> Result<()>;
+    async fn modify(&self, p: &Props) -> Result<()>;
+    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()>;
+    async fn delete(&self, name: &str) -> Result<()>;
+}
+
+pub(crate) struct SubnetGroup<S>(pub(crate) S);
+
+impl<S: Service> SubnetGroup<S> {
+    /// The groups with these names, with their tags.
+    async fn named(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
+        let mut out = Vec::new();
+        for mut g in self.0.list().await? {
+            if names.is_some_and(|n| !n.contains(&g.props.name)) {
+                continue;
+            }
+            g.props.tags = self.0.tags(&g.arn).await?;
+            out.push(live(
+                S::SPEC,
+                &g.props.name,
+                &g.props,
+                &[("arn", json!(g.arn))],
+            ));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl<S: Service> Kind for SubnetGroup<S> {
+    type Props = Props;
+    const SPEC: &'static KindSpec = S::SPEC;
+    fn new(c: &Clients) -> Self {
+        SubnetGroup(S::new(c))
+    }
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::Ids(ids) => self.named(Some(ids)).await,
+            // Names are the identity; with none wanted (drift), look at every group.
+            Query::Owned(stack, wanted) => {
+                let names: Vec<String> = wanted
+                    .iter()
+                    .filter_map(|w| w.props["name"].as_str().map(str::to_string))
+                    .collect();
+                let only = (!wanted.is_empty()).then_some(names.as_slice());
+                let found = self.named(only).await?;
+                Ok(found.into_iter().filter(|l| owns(stack, l)).collect())
+            }
+            Query::All => Ok(vec![]),
+        }
+    }
+    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+        self.0.create(p).await?;
+        read_one(self, self.0.api(), &p.name).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        if before.subnet_ids != after.subnet_ids || before.description != after.description {
+            self.0.modify(after).await?;
+        }
+        let now = read_one(self, self.0.api(), id).await?;
+        let arn = now.outputs["arn"].as_str().unwrap_or_default();
+        self.0.sync_tags(arn, &before.tags, &after.tags).await?;
+        read_one(self, self.0.api(), id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        self.0.delete(id).await
+    }
+}
