@@ -543,38 +543,6 @@ pub fn scalar_text(v: &Value) -> Result<String, String> {
     }
 }
 
-/// Resource names a template refers to, with the index expression if any.
-pub fn references(parts: &[Part]) -> Vec<(String, Option<Seg>)> {
-    let mut out = Vec::new();
-    for p in parts {
-        if let Part::Expr(e, _) = p {
-            refs_in(e, &mut out);
-        }
-    }
-    out
-}
-
-fn refs_in(e: &Expr, out: &mut Vec<(String, Option<Seg>)>) {
-    match e {
-        Expr::Ref { root, segs } => {
-            if root != "var" && root != "each" {
-                out.push((root.clone(), segs.first().cloned()));
-            }
-            for s in segs {
-                if let Seg::Index(ix) = s {
-                    refs_in(ix, out);
-                }
-            }
-        }
-        Expr::Call(_, args) => args.iter().for_each(|a| refs_in(a, out)),
-        Expr::Bin(_, l, r) => {
-            refs_in(l, out);
-            refs_in(r, out);
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,99 @@
+//! Checks that need values: every instance evaluated with every output
+//! unknown (types, expressions), and CIDR blocks inside their parent's block
+//! without overlapping their siblings (a kind's `within`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::cx::Cx;
+use super::refs::Refs;
+use super::{Instance, Stack};
+use crate::diag::Loc;
+
+pub(super) fn values(stack: &Stack, cx: &mut Cx) {
+    let (props, errors) = stack.evaluate_static();
+    cx.errors.extend(errors);
+    let no_names = BTreeSet::new();
+    let refs = Refs {
+        vars: &stack.vars,
+        keys: &stack.keys,
+        kinds: stack
+            .instances
+            .iter()
+            .map(|i| (i.name.as_str(), i.kind))
+            .collect(),
+        disabled: &no_names,
+    };
+    // Blocks by parent: (instance, block), in file order.
+    let mut by_parent: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
+    for inst in &stack.instances {
+        let Some(w) = inst.kind.within else { continue };
+        let net = props
+            .get(&inst.address)
+            .and_then(|p| p[w.cidr].as_str())
+            .and_then(|s| s.parse::<ipnet::Ipv4Net>().ok());
+        let Some(net) = net else { continue };
+        // The parent: the dependency the `parent` property refers to.
+        let parent_deps = inst
+            .props
+            .as_ref()
+            .and_then(|p| p.field(w.parent))
+            .map(|t| refs.deps(t, &inst.name, inst.each.as_ref(), &mut Cx::new("")))
+            .unwrap_or_default();
+        let Some(parent) = inst.deps.iter().find(|d| parent_deps.contains(d)) else {
+            continue;
+        };
+        let outer = props
+            .get(parent)
+            .and_then(|p| p[w.cidr].as_str())
+            .and_then(|s| s.parse::<ipnet::Ipv4Net>().ok());
+        if let Some(outer) = outer
+            && !outer.contains(&net)
+        {
+            let msg = format!(
+                "{}: subnet {net} is outside its VPC `{parent}` ({outer})",
+                inst.address
+            );
+            cx.push(prop_loc(inst, w.cidr), msg);
+        }
+        by_parent
+            .entry(parent.clone())
+            .or_default()
+            .push((inst, net));
+    }
+    for children in by_parent.values() {
+        overlaps(children, cx);
+    }
+}
+
+/// Reports blocks that overlap an earlier one: sorted by address, a block
+/// overlaps when it starts before the widest block so far has ended.
+fn overlaps(children: &[(&Instance, ipnet::Ipv4Net)], cx: &mut Cx) {
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    order.sort_by_key(|&i| (children[i].1.network(), children[i].1.prefix_len(), i));
+    let mut widest: Option<usize> = None;
+    for &i in &order {
+        let net = children[i].1;
+        if let Some(w) = widest
+            && net.network() <= children[w].1.broadcast()
+        {
+            let (a, b) = if w < i { (w, i) } else { (i, w) };
+            let ((ia, na), (ib, nb)) = (children[a], children[b]);
+            let msg = format!(
+                "{}: subnet {nb} overlaps {na} of `{}`",
+                ib.address, ia.address
+            );
+            cx.push(prop_loc(ib, ib.kind.within.map_or("", |w| w.cidr)), msg);
+        }
+        if widest.is_none_or(|w| net.broadcast() > children[w].1.broadcast()) {
+            widest = Some(i);
+        }
+    }
+}
+
+/// Where a property of an instance is written (the instance, without one).
+fn prop_loc(inst: &Instance, prop: &str) -> Loc {
+    inst.props
+        .as_ref()
+        .and_then(|p| p.field(prop))
+        .map_or(inst.loc, |t| t.loc)
+}

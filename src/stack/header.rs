@@ -1,0 +1,111 @@
+//! The stack's own fields: its name, region, state backend and tags.
+
+use std::collections::BTreeMap;
+
+use super::Backend;
+use super::cx::{Cx, get};
+use super::template::literal;
+use crate::diag::Loc;
+use crate::yaml::{Key, Node, NodeKind};
+
+pub(super) struct Header {
+    pub name: String,
+    pub region: Option<String>,
+    pub backend: Option<Backend>,
+    pub tags: BTreeMap<String, String>,
+}
+
+const FIELDS: &[&str] = &[
+    "stack",
+    "region",
+    "backend",
+    "tags",
+    "variables",
+    "resources",
+];
+
+/// Reads the header of the top-level mapping `top` (found at `at`).
+pub(super) fn read(top: &[(Key, Node)], at: Loc, cx: &mut Cx) -> Header {
+    cx.only(top, FIELDS, "the stack");
+    let backend = get(top, "backend").and_then(|b| backend(b, cx));
+    let name = match get(top, "stack") {
+        Some(n) => match n.as_str() {
+            Some(s) if valid_stack_name(s) => s.to_string(),
+            _ => {
+                cx.push(
+                    n.loc,
+                    "`stack` must be a name of letters, digits, `-` and `_`",
+                );
+                String::new()
+            }
+        },
+        None => {
+            cx.push(at, "missing field `stack` (the stack's name)");
+            String::new()
+        }
+    };
+    let region = get(top, "region").and_then(|n| match n.as_str() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            let msg = format!("`region` must be a string, found {}", n.type_name());
+            cx.push(n.loc, msg);
+            None
+        }
+    });
+    let tags = get(top, "tags").map(|t| tags(t, cx)).unwrap_or_default();
+    Header {
+        name,
+        region,
+        backend,
+        tags,
+    }
+}
+
+fn valid_stack_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `backend: {bucket, key, region, kms_key_id}`.
+fn backend(b: &Node, cx: &mut Cx) -> Option<Backend> {
+    let Some(m) = b.as_map() else {
+        cx.push(b.loc, "`backend` must be a mapping with bucket and key");
+        return None;
+    };
+    cx.only(m, &["bucket", "key", "region", "kms_key_id"], "backend");
+    let field = |k: &str| get(m, k).and_then(|n| n.as_str()).map(str::to_string);
+    match (field("bucket"), field("key")) {
+        (Some(bucket), Some(key)) => Some(Backend {
+            bucket,
+            key,
+            region: field("region"),
+            kms_key_id: field("kms_key_id"),
+        }),
+        _ => {
+            cx.push(b.loc, "`backend` needs `bucket` and `key` (strings)");
+            None
+        }
+    }
+}
+
+/// The stack's tags: scalars, written as text.
+fn tags(t: &Node, cx: &mut Cx) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    let Some(m) = t.as_map() else {
+        cx.push(t.loc, "`tags` must be a mapping of tag names to values");
+        return tags;
+    };
+    for (k, v) in m {
+        match &v.kind {
+            NodeKind::Str(s) => {
+                tags.insert(k.name.clone(), s.clone());
+            }
+            NodeKind::Int(_) | NodeKind::Bool(_) | NodeKind::Float(_) => {
+                tags.insert(k.name.clone(), literal(v).to_string());
+            }
+            _ => cx.push(v.loc, format!("tag `{}` must be a string", k.name)),
+        }
+    }
+    tags
+}
