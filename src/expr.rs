@@ -291,7 +291,7 @@ pub trait Scope {
     /// `RES.ATTR`, `RES[KEY].ATTR`, `RES[*].ATTR` (key `None` for splat).
     fn resource_attr(&self, name: &str, key: Option<&str>, attr: &str) -> Result<Value, String>;
     /// Keys of a resource with `for_each`, in order; `None` if it has none.
-    fn keys_of(&self, name: &str) -> Result<Option<Vec<String>>, String>;
+    fn keys_of(&self, name: &str) -> Result<Option<&[String]>, String>;
 }
 
 pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
@@ -340,7 +340,7 @@ fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
             };
             let mut out = Vec::new();
             for k in keys {
-                let v = sc.resource_attr(root, Some(&k), attr)?;
+                let v = sc.resource_attr(root, Some(k), attr)?;
                 out.push(walk(v, &segs[2..], sc)?);
             }
             Ok(Value::Array(out))

@@ -13,16 +13,12 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     let (props, errors) = stack.evaluate_static();
     cx.errors.extend(errors);
     let no_names = BTreeSet::new();
-    let refs = Refs {
-        vars: &stack.vars,
-        keys: &stack.keys,
-        kinds: stack
-            .instances
-            .iter()
-            .map(|i| (i.name.as_str(), i.kind))
-            .collect(),
-        disabled: &no_names,
-    };
+    let kinds = stack
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.kind))
+        .collect();
+    let refs = Refs::new(&stack.vars, &stack.keys, kinds, &no_names);
     // Blocks by parent: (instance, block), in file order.
     let mut by_parent: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
     for inst in &stack.instances {

@@ -13,16 +13,12 @@ pub(super) fn instances(
     vars: &BTreeMap<String, Value>,
     cx: &mut Cx,
 ) -> Vec<Instance> {
-    let refs = Refs {
-        vars,
-        keys: &decls.keys,
-        kinds: decls
-            .list
-            .iter()
-            .map(|d| (d.name.as_str(), d.kind))
-            .collect(),
-        disabled: &decls.disabled,
-    };
+    let kinds = decls
+        .list
+        .iter()
+        .map(|d| (d.name.as_str(), d.kind))
+        .collect();
+    let refs = Refs::new(vars, &decls.keys, kinds, &decls.disabled);
     let mut out = Vec::new();
     for d in &decls.list {
         let copies: Vec<Option<Each>> = match &d.items {

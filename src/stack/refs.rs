@@ -1,7 +1,7 @@
 //! References between resources: which addresses a property template refers
 //! to (its dependencies), with every mistake reported where it was written.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -20,6 +20,31 @@ pub(super) struct Refs<'a> {
     pub keys: &'a BTreeMap<String, Option<Vec<String>>>,
     pub kinds: HashMap<&'a str, &'static KindSpec>,
     pub disabled: &'a BTreeSet<String>,
+    /// The keys of each resource with `for_each`, for lookups.
+    pub key_sets: HashMap<&'a str, HashSet<&'a str>>,
+}
+
+impl<'a> Refs<'a> {
+    pub fn new(
+        vars: &'a BTreeMap<String, Value>,
+        keys: &'a BTreeMap<String, Option<Vec<String>>>,
+        kinds: HashMap<&'a str, &'static KindSpec>,
+        disabled: &'a BTreeSet<String>,
+    ) -> Refs<'a> {
+        let key_sets = keys
+            .iter()
+            .filter_map(|(n, k)| {
+                Some((n.as_str(), k.as_ref()?.iter().map(String::as_str).collect()))
+            })
+            .collect();
+        Refs {
+            vars,
+            keys,
+            kinds,
+            disabled,
+            key_sets,
+        }
+    }
 }
 
 /// One reference being resolved: where, and from which copy of which resource.
@@ -131,7 +156,14 @@ impl Refs<'_> {
                     each: at.each,
                 };
                 match expr::eval(ix, &sc).and_then(|v| expr::key_string(&v)) {
-                    Ok(key) if ks.contains(&key) => out.push(format!("{root}[{key}]")),
+                    Ok(key)
+                        if self
+                            .key_sets
+                            .get(root)
+                            .is_some_and(|s| s.contains(key.as_str())) =>
+                    {
+                        out.push(format!("{root}[{key}]"))
+                    }
                     Ok(key) => cx.push(
                         at.loc,
                         format!(

@@ -42,7 +42,7 @@ impl Scope for VarScope<'_> {
     fn resource_attr(&self, name: &str, _: Option<&str>, _: &str) -> Result<Value, String> {
         Err(format!("`{name}`: resources cannot be referenced here"))
     }
-    fn keys_of(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+    fn keys_of(&self, name: &str) -> Result<Option<&[String]>, String> {
         Err(format!("`{name}`: resources cannot be referenced here"))
     }
 }
@@ -100,11 +100,11 @@ impl Scope for ResScope<'_> {
         }
         Err(format!("`{address}` has no attribute `{attr}`"))
     }
-    fn keys_of(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+    fn keys_of(&self, name: &str) -> Result<Option<&[String]>, String> {
         self.stack
             .keys
             .get(name)
-            .cloned()
+            .map(|k| k.as_deref())
             .ok_or_else(|| format!("unknown reference `{name}`"))
     }
 }
