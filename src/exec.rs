@@ -7,6 +7,7 @@
 //! executor knows the [`Cloud`] trait, never a kind.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use crate::diag::{Error, Result};
 use crate::expr::contains_unknown;
 use crate::plan::{Action, Change, Plan};
 use crate::provider::{Cloud, Live};
-use crate::stack::{Known, Stack};
+use crate::stack::{Instance, Known, Stack};
 use crate::state::{Deposed, Recorded, State, StateStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,6 +259,99 @@ pub struct Executor {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// Which operations may start, which wait, which are blocked by a failure:
+/// the bookkeeping of one run, apart from running anything.
+struct Sched {
+    ops: Vec<Op>,
+    /// Per operation: how many operations it still waits for.
+    waiting: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: Vec<usize>,
+    /// Operation -> the failed operation that blocks it.
+    blocked: HashMap<usize, String>,
+    started: HashSet<usize>,
+    report: Report,
+}
+
+impl Sched {
+    fn new(ops: Vec<Op>, after: Vec<Vec<usize>>) -> Sched {
+        let waiting: Vec<usize> = after.iter().map(|a| a.len()).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![vec![]; ops.len()];
+        for (i, a) in after.iter().enumerate() {
+            for &j in a {
+                dependents[j].push(i);
+            }
+        }
+        let ready = (0..ops.len()).filter(|&i| waiting[i] == 0).rev().collect();
+        Sched {
+            ops,
+            waiting,
+            dependents,
+            ready,
+            blocked: HashMap::new(),
+            started: HashSet::new(),
+            report: Report::default(),
+        }
+    }
+
+    /// The next operation to start: the earliest in plan order among the ready.
+    fn next(&mut self) -> Option<usize> {
+        self.ready.sort_unstable_by(|a, b| b.cmp(a));
+        let i = self.ready.pop()?;
+        self.started.insert(i);
+        Some(i)
+    }
+
+    /// Did not start after all (interrupted while waiting for a slot).
+    fn not_started(&mut self, i: usize) {
+        self.started.remove(&i);
+    }
+
+    fn succeeded(&mut self, i: usize) {
+        self.report.succeeded.push(self.ops[i].describe());
+        for &d in &self.dependents[i] {
+            self.waiting[d] -= 1;
+            if self.waiting[d] == 0 && !self.blocked.contains_key(&d) {
+                self.ready.push(d);
+            }
+        }
+    }
+
+    /// A failure blocks everything after it in the graph.
+    fn failed(&mut self, i: usize, e: &Error) {
+        let cause = self.ops[i].describe();
+        self.report.failed.push((cause.clone(), e.to_string()));
+        let mut stack: Vec<usize> = self.dependents[i].clone();
+        while let Some(d) = stack.pop() {
+            if self.blocked.insert(d, cause.clone()).is_none() {
+                stack.extend(self.dependents[d].iter().copied());
+            }
+        }
+    }
+
+    fn finish(mut self, plan: &Plan) -> Report {
+        for (i, op) in self.ops.iter().enumerate() {
+            if let Some(cause) = self.blocked.get(&i) {
+                self.report.skipped.push((op.describe(), cause.clone()));
+            } else if !self.started.contains(&i) {
+                self.report.not_started.push(op.describe());
+            }
+        }
+        for c in plan.changes.iter().filter(|c| c.not_attempted()) {
+            let why = c.blocked.clone().unwrap_or_default();
+            self.report.not_attempted.push((c.address.clone(), why));
+        }
+        self.report
+    }
+}
+
+/// How a spawned operation ended.
+enum Outcome {
+    Done(Result<()>),
+    /// The run was interrupted before the operation got its slot.
+    NotStarted,
+}
+
 impl Executor {
     /// Runs the plan against `state`, saving to `store` after every operation.
     pub async fn run(
@@ -267,122 +361,95 @@ impl Executor {
         store: Option<Arc<dyn StateStore>>,
     ) -> (Report, State) {
         let (ops, after) = operations(plan);
+        let noop_props = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::NoOp)
+            .filter_map(|c| Some((c.address.clone(), c.after.clone()?)))
+            .collect();
         let shared = Arc::new(Shared {
             state: tokio::sync::Mutex::new(state),
             store,
-            props: Mutex::new(
-                plan.changes
-                    .iter()
-                    .filter(|c| c.action == Action::NoOp)
-                    .filter_map(|c| Some((c.address.clone(), c.after.clone()?)))
-                    .collect(),
-            ),
+            props: Mutex::new(noop_props),
         });
         let plan = Arc::new(plan.clone());
         let sem = Arc::new(Semaphore::new(self.parallelism.max(1)));
-        let mut waiting: Vec<usize> = after.iter().map(|a| a.len()).collect();
-        let mut dependents: Vec<Vec<usize>> = vec![vec![]; ops.len()];
-        for (i, a) in after.iter().enumerate() {
-            for &j in a {
-                dependents[j].push(i);
-            }
-        }
-        let mut report = Report::default();
-        let mut blocked: HashMap<usize, String> = HashMap::new();
-        let mut started: HashSet<usize> = HashSet::new();
-        let mut set: JoinSet<(usize, Result<()>)> = JoinSet::new();
-        let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut sched = Sched::new(ops, after);
+        let mut set: JoinSet<(usize, Outcome)> = JoinSet::new();
         loop {
-            ready.sort_unstable_by(|a, b| b.cmp(a));
-            while let Some(i) = ready.pop() {
-                if self.cancel.load(Ordering::SeqCst) {
-                    break;
-                }
-                started.insert(i);
-                let op = ops[i].clone();
-                let (cloud, stack, plan, shared, sem, rep) = (
-                    self.cloud.clone(),
-                    self.stack.clone(),
-                    plan.clone(),
-                    shared.clone(),
-                    sem.clone(),
-                    self.reporter.clone(),
-                );
-                set.spawn(async move {
-                    let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    rep.started(&op);
-                    let t = Instant::now();
-                    let work = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared);
-                    tokio::pin!(work);
-                    let mut tick = tokio::time::interval_at(
-                        tokio::time::Instant::now() + PROGRESS_EVERY,
-                        PROGRESS_EVERY,
-                    );
-                    let r = loop {
-                        tokio::select! {
-                            r = &mut work => break r,
-                            _ = tick.tick() => rep.still(&op, t.elapsed()),
-                        }
-                    };
-                    match &r {
-                        Ok(id) => rep.finished(&op, t.elapsed(), id.as_deref()),
-                        Err(e) => rep.failed(&op, e),
-                    }
-                    (i, r.map(|_| ()))
-                });
+            while !self.cancel.load(Ordering::SeqCst)
+                && let Some(i) = sched.next()
+            {
+                let op = sched.ops[i].clone();
+                set.spawn(self.task(i, op, plan.clone(), shared.clone(), sem.clone()));
             }
             let Some(joined) = set.join_next().await else {
                 break;
             };
-            let (i, r) = match joined {
-                Ok(x) => x,
+            match joined {
+                Ok((i, Outcome::Done(Ok(())))) => sched.succeeded(i),
+                Ok((i, Outcome::Done(Err(e)))) => sched.failed(i, &e),
+                Ok((i, Outcome::NotStarted)) => sched.not_started(i),
                 Err(e) => {
                     // A panic in an operation: report it, stop scheduling.
-                    report.failed.push(("(task)".into(), e.to_string()));
+                    sched.report.failed.push(("(task)".into(), e.to_string()));
                     self.cancel.store(true, Ordering::SeqCst);
-                    continue;
-                }
-            };
-            match r {
-                Ok(()) => {
-                    report.succeeded.push(ops[i].describe());
-                    for &d in &dependents[i] {
-                        waiting[d] -= 1;
-                        if waiting[d] == 0 && !blocked.contains_key(&d) {
-                            ready.push(d);
-                        }
-                    }
-                }
-                Err(e) => {
-                    report.failed.push((ops[i].describe(), e.to_string()));
-                    let cause = ops[i].describe();
-                    let mut stack: Vec<usize> = dependents[i].clone();
-                    while let Some(d) = stack.pop() {
-                        if blocked.insert(d, cause.clone()).is_none() {
-                            stack.extend(dependents[d].iter().copied());
-                        }
-                    }
                 }
             }
         }
-        for (i, op) in ops.iter().enumerate() {
-            if let Some(cause) = blocked.get(&i) {
-                report.skipped.push((op.describe(), cause.clone()));
-            } else if !started.contains(&i) {
-                report.not_started.push(op.describe());
-            }
-        }
-        drop(set);
-        for c in plan.changes.iter().filter(|c| c.not_attempted()) {
-            report
-                .not_attempted
-                .push((c.address.clone(), c.blocked.clone().unwrap_or_default()));
-        }
+        let report = sched.finish(&plan);
         let state = shared.state.lock().await.clone();
         (report, state)
     }
+
+    /// One operation as a task: waits for a slot (and checks, once it has
+    /// one, that the run was not interrupted meanwhile), reports progress.
+    fn task(
+        &self,
+        i: usize,
+        op: Op,
+        plan: Arc<Plan>,
+        shared: Arc<Shared>,
+        sem: Arc<Semaphore>,
+    ) -> impl Future<Output = (usize, Outcome)> + use<> {
+        let (cloud, stack, rep, cancel) = (
+            self.cloud.clone(),
+            self.stack.clone(),
+            self.reporter.clone(),
+            self.cancel.clone(),
+        );
+        async move {
+            let Ok(_permit) = sem.acquire_owned().await else {
+                return (i, Outcome::NotStarted);
+            };
+            if cancel.load(Ordering::SeqCst) {
+                return (i, Outcome::NotStarted);
+            }
+            rep.started(&op);
+            let t = Instant::now();
+            let work = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared);
+            tokio::pin!(work);
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + PROGRESS_EVERY,
+                PROGRESS_EVERY,
+            );
+            let r = loop {
+                tokio::select! {
+                    r = &mut work => break r,
+                    _ = tick.tick() => rep.still(&op, t.elapsed()),
+                }
+            };
+            match &r {
+                Ok(id) => rep.finished(&op, t.elapsed(), id.as_deref()),
+                Err(e) => rep.failed(&op, e),
+            }
+            (i, Outcome::Done(r.map(|_| ())))
+        }
+    }
 }
 
+/// One operation: for a create, update or adopt, evaluate what the stack
+/// wants now, call the cloud, record the result; for a delete, call and record.
 async fn run_op(
     op: &Op,
     plan: &Plan,
@@ -391,162 +458,197 @@ async fn run_op(
     sh: &Shared,
 ) -> Result<Option<String>> {
     let c = &plan.changes[op.change];
-    let addr = c.address.as_str();
     match op.kind {
         OpKind::Create | OpKind::Update | OpKind::Adopt => {
             let stack = stack.ok_or_else(|| Error::other("internal: apply without a stack"))?;
             let inst = stack
-                .instance(addr)
-                .ok_or_else(|| Error::other(format!("internal: {addr} not in the stack")))?;
-            let known = {
-                let st = sh.state.lock().await;
-                ApplyKnown {
-                    outputs: st
-                        .resources
-                        .iter()
-                        .map(|(k, r)| (k.clone(), r.outputs.clone()))
-                        .collect(),
-                    props: sh.props.lock().expect("props lock").clone(),
-                }
-            };
-            let mut desired = stack
-                .desired(inst, &known)
-                .map_err(|e| Error::stack(vec![e]))?;
-            if let Some(before) = &c.before {
-                crate::plan::ignore(&mut desired, before, &inst.lifecycle.ignore_changes);
-            }
-            if contains_unknown(&desired) {
-                return Err(Error::other(format!(
-                    "{addr}: internal error: a value is still unknown at apply time"
-                )));
-            }
-            if let Some(planned) = &c.after
-                && !conforms(planned, &desired)
-            {
-                return Err(Error::other(format!(
-                    "{addr}: the plan said {planned}, but apply computed {desired}; this is a bug in provision"
-                )));
-            }
-            let live: Live = match op.kind {
-                OpKind::Create => cloud
-                    .create(&c.kind, &desired, inst.timeouts.create)
-                    .await
-                    .map_err(|e| e.at_address(addr))?,
-                OpKind::Update => {
-                    let id = c.id.as_deref().expect("update has an id");
-                    cloud
-                        .update(
-                            &c.kind,
-                            id,
-                            c.before.as_ref().unwrap_or(&Value::Null),
-                            &desired,
-                            inst.timeouts.update,
-                        )
-                        .await
-                        .map_err(|e| e.at_address(addr))?
-                }
-                _ => Live {
-                    id: c.id.clone().expect("adopt has an id"),
-                    props: c.before.clone().unwrap_or(Value::Null),
-                    outputs: Default::default(),
-                    unobserved: vec![],
-                    claimed_by: None,
-                },
-            };
-            let mut outputs = live.outputs.clone();
-            outputs.insert("id".into(), Value::String(live.id.clone()));
-            if op.kind == OpKind::Adopt {
-                // Outputs of an adopted resource were read at refresh.
-                outputs.extend(c.outputs.clone());
-            }
-            let mut st = sh.state.lock().await;
-            if c.action == Action::CreateThenDelete
-                && let Some(old) = st.resources.get(addr).cloned()
-            {
-                st.deposed.push(Deposed {
-                    address: addr.to_string(),
-                    kind: old.kind,
-                    id: old.id,
-                    properties: old.properties,
-                });
-            }
-            st.resources.insert(
-                addr.to_string(),
-                Recorded {
-                    kind: c.kind.clone(),
-                    id: live.id.clone(),
-                    properties: if op.kind == OpKind::Adopt {
-                        live.props
-                    } else {
-                        desired.clone()
-                    },
-                    outputs,
-                    dependencies: inst.deps.clone(),
-                    prevent_destroy: inst.lifecycle.prevent_destroy,
-                },
-            );
-            sh.props
-                .lock()
-                .expect("props lock")
-                .insert(addr.to_string(), desired);
-            sh.save(&mut st).await?;
-            Ok(Some(live.id))
+                .instance(&c.address)
+                .ok_or_else(|| Error::other(format!("internal: {} not in the stack", c.address)))?;
+            let desired = evaluate(c, stack, inst, sh).await?;
+            let live = call(op.kind, c, inst, cloud, &desired).await?;
+            record(op.kind, c, inst, live, desired, sh).await.map(Some)
         }
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::Forget => {
-            let id = match op.kind {
-                OpKind::DeleteDeposed if c.action == Action::CreateThenDelete => {
-                    let st = sh.state.lock().await;
-                    st.deposed
-                        .iter()
-                        .find(|d| d.address == addr)
-                        .map(|d| d.id.clone())
-                        .ok_or_else(|| {
-                            Error::other(format!("{addr}: no deposed object to delete"))
-                        })?
-                }
-                _ => c.id.clone().expect("delete has an id"),
-            };
-            // A replacement across kinds deletes the old object as its own kind.
-            let kind = match op.kind {
-                OpKind::Delete => sh
-                    .state
-                    .lock()
-                    .await
-                    .resources
-                    .get(addr)
-                    .map(|r| r.kind.clone())
-                    .unwrap_or_else(|| c.kind.clone()),
-                _ => c.kind.clone(),
-            };
-            if op.kind == OpKind::Delete
-                && let Some(why) = &c.blocked
-            {
-                return Err(Error::other(format!("{addr} cannot be deleted: {why}")));
-            }
-            if op.kind != OpKind::Forget {
-                let timeout = stack
-                    .and_then(|s| s.instance(addr))
-                    .map(|i| i.timeouts.delete)
-                    .unwrap_or(Duration::from_secs(20 * 60));
-                cloud
-                    .delete(
-                        &kind,
-                        &id,
-                        c.before.as_ref().unwrap_or(&Value::Null),
-                        timeout,
-                    )
-                    .await
-                    .map_err(|e| e.at_address(addr))?;
-            }
-            let mut st = sh.state.lock().await;
-            let is_deposed = matches!(op.kind, OpKind::DeleteDeposed) || c.deposed;
-            if is_deposed {
-                st.deposed.retain(|d| d.id != id);
-            } else if st.resources.get(addr).is_some_and(|r| r.id == id) {
-                st.resources.remove(addr);
-            }
-            sh.save(&mut st).await?;
-            Ok(Some(id))
+            remove(op, c, stack, cloud, sh).await.map(Some)
         }
     }
+}
+
+/// The properties the stack wants now that the outputs it refers to are
+/// known; refused when they differ from what the plan showed (a bug).
+async fn evaluate(c: &Change, stack: &Stack, inst: &Instance, sh: &Shared) -> Result<Value> {
+    let known = {
+        let st = sh.state.lock().await;
+        ApplyKnown {
+            outputs: st
+                .resources
+                .iter()
+                .map(|(k, r)| (k.clone(), r.outputs.clone()))
+                .collect(),
+            props: sh.props.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    };
+    let mut desired = stack
+        .desired(inst, &known)
+        .map_err(|e| Error::stack(vec![e]))?;
+    if let Some(before) = &c.before {
+        crate::plan::ignore(&mut desired, before, &inst.lifecycle.ignore_changes);
+    }
+    let addr = &c.address;
+    if contains_unknown(&desired) {
+        return Err(Error::other(format!(
+            "{addr}: internal error: a value is still unknown at apply time"
+        )));
+    }
+    if let Some(planned) = &c.after
+        && !conforms(planned, &desired)
+    {
+        return Err(Error::other(format!(
+            "{addr}: the plan said {planned}, but apply computed {desired}; this is a bug in provision"
+        )));
+    }
+    Ok(desired)
+}
+
+/// The cloud call of a create or update; an adoption calls nothing.
+async fn call(
+    kind: OpKind,
+    c: &Change,
+    inst: &Instance,
+    cloud: &dyn Cloud,
+    desired: &Value,
+) -> Result<Live> {
+    let at = |e: Error| e.at_address(&c.address);
+    let id = || {
+        c.id.clone()
+            .ok_or_else(|| Error::other(format!("internal: {} has no id", c.address)))
+    };
+    match kind {
+        OpKind::Create => cloud
+            .create(&c.kind, desired, inst.timeouts.create)
+            .await
+            .map_err(at),
+        OpKind::Update => {
+            let before = c.before.as_ref().unwrap_or(&Value::Null);
+            cloud
+                .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
+                .await
+                .map_err(at)
+        }
+        _ => Ok(Live {
+            id: id()?,
+            props: c.before.clone().unwrap_or(Value::Null),
+            outputs: Default::default(),
+            unobserved: vec![],
+            claimed_by: None,
+        }),
+    }
+}
+
+/// Records a created, updated or adopted object in state and saves it; the
+/// replaced object of a create-then-delete is kept as deposed until deleted.
+async fn record(
+    kind: OpKind,
+    c: &Change,
+    inst: &Instance,
+    live: Live,
+    desired: Value,
+    sh: &Shared,
+) -> Result<String> {
+    let addr = c.address.as_str();
+    let mut outputs = live.outputs.clone();
+    outputs.insert("id".into(), Value::String(live.id.clone()));
+    if kind == OpKind::Adopt {
+        // Outputs of an adopted resource were read at refresh.
+        outputs.extend(c.outputs.clone());
+    }
+    let mut st = sh.state.lock().await;
+    if c.action == Action::CreateThenDelete
+        && let Some(old) = st.resources.get(addr).cloned()
+    {
+        st.deposed.push(Deposed {
+            address: addr.to_string(),
+            kind: old.kind,
+            id: old.id,
+            properties: old.properties,
+        });
+    }
+    let properties = if kind == OpKind::Adopt {
+        live.props
+    } else {
+        desired.clone()
+    };
+    st.resources.insert(
+        addr.to_string(),
+        Recorded {
+            kind: c.kind.clone(),
+            id: live.id.clone(),
+            properties,
+            outputs,
+            dependencies: inst.deps.clone(),
+            prevent_destroy: inst.lifecycle.prevent_destroy,
+        },
+    );
+    sh.props
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(addr.to_string(), desired);
+    sh.save(&mut st).await?;
+    Ok(live.id)
+}
+
+/// Deletes the object a delete means (the recorded one, or the deposed one
+/// of a replacement) and drops it from state; a forget only drops it.
+async fn remove(
+    op: &Op,
+    c: &Change,
+    stack: Option<&Stack>,
+    cloud: &dyn Cloud,
+    sh: &Shared,
+) -> Result<String> {
+    let addr = c.address.as_str();
+    let (id, kind) = {
+        let st = sh.state.lock().await;
+        let id = match op.kind {
+            OpKind::DeleteDeposed if c.action == Action::CreateThenDelete => st
+                .deposed
+                .iter()
+                .find(|d| d.address == addr)
+                .map(|d| d.id.clone())
+                .ok_or_else(|| Error::other(format!("{addr}: no deposed object to delete")))?,
+            _ => {
+                c.id.clone()
+                    .ok_or_else(|| Error::other(format!("internal: {addr} has no id")))?
+            }
+        };
+        // A replacement across kinds deletes the old object as its own kind.
+        let kind = match op.kind {
+            OpKind::Delete => st.resources.get(addr).map(|r| r.kind.clone()),
+            _ => None,
+        };
+        (id, kind.unwrap_or_else(|| c.kind.clone()))
+    };
+    if op.kind == OpKind::Delete
+        && let Some(why) = &c.blocked
+    {
+        return Err(Error::other(format!("{addr} cannot be deleted: {why}")));
+    }
+    if op.kind != OpKind::Forget {
+        let timeout = stack
+            .and_then(|s| s.instance(addr))
+            .map_or(Duration::from_secs(20 * 60), |i| i.timeouts.delete);
+        let before = c.before.as_ref().unwrap_or(&Value::Null);
+        cloud
+            .delete(&kind, &id, before, timeout)
+            .await
+            .map_err(|e| e.at_address(addr))?;
+    }
+    let mut st = sh.state.lock().await;
+    if op.kind == OpKind::DeleteDeposed || c.deposed {
+        st.deposed.retain(|d| d.id != id);
+    } else if st.resources.get(addr).is_some_and(|r| r.id == id) {
+        st.resources.remove(addr);
+    }
+    sh.save(&mut st).await?;
+    Ok(id)
 }

@@ -126,7 +126,7 @@ resources:
 
     async fn apply(cloud: &Arc<FakeCloud>, src: &str, st: State) -> (crate::exec::Report, State) {
         let stack = crate::stack::load("t.yaml", src, &[]).unwrap();
-        let live = crate::ops::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
+        let live = crate::refresh::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
             .await
             .unwrap();
         let p = plan::plan(&stack, Some(&st), &live).unwrap();
@@ -153,7 +153,7 @@ resources:
         assert_eq!(rt.as_array().unwrap().len(), 2);
         // Nothing to do the second time.
         let stack = crate::stack::load("t.yaml", STACK, &[]).unwrap();
-        let live = crate::ops::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
+        let live = crate::refresh::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
             .await
             .unwrap();
         let p = plan::plan(&stack, Some(&st), &live).unwrap();

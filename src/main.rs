@@ -1,4 +1,4 @@
-//! The command line: parses arguments and calls one `ops::` function.
+//! The command line: parses arguments and calls one `commands::` function.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use provision::commands::plan::PlanOpts;
+use provision::commands::state::StateOp;
+use provision::commands::{self, ApplyOpts, Common};
 use provision::diag::Error;
-use provision::ops::{self, ApplyOpts, Common, PlanOpts};
 
 #[derive(Parser)]
 #[command(
@@ -224,28 +226,37 @@ fn common(cli: &Cli, s: &StackArgs, st: Option<&StateArgs>) -> Common {
     }
 }
 
-fn cancel_on_signal() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
+/// Calls `f` on every SIGINT (Ctrl-C) and SIGTERM.
+fn on_signal(f: impl Fn() + Send + 'static) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let t = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
+        loop {
+            let t = async {
+                match term.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
                 }
-                None => std::future::pending::<()>().await,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = t => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = t => {}
+            f();
         }
-        eprintln!(
-            "\nInterrupted: finishing the operations in flight and saving state; nothing new starts."
-        );
-        f.store(true, Ordering::SeqCst);
+    });
+}
+
+/// A flag set at the first signal: nothing new starts, what runs finishes.
+fn cancel_on_signal() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    on_signal(move || {
+        if !f.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "\nInterrupted: finishing the operations in flight and saving state; nothing new starts."
+            );
+        }
     });
     flag
 }
@@ -253,33 +264,25 @@ fn cancel_on_signal() -> Arc<AtomicBool> {
 fn notify_on_signal() -> Arc<tokio::sync::Notify> {
     let n = Arc::new(tokio::sync::Notify::new());
     let n2 = n.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        loop {
-            let t = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = t => {}
-            }
-            eprintln!("stopping after the check in flight");
-            n2.notify_waiters();
-        }
+    on_signal(move || {
+        eprintln!("stopping after the check in flight");
+        n2.notify_waiters();
     });
     n
+}
+
+fn apply_opts(auto_approve: bool, parallelism: usize) -> ApplyOpts {
+    ApplyOpts {
+        auto_approve,
+        parallelism,
+        cancel: cancel_on_signal(),
+    }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
     match &cli.cmd {
         Cmd::Validate { s } => {
-            ops::load_stack(&s.stack, &s.vars)?;
+            provision::session::load_stack(&s.stack, &s.vars)?;
             Ok(0)
         }
         Cmd::Plan {
@@ -289,16 +292,12 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             json,
             out,
         } => {
-            let c = common(&cli, s, Some(st));
-            ops::plan_cmd(
-                &c,
-                &PlanOpts {
-                    detailed_exitcode: *detailed_exitcode,
-                    json: *json,
-                    out: out.clone(),
-                },
-            )
-            .await
+            let o = PlanOpts {
+                detailed_exitcode: *detailed_exitcode,
+                json: *json,
+                out: out.clone(),
+            };
+            commands::plan::run(&common(&cli, s, Some(st)), &o).await
         }
         Cmd::Apply {
             s,
@@ -307,14 +306,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             parallelism,
             plan_file,
         } => {
-            let c = common(&cli, s, Some(st));
-            let o = ApplyOpts {
-                auto_approve: *auto_approve,
-                parallelism: *parallelism,
-                plan_file: plan_file.clone(),
-                cancel: cancel_on_signal(),
-            };
-            ops::apply_cmd(&c, &o).await
+            let o = apply_opts(*auto_approve, *parallelism);
+            commands::apply::run(&common(&cli, s, Some(st)), &o, plan_file.as_deref()).await
         }
         Cmd::Destroy {
             s,
@@ -322,14 +315,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             auto_approve,
             parallelism,
         } => {
-            let c = common(&cli, s, Some(st));
-            let o = ApplyOpts {
-                auto_approve: *auto_approve,
-                parallelism: *parallelism,
-                plan_file: None,
-                cancel: cancel_on_signal(),
-            };
-            ops::destroy_cmd(&c, &o).await
+            let o = apply_opts(*auto_approve, *parallelism);
+            commands::destroy::run(&common(&cli, s, Some(st)), &o).await
         }
         Cmd::Drift {
             s,
@@ -349,44 +336,40 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 .map(|i| provision::drift::Rule::parse(i))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(Error::Other)?;
-            match every {
-                None => ops::drift_cmd(&c, &rules, *json).await,
-                Some(every) => {
-                    let reports = reports.clone().unwrap_or_else(|| {
-                        s.stack
-                            .parent()
-                            .unwrap_or(std::path::Path::new("."))
-                            .join(".provision/drift-reports")
-                    });
-                    let o = provision::watch::WatchOpts {
-                        every: *every,
-                        jitter_percent: *jitter,
-                        reports: Some(reports),
-                        keep: *keep,
-                        metrics_addr: *metrics_addr,
-                        on_drift: on_drift.clone(),
-                    };
-                    provision::watch::watch(&c, &rules, &o, notify_on_signal()).await
-                }
-            }
+            let Some(every) = every else {
+                return commands::drift::run(&c, &rules, *json).await;
+            };
+            let reports = reports.clone().unwrap_or_else(|| {
+                let dir = s.stack.parent().unwrap_or(std::path::Path::new("."));
+                dir.join(".provision/drift-reports")
+            });
+            let o = provision::watch::WatchOpts {
+                every: *every,
+                jitter_percent: *jitter,
+                reports: Some(reports),
+                keep: *keep,
+                metrics_addr: *metrics_addr,
+                on_drift: on_drift.clone(),
+            };
+            provision::watch::watch(&c, &rules, &o, notify_on_signal()).await
         }
         Cmd::ForceUnlock { s, st, lock_id } => {
-            ops::force_unlock_cmd(&common(&cli, s, Some(st)), lock_id).await
+            commands::state::force_unlock(&common(&cli, s, Some(st)), lock_id).await
         }
         Cmd::State { s, st, op } => {
             let op = match op {
-                StateCmd::List => ops::StateOp::List,
-                StateCmd::Show { address } => ops::StateOp::Show(address.clone()),
-                StateCmd::Rm { addresses } => ops::StateOp::Rm(addresses.clone()),
-                StateCmd::Mv { from, to } => ops::StateOp::Mv(from.clone(), to.clone()),
-                StateCmd::History => ops::StateOp::History,
-                StateCmd::Pull { version } => ops::StateOp::Pull(version.clone()),
-                StateCmd::Migrate { to, force } => ops::StateOp::Migrate {
+                StateCmd::List => StateOp::List,
+                StateCmd::Show { address } => StateOp::Show(address.clone()),
+                StateCmd::Rm { addresses } => StateOp::Rm(addresses.clone()),
+                StateCmd::Mv { from, to } => StateOp::Mv(from.clone(), to.clone()),
+                StateCmd::History => StateOp::History,
+                StateCmd::Pull { version } => StateOp::Pull(version.clone()),
+                StateCmd::Migrate { to, force } => StateOp::Migrate {
                     to: to.clone(),
                     force: *force,
                 },
             };
-            ops::state_cmd(&common(&cli, s, Some(st)), op).await
+            commands::state::run(&common(&cli, s, Some(st)), op).await
         }
         Cmd::Import {
             s,
@@ -396,31 +379,19 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             id,
         } => {
             let c = common(&cli, s, Some(st));
-            if *discover {
-                ops::discover_cmd(&c).await
-            } else {
-                ops::import_cmd(
-                    &c,
-                    address.as_deref().unwrap_or_default(),
-                    id.as_deref().unwrap_or_default(),
-                )
-                .await
+            match (discover, address, id) {
+                (true, _, _) => commands::import::discover(&c).await,
+                (false, Some(address), Some(id)) => commands::import::run(&c, address, id).await,
+                _ => Err(Error::other("import needs ADDRESS and ID, or --discover")),
             }
         }
         Cmd::Graph { s, format } => {
-            let stack = ops::load_stack(&s.stack, &s.vars)?;
-            match format {
-                GraphFormat::Dot => print!("{}", provision::graph::dot(&stack)),
-                GraphFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&provision::graph::json(&stack)).expect("json")
-                ),
-                GraphFormat::Svg => {
-                    let svg = ops::dot_to_svg(&provision::graph::dot(&stack))?;
-                    print!("{svg}");
-                }
-            }
-            Ok(0)
+            let format = match format {
+                GraphFormat::Dot => commands::graph::Format::Dot,
+                GraphFormat::Json => commands::graph::Format::Json,
+                GraphFormat::Svg => commands::graph::Format::Svg,
+            };
+            commands::graph::run(&common(&cli, s, None), format)
         }
     }
 }

@@ -14,8 +14,8 @@ use crate::diag::{Error, Result, StackError};
 use crate::expr::contains_unknown;
 use crate::kind::ReplaceOrder;
 use crate::provider::Live;
-use crate::stack::{Known, Stack};
-use crate::state::State;
+use crate::stack::{Instance, Known, Stack};
+use crate::state::{Recorded, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -253,112 +253,10 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     let mut changes = Vec::new();
     let mut errors = Vec::new();
     for inst in stack.ordered() {
-        let mut desired = match stack.desired(inst, &known) {
-            Ok(d) => d,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let rec = recorded.get(&inst.address);
-        let (base, adopt, gone) = match rec {
-            Some(r) => match live.recorded.get(&inst.address) {
-                Some(Some(l)) => (
-                    Some((r.id.clone(), l.clone(), r.kind.clone())),
-                    false,
-                    false,
-                ),
-                _ => (None, false, true),
-            },
-            None => match live.owned.get(&inst.address) {
-                Some(l) => (
-                    Some((l.id.clone(), l.clone(), inst.kind.name.to_string())),
-                    true,
-                    false,
-                ),
-                None => (None, false, false),
-            },
-        };
-        let mut change = Change {
-            address: inst.address.clone(),
-            kind: inst.kind.name.to_string(),
-            action: Action::Create,
-            id: None,
-            before: None,
-            after: None,
-            changed: vec![],
-            replace_because: vec![],
-            adopt,
-            gone,
-            deposed: false,
-            blocked: None,
-            outputs: Default::default(),
-            deps: inst.deps.clone(),
-            old_deps: rec.map(|r| r.dependencies.clone()).unwrap_or_default(),
-        };
-        match base {
-            None => {
-                known.outputs.remove(&inst.address);
-            }
-            Some((id, mut l, old_kind)) => {
-                // An adopted object's unobservable properties are taken as desired.
-                for p in std::mem::take(&mut l.unobserved) {
-                    if let Some(v) = desired.get(p) {
-                        l.props[p] = v.clone();
-                    }
-                }
-                ignore(&mut desired, &l.props, &inst.lifecycle.ignore_changes);
-                change.id = Some(id);
-                change.changed = changed_props(&managed(&l.props, &desired), &desired);
-                if old_kind != inst.kind.name {
-                    change.replace_because = vec!["kind".into()];
-                } else {
-                    change.replace_because = change
-                        .changed
-                        .iter()
-                        .filter(|p| inst.kind.prop(p).is_some_and(|p| p.force_new))
-                        .cloned()
-                        .collect();
-                }
-                change.action = if !change.replace_because.is_empty() {
-                    match inst.kind.replace {
-                        ReplaceOrder::DeleteThenCreate => Action::DeleteThenCreate,
-                        ReplaceOrder::CreateThenDelete => Action::CreateThenDelete,
-                    }
-                } else if change.changed.is_empty() {
-                    Action::NoOp
-                } else {
-                    Action::Update
-                };
-                if change.action.is_replace() {
-                    known.outputs.remove(&inst.address);
-                    if inst.lifecycle.prevent_destroy || rec.is_some_and(|r| r.prevent_destroy) {
-                        errors.push(StackError::at(
-                            &stack.file,
-                            inst.loc,
-                            format!(
-                                "{} has lifecycle.prevent_destroy, but changing {} replaces it",
-                                inst.address,
-                                change.replace_because.join(", ")
-                            ),
-                        ));
-                    }
-                } else {
-                    let mut outs = l.outputs.clone();
-                    if change.action == Action::Update {
-                        for v in inst.kind.volatile {
-                            outs.remove(*v);
-                        }
-                    }
-                    known.outputs.insert(inst.address.clone(), outs);
-                }
-                change.outputs = l.outputs.clone();
-                change.before = Some(l.props);
-            }
+        match change_of(stack, inst, recorded.get(&inst.address), live, &mut known) {
+            Ok(c) => changes.push(c),
+            Err(e) => errors.push(e),
         }
-        known.props.insert(inst.address.clone(), desired.clone());
-        change.after = Some(desired);
-        changes.push(change);
     }
     if !errors.is_empty() {
         return Err(Error::stack(errors).with_source(&stack.source));
@@ -378,9 +276,7 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
         changes.push(delete_change(addr, rec, l));
     }
     if let Some(st) = state {
-        for d in &st.deposed {
-            changes.push(deposed_change(d, live));
-        }
+        changes.extend(st.deposed.iter().map(|d| deposed_change(d, live)));
     }
     Ok(Plan {
         stack: stack.name.clone(),
@@ -388,6 +284,138 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
         changes,
         drift: crate::drift::detect(state, live, &[], &lifecycle_rules(stack)),
     })
+}
+
+/// The existing object an instance's change starts from: recorded in state
+/// (and alive), or found by its ownership and adopted.
+struct Base {
+    id: String,
+    live: Live,
+    kind: String,
+}
+
+/// One instance's change; what becomes known of it goes into `known`.
+fn change_of(
+    stack: &Stack,
+    inst: &Instance,
+    rec: Option<&Recorded>,
+    live: &Refreshed,
+    known: &mut PlanKnown,
+) -> std::result::Result<Change, StackError> {
+    let mut desired = stack.desired(inst, known)?;
+    let (base, adopt, gone) = match rec {
+        Some(r) => match live.recorded.get(&inst.address) {
+            Some(Some(l)) => {
+                let base = Base {
+                    id: r.id.clone(),
+                    live: l.clone(),
+                    kind: r.kind.clone(),
+                };
+                (Some(base), false, false)
+            }
+            _ => (None, false, true),
+        },
+        None => match live.owned.get(&inst.address) {
+            Some(l) => {
+                let base = Base {
+                    id: l.id.clone(),
+                    live: l.clone(),
+                    kind: inst.kind.name.to_string(),
+                };
+                (Some(base), true, false)
+            }
+            None => (None, false, false),
+        },
+    };
+    let mut change = Change {
+        address: inst.address.clone(),
+        kind: inst.kind.name.to_string(),
+        action: Action::Create,
+        id: None,
+        before: None,
+        after: None,
+        changed: vec![],
+        replace_because: vec![],
+        adopt,
+        gone,
+        deposed: false,
+        blocked: None,
+        outputs: Default::default(),
+        deps: inst.deps.clone(),
+        old_deps: rec.map(|r| r.dependencies.clone()).unwrap_or_default(),
+    };
+    match base {
+        None => {
+            known.outputs.remove(&inst.address);
+        }
+        Some(base) => from_existing(&mut change, &mut desired, base, stack, inst, rec, known)?,
+    }
+    known.props.insert(inst.address.clone(), desired.clone());
+    change.after = Some(desired);
+    Ok(change)
+}
+
+/// Decides between no-op, update and replacement of an existing object.
+fn from_existing(
+    change: &mut Change,
+    desired: &mut Value,
+    base: Base,
+    stack: &Stack,
+    inst: &Instance,
+    rec: Option<&Recorded>,
+    known: &mut PlanKnown,
+) -> std::result::Result<(), StackError> {
+    let mut l = base.live;
+    // An adopted object's unobservable properties are taken as desired.
+    for p in std::mem::take(&mut l.unobserved) {
+        if let Some(v) = desired.get(p) {
+            l.props[p] = v.clone();
+        }
+    }
+    ignore(desired, &l.props, &inst.lifecycle.ignore_changes);
+    change.id = Some(base.id);
+    change.changed = changed_props(&managed(&l.props, desired), desired);
+    change.replace_because = if base.kind != inst.kind.name {
+        vec!["kind".into()]
+    } else {
+        let forces = |p: &&String| inst.kind.prop(p).is_some_and(|p| p.force_new);
+        change.changed.iter().filter(forces).cloned().collect()
+    };
+    change.action = if !change.replace_because.is_empty() {
+        match inst.kind.replace {
+            ReplaceOrder::DeleteThenCreate => Action::DeleteThenCreate,
+            ReplaceOrder::CreateThenDelete => Action::CreateThenDelete,
+        }
+    } else if change.changed.is_empty() {
+        Action::NoOp
+    } else {
+        Action::Update
+    };
+    if change.action.is_replace() {
+        known.outputs.remove(&inst.address);
+        if inst.lifecycle.prevent_destroy || rec.is_some_and(|r| r.prevent_destroy) {
+            return Err(StackError::at(
+                &stack.file,
+                inst.loc,
+                format!(
+                    "{} has lifecycle.prevent_destroy, but changing {} replaces it",
+                    inst.address,
+                    change.replace_because.join(", ")
+                ),
+            ));
+        }
+    } else {
+        let mut outs = l.outputs.clone();
+        if change.action == Action::Update {
+            for v in inst.kind.volatile {
+                outs.remove(*v);
+            }
+        }
+        known.outputs.insert(inst.address.clone(), outs);
+    }
+    change.outputs = l.outputs.clone();
+    change.before = Some(l.props);
+    Ok(())
 }
 
 /// Deletes the old object of an interrupted create-then-delete replacement.

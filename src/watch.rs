@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
+use crate::commands::Common;
+use crate::commands::drift::DriftReport;
 use crate::diag::{Error, Result};
-use crate::ops::{self, Common, DriftReport};
 
 pub struct WatchOpts {
     pub every: Duration,
@@ -184,7 +185,7 @@ pub async fn watch(
     o: &WatchOpts,
     stop: Arc<Notify>,
 ) -> Result<i32> {
-    let stack = ops::load_stack(&c.stack, &c.vars)?;
+    let stack = crate::session::load_stack(&c.stack, &c.vars)?;
     let metrics = Arc::new(Mutex::new(Metrics {
         stack: stack.name.clone(),
         ..Metrics::default()
@@ -206,10 +207,11 @@ pub async fn watch(
     loop {
         let t = std::time::Instant::now();
         let result = async {
-            if cloud.is_none() {
-                cloud = Some(ops::connect(c, stack.region.as_deref()).await?);
-            }
-            ops::drift_check(c, cloud.as_ref().expect("connected"), rules).await
+            let aws = match &cloud {
+                Some(aws) => aws,
+                None => cloud.insert(crate::session::connect(c, stack.region.as_deref()).await?),
+            };
+            crate::commands::drift::check(c, aws, rules).await
         }
         .await;
         let elapsed = t.elapsed();
@@ -238,7 +240,7 @@ pub async fn watch(
                     "{} {}: {} [{:.1}s{}]",
                     r.time,
                     r.stack,
-                    ops::drift_summary(&r),
+                    crate::commands::drift::summary(&r),
                     elapsed.as_secs_f64(),
                     path.as_ref()
                         .map(|p| format!(", {}", p.display()))

@@ -1,0 +1,36 @@
+//! `provision destroy`: delete everything the state records, dependents first.
+
+use super::{ApplyOpts, Common, approve, execute};
+use crate::diag::Result;
+use crate::plan;
+use crate::refresh::{find_blockers, refresh};
+use crate::render;
+use crate::session::Session;
+
+pub async fn run(c: &Common, o: &ApplyOpts) -> Result<i32> {
+    let s = Session::open(c).await?;
+    s.locked("destroy", destroy(&s, o)).await
+}
+
+async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
+    let Some(st) = s.state().await? else {
+        println!(
+            "Nothing to destroy: there is no state for stack {:?}.",
+            s.stack.name
+        );
+        return Ok(0);
+    };
+    let cloud = s.connect().await?;
+    let live = refresh(cloud.as_ref(), None, &s.stack.name, Some(&st)).await?;
+    let mut p = plan::plan_destroy(&s.stack.name, Some(&st), &live)?;
+    find_blockers(cloud.as_ref(), &mut p).await?;
+    print!("{}", render::plan(&p));
+    if !p.has_changes() {
+        return Ok(0);
+    }
+    if !o.auto_approve && !approve("destroy everything listed")? {
+        println!("Destroy cancelled.");
+        return Ok(1);
+    }
+    Ok(execute(s, &cloud, Some(s.stack.clone()), &p, st, o, "Destroy").await)
+}

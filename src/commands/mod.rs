@@ -1,0 +1,172 @@
+//! The commands, one module each, each a short story over a
+//! [`Session`](crate::session::Session). `main.rs` only parses arguments.
+
+pub mod apply;
+pub mod destroy;
+pub mod drift;
+pub mod graph;
+pub mod import;
+pub mod plan;
+pub mod state;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::aws::AwsCloud;
+use crate::diag::{Error, Result};
+use crate::exec::{Executor, Op, OpKind, Report, Reporter};
+use crate::plan::Plan;
+use crate::provider::Cloud;
+use crate::session::Session;
+use crate::stack::Stack;
+use crate::state::State;
+
+pub use crate::session::Common;
+
+/// The API calls made, per service and operation, on standard error.
+pub fn print_stats(cloud: &AwsCloud) {
+    let snap = cloud.counter.snapshot();
+    let total: u64 = snap.values().map(|v| v.0).sum();
+    eprintln!("API calls: {total}");
+    let w = snap.keys().map(|(s, _)| s.len()).max().unwrap_or(0);
+    for ((svc, op), (calls, attempts)) in snap {
+        let retries = attempts.saturating_sub(calls);
+        let r = if retries > 0 {
+            format!(" ({retries} retries)")
+        } else {
+            String::new()
+        };
+        eprintln!("  {svc:<w$} {op:<36} {calls}{r}");
+    }
+}
+
+/// How apply and destroy run.
+pub struct ApplyOpts {
+    pub auto_approve: bool,
+    pub parallelism: usize,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Asks for `yes` on a terminal; refuses without one.
+fn approve(what: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::other(format!(
+            "refusing to {what} without --auto-approve: standard input is not a terminal"
+        )));
+    }
+    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Carries out a plan against the session's state, printing progress and the
+/// report; the exit status.
+async fn execute(
+    s: &Session,
+    cloud: &Arc<AwsCloud>,
+    stack: Option<Stack>,
+    p: &Plan,
+    st: State,
+    o: &ApplyOpts,
+    verb: &str,
+) -> i32 {
+    let ex = Executor {
+        cloud: cloud.clone() as Arc<dyn Cloud>,
+        stack: stack.map(Arc::new),
+        parallelism: o.parallelism,
+        reporter: Arc::new(Ui),
+        cancel: o.cancel.clone(),
+    };
+    let (report, _) = ex.run(p, st, Some(s.store.clone())).await;
+    print_report(&report, verb);
+    s.stats(cloud);
+    if report.ok() { 0 } else { 1 }
+}
+
+/// Progress lines on standard output.
+struct Ui;
+
+fn verb_ing(op: &Op) -> &'static str {
+    match op.kind {
+        OpKind::Create => "creating",
+        OpKind::Update => "updating",
+        OpKind::Adopt => "adopting",
+        OpKind::Delete | OpKind::DeleteDeposed => "deleting",
+        OpKind::Forget => "forgetting",
+    }
+}
+
+impl Reporter for Ui {
+    fn started(&self, op: &Op) {
+        println!("{}: {}...", op.address, verb_ing(op));
+    }
+    fn still(&self, op: &Op, elapsed: Duration) {
+        println!(
+            "{}: still {}... [{}s elapsed]",
+            op.address,
+            verb_ing(op),
+            elapsed.as_secs()
+        );
+    }
+    fn finished(&self, op: &Op, elapsed: Duration, id: Option<&str>) {
+        let id = id.map(|i| format!(" [{i}]")).unwrap_or_default();
+        let done = match op.kind {
+            OpKind::Create => "created",
+            OpKind::Update => "updated",
+            OpKind::Adopt => "adopted",
+            OpKind::Delete | OpKind::DeleteDeposed => "deleted",
+            OpKind::Forget => "forgotten",
+        };
+        println!(
+            "{}: {done} after {:.1}s{id}",
+            op.address,
+            elapsed.as_secs_f64()
+        );
+    }
+    fn failed(&self, op: &Op, err: &Error) {
+        println!("{}: {} FAILED: {err}", op.address, verb_ing(op));
+    }
+}
+
+fn print_report(r: &Report, verb: &str) {
+    println!();
+    for (addr, why) in &r.not_attempted {
+        println!("{addr}: not attempted: {why}");
+    }
+    if r.ok() {
+        println!(
+            "{verb} complete: {} operations succeeded.",
+            r.succeeded.len()
+        );
+        return;
+    }
+    println!(
+        "{verb} incomplete. State records everything that succeeded; run it again to continue."
+    );
+    // Succeeded and failed always, the others when there are some.
+    let section = |title: &str, always: bool, lines: Vec<String>| {
+        if always || !lines.is_empty() {
+            println!("  {title}: {}", lines.len());
+            lines.iter().for_each(|l| println!("    {l}"));
+        }
+    };
+    section("succeeded", true, r.succeeded.clone());
+    section(
+        "failed",
+        true,
+        r.failed
+            .iter()
+            .map(|(op, e)| format!("{op}: {e}"))
+            .collect(),
+    );
+    let skipped = r
+        .skipped
+        .iter()
+        .map(|(op, c)| format!("{op} (because {c} failed)"));
+    section("skipped", false, skipped.collect());
+    section("not started (interrupted)", false, r.not_started.clone());
+}

@@ -1,0 +1,105 @@
+//! `provision plan`: what apply would change, attribute by attribute.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Common;
+use crate::diag::{Error, Result};
+use crate::plan::{self, Plan};
+use crate::refresh::{find_blockers, refresh};
+use crate::render;
+use crate::session::Session;
+use crate::state;
+
+/// A saved plan: the plan, the stack it was made from, and the state it was made against.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub format: u32,
+    pub stack_file: String,
+    pub stack_source: String,
+    pub vars: Vec<(String, String)>,
+    pub lineage: Option<String>,
+    pub serial: u64,
+    pub plan: Plan,
+}
+
+impl PlanFile {
+    pub fn read(path: &std::path::Path) -> Result<PlanFile> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::other(format!("cannot read plan {}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::other(format!("{} is not a provision plan: {e}", path.display())))
+    }
+}
+
+/// The plan as JSON for machines: unknown values read "(known after apply)".
+pub fn plan_json(p: &Plan) -> Value {
+    fn fix(v: &mut Value) {
+        match v {
+            Value::String(s) if s == crate::expr::UNKNOWN => *s = "(known after apply)".into(),
+            Value::Array(a) => a.iter_mut().for_each(fix),
+            Value::Object(o) => o.values_mut().for_each(fix),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+    fix(&mut v);
+    let (add, change, destroy, adopt) = p.counts();
+    v["summary"] =
+        serde_json::json!({"add": add, "change": change, "destroy": destroy, "adopt": adopt});
+    v["format_version"] = serde_json::json!(1);
+    v
+}
+
+pub struct PlanOpts {
+    pub detailed_exitcode: bool,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// `provision plan`. Returns the exit status.
+pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
+    let s = Session::open(c).await?;
+    s.locked("plan", planned(&s, o)).await
+}
+
+async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
+    let st = s.state().await?;
+    let cloud = s.connect().await?;
+    let live = refresh(cloud.as_ref(), Some(&s.stack), &s.stack.name, st.as_ref()).await;
+    s.stats(&cloud);
+    let mut p = plan::plan(&s.stack, st.as_ref(), &live?)?;
+    find_blockers(cloud.as_ref(), &mut p).await?;
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan_json(&p)).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render::plan(&p));
+    }
+    if let Some(path) = &o.out {
+        let f = PlanFile {
+            format: 1,
+            stack_file: s.stack.file.clone(),
+            stack_source: s.stack.source.clone(),
+            vars: s.opts.vars.clone(),
+            lineage: st.as_ref().map(|s| s.lineage.clone()),
+            serial: st.as_ref().map(|s| s.serial).unwrap_or(0),
+            plan: p.clone(),
+        };
+        let text = serde_json::to_string_pretty(&f).unwrap_or_default();
+        state::write_atomic(path, text.as_bytes())?;
+        if !o.json {
+            let p = path.display();
+            println!("\nSaved the plan to {p}. Apply exactly this plan with: provision apply {p}");
+        }
+    }
+    Ok(if o.detailed_exitcode && p.has_changes() {
+        2
+    } else {
+        0
+    })
+}
