@@ -48,6 +48,16 @@ struct StateArgs {
     state: Option<PathBuf>,
 }
 
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// How many resource operations may run at once.
+    #[arg(long, default_value_t = 10)]
+    parallelism: usize,
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -120,12 +130,8 @@ enum Cmd {
         s: StackArgs,
         #[command(flatten)]
         st: StateArgs,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        auto_approve: bool,
-        /// How many resource operations may run at once.
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        #[command(flatten)]
+        run: RunArgs,
         /// A plan saved with `plan -o`.
         plan_file: Option<PathBuf>,
     },
@@ -135,10 +141,8 @@ enum Cmd {
         s: StackArgs,
         #[command(flatten)]
         st: StateArgs,
-        #[arg(long)]
-        auto_approve: bool,
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Compare what is live with the last apply: modified, deleted, unmanaged.
     /// Read-only. Exit 0 no drift, 2 drift, 1 error.
@@ -271,10 +275,10 @@ fn notify_on_signal() -> Arc<tokio::sync::Notify> {
     n
 }
 
-fn apply_opts(auto_approve: bool, parallelism: usize) -> ApplyOpts {
+fn apply_opts(r: &RunArgs) -> ApplyOpts {
     ApplyOpts {
-        auto_approve,
-        parallelism,
+        auto_approve: r.auto_approve,
+        parallelism: r.parallelism,
         cancel: cancel_on_signal(),
     }
 }
@@ -302,20 +306,14 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Cmd::Apply {
             s,
             st,
-            auto_approve,
-            parallelism,
+            run,
             plan_file,
         } => {
-            let o = apply_opts(*auto_approve, *parallelism);
+            let o = apply_opts(run);
             commands::apply::run(&common(&cli, s, Some(st)), &o, plan_file.as_deref()).await
         }
-        Cmd::Destroy {
-            s,
-            st,
-            auto_approve,
-            parallelism,
-        } => {
-            let o = apply_opts(*auto_approve, *parallelism);
+        Cmd::Destroy { s, st, run } => {
+            let o = apply_opts(run);
             commands::destroy::run(&common(&cli, s, Some(st)), &o).await
         }
         Cmd::Drift {

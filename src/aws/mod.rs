@@ -284,6 +284,22 @@ pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Resul
     }
 }
 
+/// The `arn` output of an object that must exist (for the APIs that tag by ARN).
+pub(crate) async fn arn_of<K: Kind>(k: &K, api: &call::Api, id: &str) -> Result<String> {
+    let l = read_one(k, api, id).await?;
+    Ok(l.outputs["arn"].as_str().unwrap_or_default().to_string())
+}
+
+/// Waits until a read of `id` finds nothing (after a delete).
+pub(crate) async fn gone<K: Kind>(k: &K, id: &str, timeout: Duration) -> Result<()> {
+    let what = format!("{} {id}", K::SPEC.name);
+    wait::gone(&what, timeout, || async {
+        let found = k.describe(Query::Ids(&[id.to_string()])).await?;
+        Ok(!found.is_empty())
+    })
+    .await
+}
+
 /// A create whose answer said nothing about what it made.
 pub(crate) fn no_id(op: &str) -> Error {
     Error::other(format!("AWS {op} answered without the new object's id"))

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::call::Api;
 use super::tags::{Tags, owns};
-use super::{Clients, Kind, Query, live, read_one};
+use super::{Clients, Kind, Query, arn_of, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -117,9 +117,10 @@ impl<S: Service> Kind for SubnetGroup<S> {
         if before.subnet_ids != after.subnet_ids || before.description != after.description {
             self.0.modify(after).await?;
         }
-        let now = read_one(self, self.0.api(), id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        self.0.sync_tags(arn, &before.tags, &after.tags).await?;
+        if before.tags != after.tags {
+            let arn = arn_of(self, self.0.api(), id).await?;
+            self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
+        }
         read_one(self, self.0.api(), id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

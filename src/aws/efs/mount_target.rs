@@ -13,7 +13,7 @@ use super::Efs;
 use crate::aws::call::call;
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Kind, Query, gone, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
 use crate::provider::Live;
@@ -165,12 +165,6 @@ impl Kind for MountTarget {
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
         call!(s, delete "DeleteMountTarget", delete_mount_target().mount_target_id(id)).await?;
-        wait::gone(&format!("mount target {id}"), timeout, || async {
-            Ok(!self
-                .describe(Query::Ids(&[id.to_string()]))
-                .await?
-                .is_empty())
-        })
-        .await
+        gone(self, id, timeout).await
     }
 }

@@ -20,7 +20,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Kind, Query, arn_of, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -334,9 +334,10 @@ impl Kind for ReplicationGroup {
                 .set_snapshot_retention_limit(after.snapshot_retention_limit))
             .await?;
         }
-        let now = read_one(self, &s.api, id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        sync_tags(s, arn, &before.tags, &after.tags).await?;
+        if before.tags != after.tags {
+            let arn = arn_of(self, &s.api, id).await?;
+            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+        }
         self.wait_available(id, timeout).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {

@@ -16,7 +16,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owned_by};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -265,13 +265,7 @@ impl Kind for LoadBalancer {
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;
         call!(s, delete "DeleteLoadBalancer", delete_load_balancer().load_balancer_arn(id)).await?;
-        wait::gone(&format!("load balancer {id}"), timeout, || async {
-            Ok(!self
-                .describe(Query::Ids(&[id.to_string()]))
-                .await?
-                .is_empty())
-        })
-        .await
+        gone(self, id, timeout).await
     }
     async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
         Ok((p.deletion_protection == Some(true)).then(|| {

@@ -12,7 +12,7 @@ use super::{Rds, filter, protected, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
 use crate::provider::Live;
@@ -249,9 +249,10 @@ impl Kind for Cluster {
                 .set_copy_tags_to_snapshot(after.copy_tags_to_snapshot))
             .await?;
         }
-        let now = read_one(self, &s.api, id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        sync_tags(s, arn, &before.tags, &after.tags).await?;
+        if before.tags != after.tags {
+            let arn = arn_of(self, &s.api, id).await?;
+            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+        }
         self.wait_available(id, timeout).await
     }
     async fn delete(&self, id: &str, p: &Props, timeout: Duration) -> Result<()> {
@@ -266,13 +267,7 @@ impl Kind for Cluster {
             .skip_final_snapshot(skip)
             .set_final_db_snapshot_identifier(snapshot.clone()))
         .await?;
-        wait::gone(&format!("Aurora cluster {id}"), timeout, || async {
-            Ok(!self
-                .describe(Query::Ids(&[id.to_string()]))
-                .await?
-                .is_empty())
-        })
-        .await
+        gone(self, id, timeout).await
     }
     async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
         Ok(protected(p.deletion_protection == Some(true)))

@@ -12,7 +12,7 @@ use super::{Rds, filter, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -148,9 +148,10 @@ impl Kind for DbInstance {
                 .set_promotion_tier(after.promotion_tier))
             .await?;
         }
-        let now = read_one(self, &s.api, id).await?;
-        let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        sync_tags(s, arn, &before.tags, &after.tags).await?;
+        if before.tags != after.tags {
+            let arn = arn_of(self, &s.api, id).await?;
+            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+        }
         self.wait_available(id, timeout).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
@@ -160,12 +161,6 @@ impl Kind for DbInstance {
             .db_instance_identifier(id)
             .skip_final_snapshot(true))
         .await?;
-        wait::gone(&format!("Aurora instance {id}"), timeout, || async {
-            Ok(!self
-                .describe(Query::Ids(&[id.to_string()]))
-                .await?
-                .is_empty())
-        })
-        .await
+        gone(self, id, timeout).await
     }
 }
