@@ -96,6 +96,25 @@ impl Error {
         }
     }
 
+    /// Adds what was going on to the message of an AWS error.
+    pub fn context(self, what: &str) -> Self {
+        match self {
+            Error::Aws {
+                address,
+                operation,
+                code,
+                message,
+            } => Error::Aws {
+                address,
+                operation,
+                code,
+                message: format!("{message} ({what})"),
+            },
+            Error::Other(m) => Error::Other(format!("{m} ({what})")),
+            other => other,
+        }
+    }
+
     pub fn with_source(self, src: &str) -> Self {
         match self {
             Error::Stack { errors, .. } => Error::Stack {

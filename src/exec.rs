@@ -150,51 +150,127 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
             }
         }
     }
+    let mut ops_of: Vec<Vec<usize>> = vec![vec![]; plan.changes.len()];
+    for (i, op) in ops.iter().enumerate() {
+        ops_of[op.change].push(i);
+    }
+    // Who recorded a dependency on an address (delete order), who wants one now.
+    let mut recorded_by: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut wanted_by: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        for d in &c.old_deps {
+            recorded_by.entry(d.as_str()).or_default().push(ci);
+        }
+        for d in &c.deps {
+            wanted_by.entry(d.as_str()).or_default().push(ci);
+        }
+    }
+    let of = |map: &HashMap<&str, Vec<usize>>, a: &str, kinds: &[OpKind]| -> Vec<usize> {
+        let changes = map.get(a).map(Vec::as_slice).unwrap_or_default();
+        changes
+            .iter()
+            .flat_map(|&ci| ops_of[ci].iter().copied())
+            .filter(|&j| kinds.contains(&ops[j].kind))
+            .collect()
+    };
     let mut after: Vec<Vec<usize>> = vec![vec![]; ops.len()];
     for (oi, op) in ops.iter().enumerate() {
         let c = &plan.changes[op.change];
+        let a = c.address.as_str();
         match op.kind {
             OpKind::Create | OpKind::Update | OpKind::Adopt => {
-                for d in &c.deps {
-                    if let Some(&j) = new_of.get(d.as_str()) {
-                        after[oi].push(j);
-                    }
-                }
+                after[oi].extend(
+                    c.deps
+                        .iter()
+                        .filter_map(|d| new_of.get(d.as_str()).copied()),
+                );
                 if op.kind == OpKind::Create
-                    && let Some(&j) = old_of.get(c.address.as_str())
+                    && let Some(&j) = old_of.get(a)
                 {
                     after[oi].push(j);
                 }
             }
             OpKind::Delete | OpKind::Forget | OpKind::DeleteDeposed => {
                 // Dependents go first: whatever recorded a dependency on us and is deleted.
-                for (j, other) in ops.iter().enumerate() {
-                    if j == oi || !matches!(other.kind, OpKind::Delete | OpKind::Forget) {
-                        continue;
-                    }
-                    if plan.changes[other.change].old_deps.contains(&c.address) {
-                        after[oi].push(j);
-                    }
-                }
+                after[oi].extend(of(&recorded_by, a, &[OpKind::Delete, OpKind::Forget]));
                 if op.kind == OpKind::DeleteDeposed && c.action == Action::CreateThenDelete {
-                    if let Some(&j) = new_of.get(c.address.as_str()) {
-                        after[oi].push(j);
-                    }
+                    after[oi].extend(new_of.get(a).copied());
                     // Those that now point at the new object move first.
-                    for (j, other) in ops.iter().enumerate() {
-                        if matches!(other.kind, OpKind::Create | OpKind::Update)
-                            && plan.changes[other.change].deps.contains(&c.address)
-                        {
-                            after[oi].push(j);
-                        }
+                    after[oi].extend(of(&wanted_by, a, &[OpKind::Create, OpKind::Update]));
+                }
+            }
+        }
+        after[oi].retain(|&j| j != oi);
+    }
+    let_go_first(&ops, &ops_of, &recorded_by, plan, &mut after);
+    for a in after.iter_mut() {
+        a.sort();
+        a.dedup();
+    }
+    (ops, after)
+}
+
+/// Deletes wait for every dependent that lets go of them, updates included,
+/// through everything that recorded a dependency on them (a launch template
+/// whose new version drops a security group, then the instances replaced
+/// from it): AWS refuses to delete what is still in use. An edge that would
+/// close a cycle (a dependent that needs the new object before the old one
+/// goes) is left out; the delete then retries while AWS says in use.
+fn let_go_first(
+    ops: &[Op],
+    ops_of: &[Vec<usize>],
+    recorded_by: &HashMap<&str, Vec<usize>>,
+    plan: &Plan,
+    after: &mut [Vec<usize>],
+) {
+    let moves = |k: OpKind| {
+        matches!(
+            k,
+            OpKind::Create | OpKind::Update | OpKind::Adopt | OpKind::DeleteDeposed
+        )
+    };
+    if !ops
+        .iter()
+        .any(|o| moves(o.kind) && o.kind != OpKind::DeleteDeposed)
+    {
+        return;
+    }
+    for (oi, op) in ops.iter().enumerate() {
+        if !matches!(op.kind, OpKind::Delete | OpKind::DeleteDeposed) {
+            continue;
+        }
+        let own = op.change;
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut todo = vec![plan.changes[own].address.as_str()];
+        while let Some(a) = todo.pop() {
+            for &ci in recorded_by.get(a).map(Vec::as_slice).unwrap_or_default() {
+                if ci == own || !seen.insert(ci) {
+                    continue;
+                }
+                todo.push(plan.changes[ci].address.as_str());
+                for &j in ops_of[ci].iter().filter(|&&j| moves(ops[j].kind)) {
+                    if !waits_on(after, j, oi) {
+                        after[oi].push(j);
                     }
                 }
             }
         }
-        after[oi].sort();
-        after[oi].dedup();
     }
-    (ops, after)
+}
+
+/// Whether operation `from` already waits, directly or not, for `target`.
+fn waits_on(after: &[Vec<usize>], from: usize, target: usize) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![from];
+    while let Some(x) = todo.pop() {
+        if x == target {
+            return true;
+        }
+        if seen.insert(x) {
+            todo.extend(after[x].iter().copied());
+        }
+    }
+    false
 }
 
 struct Shared {
@@ -493,6 +569,14 @@ async fn evaluate(c: &Change, stack: &Stack, inst: &Instance, sh: &Shared) -> Re
         .map_err(|e| Error::stack(vec![e]))?;
     if let Some(before) = &c.before {
         crate::plan::ignore(&mut desired, before, &inst.lifecycle.ignore_changes);
+        crate::plan::keep_suffixed_name(inst.kind, &mut desired, before);
+    }
+    // A replacement created first takes the name the plan gave it.
+    if c.action == Action::CreateThenDelete
+        && let (Some((p, _)), Some(planned)) = (inst.kind.unique, &c.after)
+        && planned[p].is_string()
+    {
+        desired[p] = planned[p].clone();
     }
     let addr = &c.address;
     if contains_unknown(&desired) {
@@ -634,12 +718,13 @@ async fn remove(
         return Err(Error::other(format!("{addr} cannot be deleted: {why}")));
     }
     if op.kind != OpKind::Forget {
-        let timeout = stack
+        let t = stack
             .and_then(|s| s.instance(addr))
-            .map_or(Duration::from_secs(20 * 60), |i| i.timeouts.delete);
+            .map(|i| i.timeouts)
+            .unwrap_or_default();
         let before = c.before.as_ref().unwrap_or(&Value::Null);
         cloud
-            .delete(&kind, &id, before, timeout)
+            .delete(&kind, &id, before, t.delete, t.in_use)
             .await
             .map_err(|e| e.at_address(addr))?;
     }

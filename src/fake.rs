@@ -88,7 +88,14 @@ impl Cloud for FakeCloud {
         self.log.lock().unwrap().push(format!("update {id}"));
         Ok(e.1.clone())
     }
-    async fn delete(&self, _: &str, id: &str, _: &Value, _: Duration) -> Result<()> {
+    async fn delete(
+        &self,
+        _: &str,
+        id: &str,
+        _: &Value,
+        _: Duration,
+        _: Option<Duration>,
+    ) -> Result<()> {
         self.objects.lock().unwrap().remove(id);
         self.log.lock().unwrap().push(format!("delete {id}"));
         Ok(())

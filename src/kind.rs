@@ -76,6 +76,48 @@ pub struct KindSpec {
     /// Calls a refresh of N resources of this kind costs.
     pub refresh_cost: &'static str,
     pub within: Option<Within>,
+    /// Seconds a delete retries while AWS says the object is in use (network
+    /// interfaces of what was in it can linger for minutes).
+    pub in_use: u64,
+    /// Whether an old and a new object can exist at once, so that a
+    /// replacement can create the new one before it deletes the old.
+    pub coexist: bool,
+    /// The property that must be unique while two coexist, and its longest
+    /// length: the new object's gets a suffix (`alb` -> `alb-3f9a2c`).
+    pub unique: Option<(&'static str, usize)>,
+    /// What create, update and delete wait for, for the docs ("" when the
+    /// answer is final).
+    pub waits: &'static str,
+}
+
+/// The suffix a name gets while its replacement coexists with it: `-` and six hex digits.
+pub const SUFFIX_LEN: usize = 7;
+
+/// `base` cut so that it and the suffix fit in `max`.
+fn stem(base: &str, max: usize) -> &str {
+    let keep = max.saturating_sub(SUFFIX_LEN).min(base.len());
+    let mut end = keep;
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    &base[..end]
+}
+
+/// Whether `live` is `base` with a replacement's suffix.
+pub fn is_suffixed(live: &str, base: &str, max: usize) -> bool {
+    let stem = stem(base, max);
+    live.len() == stem.len() + SUFFIX_LEN
+        && live.starts_with(stem)
+        && live[stem.len()..].starts_with('-')
+        && live[stem.len() + 1..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit())
+}
+
+/// `base` with a new replacement's suffix, within `max` characters.
+pub fn suffixed(base: &str, max: usize) -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", stem(base, max), &hex[..SUFFIX_LEN - 1])
 }
 
 impl KindSpec {
@@ -90,6 +132,10 @@ impl KindSpec {
             replace: ReplaceOrder::DeleteThenCreate,
             refresh_cost: "",
             within: None,
+            in_use: 300,
+            coexist: false,
+            unique: None,
+            waits: "",
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {
@@ -453,12 +499,24 @@ pub fn docs_markdown() -> String {
         "# Resource kinds\n\nMade from the kinds' specs (`src/aws/<service>/<kind>.rs`) by \
          `PROVISION_BLESS=1 cargo test --lib docs_are_current`; do not edit by hand.\n\n\
          On change, a property either updates the resource in place or forces its \
-         replacement (delete then create unless the kind says create then delete).\n",
+         replacement. A replacement deletes the old object first, unless the kind can \
+         have an old and a new object at once and others refer to it (or \
+         `lifecycle.create_before_destroy` says so): then the new one is created first \
+         (a unique name gets a suffix, `alb-3f9a2c`), what refers to it moves, and the old \
+         one goes last.\n\n\
+         Every call is retried by what AWS's answer means: throttling slows the service \
+         down and is retried until it passes; an id not visible yet right after its \
+         create (NotFound) is retried for up to `PROVISION_SETTLE` (2 minutes); an answer \
+         of unknown outcome is retried `AWS_MAX_ATTEMPTS` times (5), except for creates \
+         without an idempotency token, which are never repeated blindly. A delete that \
+         AWS refuses while something uses the object is retried for the time each kind \
+         gives below (`timeouts.in_use` overrides it).\n",
     );
     for k in crate::aws::KINDS {
         let _ = write!(
             out,
             "\n## `{}`\n\n{}\n\nOutputs: {}. Replacement: {}. Refresh of N resources: {}.\n\n\
+             Waits: {} In use: a delete is retried for {}.\n\n\
              | property | type | required | default | on change | description |\n|---|---|---|---|---|---|\n",
             k.name,
             k.doc,
@@ -467,11 +525,18 @@ pub fn docs_markdown() -> String {
                 .map(|o| format!("`{o}`"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            match k.replace {
-                ReplaceOrder::DeleteThenCreate => "delete, then create",
-                ReplaceOrder::CreateThenDelete => "create, then delete",
+            match (k.replace, k.coexist) {
+                (ReplaceOrder::CreateThenDelete, _) => "create, then delete",
+                (_, true) => "create first when others refer to it, else delete first",
+                _ => "delete, then create",
             },
-            k.refresh_cost
+            k.refresh_cost,
+            if k.waits.is_empty() {
+                "nothing: AWS's answer is final."
+            } else {
+                k.waits
+            },
+            humantime::format_duration(std::time::Duration::from_secs(k.in_use)),
         );
         for p in k.props {
             let _ = writeln!(

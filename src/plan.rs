@@ -5,14 +5,14 @@
 //! as drift, so an operator sees which changes come from the YAML and which
 //! were made outside provision.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diag::{Error, Result, StackError};
 use crate::expr::contains_unknown;
-use crate::kind::ReplaceOrder;
+use crate::kind::{KindSpec, ReplaceOrder};
 use crate::provider::Live;
 use crate::stack::{Instance, Known, Stack};
 use crate::state::{Recorded, State};
@@ -252,8 +252,15 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     };
     let mut changes = Vec::new();
     let mut errors = Vec::new();
+    let depended: HashSet<&str> = stack
+        .instances
+        .iter()
+        .flat_map(|i| i.deps.iter().map(String::as_str))
+        .collect();
     for inst in stack.ordered() {
-        match change_of(stack, inst, recorded.get(&inst.address), live, &mut known) {
+        let has_dependents = depended.contains(inst.address.as_str());
+        let rec = recorded.get(&inst.address);
+        match change_of(stack, inst, rec, live, has_dependents, &mut known) {
             Ok(c) => changes.push(c),
             Err(e) => errors.push(e),
         }
@@ -300,6 +307,7 @@ fn change_of(
     inst: &Instance,
     rec: Option<&Recorded>,
     live: &Refreshed,
+    has_dependents: bool,
     known: &mut PlanKnown,
 ) -> std::result::Result<Change, StackError> {
     let mut desired = stack.desired(inst, known)?;
@@ -348,11 +356,68 @@ fn change_of(
         None => {
             known.outputs.remove(&inst.address);
         }
-        Some(base) => from_existing(&mut change, &mut desired, base, stack, inst, rec, known)?,
+        Some(base) => {
+            let at = Existing {
+                stack,
+                inst,
+                rec,
+                has_dependents,
+            };
+            from_existing(&mut change, &mut desired, base, &at, known)?
+        }
     }
     known.props.insert(inst.address.clone(), desired.clone());
     change.after = Some(desired);
     Ok(change)
+}
+
+/// What deciding about an existing object needs to know.
+struct Existing<'a> {
+    stack: &'a Stack,
+    inst: &'a Instance,
+    rec: Option<&'a Recorded>,
+    /// Other resources of the stack refer to it.
+    has_dependents: bool,
+}
+
+/// The order a replacement takes: the stack's word, else the kind's, else
+/// create first when others refer to it and two can exist at once (so that
+/// they move to the new one before the old is deleted, as AWS requires).
+fn replace_order(at: &Existing) -> ReplaceOrder {
+    let kind = at.inst.kind;
+    match at.inst.lifecycle.create_before_destroy {
+        Some(true) => ReplaceOrder::CreateThenDelete,
+        Some(false) => ReplaceOrder::DeleteThenCreate,
+        None if kind.replace == ReplaceOrder::CreateThenDelete => ReplaceOrder::CreateThenDelete,
+        None if kind.coexist && at.has_dependents => ReplaceOrder::CreateThenDelete,
+        None => ReplaceOrder::DeleteThenCreate,
+    }
+}
+
+/// A live name that is the stack's with a replacement's suffix is the same name.
+pub fn keep_suffixed_name(kind: &KindSpec, desired: &mut Value, live: &Value) {
+    let Some((p, max)) = kind.unique else { return };
+    if let (Some(d), Some(l)) = (desired[p].as_str(), live[p].as_str())
+        && d != l
+        && crate::kind::is_suffixed(l, d, max)
+    {
+        desired[p] = Value::String(l.to_string());
+    }
+}
+
+/// The unique name a replacement created before its old object is deleted
+/// takes: the stack's, with a suffix while the old one holds it.
+fn replacement_name(kind: &KindSpec, base: Option<&str>, desired: &mut Value, live: &Value) {
+    let (Some((p, max)), Some(base)) = (kind.unique, base) else {
+        return;
+    };
+    if desired[p] == live[p] {
+        let name = match live[p].as_str() {
+            Some(l) if crate::kind::is_suffixed(l, base, max) => base.to_string(),
+            _ => crate::kind::suffixed(base, max),
+        };
+        desired[p] = Value::String(name);
+    }
 }
 
 /// Decides between no-op, update and replacement of an existing object.
@@ -360,12 +425,16 @@ fn from_existing(
     change: &mut Change,
     desired: &mut Value,
     base: Base,
-    stack: &Stack,
-    inst: &Instance,
-    rec: Option<&Recorded>,
+    at: &Existing,
     known: &mut PlanKnown,
 ) -> std::result::Result<(), StackError> {
+    let (stack, inst, rec) = (at.stack, at.inst, at.rec);
     let mut l = base.live;
+    let name = inst
+        .kind
+        .unique
+        .and_then(|(p, _)| desired[p].as_str().map(str::to_string));
+    keep_suffixed_name(inst.kind, desired, &l.props);
     // An adopted object's unobservable properties are taken as desired.
     for p in std::mem::take(&mut l.unobserved) {
         if let Some(v) = desired.get(p) {
@@ -382,9 +451,13 @@ fn from_existing(
         change.changed.iter().filter(forces).cloned().collect()
     };
     change.action = if !change.replace_because.is_empty() {
-        match inst.kind.replace {
+        match replace_order(at) {
             ReplaceOrder::DeleteThenCreate => Action::DeleteThenCreate,
-            ReplaceOrder::CreateThenDelete => Action::CreateThenDelete,
+            ReplaceOrder::CreateThenDelete => {
+                replacement_name(inst.kind, name.as_deref(), desired, &l.props);
+                change.changed = changed_props(&managed(&l.props, desired), desired);
+                Action::CreateThenDelete
+            }
         }
     } else if change.changed.is_empty() {
         Action::NoOp

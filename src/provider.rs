@@ -77,7 +77,16 @@ pub trait Cloud: Send + Sync {
     ) -> Result<Live>;
 
     /// Deletes a resource and waits until it is gone, at most `timeout`.
-    async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+    /// While AWS answers that something still uses it, the delete is tried
+    /// again for `in_use` (the kind's own default when `None`).
+    async fn delete(
+        &self,
+        kind: &str,
+        id: &str,
+        props: &Value,
+        timeout: Duration,
+        in_use: Option<Duration>,
+    ) -> Result<()>;
 
     /// Why this object cannot be deleted now (deletion protection on, a
     /// bucket that still holds objects), if anything stops it.

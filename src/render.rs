@@ -290,8 +290,44 @@ pub fn plan(p: &Plan) -> String {
         // Creates that will not be attempted are listed, but change nothing.
         change(&mut out, c);
     }
+    if p.changes.iter().any(|c| c.action.is_replace()) {
+        order(&mut out, p);
+    }
     out.push_str(&summary(p));
     out
+}
+
+/// The steps a plan with replacements takes: each waits for those before it.
+fn order(out: &mut String, p: &Plan) {
+    let (ops, after) = crate::exec::operations(p);
+    let mut step: Vec<usize> = vec![0; ops.len()];
+    // Operations come before those that wait for them; a few passes settle the steps.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (i, a) in after.iter().enumerate() {
+            let s = a.iter().map(|&j| step[j] + 1).max().unwrap_or(0);
+            if s > step[i] {
+                step[i] = s;
+                changed = true;
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Order of operations (each step waits for the ones before it):"
+    );
+    for s in 0..=step.iter().copied().max().unwrap_or(0) {
+        let names: Vec<String> = (0..ops.len())
+            .filter(|&i| step[i] == s)
+            .map(|i| {
+                let old = matches!(ops[i].kind, crate::exec::OpKind::DeleteDeposed);
+                format!("{}{}", ops[i].describe(), if old { " (old)" } else { "" })
+            })
+            .collect();
+        let _ = writeln!(out, "  {}. {}", s + 1, names.join(", "));
+    }
+    out.push('\n');
 }
 
 pub fn summary(p: &Plan) -> String {

@@ -14,7 +14,7 @@
 //!
 //! The SDK's own retries are off (`client.rs`): one policy, one meaning.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,9 @@ macro_rules! pages {
 
 pub(crate) use {call, pages};
 
+/// Calls tried again, per (operation, why): shared by every service's `Api`.
+pub type RetryCounts = BTreeMap<(String, String), u64>;
+
 /// How calls are retried.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
@@ -59,9 +62,18 @@ pub(crate) struct Policy {
     pub settle: Duration,
     /// The first delay between attempts; it doubles up to a cap.
     pub backoff: Duration,
+    /// Where retries are counted (for `--stats` and tests).
+    pub retries: Arc<Mutex<RetryCounts>>,
 }
 
 impl Policy {
+    fn count_retry(&self, op: &str, class: Class) {
+        let mut counts = self.retries.lock().unwrap_or_else(|x| x.into_inner());
+        *counts
+            .entry((op.to_string(), format!("{class:?}")))
+            .or_default() += 1;
+    }
+
     /// `AWS_MAX_ATTEMPTS` (the SDK's variable) for unknown outcomes, and
     /// `PROVISION_SETTLE` (a duration such as `2m`) for eventual consistency.
     pub(crate) fn from_env() -> Policy {
@@ -79,6 +91,7 @@ impl Policy {
             throttle_budget: Duration::from_secs(30 * 60),
             settle,
             backoff: Duration::from_millis(100),
+            retries: Arc::default(),
         }
     }
 }
@@ -272,6 +285,7 @@ impl Api {
                 return Err(e);
             }
             tracing::debug!(op, ?class, tries, "retrying: {e}");
+            p.count_retry(op, class);
             tries += 1;
             tokio::time::sleep(backoff(p.backoff, class, tries)).await;
         }

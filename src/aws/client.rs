@@ -97,6 +97,8 @@ impl<C> Svc<C> {
 /// Every service client, ready for the kinds.
 #[derive(Debug, Clone)]
 pub(crate) struct Clients {
+    /// Retries of every service's calls, counted.
+    pub retries: std::sync::Arc<Mutex<super::call::RetryCounts>>,
     pub region: String,
     pub ec2: Svc<aws_sdk_ec2::Client>,
     pub elbv2: Svc<aws_sdk_elasticloadbalancingv2::Client>,
@@ -161,7 +163,9 @@ impl Clients {
         })?;
         let policy = Policy::from_env();
         let api = || Api::new(policy.clone());
+        let retries = policy.retries.clone();
         Ok(Clients {
+            retries,
             region,
             ec2: Svc::new(client!(aws_sdk_ec2, sdk, counter), api()),
             elbv2: Svc::new(client!(aws_sdk_elasticloadbalancingv2, sdk, counter), api()),

@@ -114,6 +114,7 @@ async fn cache_subnet_group_delete_calls_delete() {
             "cache",
             &json!({"name": "cache", "subnet_ids": ["subnet-a"]}),
             Duration::from_secs(5),
+            None,
         )
         .await
         .unwrap();
@@ -161,6 +162,7 @@ async fn replication_group_delete_waits_until_aws_says_not_found() {
             "cache",
             &json!({"id": "cache", "subnet_group_name": "cache"}),
             Duration::from_secs(30),
+            None,
         )
         .await
         .unwrap();

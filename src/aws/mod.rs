@@ -6,7 +6,7 @@
 //! Every call goes through the service's `call::Api` (retries, throttling);
 //! `errors` classifies AWS's codes; `wait` waits; `tags` syncs tags.
 
-mod call;
+pub mod call;
 mod client;
 mod errors;
 mod subnet_group;
@@ -147,13 +147,28 @@ trait Resource: Send + Sync {
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
     async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
     async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live>;
-    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()>;
+    async fn delete(
+        &self,
+        id: &str,
+        props: &Value,
+        t: Duration,
+        in_use: Option<Duration>,
+    ) -> Result<()>;
     async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>>;
     async fn create_blocker(&self, props: &Value) -> Result<Option<String>>;
     async fn discover(&self) -> Result<Vec<Live>>;
 }
 
 struct Typed<K>(K);
+
+impl<K: Kind> Typed<K> {
+    /// Whether a read still finds the object, after a moment.
+    async fn still_there(&self, id: &str) -> Result<bool> {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let found = self.0.describe(Query::Ids(&[id.to_string()])).await;
+        Ok(found.is_ok_and(|f| f.iter().any(|l| l.id == id)))
+    }
+}
 
 /// Properties as the kind's struct; a mismatch is a bug of provision's.
 fn typed<P: DeserializeOwned>(spec: &KindSpec, props: &Value) -> Result<P> {
@@ -193,10 +208,46 @@ impl<K: Kind> Resource for Typed<K> {
         let (b, a) = (typed(K::SPEC, b)?, typed(K::SPEC, a)?);
         self.0.update(id, &b, &a, timeout).await
     }
-    async fn delete(&self, id: &str, props: &Value, timeout: Duration) -> Result<()> {
-        match self.0.delete(id, &typed(K::SPEC, props)?, timeout).await {
-            Err(e) if errors::is(&e, errors::Class::NotFound) => Ok(()),
-            r => r,
+    /// Deletes, trying again while AWS says something still uses the object
+    /// (for `in_use`, or the kind's default), within the delete's timeout.
+    async fn delete(
+        &self,
+        id: &str,
+        props: &Value,
+        t: Duration,
+        in_use: Option<Duration>,
+    ) -> Result<()> {
+        let p = typed(K::SPEC, props)?;
+        let window = in_use.unwrap_or(Duration::from_secs(K::SPEC.in_use)).min(t);
+        let start = std::time::Instant::now();
+        let mut every = Duration::from_secs(1);
+        loop {
+            match self
+                .0
+                .delete(id, &p, t.saturating_sub(start.elapsed()))
+                .await
+            {
+                // Gone, unless a read still finds it (a delete moments after
+                // the create may not see it yet): then the delete goes on.
+                Err(e) if errors::is(&e, errors::Class::NotFound) => {
+                    if !self.still_there(id).await? {
+                        return Ok(());
+                    }
+                    tracing::debug!(kind = K::SPEC.name, id, "not found, yet still there: {e}");
+                    tokio::time::sleep(every).await;
+                }
+                Err(e) if errors::is(&e, errors::Class::InUse) && start.elapsed() < window => {
+                    tracing::debug!(kind = K::SPEC.name, id, "in use, trying again: {e}");
+                    tokio::time::sleep(every.min(window.saturating_sub(start.elapsed()))).await;
+                    every = (every * 2).min(Duration::from_secs(15));
+                }
+                Err(e) if errors::is(&e, errors::Class::InUse) => {
+                    let waited =
+                        humantime::format_duration(Duration::from_secs(start.elapsed().as_secs()));
+                    return Err(e.context(&format!("still in use after {waited} of retries")));
+                }
+                r => return r,
+            }
         }
     }
     async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>> {
@@ -308,6 +359,7 @@ pub(crate) fn no_id(op: &str) -> Error {
 pub struct AwsCloud {
     kinds: HashMap<&'static str, Box<dyn Resource>>,
     pub counter: CallCounter,
+    retries: std::sync::Arc<std::sync::Mutex<call::RetryCounts>>,
     pub region: String,
 }
 
@@ -323,8 +375,17 @@ impl AwsCloud {
         Ok(AwsCloud {
             kinds,
             counter,
+            retries: clients.retries,
             region: clients.region,
         })
+    }
+
+    /// Calls tried again so far, per (operation, why: Throttled, NotFound, Unknown).
+    pub fn retries(&self) -> call::RetryCounts {
+        self.retries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Resources of every kind that can list itself, without ownership tags.
@@ -381,8 +442,15 @@ impl Cloud for AwsCloud {
     async fn create_blocker(&self, kind: &str, props: &Value) -> Result<Option<String>> {
         self.kind(kind)?.create_blocker(props).await
     }
-    async fn delete(&self, kind: &str, id: &str, props: &Value, timeout: Duration) -> Result<()> {
-        self.kind(kind)?.delete(id, props, timeout).await
+    async fn delete(
+        &self,
+        kind: &str,
+        id: &str,
+        props: &Value,
+        timeout: Duration,
+        in_use: Option<Duration>,
+    ) -> Result<()> {
+        self.kind(kind)?.delete(id, props, timeout, in_use).await
     }
 }
 

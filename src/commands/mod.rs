@@ -40,6 +40,13 @@ pub fn print_stats(cloud: &AwsCloud) {
         };
         eprintln!("  {svc:<w$} {op:<36} {calls}{r}");
     }
+    let retries = cloud.retries();
+    if !retries.is_empty() {
+        eprintln!("Retries: {}", retries.values().sum::<u64>());
+        for ((op, why), n) in retries {
+            eprintln!("  {op:<36} {why:<10} {n}");
+        }
+    }
 }
 
 /// How apply and destroy run.

@@ -329,11 +329,25 @@ fn lifecycle(n: &Node, spec: &KindSpec, cx: &mut Cx) -> Lifecycle {
         cx.push(n.loc, "`lifecycle` must be a mapping");
         return l;
     };
-    cx.only(m, &["prevent_destroy", "ignore_changes"], "lifecycle");
+    let fields = ["prevent_destroy", "ignore_changes", "create_before_destroy"];
+    cx.only(m, &fields, "lifecycle");
     if let Some(p) = get(m, "prevent_destroy") {
         match p.kind {
             NodeKind::Bool(b) => l.prevent_destroy = b,
             _ => cx.push(p.loc, "`prevent_destroy` must be true or false"),
+        }
+    }
+    if let Some(p) = get(m, "create_before_destroy") {
+        match p.kind {
+            NodeKind::Bool(true) if !spec.coexist => cx.push(
+                p.loc,
+                format!(
+                    "`create_before_destroy`: two {} cannot exist at once, so one is deleted before its replacement is created",
+                    spec.name
+                ),
+            ),
+            NodeKind::Bool(b) => l.create_before_destroy = Some(b),
+            _ => cx.push(p.loc, "`create_before_destroy` must be true or false"),
         }
     }
     let Some(i) = get(m, "ignore_changes") else {
@@ -364,7 +378,7 @@ fn timeouts(n: &Node, cx: &mut Cx) -> Timeouts {
         cx.push(n.loc, "`timeouts` must be a mapping");
         return t;
     };
-    cx.only(m, &["create", "update", "delete"], "timeouts");
+    cx.only(m, &["create", "update", "delete", "in_use"], "timeouts");
     for (k, v) in m {
         let Some(Ok(d)) = v.as_str().map(humantime::parse_duration) else {
             cx.push(
@@ -380,6 +394,7 @@ fn timeouts(n: &Node, cx: &mut Cx) -> Timeouts {
             "create" => t.create = d,
             "update" => t.update = d,
             "delete" => t.delete = d,
+            "in_use" => t.in_use = Some(d),
             _ => {}
         }
     }

@@ -97,6 +97,9 @@ pub struct Lifecycle {
     pub prevent_destroy: bool,
     #[serde(default)]
     pub ignore_changes: Vec<String>,
+    /// Replace by creating the new object first (`None`: provision decides).
+    #[serde(default)]
+    pub create_before_destroy: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +107,9 @@ pub struct Timeouts {
     pub create: Duration,
     pub update: Duration,
     pub delete: Duration,
+    /// How long a delete retries while AWS says the object is still in use
+    /// (`None`: the kind's own default).
+    pub in_use: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -113,6 +119,7 @@ impl Default for Timeouts {
             create: d,
             update: d,
             delete: d,
+            in_use: None,
         }
     }
 }

@@ -173,7 +173,8 @@ async fn waf_route53_and_guardduty_create_update_replace_recreate_and_delete() {
     args.extend(upd);
     w.run(&args).code(0);
 
-    // Replacement: a new web ACL name; the association follows it.
+    // Replacement: a new web ACL name; the association follows it, and the
+    // old ACL (which AWS will not delete while associated) goes last.
     let mut args = vec![
         "apply",
         "-s",
@@ -185,8 +186,9 @@ async fn waf_route53_and_guardduty_create_update_replace_recreate_and_delete() {
     args.extend(upd);
     w.run(&args)
         .ok()
-        .has("-/+ wafv2.web_acl waf")
-        .has("-/+ wafv2.web_acl_association waf_alb");
+        .has("+/- wafv2.web_acl waf")
+        .has("-/+ wafv2.web_acl_association waf_alb")
+        .has("3. delete waf (old)");
     let acl = waf
         .get_web_acl_for_resource()
         .resource_arn(&alb)

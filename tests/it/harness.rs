@@ -107,8 +107,10 @@ impl Moto {
     }
 }
 
-/// One test's world: an emulator and a folder holding stacks and state.
+/// One test's world: an emulator, maybe the strict layer in front of it,
+/// and a folder holding stacks and state.
 pub struct World {
+    pub proxy: Option<crate::strict::Proxy>,
     pub moto: Moto,
     pub dir: tempfile::TempDir,
 }
@@ -116,9 +118,30 @@ pub struct World {
 impl World {
     pub fn new() -> World {
         World {
+            proxy: None,
             moto: Moto::start(),
             dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// A world whose AWS behaves as `cfg` says (see `strict`): provision talks
+    /// to the strict layer, which talks to the emulator.
+    pub fn strict(cfg: crate::strict::Strict) -> World {
+        let moto = Moto::start();
+        World {
+            proxy: Some(crate::strict::Proxy::start(&moto.url, cfg)),
+            moto,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Where provision sends its calls.
+    pub fn endpoint(&self) -> &str {
+        self.proxy.as_ref().map_or(&self.moto.url, |p| &p.url)
+    }
+
+    pub fn layer(&self) -> &crate::strict::Proxy {
+        self.proxy.as_ref().expect("a strict world")
     }
 
     /// Copies an example or stack of the repository into the scratch folder.
@@ -148,7 +171,7 @@ impl World {
         let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
         c.args(args)
             .current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", &self.moto.url)
+            .env("AWS_ENDPOINT_URL", self.endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")

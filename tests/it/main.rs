@@ -6,5 +6,7 @@ mod drift;
 mod edge;
 mod harness;
 mod network;
+mod semantics;
+mod strict;
 mod teams;
 mod tiers;

@@ -228,7 +228,9 @@ async fn load_balancer_and_instances_create_update_replace_recreate_and_delete()
     args.extend(vars);
     w.run(&args).code(0);
 
-    // Replacement delete-then-create: the scheme of the ALB; its listener follows.
+    // Replacement: the scheme of the ALB. The listener and targets refer to
+    // it, so the new ALB (its name suffixed while the old one has it) is
+    // created first; the listener follows; the old ALB goes last.
     let mut args = vec![
         "apply",
         "-s",
@@ -240,8 +242,9 @@ async fn load_balancer_and_instances_create_update_replace_recreate_and_delete()
     args.extend(vars);
     w.run(&args)
         .ok()
-        .has("-/+ elbv2.load_balancer alb")
-        .has("-/+ elbv2.listener http");
+        .has("+/- elbv2.load_balancer alb")
+        .has("-/+ elbv2.listener http")
+        .has("3. delete alb (old)");
     let lbs = elb.describe_load_balancers().send().await.unwrap();
     assert_eq!(lbs.load_balancers().len(), 1);
     assert_eq!(

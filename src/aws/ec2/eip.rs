@@ -16,6 +16,8 @@ use crate::kind::{KindSpec, TAGS};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    in_use: 600,
     outputs: &["id", "public_ip"],
     refresh_cost: "1 DescribeAddresses per 200 ids",
     ..KindSpec::new(

@@ -21,6 +21,8 @@ use crate::kind::{KindSpec, ReplaceOrder, TAGS, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create until `running` (fails at once if it is terminated at launch, with AWS\'s reason); delete until `terminated`.",
+    coexist: true,
     outputs: &["id", "private_ip", "availability_zone"],
     replace: ReplaceOrder::CreateThenDelete,
     refresh_cost: "1 DescribeInstances per 200 ids",

@@ -16,6 +16,8 @@ use crate::kind::{KindSpec, TAGS, Ty, p};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    // In use: NAT gateways keep public addresses mapped while they go.
+    in_use: 600,
     refresh_cost: "1 DescribeInternetGateways per 200 ids",
     ..KindSpec::new(
         "ec2.internet_gateway",

@@ -23,6 +23,8 @@ use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    unique: Some(("name", 128)),
     outputs: &["id", "latest_version"],
     volatile: &["latest_version"],
     refresh_cost: "1 DescribeLaunchTemplates per 200 ids + 1 DescribeLaunchTemplateVersions per template",

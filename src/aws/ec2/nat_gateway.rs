@@ -20,6 +20,7 @@ use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create until `available` (fails at once on `failed`, with AWS\'s failure message); delete until `deleted`.",
     refresh_cost: "1 DescribeNatGateways per 200 ids",
     ..KindSpec::new(
         "ec2.nat_gateway",

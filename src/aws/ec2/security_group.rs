@@ -36,6 +36,10 @@ const RULE: &[Prop] = &[
 ];
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    unique: Some(("name", 255)),
+    // In use: network interfaces using it linger for minutes.
+    in_use: 1200,
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeSecurityGroups per 200 ids",
     ..KindSpec::new(

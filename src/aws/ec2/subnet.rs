@@ -15,6 +15,8 @@ use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    // In use: network interfaces of what was in it linger for minutes.
+    in_use: 1200,
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeSubnets per 200 ids",
     within: Some(Within {

@@ -25,6 +25,7 @@ use crate::provider::Live;
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "arn", "dns_name"],
     refresh_cost: "1 DescribeFileSystems per 100 file systems in the region + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
     ..KindSpec::new(

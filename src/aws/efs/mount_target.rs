@@ -19,6 +19,7 @@ use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "ip_address", "availability_zone"],
     refresh_cost: "1 DescribeMountTargets + 1 DescribeMountTargetSecurityGroups per mount target",
     ..KindSpec::new(

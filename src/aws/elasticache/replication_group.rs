@@ -26,6 +26,7 @@ use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create and update until `available` (fails at once on `create-failed`); delete until AWS answers not found.",
     outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
     refresh_cost: "1 DescribeReplicationGroups per 100 groups in the region + 1 ListTagsForResource per group",
     ..KindSpec::new(

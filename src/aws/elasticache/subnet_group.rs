@@ -11,6 +11,9 @@ use crate::diag::Result;
 use crate::kind::KindSpec;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    unique: Some(("name", 255)),
+    in_use: 1200,
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeCacheSubnetGroups per 100 groups in the region + 1 ListTagsForResource per group",
     ..KindSpec::new(

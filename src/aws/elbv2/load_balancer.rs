@@ -22,6 +22,9 @@ use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create until `active` (fails at once on `failed`); delete until it is gone.",
+    coexist: true,
+    unique: Some(("name", 32)),
     outputs: &["id", "arn", "dns_name", "zone_id"],
     refresh_cost: "1 DescribeLoadBalancers + 1 DescribeTags per 20, 1 DescribeLoadBalancerAttributes per ALB",
     ..KindSpec::new(

@@ -19,6 +19,8 @@ use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    unique: Some(("name", 32)),
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeTargetGroups + 1 DescribeTags per 20, 1 DescribeTargetHealth per group",
     ..KindSpec::new(

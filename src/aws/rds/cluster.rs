@@ -18,6 +18,7 @@ use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "create and update until `available` (fails at once on `failed`, `inaccessible-*`, `incompatible-*`); delete until it is gone.",
     outputs: &[
         "id",
         "arn",

@@ -17,6 +17,7 @@ use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
     refresh_cost: "1 ListHealthChecks per 100 checks + 1 ListTagsForResources per 10 checks",
     ..KindSpec::new(
         "route53.health_check",

@@ -19,6 +19,7 @@ use crate::kind::{KindSpec, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    waits: "every change until Route 53 says `INSYNC`.",
     outputs: &["id", "fqdn"],
     refresh_cost: "1 ListResourceRecordSets per record",
     ..KindSpec::new(

@@ -26,6 +26,8 @@ use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    coexist: true,
+    unique: Some(("name", 128)),
     outputs: &["id", "arn"],
     refresh_cost: "1 GetWebACL + 1 ListTagsForResource per web ACL (no batch read exists)",
     ..KindSpec::new(

@@ -1,0 +1,591 @@
+//! The strict layer: a proxy between provision and the emulator that answers
+//! as AWS documents where moto is lenient. Each behaviour is switched on per
+//! test (`Strict`); what it did is counted (`Proxy::count`).
+//!
+//! - In use: deletes AWS refuses while something uses the object
+//!   (`DependencyViolation` and each service's own code), and network
+//!   interfaces that linger after a NAT gateway, load balancer or instance
+//!   is gone.
+//! - Life cycles: objects pending for some reads after their create,
+//!   deleting for some reads after their delete, failing on demand; Route 53
+//!   changes PENDING before INSYNC.
+//! - Eventual consistency: calls naming an id created moments ago are
+//!   answered NotFound.
+//! - Throttling: token buckets per service, reads and writes apart, scaled
+//!   down so that a test meets them.
+//! - Latency: a delay on every call, as a far region would add.
+
+pub mod life;
+pub mod rules;
+pub mod wire;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+use life::{LIVES, Life};
+use rules::{Moto, Seen};
+
+/// How a lingering network interface is named among an object's users.
+const LINGERING: &str = "network interface still attached to";
+use wire::{Body, Req};
+
+/// Token bucket sizes: a burst, then a refill per second.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    pub reads: (f64, f64),
+    pub writes: (f64, f64),
+}
+
+/// Which AWS behaviours the layer plays.
+#[derive(Debug, Clone, Default)]
+pub struct Strict {
+    pub in_use: bool,
+    /// How long a deleted NAT gateway's, load balancer's or instance's
+    /// network interfaces keep their subnet and groups in use.
+    pub linger: Duration,
+    /// Reads that show a new object pending (creating, provisioning).
+    pub pending_reads: u32,
+    /// Reads that show a deleted object still deleting.
+    pub deleting_reads: u32,
+    /// Calls naming a new id that are answered NotFound, within
+    /// `invisible_for` of its create.
+    pub invisible_calls: u32,
+    pub invisible_for: Duration,
+    /// Kinds (`life::LIVES` names) whose next create fails (NAT `failed`,
+    /// instance terminated at launch, EFS `error`, ...).
+    pub fail: Vec<&'static str>,
+    pub throttle: Option<Throttle>,
+    pub latency: Duration,
+}
+
+impl Strict {
+    /// Every behaviour on, scaled down so that tests meet each one quickly.
+    pub fn all() -> Strict {
+        Strict {
+            in_use: true,
+            linger: Duration::from_secs(2),
+            pending_reads: 2,
+            deleting_reads: 2,
+            invisible_calls: 1,
+            invisible_for: Duration::from_secs(5),
+            fail: vec![],
+            throttle: Some(Throttle {
+                reads: (40.0, 40.0),
+                writes: (20.0, 15.0),
+            }),
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+/// A new object: what the layer still does to calls about it.
+#[derive(Debug)]
+struct Fresh {
+    life: usize,
+    created: Instant,
+    pending: u32,
+    invisible: u32,
+    failed: bool,
+}
+
+#[derive(Default)]
+struct Layer {
+    cfg: Strict,
+    fresh: HashMap<String, Fresh>,
+    /// id -> (life, reads still deleting)
+    deleting: HashMap<String, (usize, u32)>,
+    /// Route 53 change id -> reads still PENDING.
+    changes: HashMap<String, u32>,
+    seen: Seen,
+    /// (service, read) -> (tokens, last refill)
+    buckets: HashMap<(String, bool), (f64, Instant)>,
+    stats: BTreeMap<String, u64>,
+}
+
+impl Layer {
+    fn count(&mut self, what: String) {
+        *self.stats.entry(what).or_default() += 1;
+    }
+
+    fn throttle(&mut self, r: &Req) -> Option<Response<Body>> {
+        let t = self.cfg.throttle?;
+        let read = r.is_read();
+        let (burst, rate) = if read { t.reads } else { t.writes };
+        let now = Instant::now();
+        let b = self
+            .buckets
+            .entry((r.service.clone(), read))
+            .or_insert((burst, now));
+        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(burst);
+        b.1 = now;
+        if b.0 >= 1.0 {
+            b.0 -= 1.0;
+            return None;
+        }
+        self.count(format!("throttled {}", r.service));
+        Some(wire::throttled(&r.service))
+    }
+
+    /// NotFound for a call that names an id created moments ago.
+    fn invisible(&mut self, r: &Req) -> Option<Response<Body>> {
+        let (id, life) = self
+            .fresh
+            .iter_mut()
+            .filter(|(_, f)| f.invisible > 0 && f.created.elapsed() < self.cfg.invisible_for)
+            .find(|(id, f)| LIVES[f.life].service == r.service && life::names(r, id))
+            .map(|(id, f)| {
+                f.invisible -= 1;
+                (id.clone(), &LIVES[f.life])
+            })?;
+        let code = life.not_found?;
+        self.count(format!("invisible {}", r.action));
+        Some(wire::error(
+            &r.service,
+            400,
+            code,
+            &format!("The {} '{id}' does not exist", life.name),
+        ))
+    }
+
+    fn lingering(&self, id: &str) -> Option<String> {
+        let until = self.seen.lingering.get(id)?;
+        (*until > Instant::now()).then(|| format!("{LINGERING} {id}"))
+    }
+
+    /// What the answer to `r` tells of new, deleted and associated objects.
+    fn learn(&mut self, r: &Req, body: &str) {
+        for (i, l) in LIVES
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.service == r.service)
+        {
+            if l.create == r.action {
+                for id in life::created_ids(l, body) {
+                    let failed = self
+                        .cfg
+                        .fail
+                        .iter()
+                        .position(|f| *f == l.name)
+                        .map(|p| self.cfg.fail.remove(p));
+                    let fresh = Fresh {
+                        life: i,
+                        created: Instant::now(),
+                        pending: if l.pending.is_empty() {
+                            0
+                        } else {
+                            self.cfg.pending_reads
+                        },
+                        invisible: if l.not_found.is_some() {
+                            self.cfg.invisible_calls
+                        } else {
+                            0
+                        },
+                        failed: failed.is_some(),
+                    };
+                    self.fresh.insert(id, fresh);
+                }
+            }
+            if let Some((delete, param, _)) = l.delete
+                && delete == r.action
+                && self.cfg.deleting_reads > 0
+            {
+                for id in r.params_named(param) {
+                    self.deleting
+                        .insert(id.to_string(), (i, self.cfg.deleting_reads));
+                }
+            }
+        }
+        self.learn_relations(r, body);
+    }
+
+    fn learn_relations(&mut self, r: &Req, body: &str) {
+        match r.action.as_str() {
+            "AssociateWebACL" => {
+                let (acl, res) = (r.param("WebACLArn"), r.param("ResourceArn"));
+                if let (Some(acl), Some(res)) = (acl, res) {
+                    self.seen
+                        .acl_of
+                        .entry(acl.to_string())
+                        .or_default()
+                        .insert(res.to_string());
+                }
+            }
+            "DisassociateWebACL" => {
+                let res = r.param("ResourceArn").unwrap_or_default();
+                self.seen.acl_of.values_mut().for_each(|s| {
+                    s.remove(res);
+                });
+            }
+            "CreateReplicationGroup" => {
+                let id = r
+                    .param("ReplicationGroupId")
+                    .unwrap_or_default()
+                    .to_string();
+                let group = r
+                    .param("CacheSubnetGroupName")
+                    .unwrap_or_default()
+                    .to_string();
+                let sgs = r
+                    .params_named("SecurityGroupIds")
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                self.seen.cache.insert(id, (group, sgs));
+            }
+            "DeleteReplicationGroup" => {
+                self.seen
+                    .cache
+                    .remove(r.param("ReplicationGroupId").unwrap_or_default());
+            }
+            "ChangeResourceRecordSets" if self.cfg.pending_reads > 0 => {
+                if let Some(id) = body.split("<Id>").nth(1).and_then(|s| s.split('<').next()) {
+                    let id = id.rsplit('/').next().unwrap_or(id).to_string();
+                    self.changes.insert(id, self.cfg.pending_reads);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rewrites a describe answer as AWS would give it now.
+    fn show(&mut self, r: &Req, body: &mut String) {
+        if r.action == "GetChange" {
+            let id = r.param("PathId").unwrap_or_default();
+            if let Some(n) = self.changes.get_mut(id).filter(|n| **n > 0) {
+                *n -= 1;
+                *body = body.replace("<Status>INSYNC</Status>", "<Status>PENDING</Status>");
+                self.count("pending change".into());
+            }
+            return;
+        }
+        let mut shown = Vec::new();
+        for (id, f) in self.fresh.iter_mut() {
+            let l = &LIVES[f.life];
+            if l.service != r.service || l.describe != r.action {
+                continue;
+            }
+            if f.failed {
+                life::rewrite(l, body, id, l.failed);
+            } else if f.pending > 0 && life::rewrite(l, body, id, l.pending) {
+                f.pending -= 1;
+                shown.push(format!("pending {}", l.name));
+            }
+        }
+        for (id, (i, n)) in self.deleting.iter_mut().filter(|(_, (_, n))| *n > 0) {
+            let l: &Life = &LIVES[*i];
+            if l.describe == r.action
+                && let Some((_, _, swaps)) = l.delete
+                && life::rewrite(l, body, id, swaps)
+            {
+                *n -= 1;
+                shown.push(format!("deleting {}", l.name));
+            }
+        }
+        shown.into_iter().for_each(|s| self.count(s));
+    }
+}
+
+struct Ctx {
+    layer: Arc<Mutex<Layer>>,
+    http: wire::Http,
+    upstream: String,
+    moto: Moto,
+}
+
+impl Ctx {
+    fn layer(&self) -> std::sync::MutexGuard<'_, Layer> {
+        self.layer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The refusal AWS would give this delete while something uses the object.
+    async fn in_use(&self, r: &Req) -> Option<Response<Body>> {
+        let (code, users, what) = match (r.service.as_str(), r.action.as_str()) {
+            ("ec2", "DeleteSecurityGroup") => {
+                let sg = r.param("GroupId")?;
+                let linger: Vec<String> = self.layer().lingering(sg).into_iter().collect();
+                (
+                    "DependencyViolation",
+                    self.moto.group_users(sg, &linger).await,
+                    format!("resource {sg} has a dependent object"),
+                )
+            }
+            ("ec2", "DeleteSubnet") => {
+                let subnet = r.param("SubnetId")?;
+                let mut users = self.moto.subnet_users(subnet).await;
+                users.extend(self.layer().lingering(subnet));
+                (
+                    "DependencyViolation",
+                    users,
+                    format!("The subnet '{subnet}' has dependencies and cannot be deleted."),
+                )
+            }
+            ("ec2", "ReleaseAddress") => {
+                let id = r.param("AllocationId")?;
+                let a = self
+                    .moto
+                    .ec2
+                    .describe_addresses()
+                    .allocation_ids(id)
+                    .send()
+                    .await
+                    .ok()?;
+                let users = a
+                    .addresses()
+                    .iter()
+                    .filter_map(|a| a.association_id().map(str::to_string))
+                    .collect();
+                (
+                    "InvalidIPAddress.InUse",
+                    users,
+                    format!("Address {id} is in use."),
+                )
+            }
+            ("ec2", "DetachInternetGateway") => {
+                let vpc = r.param("VpcId")?;
+                let deleting: Vec<String> = self
+                    .layer()
+                    .deleting
+                    .iter()
+                    .filter(|(_, (i, n))| LIVES[*i].name == "nat_gateway" && *n > 0)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let mapped = self.moto.vpc_mapped_addresses(vpc, &deleting).await;
+                let users = if mapped {
+                    vec!["NAT gateways".to_string()]
+                } else {
+                    vec![]
+                };
+                let msg = format!(
+                    "Network {vpc} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway."
+                );
+                ("DependencyViolation", users, msg)
+            }
+            ("elasticloadbalancing", "DeleteTargetGroup") => {
+                let tg = r.param("TargetGroupArn")?;
+                let msg =
+                    format!("Target group '{tg}' is currently in use by a listener or a rule");
+                ("ResourceInUse", self.moto.target_group_users(tg).await, msg)
+            }
+            ("wafv2", "DeleteWebACL") => {
+                let suffix = format!("/{}/{}", r.param("Name")?, r.param("Id")?);
+                let users: Vec<String> = self
+                    .layer()
+                    .seen
+                    .acl_of
+                    .iter()
+                    .filter(|(acl, res)| acl.ends_with(&suffix) && !res.is_empty())
+                    .flat_map(|(_, res)| res.iter().cloned())
+                    .collect();
+                let msg = "AWS WAF couldn't perform the operation because your resource is being used by another resource or it's associated with another resource.";
+                ("WAFAssociatedItemException", users, msg.to_string())
+            }
+            ("rds", "DeleteDBSubnetGroup") => {
+                let name = r.param("DBSubnetGroupName")?;
+                let msg = format!("DB Subnet Group {name} is still in use");
+                (
+                    "InvalidDBSubnetGroupStateFault",
+                    self.moto.db_subnet_group_users(name).await,
+                    msg,
+                )
+            }
+            ("elasticache", "DeleteCacheSubnetGroup") => {
+                let name = r.param("CacheSubnetGroupName")?;
+                let users: Vec<String> = self
+                    .layer()
+                    .seen
+                    .cache
+                    .iter()
+                    .filter(|(_, (g, _))| g == name)
+                    .map(|(id, _)| format!("replication group {id}"))
+                    .collect();
+                (
+                    "CacheSubnetGroupInUse",
+                    users,
+                    format!("Cache subnet group {name} is currently in use by a cache cluster."),
+                )
+            }
+            _ => return None,
+        };
+        if users.is_empty() {
+            return None;
+        }
+        let mut l = self.layer();
+        l.count(format!("in_use {}", r.action));
+        if users.iter().all(|u| u.starts_with(LINGERING)) {
+            // Only what AWS leaves behind for a while: no ordering avoids it.
+            l.count(format!("in_use {} (lingering only)", r.action));
+        }
+        drop(l);
+        Some(wire::error(
+            &r.service,
+            400,
+            code,
+            &format!("{what} ({})", users.join(", ")),
+        ))
+    }
+
+    async fn handle(&self, r: Req) -> Response<Body> {
+        let (latency, in_use, linger) = {
+            let l = self.layer();
+            (l.cfg.latency, l.cfg.in_use, l.cfg.linger)
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let throttled = self.layer().throttle(&r);
+        if let Some(answer) = throttled {
+            return answer;
+        }
+        let invisible = self.layer().invisible(&r);
+        if let Some(answer) = invisible {
+            return answer;
+        }
+        if in_use && let Some(answer) = self.in_use(&r).await {
+            return answer;
+        }
+        let lingers = if linger.is_zero() {
+            vec![]
+        } else {
+            self.moto.interfaces_of(&r).await
+        };
+        let mut ans = match wire::forward(&self.http, &self.upstream, &r).await {
+            Ok(a) => a,
+            Err(e) => return wire::error(&r.service, 502, "BadGateway", &e),
+        };
+        if ans.status.is_success() {
+            let mut body = ans.text();
+            let mut l = self.layer();
+            let until = Instant::now() + linger;
+            for id in lingers {
+                l.seen.lingering.insert(id, until);
+            }
+            l.learn(&r, &body);
+            if r.is_read() {
+                l.show(&r, &mut body);
+                ans.body = bytes::Bytes::from(body);
+            }
+        }
+        ans.into_response()
+    }
+}
+
+/// The layer, serving on a port of 127.0.0.1 from a thread of its own.
+pub struct Proxy {
+    pub url: String,
+    layer: Arc<Mutex<Layer>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str, cfg: Strict) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the strict layer");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let layer = Arc::new(Mutex::new(Layer {
+            cfg,
+            ..Layer::default()
+        }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (upstream, shared) = (upstream.to_string(), layer.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime of the strict layer");
+            rt.block_on(serve(listener, upstream, shared, stopped));
+        });
+        Proxy {
+            url,
+            layer,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// How often a behaviour was played (`in_use DeleteSecurityGroup`,
+    /// `pending nat_gateway`, `invisible CreateSubnet`, `throttled ec2`, ...).
+    pub fn count(&self, what: &str) -> u64 {
+        self.stats().get(what).copied().unwrap_or(0)
+    }
+
+    pub fn stats(&self) -> BTreeMap<String, u64> {
+        self.layer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stats
+            .clone()
+    }
+
+    /// Lets go of every lingering network interface at once.
+    pub fn release(&self) {
+        self.layer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .lingering
+            .clear();
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    upstream: String,
+    layer: Arc<Mutex<Layer>>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    let moto = Moto::new(&upstream).await;
+    let ctx = Arc::new(Ctx {
+        layer,
+        http: wire::client(),
+        upstream,
+        moto,
+    });
+    tokio::pin!(stopped);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            a = listener.accept() => match a {
+                Ok((s, _)) => s,
+                Err(_) => continue,
+            },
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                let ctx = ctx.clone();
+                async move {
+                    Ok::<_, Infallible>(match Req::read(req).await {
+                        Ok(r) => ctx.handle(r).await,
+                        Err(e) => wire::error("", 400, "BadRequest", &e.to_string()),
+                    })
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
