@@ -162,7 +162,11 @@ async fn a_delete_retries_while_aws_says_in_use_and_then_names_what_holds_it() {
 
 #[tokio::test]
 async fn the_internet_gateway_is_detached_only_once_no_nat_gateway_maps_an_address() {
-    let w = World::strict(strict());
+    // NAT gateways stay `deleting` long enough that the detach meets them.
+    let w = World::strict(Strict {
+        deleting_reads: 5,
+        ..strict()
+    });
     let s = w.stack_from("examples/network.yaml");
     let sp = s.to_str().unwrap();
     // Without `depends_on: [igw]`, nothing orders the NAT gateways' deletion
