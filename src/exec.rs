@@ -19,9 +19,9 @@ use tokio::task::JoinSet;
 use crate::diag::{Error, Result};
 use crate::expr::contains_unknown;
 use crate::plan::{Action, Change, Plan};
-use crate::provider::{Cloud, Live};
+use crate::provider::{Cloud, Intent, Live};
 use crate::stack::{Instance, Known, Stack};
-use crate::state::{Deposed, Recorded, State, StateStore};
+use crate::state::{Creating, Deposed, Recorded, State, StateStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {
@@ -541,7 +541,16 @@ async fn run_op(
                 .instance(&c.address)
                 .ok_or_else(|| Error::other(format!("internal: {} not in the stack", c.address)))?;
             let desired = evaluate(c, stack, inst, sh).await?;
-            let live = call(op.kind, c, inst, cloud, &desired).await?;
+            let live = match op.kind {
+                OpKind::Create => create(c, stack, inst, cloud, &desired, sh).await?,
+                _ => {
+                    // The plan shows live tags without the lineage (apply's
+                    // own mark); the object has it, as `desired` does.
+                    let mut before = c.before.clone().unwrap_or(Value::Null);
+                    stamp_lineage(&mut before, &sh.state.lock().await.lineage);
+                    call(op.kind, c, &before, inst, cloud, &desired).await?
+                }
+            };
             record(op.kind, c, inst, live, desired, sh).await.map(Some)
         }
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::Forget => {
@@ -591,13 +600,77 @@ async fn evaluate(c: &Change, stack: &Stack, inst: &Instance, sh: &Shared) -> Re
             "{addr}: the plan said {planned}, but apply computed {desired}; this is a bug in provision"
         )));
     }
+    stamp_lineage(&mut desired, &sh.state.lock().await.lineage);
     Ok(desired)
 }
 
-/// The cloud call of a create or update; an adoption calls nothing.
+/// Sets the lineage tag on properties with tags: what apply creates or
+/// changes carries the lineage of the state that records it.
+fn stamp_lineage(props: &mut Value, lineage: &str) {
+    if let Some(Value::Object(tags)) = props.get_mut("tags") {
+        let v = Value::String(lineage.to_string());
+        tags.insert(crate::stack::TAG_LINEAGE.into(), v);
+    }
+}
+
+/// A create, written to state as begun before the call (with the token that
+/// makes a repeat of it the same create, reused from an earlier run's
+/// attempt) and as in doubt when an answer was lost.
+async fn create(
+    c: &Change,
+    stack: &Stack,
+    inst: &Instance,
+    cloud: &dyn Cloud,
+    desired: &Value,
+    sh: &Shared,
+) -> Result<Live> {
+    let addr = c.address.as_str();
+    let intent = {
+        let mut st = sh.state.lock().await;
+        let token = match st.creating.get(addr) {
+            Some(b) if b.kind == c.kind => b.token.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
+        st.creating.insert(
+            addr.to_string(),
+            Creating {
+                kind: c.kind.clone(),
+                token: token.clone(),
+            },
+        );
+        sh.save(&mut st).await?;
+        Intent {
+            stack: stack.name.clone(),
+            lineage: st.lineage.clone(),
+            address: addr.to_string(),
+            token,
+            ..Intent::default()
+        }
+    };
+    let r = cloud
+        .create(&c.kind, desired, inst.timeouts.create, &intent)
+        .await
+        .map_err(|e| e.at_address(addr));
+    let mut st = sh.state.lock().await;
+    if intent.in_doubt() {
+        st.unsure.insert(c.kind.clone());
+    }
+    // Recording the object ends the create; a failure does too, unless AWS
+    // may have carried it out.
+    if r.is_err() && !intent.in_doubt() {
+        st.creating.remove(addr);
+    }
+    if r.is_err() {
+        sh.save(&mut st).await?;
+    }
+    r
+}
+
+/// The cloud call of an update; an adoption calls nothing.
 async fn call(
     kind: OpKind,
     c: &Change,
+    before: &Value,
     inst: &Instance,
     cloud: &dyn Cloud,
     desired: &Value,
@@ -608,12 +681,7 @@ async fn call(
             .ok_or_else(|| Error::other(format!("internal: {} has no id", c.address)))
     };
     match kind {
-        OpKind::Create => cloud
-            .create(&c.kind, desired, inst.timeouts.create)
-            .await
-            .map_err(at),
         OpKind::Update => {
-            let before = c.before.as_ref().unwrap_or(&Value::Null);
             cloud
                 .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
                 .await
@@ -662,6 +730,7 @@ async fn record(
     } else {
         desired.clone()
     };
+    st.creating.remove(addr);
     st.resources.insert(
         addr.to_string(),
         Recorded {

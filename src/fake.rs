@@ -41,7 +41,13 @@ impl Cloud for FakeCloud {
             .map(|(_, l)| l.clone())
             .collect())
     }
-    async fn create(&self, kind: &str, props: &Value, _: Duration) -> Result<Live> {
+    async fn create(
+        &self,
+        kind: &str,
+        props: &Value,
+        _: Duration,
+        _: &crate::provider::Intent,
+    ) -> Result<Live> {
         let addr = props["tags"][crate::stack::TAG_ADDRESS]
             .as_str()
             .unwrap_or("")

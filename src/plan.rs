@@ -212,13 +212,15 @@ pub fn managed(live: &Value, reference: &Value) -> Value {
     }
 }
 
-/// The value without the `provision:address` tag: state is what says where a
-/// resource belongs; the tag is a hint for finding lost resources again, so
-/// a stale one (after `state mv`) is no difference.
+/// The value without the `provision:address` and `provision:lineage` tags:
+/// state is what says where a resource belongs; the tags are hints for
+/// finding lost resources again, so a stale one (after `state mv`) is no
+/// difference.
 fn without_address_tag(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(Value::Object(t)) = v.get_mut("tags") {
         t.remove(crate::stack::TAG_ADDRESS);
+        t.remove(crate::stack::TAG_LINEAGE);
     }
     v
 }
@@ -487,8 +489,17 @@ fn from_existing(
         known.outputs.insert(inst.address.clone(), outs);
     }
     change.outputs = l.outputs.clone();
-    change.before = Some(l.props);
+    change.before = Some(without_lineage(l.props));
     Ok(())
+}
+
+/// Live properties without the lineage tag: apply sets it on what it
+/// creates or changes; it is never a difference the stack makes.
+fn without_lineage(mut v: Value) -> Value {
+    if let Some(Value::Object(t)) = v.get_mut("tags") {
+        t.remove(crate::stack::TAG_LINEAGE);
+    }
+    v
 }
 
 /// Deletes the old object of an interrupted create-then-delete replacement.

@@ -61,8 +61,17 @@ pub trait Cloud: Send + Sync {
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
 
     /// Creates a resource with these canonical properties (tags included)
-    /// and waits until it is usable, at most `timeout`.
-    async fn create(&self, kind: &str, props: &Value, timeout: Duration) -> Result<Live>;
+    /// and waits until it is usable, at most `timeout`. When an answer is
+    /// lost (the call may have been carried out), the object is looked for
+    /// by its ownership and taken if found, never made twice; the intent
+    /// then says the outcome was in doubt.
+    async fn create(
+        &self,
+        kind: &str,
+        props: &Value,
+        timeout: Duration,
+        intent: &Intent,
+    ) -> Result<Live>;
 
     /// Changes the properties that differ between `before` and `after`.
     /// Changes the properties that differ between `before` and `after`, and
@@ -112,4 +121,31 @@ pub struct Wanted {
     pub address: String,
     /// Desired properties (parts may be unknown).
     pub props: Value,
+}
+
+/// Who asks for a create, and the token that makes a repeat of it the same
+/// create.
+#[derive(Debug, Default)]
+pub struct Intent {
+    pub stack: String,
+    /// The state's lineage: objects carry it, so that two states of one
+    /// stack name never take each other's.
+    pub lineage: String,
+    pub address: String,
+    /// The idempotency token: the same for every attempt, in this run and
+    /// the next, until state records the object.
+    pub token: String,
+    /// Set when an attempt's outcome was unknown (an answer lost): another
+    /// object may have been made, so the next plan looks for orphans.
+    pub doubt: std::sync::atomic::AtomicBool,
+}
+
+impl Intent {
+    pub fn in_doubt(&self) -> bool {
+        self.doubt.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn doubted(&self) {
+        self.doubt.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }

@@ -4,7 +4,7 @@
 //! of the folder) with mode 0600 after every completed resource operation,
 //! and guarded by a lock file while a command that may write it runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -30,6 +30,31 @@ pub struct State {
     /// Replaced objects not yet deleted (create-then-delete interrupted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Deposed>,
+    /// Creates begun and not recorded yet, by address: written before the
+    /// call, so that a run that dies in it leaves a trace, and the next try
+    /// reuses the idempotency token.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub creating: BTreeMap<String, Creating>,
+    /// Kinds of which a create's outcome was in doubt (an answer lost): the
+    /// next plan looks for orphans of them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unsure: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Creating {
+    pub kind: String,
+    pub token: String,
+}
+
+impl State {
+    /// The kinds whose orphans a plan looks for: those of creates in doubt
+    /// or begun and not recorded.
+    pub fn doubtful_kinds(&self) -> BTreeSet<String> {
+        let mut k = self.unsure.clone();
+        k.extend(self.creating.values().map(|c| c.kind.clone()));
+        k
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -65,6 +90,8 @@ impl State {
             stack: stack.to_string(),
             resources: BTreeMap::new(),
             deposed: vec![],
+            creating: BTreeMap::new(),
+            unsure: BTreeSet::new(),
         }
     }
 }

@@ -96,10 +96,18 @@ impl Policy {
     }
 }
 
+/// How long an id created moments ago may stay invisible, as the
+/// environment says (`PROVISION_SETTLE`, default 2 minutes).
+pub(crate) fn settle() -> Duration {
+    static SETTLE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SETTLE.get_or_init(|| Policy::from_env().settle)
+}
+
 /// What kind of call this is, for the retry decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum How {
     Read,
+    Detail,
     Write,
     Delete,
     Create,
@@ -183,6 +191,9 @@ struct Inner {
     policy: Policy,
 }
 
+/// How long a detail read waits for an object a list showed to be visible.
+const DETAIL_SETTLE: Duration = Duration::from_secs(10);
+
 type SdkResult<T, E> = std::result::Result<T, SdkError<E, HttpResponse>>;
 
 impl Api {
@@ -211,6 +222,18 @@ impl Api {
         self.run(op, How::Read, f).await
     }
 
+    /// A read of more about an object a list has just shown (an attribute,
+    /// its versions): NotFound means not visible yet, and is tried again
+    /// for a few seconds.
+    pub(crate) async fn detail<T, E, F, Fut>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = SdkResult<T, E>>,
+    {
+        self.run(op, How::Detail, f).await
+    }
+
     /// A change that is safe to repeat (modify, tag, associate, put).
     pub(crate) async fn write<T, E, F, Fut>(&self, op: &'static str, f: F) -> Result<T>
     where
@@ -219,6 +242,26 @@ impl Api {
         Fut: Future<Output = SdkResult<T, E>>,
     {
         self.run(op, How::Write, f).await
+    }
+
+    /// A change that is safe to repeat but that AWS answers with a
+    /// "duplicate" error when it is already in place (a rule authorized, a
+    /// route or association made): `None` when an earlier attempt, whose
+    /// answer was lost, carried it out.
+    pub(crate) async fn ensure<T, E, F, Fut>(&self, op: &'static str, f: F) -> Result<Option<T>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = SdkResult<T, E>>,
+    {
+        match self.attempts(op, How::Write, f).await {
+            (Ok(v), _) => Ok(Some(v)),
+            (Err(e), true) if class_of(&e) == Class::Duplicate => {
+                tracing::debug!(op, "an attempt whose answer was lost did it: {e}");
+                Ok(None)
+            }
+            (Err(e), _) => Err(e),
+        }
     }
 
     /// A delete or detach: NotFound is answered at once (the caller takes it as done).
@@ -244,7 +287,18 @@ impl Api {
         self.run(op, How::Create, f).await
     }
 
-    async fn run<T, E, F, Fut>(&self, op: &'static str, how: How, mut f: F) -> Result<T>
+    async fn run<T, E, F, Fut>(&self, op: &'static str, how: How, f: F) -> Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = SdkResult<T, E>>,
+    {
+        self.attempts(op, how, f).await.0
+    }
+
+    /// Calls until an answer that ends it; true when an attempt's outcome
+    /// was unknown (it may have been carried out).
+    async fn attempts<T, E, F, Fut>(&self, op: &'static str, how: How, mut f: F) -> (Result<T>, bool)
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         F: FnMut() -> Fut,
@@ -252,7 +306,7 @@ impl Api {
     {
         let p = &self.inner.policy;
         let gate = match how {
-            How::Read => &self.inner.reads,
+            How::Read | How::Detail => &self.inner.reads,
             _ => &self.inner.writes,
         };
         let start = Instant::now();
@@ -263,7 +317,7 @@ impl Api {
             let e = match f().await {
                 Ok(v) => {
                     gate.succeeded();
-                    return Ok(v);
+                    return (Ok(v), unknown > 0);
                 }
                 Err(e) => from_sdk(op, e),
             };
@@ -279,10 +333,11 @@ impl Api {
                     unknown < p.attempts
                 }
                 (Class::NotFound, How::Write | How::Create) => start.elapsed() < p.settle,
+                (Class::NotFound, How::Detail) => start.elapsed() < p.settle.min(DETAIL_SETTLE),
                 _ => false,
             };
             if !again {
-                return Err(e);
+                return (Err(e), unknown > 0 || class == Class::Unknown);
             }
             tracing::debug!(op, ?class, tries, "retrying: {e}");
             p.count_retry(op, class);

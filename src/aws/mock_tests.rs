@@ -35,6 +35,7 @@ use super::elasticache::replication_group::ReplicationGroup;
 use super::elasticache::subnet_group::CacheGroups;
 use super::subnet_group::SubnetGroup;
 use super::{Resource, Svc, Typed};
+use crate::provider::Intent;
 
 /// A client behind the retry policy, as kinds get it, with quick retries.
 fn svc<C>(c: C) -> Svc<C> {
@@ -387,6 +388,7 @@ async fn shield_protection_is_attempted_only_with_a_subscription() {
         .create(
             &json!({"name": "edge-alb", "resource_arn": "arn:alb", "tags": {}}),
             Duration::from_secs(5),
+            &Intent::default(),
         )
         .await
         .unwrap();
@@ -532,7 +534,10 @@ async fn route53_health_check_create_reads_it_back() {
     let p = json!({"fqdn": "eproc.example.org", "type": "HTTPS", "port": 443, "resource_path": "/health",
                    "request_interval": 30, "failure_threshold": 3,
                    "tags": {"provision:stack": "edge", "provision:address": "site_health"}});
-    let l = kind.create(&p, Duration::from_secs(5)).await.unwrap();
+    let l = kind
+        .create(&p, Duration::from_secs(5), &Intent::default())
+        .await
+        .unwrap();
     assert_eq!(create.num_calls(), 1);
     assert_eq!(tag.num_calls(), 1, "tags follow the create at once");
     assert_eq!(l.props["resource_path"], "/health");

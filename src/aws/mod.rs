@@ -41,7 +41,7 @@ pub(crate) use client::{Clients, Svc};
 
 use crate::diag::{Error, Result};
 use crate::kind::KindSpec;
-use crate::provider::{Cloud, Live, Wanted};
+use crate::provider::{Cloud, Intent, Live, Wanted};
 
 /// Declares the kinds: `KINDS` (their specs, in the order of
 /// docs/resources.md) and the registry of their implementations.
@@ -120,7 +120,13 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// that cannot answer a query (no tags to find its own by, no way to
     /// list the region) answers it with nothing.
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>>;
-    async fn create(&self, p: &Self::Props, timeout: Duration) -> Result<Live>;
+    async fn create(&self, p: &Self::Props, c: &Create<'_>) -> Result<Live>;
+    /// Waits until an object created moments ago (or found again after a
+    /// lost answer) is usable, and reads it. Kinds with nothing to wait for
+    /// read it.
+    async fn ready(&self, id: &str, _timeout: Duration) -> Result<Live> {
+        read_one(self, id).await
+    }
     async fn update(
         &self,
         id: &str,
@@ -139,13 +145,25 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     }
 }
 
+/// What a kind's create is given besides the properties.
+pub(crate) struct Create<'a> {
+    /// How long to wait for the new object to be usable.
+    pub timeout: Duration,
+    /// The idempotency token, for the APIs that take one: the same for every
+    /// attempt of this create, in this run and the next.
+    pub token: &'a str,
+}
+
+/// Creates tried at most, when answers are lost and nothing is found.
+const CREATE_ATTEMPTS: u32 = 3;
+
 /// A kind behind the untyped interface the engine speaks.
 #[async_trait]
 trait Resource: Send + Sync {
     fn spec(&self) -> &'static KindSpec;
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
-    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live>;
+    async fn create(&self, props: &Value, timeout: Duration, intent: &Intent) -> Result<Live>;
     async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live>;
     async fn delete(
         &self,
@@ -162,6 +180,33 @@ trait Resource: Send + Sync {
 struct Typed<K>(K);
 
 impl<K: Kind> Typed<K> {
+    /// The object an earlier attempt of this create made, if AWS shows one:
+    /// looked for by its ownership (tags, or the name or token AWS keeps)
+    /// for a few seconds, as tags become visible to filters.
+    async fn made_before(&self, props: &Value, intent: &Intent) -> Result<Option<Live>> {
+        let wanted = [Wanted {
+            address: intent.address.clone(),
+            props: props.clone(),
+        }];
+        let mut every = Duration::from_millis(500);
+        for _ in 0..4 {
+            let found = self
+                .0
+                .describe(Query::Owned(&intent.stack, &wanted))
+                .await?;
+            let mine = found.into_iter().find(|l| {
+                l.address().as_deref() == Some(intent.address.as_str())
+                    && tags::lineage_is(l, &intent.lineage)
+            });
+            if mine.is_some() {
+                return Ok(mine);
+            }
+            tokio::time::sleep(every).await;
+            every *= 2;
+        }
+        Ok(None)
+    }
+
     /// Whether a read still finds the object, after a moment.
     async fn still_there(&self, id: &str) -> Result<bool> {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -201,8 +246,58 @@ impl<K: Kind> Resource for Typed<K> {
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.0.describe(Query::Owned(stack, wanted)).await
     }
-    async fn create(&self, props: &Value, timeout: Duration) -> Result<Live> {
-        self.0.create(&typed(K::SPEC, props)?, timeout).await
+    /// Creates, and when an answer is lost or AWS says the object exists,
+    /// looks for what an earlier attempt made before trying again: an
+    /// object is never made twice, and one that is not this state's is never
+    /// taken.
+    async fn create(&self, props: &Value, timeout: Duration, intent: &Intent) -> Result<Live> {
+        let p = typed(K::SPEC, props)?;
+        let start = std::time::Instant::now();
+        let left = || timeout.saturating_sub(start.elapsed());
+        for attempt in 1.. {
+            let c = Create {
+                timeout: left(),
+                token: &intent.token,
+            };
+            let e = match self.0.create(&p, &c).await {
+                Ok(l) => return Ok(l),
+                Err(e) => e,
+            };
+            let class = errors::class_of(&e);
+            if !matches!(class, errors::Class::Unknown | errors::Class::Duplicate) {
+                return Err(e);
+            }
+            if class == errors::Class::Unknown {
+                intent.doubted();
+            }
+            if let Some(l) = self.made_before(props, intent).await? {
+                tracing::info!(
+                    kind = K::SPEC.name,
+                    id = l.id,
+                    "found what an earlier attempt made ({e})"
+                );
+                // The create may have stopped short of the calls after it
+                // (attributes, rules, attachments): bring it to what is wanted.
+                let l = self.0.ready(&l.id, left()).await?;
+                let mut have = l.props.clone();
+                for p in &l.unobserved {
+                    have[*p] = props[*p].clone();
+                }
+                let have = typed(K::SPEC, &have)?;
+                return self.0.update(&l.id, &have, &p, left()).await;
+            }
+            if class == errors::Class::Duplicate {
+                return Err(e.context(
+                    "it exists, and provision did not create it: import it or choose another name",
+                ));
+            }
+            if attempt >= CREATE_ATTEMPTS {
+                return Err(e.context(&format!(
+                    "{attempt} attempts, outcome unknown; nothing of this stack found"
+                )));
+            }
+        }
+        unreachable!("the attempts loop returns")
     }
     async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live> {
         let (b, a) = (typed(K::SPEC, b)?, typed(K::SPEC, a)?);
@@ -313,7 +408,7 @@ where
 
 /// Reads back one object that must exist (right after creating or changing
 /// it), waiting out eventual consistency for at most the settle window.
-pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Result<Live> {
+pub(crate) async fn read_one<K: Kind>(k: &K, id: &str) -> Result<Live> {
     let start = std::time::Instant::now();
     let mut every = Duration::from_millis(100);
     loop {
@@ -324,7 +419,7 @@ pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Resul
         if let Some(l) = found {
             return Ok(l);
         }
-        if start.elapsed() >= api.settle() {
+        if start.elapsed() >= call::settle() {
             return Err(Error::other(format!(
                 "{} {id} vanished right after it was changed",
                 K::SPEC.name
@@ -336,8 +431,8 @@ pub(crate) async fn read_one<K: Kind>(k: &K, api: &call::Api, id: &str) -> Resul
 }
 
 /// The `arn` output of an object that must exist (for the APIs that tag by ARN).
-pub(crate) async fn arn_of<K: Kind>(k: &K, api: &call::Api, id: &str) -> Result<String> {
-    let l = read_one(k, api, id).await?;
+pub(crate) async fn arn_of<K: Kind>(k: &K, id: &str) -> Result<String> {
+    let l = read_one(k, id).await?;
     Ok(l.outputs["arn"].as_str().unwrap_or_default().to_string())
 }
 
@@ -423,8 +518,14 @@ impl Cloud for AwsCloud {
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await
     }
-    async fn create(&self, kind: &str, props: &Value, timeout: Duration) -> Result<Live> {
-        self.kind(kind)?.create(props, timeout).await
+    async fn create(
+        &self,
+        kind: &str,
+        props: &Value,
+        timeout: Duration,
+        intent: &Intent,
+    ) -> Result<Live> {
+        self.kind(kind)?.create(props, timeout, intent).await
     }
     async fn update(
         &self,

@@ -9,9 +9,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::call::Api;
 use super::tags::{Tags, owns};
-use super::{Clients, Kind, Query, arn_of, live, read_one};
+use super::{Clients, Create, Kind, Query, arn_of, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -53,7 +52,6 @@ pub(crate) struct Group {
 pub(crate) trait Service: Send + Sync + 'static {
     const SPEC: &'static KindSpec;
     fn new(c: &Clients) -> Self;
-    fn api(&self) -> &Api;
     /// The region's groups (the lists take no filter), tags left empty.
     async fn list(&self) -> Result<Vec<Group>>;
     /// One group's tags (the lists carry none: a call each).
@@ -109,19 +107,19 @@ impl<S: Service> Kind for SubnetGroup<S> {
             Query::All => Ok(vec![]),
         }
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         self.0.create(p).await?;
-        read_one(self, self.0.api(), &p.name).await
+        read_one(self, &p.name).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         if before.subnet_ids != after.subnet_ids || before.description != after.description {
             self.0.modify(after).await?;
         }
         if before.tags != after.tags {
-            let arn = arn_of(self, self.0.api(), id).await?;
+            let arn = arn_of(self, id).await?;
             self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
-        read_one(self, self.0.api(), id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         self.0.delete(id).await

@@ -39,6 +39,8 @@ use template::Tmpl;
 /// Tag keys that say who owns a resource.
 pub const TAG_STACK: &str = "provision:stack";
 pub const TAG_ADDRESS: &str = "provision:address";
+/// The lineage of the state that made the object (set when it is created).
+pub const TAG_LINEAGE: &str = "provision:lineage";
 
 #[derive(Debug, Clone)]
 pub struct Stack {

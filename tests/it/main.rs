@@ -6,6 +6,7 @@ mod drift;
 mod edge;
 mod harness;
 mod network;
+mod once;
 mod semantics;
 mod strict;
 mod teams;

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::call;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS};
 use crate::provider::Live;
@@ -64,7 +64,7 @@ impl Kind for Eip {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "allocation-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let tags = tag_spec(ResourceType::ElasticIp, &p.tags);
         let r = call!(s, create "AllocateAddress", allocate_address()
@@ -72,11 +72,11 @@ impl Kind for Eip {
             .tag_specifications(tags.clone()))
         .await?;
         let id = r.allocation_id().ok_or_else(|| no_id("AllocateAddress"))?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -15,7 +15,7 @@ use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, ReplaceOrder, TAGS, Ty, new, p, req};
 use crate::provider::Live;
@@ -125,10 +125,11 @@ impl Kind for Instance {
             q => query(q, "instance-id", |f| self.list(f)).await,
         }
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
-        // One token for every attempt: AWS never starts a second instance.
-        let token = uuid::Uuid::new_v4().to_string();
+        // One token for every attempt, in this run and the next: AWS never
+        // starts a second instance.
+        let token = c.token;
         let template = LaunchTemplateSpecification::builder()
             .launch_template_id(&p.launch_template_id)
             .version(&p.launch_template_version)
@@ -138,7 +139,7 @@ impl Kind for Instance {
             .subnet_id(&p.subnet_id)
             .min_count(1)
             .max_count(1)
-            .client_token(&token)
+            .client_token(token)
             .tag_specifications(tag_spec(ResourceType::Instance, &p.tags))
             .tag_specifications(tag_spec(ResourceType::Volume, &p.tags)))
         .await?;
@@ -147,6 +148,9 @@ impl Kind for Instance {
             .first()
             .and_then(|x| x.instance_id())
             .ok_or_else(|| no_id("RunInstances"))?;
+        self.ready(id, c.timeout).await
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
         wait::until(&format!("instance {id} to be running"), timeout, || async {
             Ok(match self.one(id).await? {
                 None => Seen::Pending("not visible yet".into()),
@@ -165,7 +169,7 @@ impl Kind for Instance {
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;

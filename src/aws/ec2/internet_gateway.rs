@@ -10,7 +10,7 @@ use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, p};
 use crate::provider::Live;
@@ -62,7 +62,7 @@ impl InternetGateway {
 
     async fn attach(&self, id: &str, vpc: &str) -> Result<()> {
         let s = &self.0;
-        call!(s, write "AttachInternetGateway", attach_internet_gateway()
+        call!(s, ensure "AttachInternetGateway", attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc))
         .await
@@ -92,7 +92,7 @@ impl Kind for InternetGateway {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "internet-gateway-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let tags = tag_spec(ResourceType::InternetGateway, &p.tags);
         let r = call!(s, create "CreateInternetGateway", create_internet_gateway()
@@ -105,7 +105,7 @@ impl Kind for InternetGateway {
         if let Some(vpc) = &p.vpc_id {
             self.attach(id, vpc).await?;
         }
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         if before.vpc_id != after.vpc_id {
@@ -117,7 +117,7 @@ impl Kind for InternetGateway {
             }
         }
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
         // Detach from whatever VPC it is attached to now, not only the recorded one.

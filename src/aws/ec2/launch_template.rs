@@ -17,7 +17,7 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, by_pages, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, by_pages, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -183,7 +183,7 @@ impl LaunchTemplate {
             let latest = t.latest_version_number().unwrap_or(1).to_string();
             // The template's settings are in its versions: one call per template.
             let v =
-                call!(s, read "DescribeLaunchTemplateVersions", describe_launch_template_versions()
+                call!(s, detail "DescribeLaunchTemplateVersions", describe_launch_template_versions()
                 .launch_template_id(id)
                 .versions(&latest))
                 .await?;
@@ -213,21 +213,21 @@ impl Kind for LaunchTemplate {
             q => query(q, "launch-template-id", |f| self.list(Some(f), None)).await,
         }
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
-        let token = uuid::Uuid::new_v4().to_string();
+        let token = c.token;
         let tags = tag_spec(ResourceType::LaunchTemplate, &p.tags);
         let r = call!(s, write "CreateLaunchTemplate", create_launch_template()
             .launch_template_name(&p.name)
             .launch_template_data(template_data(p))
-            .client_token(&token)
+            .client_token(token)
             .tag_specifications(tags.clone()))
         .await?;
         let id = r
             .launch_template()
             .and_then(|t| t.launch_template_id())
             .ok_or_else(|| no_id("CreateLaunchTemplate"))?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -249,7 +249,7 @@ impl Kind for LaunchTemplate {
             .await?;
         }
         sync_tags(s, id, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -14,7 +14,7 @@ use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -131,22 +131,26 @@ impl Kind for NatGateway {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "nat-gateway-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
-        // One token for every attempt: AWS itself never makes a second gateway.
-        let token = uuid::Uuid::new_v4().to_string();
+        // One token for every attempt, in this run and the next: AWS itself
+        // never makes a second gateway.
+        let token = c.token;
         let kind = ConnectivityType::from(p.connectivity_type.as_str());
         let r = call!(s, write "CreateNatGateway", create_nat_gateway()
             .subnet_id(&p.subnet_id)
             .set_allocation_id(p.allocation_id.clone())
             .connectivity_type(kind.clone())
-            .client_token(&token)
+            .client_token(token)
             .tag_specifications(tag_spec(ResourceType::Natgateway, &p.tags)))
         .await?;
         let id = r
             .nat_gateway()
             .and_then(|x| x.nat_gateway_id())
             .ok_or_else(|| no_id("CreateNatGateway"))?;
+        self.ready(id, c.timeout).await
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
         let what = format!("NAT gateway {id} to become available");
         wait::until(&what, timeout, || async {
             Ok(match self.one(id).await? {
@@ -164,7 +168,7 @@ impl Kind for NatGateway {
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Props, timeout: Duration) -> Result<()> {
         let Some(before) = self.one(id).await? else {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -163,7 +163,7 @@ impl RouteTable {
             .iter()
             .filter(|x| !now.assoc.contains_key(*x))
         {
-            call!(s, write "AssociateRouteTable", associate_route_table()
+            call!(s, ensure "AssociateRouteTable", associate_route_table()
                 .route_table_id(id)
                 .subnet_id(subnet))
             .await?;
@@ -191,7 +191,7 @@ impl RouteTable {
                     .set_nat_gateway_id(nat.clone()))
                 .await?;
             } else {
-                call!(s, write "CreateRoute", create_route()
+                call!(s, ensure "CreateRoute", create_route()
                     .route_table_id(id)
                     .destination_cidr_block(&w.destination)
                     .set_gateway_id(gw.clone())
@@ -227,11 +227,13 @@ impl Kind for RouteTable {
             q => query(q, "route-table-id", |f| self.list(f)).await,
         }
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let tags = tag_spec(ResourceType::RouteTable, &p.tags);
-        let r = call!(s, create "CreateRouteTable", create_route_table()
+        // The token makes a repeat the same create.
+        let r = call!(s, write "CreateRouteTable", create_route_table()
             .vpc_id(&p.vpc_id)
+            .client_token(c.token)
             .tag_specifications(tags.clone()))
         .await?;
         let id = r

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -164,7 +164,7 @@ impl SecurityGroup {
     /// Makes both directions' rules equal to `want`'s, from what is live now:
     /// revokes what is extra, then authorizes what is missing.
     async fn converge(&self, id: &str, want: &Props) -> Result<()> {
-        let now = read_one(self, &self.0.api, id).await?;
+        let now = read_one(self, id).await?;
         let now: Props = serde_json::from_value(now.props)
             .map_err(|e| crate::diag::Error::other(format!("internal: {e}")))?;
         let (extra_in, missing_in) = difference(&now.ingress, &want.ingress);
@@ -183,13 +183,13 @@ impl SecurityGroup {
             .await?;
         }
         if let Some(x) = missing_in {
-            call!(s, write "AuthorizeSecurityGroupIngress", authorize_security_group_ingress()
+            call!(s, ensure "AuthorizeSecurityGroupIngress", authorize_security_group_ingress()
                 .group_id(id)
                 .set_ip_permissions(Some(x.clone())))
             .await?;
         }
         if let Some(x) = missing_out {
-            call!(s, write "AuthorizeSecurityGroupEgress", authorize_security_group_egress()
+            call!(s, ensure "AuthorizeSecurityGroupEgress", authorize_security_group_egress()
                 .group_id(id)
                 .set_ip_permissions(Some(x.clone())))
             .await?;
@@ -231,7 +231,7 @@ impl Kind for SecurityGroup {
             _ => found,
         })
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let tags = tag_spec(ResourceType::SecurityGroup, &p.tags);
         let r = call!(s, create "CreateSecurityGroup", create_security_group()
@@ -243,12 +243,12 @@ impl Kind for SecurityGroup {
         let id = r.group_id().ok_or_else(|| no_id("CreateSecurityGroup"))?;
         // A new group allows all egress: converge from what it has.
         self.converge(id, p).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         self.converge(id, after).await?;
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
 use crate::provider::Live;
@@ -109,7 +109,7 @@ impl Kind for Subnet {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "subnet-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let r = call!(s, create "CreateSubnet", create_subnet()
             .vpc_id(&p.vpc_id)
@@ -124,7 +124,7 @@ impl Kind for Subnet {
         if p.map_public_ip_on_launch {
             self.map_public_ip(id, true).await?;
         }
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         if before.map_public_ip_on_launch != after.map_public_ip_on_launch {
@@ -132,7 +132,7 @@ impl Kind for Subnet {
                 .await?;
         }
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

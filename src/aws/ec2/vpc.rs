@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -82,7 +82,7 @@ impl Vpc {
 
     async fn attr(&self, id: &str, a: VpcAttributeName) -> Result<bool> {
         let s = &self.0;
-        let r = call!(s, read "DescribeVpcAttribute", describe_vpc_attribute().vpc_id(id).attribute(a.clone()))
+        let r = call!(s, detail "DescribeVpcAttribute", describe_vpc_attribute().vpc_id(id).attribute(a.clone()))
             .await?;
         let v = match a {
             VpcAttributeName::EnableDnsSupport => r.enable_dns_support(),
@@ -127,7 +127,7 @@ impl Kind for Vpc {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "vpc-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let tenancy = p.instance_tenancy.as_str();
         let r = call!(s, create "CreateVpc", create_vpc()
@@ -143,14 +143,14 @@ impl Kind for Vpc {
         let (support, hostnames) = (p.enable_dns_support, p.enable_dns_hostnames);
         self.set_attrs(id, change(true, support), change(false, hostnames))
             .await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let support = change(before.enable_dns_support, after.enable_dns_support);
         let hostnames = change(before.enable_dns_hostnames, after.enable_dns_hostnames);
         self.set_attrs(id, support, hostnames).await?;
         sync_tags(&self.0, id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

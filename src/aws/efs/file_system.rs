@@ -18,7 +18,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::tags::{self, Tags};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p};
 use crate::provider::Live;
@@ -77,6 +77,17 @@ pub(crate) struct FileSystem {
 }
 
 impl FileSystem {
+    async fn available(&self, id: &str, timeout: Duration) -> Result<()> {
+        let what = format!("file system {id} to become available");
+        wait::for_status(&what, timeout, &["available"], &["error"], || async {
+            let found = self.list(Some(id), None).await?;
+            Ok(found
+                .first()
+                .map(|f| (f.life_cycle_state().as_str().to_string(), ())))
+        })
+        .await
+    }
+
     /// File systems that are not deleted: one, those made with a token, or the region's.
     async fn list(
         &self,
@@ -245,7 +256,8 @@ impl Kind for FileSystem {
         };
         self.lives(found).await
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
+        let timeout = c.timeout;
         let tag = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
         let token = format!("provision-{}-{}", tag(TAG_STACK), tag(TAG_ADDRESS));
         let s = &self.s;
@@ -272,16 +284,13 @@ impl Kind for FileSystem {
             }
             Err(e) => return Err(e),
         };
-        let what = format!("file system {id} to become available");
-        wait::for_status(&what, timeout, &["available"], &["error"], || async {
-            let found = self.list(Some(&id), None).await?;
-            Ok(found
-                .first()
-                .map(|f| (f.life_cycle_state().as_str().to_string(), ())))
-        })
-        .await?;
+        self.available(&id, timeout).await?;
         self.set_lifecycle(&id, p).await?;
-        read_one(self, &s.api, &id).await
+        read_one(self, &id).await
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
+        self.available(id, timeout).await?;
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.s;
@@ -299,7 +308,7 @@ impl Kind for FileSystem {
             self.set_backup(id, after.backup).await?;
         }
         self.sync_tags(id, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.s;

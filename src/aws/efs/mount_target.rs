@@ -13,7 +13,7 @@ use super::Efs;
 use crate::aws::call::call;
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, gone, live, read_one};
+use crate::aws::{Create, Clients, Kind, Query, gone, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
 use crate::provider::Live;
@@ -128,7 +128,8 @@ impl Kind for MountTarget {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
+        let timeout = c.timeout;
         let s = &self.0;
         // One per file system and subnet: a repeat is answered MountTargetConflict.
         let made = call!(s, write "CreateMountTarget", create_mount_target()
@@ -144,24 +145,27 @@ impl Kind for MountTarget {
             },
             Err(e) => return Err(e),
         };
+        let now = self.ready(&id, timeout).await?;
+        if now.props["security_group_ids"] != json!(p.security_group_ids) {
+            self.set_groups(&id, &p.security_group_ids).await?;
+            return read_one(self, &id).await;
+        }
+        Ok(now)
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
         let what = format!("mount target {id} to become available");
-        let now = wait::for_status(&what, timeout, &["available"], &["error"], || async {
-            let found = self.list(Some(&id), None).await?;
+        wait::for_status(&what, timeout, &["available"], &["error"], || async {
+            let found = self.list(Some(id), None).await?;
             Ok(found
                 .into_iter()
                 .next()
                 .map(|(l, st)| (st.as_str().to_string(), l)))
         })
-        .await?;
-        if now.props["security_group_ids"] != json!(p.security_group_ids) {
-            self.set_groups(&id, &p.security_group_ids).await?;
-            return read_one(self, &s.api, &id).await;
-        }
-        Ok(now)
+        .await
     }
     async fn update(&self, id: &str, _: &Props, after: &Props, _: Duration) -> Result<Live> {
         self.set_groups(id, &after.security_group_ids).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;

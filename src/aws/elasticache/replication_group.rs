@@ -20,7 +20,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, arn_of, live};
+use crate::aws::{Create, Clients, Kind, Query, arn_of, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -283,7 +283,7 @@ impl Kind for ReplicationGroup {
             .map(|x| x.0)
             .collect())
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         call!(s, create "CreateReplicationGroup", create_replication_group()
             .replication_group_id(&p.id)
@@ -303,7 +303,10 @@ impl Kind for ReplicationGroup {
             .set_snapshot_retention_limit(p.snapshot_retention_limit)
             .set_tags(Some(tag_list(&p.tags))))
         .await?;
-        self.wait_available(&p.id, timeout).await
+        self.ready(&p.id, c.timeout).await
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
+        self.wait_available(id, timeout).await
     }
     async fn update(
         &self,
@@ -336,7 +339,7 @@ impl Kind for ReplicationGroup {
             .await?;
         }
         if before.tags != after.tags {
-            let arn = arn_of(self, &s.api, id).await?;
+            let arn = arn_of(self, id).await?;
             sync_tags(s, &arn, &before.tags, &after.tags).await?;
         }
         self.wait_available(id, timeout).await

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{Cache, sync_tags, tag_list, tags_of};
 use crate::aws::Clients;
-use crate::aws::call::{Api, call, pages};
+use crate::aws::call::{call, pages};
 use crate::aws::subnet_group::{Group, Props, Service, SubnetGroup, props};
 use crate::aws::tags::Tags;
 use crate::diag::Result;
@@ -32,9 +32,6 @@ impl Service for CacheGroups {
     const SPEC: &'static KindSpec = &SPEC;
     fn new(c: &Clients) -> Self {
         CacheGroups(c.elasticache.clone())
-    }
-    fn api(&self) -> &Api {
-        &self.0.api
     }
     async fn list(&self) -> Result<Vec<Group>> {
         let s = &self.0;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{Elb, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by, owns};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -179,7 +179,7 @@ impl Kind for Listener {
             q => query(q, |arns, _| self.list(arns, None)).await,
         }
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         // CreateListener is idempotent for the same port and settings.
         let r = call!(s, write "CreateListener", create_listener()
@@ -196,7 +196,7 @@ impl Kind for Listener {
             .first()
             .and_then(|l| l.listener_arn())
             .ok_or_else(|| no_id("CreateListener"))?;
-        read_one(self, &s.api, arn).await
+        read_one(self, arn).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -211,7 +211,7 @@ impl Kind for Listener {
             .await?;
         }
         sync_tags(s, id, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

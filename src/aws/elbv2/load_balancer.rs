@@ -16,7 +16,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owned_by};
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, gone, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -214,7 +214,7 @@ impl Kind for LoadBalancer {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, |arns, owner| self.list(arns, owner)).await
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         // CreateLoadBalancer is idempotent by name with the same settings.
         let r = call!(s, write "CreateLoadBalancer", create_load_balancer()
@@ -231,6 +231,9 @@ impl Kind for LoadBalancer {
             .and_then(|l| l.load_balancer_arn())
             .ok_or_else(|| no_id("CreateLoadBalancer"))?;
         self.set_attributes(arn, None, p).await?;
+        self.ready(arn, c.timeout).await
+    }
+    async fn ready(&self, arn: &str, timeout: Duration) -> Result<Live> {
         let what = format!("load balancer {arn} to become active");
         wait::for_status(&what, timeout, &["active"], &["failed"], || async {
             let found = match self
@@ -263,7 +266,7 @@ impl Kind for LoadBalancer {
         }
         self.set_attributes(id, Some(before), after).await?;
         sync_tags(s, id, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         let s = &self.0;

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Elb, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -221,7 +221,7 @@ impl Kind for TargetGroup {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, |arns, owner| self.list(arns, owner)).await
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         // CreateTargetGroup is idempotent by name with the same settings.
         let r = call!(s, write "CreateTargetGroup", create_target_group()
@@ -243,7 +243,7 @@ impl Kind for TargetGroup {
             .and_then(|g| g.target_group_arn())
             .ok_or_else(|| no_id("CreateTargetGroup"))?;
         self.set_targets(arn, &[], &p.targets, p.port).await?;
-        read_one(self, &s.api, arn).await
+        read_one(self, arn).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -260,7 +260,7 @@ impl Kind for TargetGroup {
         self.set_targets(id, &before.targets, &after.targets, after.port)
             .await?;
         sync_tags(s, id, &before.tags, &after.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

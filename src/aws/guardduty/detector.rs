@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
-use crate::aws::{Clients, Kind, Query, Svc, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, def, p};
 use crate::provider::Live;
@@ -128,7 +128,7 @@ impl Kind for Detector {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let r = call!(s, create "CreateDetector", create_detector()
             .enable(p.enable)
@@ -136,7 +136,7 @@ impl Kind for Detector {
             .set_features(Some(p.features())))
         .await?;
         let id = r.detector_id().ok_or_else(|| no_id("CreateDetector"))?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -151,7 +151,7 @@ impl Kind for Detector {
                 .set_features(Some(after.features())))
             .await?;
         }
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

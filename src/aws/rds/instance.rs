@@ -12,7 +12,7 @@ use super::{Rds, filter, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait;
-use crate::aws::{Clients, Kind, Query, arn_of, gone, live};
+use crate::aws::{Create, Clients, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -118,7 +118,7 @@ impl Kind for DbInstance {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         query(q, "db-instance-id", |f| self.list(f)).await
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         call!(s, create "CreateDBInstance", create_db_instance()
             .db_instance_identifier(&p.identifier)
@@ -129,7 +129,10 @@ impl Kind for DbInstance {
             .set_promotion_tier(p.promotion_tier)
             .set_tags(Some(tag_list(&p.tags))))
         .await?;
-        self.wait_available(&p.identifier, timeout).await
+        self.ready(&p.identifier, c.timeout).await
+    }
+    async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
+        self.wait_available(id, timeout).await
     }
     async fn update(
         &self,
@@ -150,7 +153,7 @@ impl Kind for DbInstance {
             .await?;
         }
         if before.tags != after.tags {
-            let arn = arn_of(self, &s.api, id).await?;
+            let arn = arn_of(self, id).await?;
             sync_tags(s, &arn, &before.tags, &after.tags).await?;
         }
         self.wait_available(id, timeout).await

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{R53, built, caller_reference, sync_tags, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owns};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -116,16 +116,29 @@ impl Kind for HealthCheck {
                 .filter(|l| ids.contains(&l.id))
                 .collect(),
             Query::Owned(stack, _) => {
+                // Tagged after the create (CreateHealthCheck takes no tags):
+                // one whose tags were never set is known by its reference,
+                // `provision/STACK/ADDRESS/TOKEN`.
                 let mine = format!("provision/{stack}/");
-                let ours = |(l, reference): &(Live, String)| {
-                    owns(stack, l) || reference.starts_with(&mine)
-                };
-                all.into_iter().filter(ours).map(|x| x.0).collect()
+                let mut out = Vec::new();
+                for (mut l, reference) in all {
+                    let by_reference = reference
+                        .strip_prefix(&mine)
+                        .and_then(|r| r.rsplit_once('/'))
+                        .map(|(addr, _)| crate::stack::address_from_tag(addr));
+                    if l.address().is_none() {
+                        l.claimed_by = by_reference.clone();
+                    }
+                    if owns(stack, &l) || by_reference.is_some() {
+                        out.push(l);
+                    }
+                }
+                out
             }
             Query::All => vec![],
         })
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let config = built(
             HealthCheckConfig::builder()
                 .r#type(HealthCheckType::from(
@@ -143,7 +156,7 @@ impl Kind for HealthCheck {
                 .enable_sni(p.r#type.as_deref() == Some("HTTPS"))
                 .build(),
         )?;
-        let reference = caller_reference(&p.tags);
+        let reference = caller_reference(&p.tags, c.token);
         let s = &self.0;
         // The caller reference makes a repeat safe: Route 53 returns the same check.
         let r = call!(s, write "CreateHealthCheck", create_health_check()
@@ -155,7 +168,7 @@ impl Kind for HealthCheck {
             .map(|h| h.id())
             .ok_or_else(|| no_id("CreateHealthCheck"))?;
         sync_tags(s, TagResourceType::Healthcheck, id, &Tags::new(), &p.tags).await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -176,7 +189,7 @@ impl Kind for HealthCheck {
             &after.tags,
         )
         .await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -50,15 +50,11 @@ fn plain(name: &str) -> String {
     name.trim_end_matches('.').to_lowercase()
 }
 
-/// `provision/STACK/ADDRESS/UNIQUE`: who made it, kept by Route 53 for ever.
-fn caller_reference(t: &Tags) -> String {
+/// `provision/STACK/ADDRESS/TOKEN`: who made it, kept by Route 53 for ever;
+/// the create's token makes a repeat of it the same create.
+fn caller_reference(t: &Tags, token: &str) -> String {
     let tag = |k: &str| t.get(k).cloned().unwrap_or_default();
-    format!(
-        "provision/{}/{}/{}",
-        tag(TAG_STACK),
-        tag(TAG_ADDRESS),
-        uuid::Uuid::new_v4()
-    )
+    format!("provision/{}/{}/{token}", tag(TAG_STACK), tag(TAG_ADDRESS))
 }
 
 /// Tags of up to 10 zones or health checks per call.

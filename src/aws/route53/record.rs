@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{R53, built, fqdn, plain, wait_insync};
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -191,11 +191,12 @@ impl Kind for Record {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, timeout: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
+        let timeout = c.timeout;
         self.change(&p.zone_id, ChangeAction::Upsert, record_set(p)?, timeout)
             .await?;
         let id = record_id(&p.zone_id, &p.name, &p.r#type);
-        read_one(self, &self.0.api, &id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, _: &Props, after: &Props, timeout: Duration) -> Result<Live> {
         self.change(
@@ -205,7 +206,7 @@ impl Kind for Record {
             timeout,
         )
         .await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {
         // DELETE must name the record exactly as it is now.

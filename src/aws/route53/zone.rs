@@ -11,7 +11,7 @@ use super::{R53, bare_id, caller_reference, get_zone, sync_tags, tags_of, zones_
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -105,9 +105,9 @@ impl Kind for Zone {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
-        let reference = caller_reference(&p.tags);
+        let reference = caller_reference(&p.tags, c.token);
         // The caller reference makes a repeat safe: Route 53 answers
         // HostedZoneAlreadyExists for one it has seen.
         let made = call!(s, write "CreateHostedZone", create_hosted_zone()
@@ -128,7 +128,7 @@ impl Kind for Zone {
         .ok_or_else(|| no_id("CreateHostedZone"))?;
         // CreateHostedZone takes no tags: they follow at once.
         sync_tags(s, TagResourceType::Hostedzone, &id, &Tags::new(), &p.tags).await?;
-        read_one(self, &s.api, &id).await
+        read_one(self, &id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
@@ -146,7 +146,7 @@ impl Kind for Zone {
             &after.tags,
         )
         .await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

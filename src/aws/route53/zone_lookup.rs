@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, get_zone, zones_named};
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, new, p, req};
 use crate::provider::Live;
@@ -57,7 +57,7 @@ impl Kind for ZoneLookup {
         Ok(out)
     }
     /// Finds the zone: "creating" a lookup records it, touching nothing.
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let found = zones_named(&self.0, &p.name).await?;
         let (id, _) = found.first().ok_or_else(|| {
             Error::other(format!(
@@ -65,10 +65,10 @@ impl Kind for ZoneLookup {
                 p.name
             ))
         })?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, _: &Props, _: &Props, _: Duration) -> Result<Live> {
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     /// Not ours to delete: forgetting it is all.
     async fn delete(&self, _: &str, _: &Props, _: Duration) -> Result<()> {

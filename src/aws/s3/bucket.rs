@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
-use crate::aws::{Clients, Kind, Query, Svc, live};
+use crate::aws::{Create, Clients, Kind, Query, Svc, live};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, local, new, p, req};
 use crate::provider::Live;
@@ -525,7 +525,7 @@ impl Kind for Bucket {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let name = &p.bucket;
         // Never take over a bucket another stack owns.
         let ours = p
@@ -558,11 +558,11 @@ impl Kind for Bucket {
             _ => {}
         }
         self.apply(name, None, p).await?;
-        crate::aws::read_one(self, &s.api, name).await
+        crate::aws::read_one(self, name).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         self.apply(id, Some(before), after).await?;
-        crate::aws::read_one(self, &self.s.api, id).await
+        crate::aws::read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
         if p.force_destroy {

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Kind, Query, Svc, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, new, p, req};
 use crate::provider::Live;
@@ -127,7 +127,7 @@ impl Kind for Protection {
             Err(e) => Err(e),
         }
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         let r = call!(s, create "CreateProtection", create_protection()
             .name(&p.name)
@@ -135,11 +135,11 @@ impl Kind for Protection {
             .set_tags(Some(tag_list(&p.tags))))
         .await?;
         let id = r.protection_id().ok_or_else(|| no_id("CreateProtection"))?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        let now = read_one(self, &s.api, id).await?;
+        let now = read_one(self, id).await?;
         let arn = now.outputs["arn"].as_str().unwrap_or_default();
         tags::sync(
             &before.tags,
@@ -161,7 +161,7 @@ impl Kind for Protection {
             },
         )
         .await?;
-        read_one(self, &s.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{Waf, is_code};
 use crate::aws::call::call;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -322,7 +322,7 @@ impl Kind for WebAcl {
             _ => out,
         })
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let tags = p
             .tags
             .iter()
@@ -343,7 +343,7 @@ impl Kind for WebAcl {
             .summary()
             .and_then(|x| x.arn())
             .ok_or_else(|| no_id("CreateWebACL"))?;
-        read_one(self, &s.api, arn).await
+        read_one(self, arn).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         if before.settings() != after.settings() {
@@ -356,7 +356,7 @@ impl Kind for WebAcl {
             }
         }
         self.sync_tags(id, &before.tags, &after.tags).await?;
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let (name, waf_id) = name_and_id(id)?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Waf, is_code};
 use crate::aws::call::call;
-use crate::aws::{Clients, Kind, Query, live, read_one};
+use crate::aws::{Create, Clients, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, new, p, req};
 use crate::provider::Live;
@@ -64,16 +64,16 @@ impl Kind for WebAclAssociation {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: Duration) -> Result<Live> {
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
         call!(s, write "AssociateWebACL", associate_web_acl()
             .web_acl_arn(&p.web_acl_arn)
             .resource_arn(&p.resource_arn))
         .await?;
-        read_one(self, &s.api, &p.resource_arn).await
+        read_one(self, &p.resource_arn).await
     }
     async fn update(&self, id: &str, _: &Props, _: &Props, _: Duration) -> Result<Live> {
-        read_one(self, &self.0.api, id).await
+        read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -14,13 +14,16 @@
 //! - Throttling: token buckets per service, reads and writes apart, scaled
 //!   down so that a test meets them.
 //! - Latency: a delay on every call, as a far region would add.
+//! - Lost answers: a call carried out whose answer never arrives (500, 503,
+//!   or the connection closed), for named operations or a random share.
+//! - Idempotency tokens: a repeated EC2 `ClientToken` gets the first
+//!   answer again, as AWS gives it (moto makes a second object).
 
 pub mod life;
 pub mod rules;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,6 +66,11 @@ pub struct Strict {
     pub fail: Vec<&'static str>,
     pub throttle: Option<Throttle>,
     pub latency: Duration,
+    /// Operations whose first call is carried out and its answer lost.
+    pub lose: Vec<&'static str>,
+    /// The share of every other change (not reads) whose answer is lost.
+    pub lose_share: f64,
+    pub seed: u64,
 }
 
 impl Strict {
@@ -81,9 +89,37 @@ impl Strict {
                 writes: (20.0, 15.0),
             }),
             latency: Duration::ZERO,
+            lose: vec![],
+            lose_share: 0.0,
+            seed: 1,
         }
     }
 }
+
+/// How an answer is lost: the ways AWS and the network lose them.
+#[derive(Debug, Clone, Copy)]
+enum Loss {
+    InternalError,
+    Unavailable,
+    Closed,
+}
+
+/// What the layer sends back: an answer, or a closed connection.
+enum Reply {
+    Answer(Response<Body>),
+    Close,
+}
+
+#[derive(Debug)]
+struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by the strict layer")
+    }
+}
+
+impl std::error::Error for Closed {}
 
 /// A new object: what the layer still does to calls about it.
 #[derive(Debug)]
@@ -106,6 +142,10 @@ struct Layer {
     seen: Seen,
     /// (service, read) -> (tokens, last refill)
     buckets: HashMap<(String, bool), (f64, Instant)>,
+    /// (operation, ClientToken) -> the first answer.
+    tokens: HashMap<(String, String), (hyper::StatusCode, bytes::Bytes)>,
+    losses: u64,
+    rng: Option<fastrand::Rng>,
     stats: BTreeMap<String, u64>,
 }
 
@@ -152,6 +192,50 @@ impl Layer {
             code,
             &format!("The {} '{id}' does not exist", life.name),
         ))
+    }
+
+    /// Whether the answer to this call (carried out) is lost, and how.
+    fn lose(&mut self, r: &Req) -> Option<Loss> {
+        if r.is_read() {
+            return None;
+        }
+        let named = self.cfg.lose.iter().position(|a| *a == r.action);
+        let lost = match named {
+            Some(i) => {
+                self.cfg.lose.remove(i);
+                true
+            }
+            None if self.cfg.lose_share > 0.0 => {
+                let seed = self.cfg.seed;
+                let rng = self.rng.get_or_insert_with(|| fastrand::Rng::with_seed(seed));
+                rng.f64() < self.cfg.lose_share
+            }
+            None => false,
+        };
+        if !lost {
+            return None;
+        }
+        self.losses += 1;
+        self.count(format!("lost {}", r.action));
+        Some(match self.losses % 3 {
+            0 => Loss::InternalError,
+            1 => Loss::Closed,
+            _ => Loss::Unavailable,
+        })
+    }
+
+    /// The first answer to a request with this idempotency token, if any.
+    fn replay(&mut self, r: &Req) -> Option<Response<Body>> {
+        let token = r.param("ClientToken")?;
+        let (status, body) = self.tokens.get(&(r.action.clone(), token.to_string()))?.clone();
+        self.count(format!("token {}", r.action));
+        Some(
+            Response::builder()
+                .status(status)
+                .header("content-type", "text/xml")
+                .body(http_body_util::Full::new(body))
+                .unwrap(),
+        )
     }
 
     fn lingering(&self, id: &str) -> Option<String> {
@@ -431,7 +515,7 @@ impl Ctx {
         ))
     }
 
-    async fn handle(&self, r: Req) -> Response<Body> {
+    async fn handle(&self, r: Req) -> Reply {
         let (latency, in_use, linger) = {
             let l = self.layer();
             (l.cfg.latency, l.cfg.in_use, l.cfg.linger)
@@ -439,16 +523,17 @@ impl Ctx {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        let throttled = self.layer().throttle(&r);
-        if let Some(answer) = throttled {
-            return answer;
-        }
-        let invisible = self.layer().invisible(&r);
-        if let Some(answer) = invisible {
-            return answer;
+        let early = {
+            let mut l = self.layer();
+            l.throttle(&r)
+                .or_else(|| l.replay(&r))
+                .or_else(|| l.invisible(&r))
+        };
+        if let Some(answer) = early {
+            return Reply::Answer(answer);
         }
         if in_use && let Some(answer) = self.in_use(&r).await {
-            return answer;
+            return Reply::Answer(answer);
         }
         let lingers = if linger.is_zero() {
             vec![]
@@ -457,11 +542,11 @@ impl Ctx {
         };
         let mut ans = match wire::forward(&self.http, &self.upstream, &r).await {
             Ok(a) => a,
-            Err(e) => return wire::error(&r.service, 502, "BadGateway", &e),
+            Err(e) => return Reply::Answer(wire::error(&r.service, 502, "BadGateway", &e)),
         };
+        let mut l = self.layer();
         if ans.status.is_success() {
             let mut body = ans.text();
-            let mut l = self.layer();
             let until = Instant::now() + linger;
             for id in lingers {
                 l.seen.lingering.insert(id, until);
@@ -471,8 +556,27 @@ impl Ctx {
                 l.show(&r, &mut body);
                 ans.body = bytes::Bytes::from(body);
             }
+            if let Some(token) = r.param("ClientToken") {
+                let first = (ans.status, ans.body.clone());
+                l.tokens.insert((r.action.clone(), token.to_string()), first);
+            }
         }
-        ans.into_response()
+        match l.lose(&r) {
+            None => Reply::Answer(ans.into_response()),
+            Some(Loss::Closed) => Reply::Close,
+            Some(Loss::InternalError) => Reply::Answer(wire::error(
+                &r.service,
+                500,
+                "InternalError",
+                "An internal error has occurred",
+            )),
+            Some(Loss::Unavailable) => Reply::Answer(wire::error(
+                &r.service,
+                503,
+                "ServiceUnavailable",
+                "The service is unavailable. Please try again shortly.",
+            )),
+        }
     }
 }
 
@@ -577,10 +681,13 @@ async fn serve(
             let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                 let ctx = ctx.clone();
                 async move {
-                    Ok::<_, Infallible>(match Req::read(req).await {
-                        Ok(r) => ctx.handle(r).await,
-                        Err(e) => wire::error("", 400, "BadRequest", &e.to_string()),
-                    })
+                    match Req::read(req).await {
+                        Ok(r) => match ctx.handle(r).await {
+                            Reply::Answer(a) => Ok(a),
+                            Reply::Close => Err(Closed),
+                        },
+                        Err(e) => Ok(wire::error("", 400, "BadRequest", &e.to_string())),
+                    }
                 }
             });
             let _ = http1::Builder::new()
