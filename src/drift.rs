@@ -8,7 +8,6 @@
 use serde_json::Value;
 
 use crate::plan::{Drift, Refreshed, changed_props};
-use crate::provider::Live;
 use crate::state::State;
 
 /// Silences expected changes: `ADDRESS.PROPERTY[.KEY]`, where ADDRESS may be
@@ -97,20 +96,8 @@ pub fn line_diff(recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> 
         .collect()
 }
 
-/// One resource that carries this stack's tags but that state does not record.
-#[derive(Debug, Clone)]
-pub struct Unmanaged {
-    pub kind: String,
-    pub live: Live,
-}
-
 /// Every difference between the last applied state and live, minus the ignored.
-pub fn detect(
-    state: Option<&State>,
-    live: &Refreshed,
-    unmanaged: &[Unmanaged],
-    rules: &[Rule],
-) -> Vec<Drift> {
+pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
     let mut out = Vec::new();
     let Some(st) = state else { return out };
     for (addr, rec) in &st.resources {
@@ -161,25 +148,38 @@ pub fn detect(
             None => {}
         }
     }
-    for u in unmanaged {
-        let addr = u.live.address().unwrap_or_else(|| "?".into());
-        if rules.iter().any(|r| r.matches(&addr) && r.path == ["*"]) {
-            continue;
-        }
-        out.push(Drift {
-            address: addr,
-            class: "unmanaged".into(),
-            kind: Some(u.kind.clone()),
-            id: Some(u.live.id.clone()),
-            ..Drift::default()
-        });
-    }
     out
+}
+
+/// Objects with the stack's tags that state does not record: `orphan` (this
+/// state made it: an earlier attempt's) or `unmanaged` (another state's, or
+/// an older provision's), minus those `address.*` rules silence.
+pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
+    let silenced = |a: &str| rules.iter().any(|r| r.matches(a) && r.path == ["*"]);
+    let orphans = live.orphans.iter().map(|(kind, l)| Drift {
+        address: l.address().unwrap_or_else(|| "?".into()),
+        class: "orphan".into(),
+        kind: Some(kind.clone()),
+        id: Some(l.id.clone()),
+        ..Drift::default()
+    });
+    let unclaimed = live.unclaimed.iter().map(|u| Drift {
+        address: u.address.clone().unwrap_or_else(|| "?".into()),
+        class: "unmanaged".into(),
+        kind: Some(u.kind.clone()),
+        id: Some(u.id.clone()),
+        ..Drift::default()
+    });
+    orphans
+        .chain(unclaimed)
+        .filter(|d| !silenced(&d.address))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Live;
     use serde_json::json;
 
     #[test]
@@ -219,6 +219,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 prevent_destroy: false,
+                imported: false,
             },
         );
         let mut live = Refreshed::default();
@@ -230,8 +231,8 @@ mod tests {
             claimed_by: None,
         };
         live.recorded.insert("vpc".into(), Some(l));
-        assert_eq!(detect(Some(&st), &live, &[], &[]).len(), 1);
+        assert_eq!(detect(Some(&st), &live, &[]).len(), 1);
         let rules = [Rule::parse("vpc.tags.Scanner").unwrap()];
-        assert!(detect(Some(&st), &live, &[], &rules).is_empty());
+        assert!(detect(Some(&st), &live, &rules).is_empty());
     }
 }

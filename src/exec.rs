@@ -141,7 +141,7 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
                 deposed_of.insert(a, push(&mut ops, k, i, c));
             }
             Action::Delete => {
-                let k = if c.gone {
+                let k = if c.gone || c.imported {
                     OpKind::Forget
                 } else {
                     OpKind::Delete
@@ -191,8 +191,11 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
                 }
             }
             OpKind::Delete | OpKind::Forget | OpKind::DeleteDeposed => {
-                // Dependents go first: whatever recorded a dependency on us and is deleted.
-                after[oi].extend(of(&recorded_by, a, &[OpKind::Delete, OpKind::Forget]));
+                // Dependents go first: whatever recorded a dependency on us
+                // and is deleted (orphans among them: an orphan subnet
+                // before the VPC).
+                let deletes = [OpKind::Delete, OpKind::Forget, OpKind::DeleteDeposed];
+                after[oi].extend(of(&recorded_by, a, &deletes));
                 if op.kind == OpKind::DeleteDeposed && c.action == Action::CreateThenDelete {
                     after[oi].extend(new_of.get(a).copied());
                     // Those that now point at the new object move first.
@@ -437,6 +440,8 @@ impl Executor {
         store: Option<Arc<dyn StateStore>>,
     ) -> (Report, State) {
         let (ops, after) = operations(plan);
+        let mut state = state;
+        settle_doubts(plan, &mut state);
         let noop_props = plan
             .changes
             .iter()
@@ -544,11 +549,8 @@ async fn run_op(
             let live = match op.kind {
                 OpKind::Create => create(c, stack, inst, cloud, &desired, sh).await?,
                 _ => {
-                    // The plan shows live tags without the lineage (apply's
-                    // own mark); the object has it, as `desired` does.
-                    let mut before = c.before.clone().unwrap_or(Value::Null);
-                    stamp_lineage(&mut before, &sh.state.lock().await.lineage);
-                    call(op.kind, c, &before, inst, cloud, &desired).await?
+                    let before = c.before.as_ref().unwrap_or(&Value::Null);
+                    call(op.kind, c, before, inst, cloud, &desired).await?
                 }
             };
             record(op.kind, c, inst, live, desired, sh).await.map(Some)
@@ -627,10 +629,9 @@ async fn create(
     let addr = c.address.as_str();
     let intent = {
         let mut st = sh.state.lock().await;
-        let token = match st.creating.get(addr) {
-            Some(b) if b.kind == c.kind => b.token.clone(),
-            _ => uuid::Uuid::new_v4().to_string(),
-        };
+        let earlier = st.creating.get(addr).filter(|b| b.kind == c.kind);
+        let resumed = earlier.is_some();
+        let token = earlier.map_or_else(|| uuid::Uuid::new_v4().to_string(), |b| b.token.clone());
         st.creating.insert(
             addr.to_string(),
             Creating {
@@ -644,6 +645,7 @@ async fn create(
             lineage: st.lineage.clone(),
             address: addr.to_string(),
             token,
+            resumed,
             ..Intent::default()
         }
     };
@@ -681,12 +683,10 @@ async fn call(
             .ok_or_else(|| Error::other(format!("internal: {} has no id", c.address)))
     };
     match kind {
-        OpKind::Update => {
-            cloud
-                .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
-                .await
-                .map_err(at)
-        }
+        OpKind::Update => cloud
+            .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
+            .await
+            .map_err(at),
         _ => Ok(Live {
             id: id()?,
             props: c.before.clone().unwrap_or(Value::Null),
@@ -731,6 +731,7 @@ async fn record(
         desired.clone()
     };
     st.creating.remove(addr);
+    let imported = kind != OpKind::Create && st.resources.get(addr).is_some_and(|r| r.imported);
     st.resources.insert(
         addr.to_string(),
         Recorded {
@@ -740,6 +741,7 @@ async fn record(
             outputs,
             dependencies: inst.deps.clone(),
             prevent_destroy: inst.lifecycle.prevent_destroy,
+            imported,
         },
     );
     sh.props
@@ -748,6 +750,24 @@ async fn record(
         .insert(addr.to_string(), desired);
     sh.save(&mut st).await?;
     Ok(live.id)
+}
+
+/// What the plan's search for orphans settled: the kinds it listed are no
+/// longer in doubt (the orphans it found are in the plan), and a begun
+/// create of an address the plan no longer creates is over. True when
+/// state changed.
+pub fn settle_doubts(plan: &Plan, st: &mut State) -> bool {
+    let before = (st.unsure.len(), st.creating.len());
+    st.unsure.retain(|k| !plan.searched.contains(k));
+    let creates: HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create || c.action.is_replace())
+        .map(|c| c.address.as_str())
+        .collect();
+    st.creating
+        .retain(|a, c| !plan.searched.contains(&c.kind) || creates.contains(a.as_str()));
+    before != (st.unsure.len(), st.creating.len())
 }
 
 /// Deletes the object a delete means (the recorded one, or the deposed one
@@ -792,10 +812,16 @@ async fn remove(
             .map(|i| i.timeouts)
             .unwrap_or_default();
         let before = c.before.as_ref().unwrap_or(&Value::Null);
-        cloud
-            .delete(&kind, &id, before, t.delete, t.in_use)
-            .await
-            .map_err(|e| e.at_address(addr))?;
+        let r = cloud.delete(&kind, &id, before, t.delete, t.in_use).await;
+        if let Err(e) = r {
+            if c.orphan {
+                // Still there: the next plan looks for it again.
+                let mut st = sh.state.lock().await;
+                st.unsure.insert(kind.clone());
+                sh.save(&mut st).await?;
+            }
+            return Err(e.at_address(addr));
+        }
     }
     let mut st = sh.state.lock().await;
     if op.kind == OpKind::DeleteDeposed || c.deposed {

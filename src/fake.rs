@@ -139,9 +139,15 @@ resources:
 
     async fn apply(cloud: &Arc<FakeCloud>, src: &str, st: State) -> (crate::exec::Report, State) {
         let stack = crate::stack::load("t.yaml", src, &[]).unwrap();
-        let live = crate::refresh::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
-            .await
-            .unwrap();
+        let live = crate::refresh::refresh(
+            cloud.as_ref(),
+            Some(&stack),
+            "t",
+            Some(&st),
+            crate::refresh::Search::Cheap,
+        )
+        .await
+        .unwrap();
         let p = plan::plan(&stack, Some(&st), &live).unwrap();
         let ex = Executor {
             cloud: cloud.clone(),
@@ -166,9 +172,15 @@ resources:
         assert_eq!(rt.as_array().unwrap().len(), 2);
         // Nothing to do the second time.
         let stack = crate::stack::load("t.yaml", STACK, &[]).unwrap();
-        let live = crate::refresh::refresh(cloud.as_ref(), Some(&stack), "t", Some(&st))
-            .await
-            .unwrap();
+        let live = crate::refresh::refresh(
+            cloud.as_ref(),
+            Some(&stack),
+            "t",
+            Some(&st),
+            crate::refresh::Search::Cheap,
+        )
+        .await
+        .unwrap();
         let p = plan::plan(&stack, Some(&st), &live).unwrap();
         assert!(!p.has_changes(), "{}", crate::render::plan(&p));
     }

@@ -88,6 +88,10 @@ pub struct KindSpec {
     /// What create, update and delete wait for, for the docs ("" when the
     /// answer is final).
     pub waits: &'static str,
+    /// Whether AWS lists the stack's own objects in one filtered read (EC2's
+    /// tag filters): refresh then reads recorded objects and looks for
+    /// orphans in that one call.
+    pub owned_by_filter: bool,
 }
 
 /// The suffix a name gets while its replacement coexists with it: `-` and six hex digits.
@@ -136,6 +140,7 @@ impl KindSpec {
             coexist: false,
             unique: None,
             waits: "",
+            owned_by_filter: false,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {

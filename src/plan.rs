@@ -5,7 +5,7 @@
 //! as drift, so an operator sees which changes come from the YAML and which
 //! were made outside provision.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -66,9 +66,17 @@ pub struct Change {
     /// Recorded in state but deleted outside provision.
     #[serde(default)]
     pub gone: bool,
-    /// Deposed object of an interrupted create-then-delete.
+    /// Brought in by `import`: a delete only forgets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
+    /// Deposed object of an interrupted create-then-delete, or an orphan.
     #[serde(default)]
     pub deposed: bool,
+    /// An orphan: carries this state's lineage and an address's tags, but
+    /// state records another object there or nothing (an earlier attempt
+    /// made it). Deleted, as a deposed object is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
     /// Why the existing object cannot be deleted (deletion protection, a
     /// bucket with objects); set by the command from the cloud's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +120,25 @@ pub struct Plan {
     pub changes: Vec<Change>,
     #[serde(default)]
     pub drift: Vec<Drift>,
+    /// Objects with this stack's tags that another state made (or an older
+    /// provision, before lineages): shown, never touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unclaimed: Vec<Unclaimed>,
+    /// Kinds whose orphans refresh looked for.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub searched: BTreeSet<String>,
+}
+
+/// An object with this stack's tags that this state did not make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unclaimed {
+    pub kind: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The lineage it carries, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
 }
 
 impl Plan {
@@ -128,7 +155,7 @@ impl Plan {
             match c.action {
                 Action::Create => n.0 += 1,
                 Action::Update => n.1 += 1,
-                Action::Delete if !c.gone => n.2 += 1,
+                Action::Delete if !c.gone && !c.imported => n.2 += 1,
                 a if a.is_replace() => {
                     n.0 += 1;
                     n.2 += 1;
@@ -152,6 +179,12 @@ pub struct Refreshed {
     pub deposed: HashMap<String, Option<Live>>,
     /// Objects found by ownership tags for addresses that state lacks.
     pub owned: HashMap<String, Live>,
+    /// Objects this state made that it records nowhere, by kind.
+    pub orphans: Vec<(String, Live)>,
+    /// Objects with the stack's tags that another state made.
+    pub unclaimed: Vec<Unclaimed>,
+    /// Kinds whose objects of this stack were all listed.
+    pub searched: BTreeSet<String>,
 }
 
 struct PlanKnown {
@@ -287,12 +320,47 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     if let Some(st) = state {
         changes.extend(st.deposed.iter().map(|d| deposed_change(d, live)));
     }
+    let deps_of = |a: &str| stack.instance(a).map(|i| i.deps.clone());
+    changes.extend(orphan_changes(deps_of, live));
     Ok(Plan {
         stack: stack.name.clone(),
         destroy: false,
         changes,
-        drift: crate::drift::detect(state, live, &[], &lifecycle_rules(stack)),
+        drift: crate::drift::detect(state, live, &lifecycle_rules(stack)),
+        unclaimed: live.unclaimed.clone(),
+        searched: live.searched.clone(),
     })
+}
+
+/// Deletes of the orphans refresh found: each after what its address's
+/// dependents made (an orphan subnet before an orphan VPC).
+fn orphan_changes(deps_of: impl Fn(&str) -> Option<Vec<String>>, live: &Refreshed) -> Vec<Change> {
+    live.orphans
+        .iter()
+        .map(|(kind, l)| {
+            let address = l.address().unwrap_or_else(|| format!("({kind})"));
+            let deps = deps_of(&address).unwrap_or_default();
+            Change {
+                address,
+                kind: kind.clone(),
+                action: Action::Delete,
+                id: Some(l.id.clone()),
+                before: Some(l.props.clone()),
+                after: None,
+                changed: vec![],
+                replace_because: vec![],
+                adopt: false,
+                gone: false,
+                deposed: true,
+                orphan: true,
+                imported: false,
+                blocked: None,
+                outputs: Default::default(),
+                deps: vec![],
+                old_deps: deps,
+            }
+        })
+        .collect()
 }
 
 /// The existing object an instance's change starts from: recorded in state
@@ -349,6 +417,8 @@ fn change_of(
         adopt,
         gone,
         deposed: false,
+        orphan: false,
+        imported: false,
         blocked: None,
         outputs: Default::default(),
         deps: inst.deps.clone(),
@@ -468,6 +538,19 @@ fn from_existing(
     };
     if change.action.is_replace() {
         known.outputs.remove(&inst.address);
+        if rec.is_some_and(|r| r.imported) {
+            return Err(StackError::at(
+                &stack.file,
+                inst.loc,
+                format!(
+                    "{} was imported, and changing {} replaces it: provision deletes only what it created; \
+                     change it by hand, or `provision state rm {}` and let provision create a new one",
+                    inst.address,
+                    change.replace_because.join(", "),
+                    inst.address
+                ),
+            ));
+        }
         if inst.lifecycle.prevent_destroy || rec.is_some_and(|r| r.prevent_destroy) {
             return Err(StackError::at(
                 &stack.file,
@@ -489,17 +572,8 @@ fn from_existing(
         known.outputs.insert(inst.address.clone(), outs);
     }
     change.outputs = l.outputs.clone();
-    change.before = Some(without_lineage(l.props));
+    change.before = Some(l.props);
     Ok(())
-}
-
-/// Live properties without the lineage tag: apply sets it on what it
-/// creates or changes; it is never a difference the stack makes.
-fn without_lineage(mut v: Value) -> Value {
-    if let Some(Value::Object(t)) = v.get_mut("tags") {
-        t.remove(crate::stack::TAG_LINEAGE);
-    }
-    v
 }
 
 /// Deletes the old object of an interrupted create-then-delete replacement.
@@ -517,6 +591,8 @@ fn deposed_change(d: &crate::state::Deposed, live: &Refreshed) -> Change {
         replace_because: vec![],
         adopt: false,
         deposed: true,
+        orphan: false,
+        imported: false,
         blocked: None,
         outputs: Default::default(),
         deps: vec![],
@@ -543,6 +619,7 @@ pub fn lifecycle_rules(stack: &Stack) -> Vec<crate::drift::Rule> {
 
 fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> Change {
     Change {
+        imported: rec.imported,
         address: addr.to_string(),
         kind: rec.kind.clone(),
         action: Action::Delete,
@@ -554,6 +631,7 @@ fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> C
         replace_because: vec![],
         adopt: false,
         deposed: false,
+        orphan: false,
         blocked: None,
         outputs: Default::default(),
         deps: vec![],
@@ -578,11 +656,15 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
             changes.push(deposed_change(d, live));
         }
     }
+    let deps_of = |a: &str| Some(state?.resources.get(a)?.dependencies.clone());
+    changes.extend(orphan_changes(deps_of, live));
     Ok(Plan {
         stack: stack_name.to_string(),
         destroy: true,
         changes,
         drift: vec![],
+        unclaimed: live.unclaimed.clone(),
+        searched: live.searched.clone(),
     })
 }
 
@@ -647,6 +729,7 @@ resources:
                     outputs: l.outputs.clone(),
                     dependencies: stack.instance(addr).unwrap().deps.clone(),
                     prevent_destroy: false,
+                    imported: false,
                 },
             );
         }

@@ -135,6 +135,8 @@ pub struct Intent {
     /// The idempotency token: the same for every attempt, in this run and
     /// the next, until state records the object.
     pub token: String,
+    /// An earlier run began this create (and may have made the object).
+    pub resumed: bool,
     /// Set when an attempt's outcome was unknown (an answer lost): another
     /// object may have been made, so the next plan looks for orphans.
     pub doubt: std::sync::atomic::AtomicBool,

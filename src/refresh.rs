@@ -1,72 +1,165 @@
-//! Reading what is live for a plan: what state records, and owned objects
-//! state does not know. Batched: one read per kind and page of ids, one query
-//! per kind with desired resources missing from state.
+//! Reading what is live for a plan: what state records, objects of the
+//! stack state does not know (to adopt, or orphans), batched: per kind, one
+//! read per page of recorded ids and one query for the stack's own; for kinds
+//! AWS filters by tag (EC2), the one query answers both.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::diag::{Error, Result};
-use crate::plan::{Action, Plan, Refreshed};
+use crate::diag::Result;
+use crate::plan::{Action, Plan, Refreshed, Unclaimed};
 use crate::provider::{Cloud, Live, Wanted};
-use crate::stack::Stack;
+use crate::stack::{Stack, TAG_LINEAGE};
 use crate::state::{Recorded, State};
 
-/// Reads what state records and, with a stack, looks for owned but
-/// unrecorded resources of the addresses state lacks.
+/// Where refresh looks for orphans: objects this state made and records
+/// nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Kinds AWS lists by tag in the read refresh makes anyway (EC2), and
+    /// kinds of creates in doubt (plan, apply): where this state's own
+    /// attempts can have left one, at no extra call.
+    Cheap,
+    /// Every kind the stack and state use (destroy, drift).
+    Everywhere,
+}
+
+/// What one kind's reads found: recorded objects by id, and the stack's own.
+struct KindRead {
+    kind: String,
+    live: Vec<Live>,
+    owned: Vec<Live>,
+}
+
+/// Reads what state records and, with a stack, what the stack's addresses
+/// missing from state may already have (made by this state, found by its
+/// ownership); classifies every other object of the stack found.
 pub async fn refresh(
     cloud: &dyn Cloud,
     stack: Option<&Stack>,
     stack_name: &str,
     state: Option<&State>,
+    search: Search,
 ) -> Result<Refreshed> {
-    let live = read_recorded(cloud, state).await?;
-    let mut out = Refreshed::default();
+    let mut recorded: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     if let Some(st) = state {
-        for (addr, r) in &st.resources {
-            let l = live.get(&(r.kind.clone(), r.id.clone())).cloned();
-            out.recorded
-                .insert(addr.clone(), l.map(|l| as_recorded(l, r)));
-        }
-        for d in &st.deposed {
-            out.deposed.insert(
-                d.id.clone(),
-                live.get(&(d.kind.clone(), d.id.clone())).cloned(),
-            );
+        let ids = st.resources.values().map(|r| (&r.kind, &r.id));
+        for (k, id) in ids.chain(st.deposed.iter().map(|d| (&d.kind, &d.id))) {
+            recorded.entry(k).or_default().push(id.clone());
         }
     }
-    if let Some(stack) = stack {
-        out.owned = find_owned(cloud, stack, stack_name, state).await?;
+    let wanted = wanted(stack, state);
+    let mut out = Refreshed {
+        searched: searched(stack, state, search),
+        ..Refreshed::default()
+    };
+    let mut kinds: BTreeSet<&str> = recorded.keys().copied().collect();
+    kinds.extend(wanted.keys().copied());
+    kinds.extend(out.searched.iter().map(String::as_str));
+    let none = (Vec::new(), Vec::new());
+    let reads = kinds.iter().map(|&k| {
+        let ids = recorded.get(k).unwrap_or(&none.0);
+        let w = wanted.get(k).unwrap_or(&none.1);
+        let look = !w.is_empty() || out.searched.contains(k);
+        read_kind(cloud, k, stack_name, ids, w, look)
+    });
+    let mut found: Vec<KindRead> = Vec::new();
+    for r in futures::future::join_all(reads).await {
+        found.push(r?);
+    }
+    let live: HashMap<(&str, &str), &Live> = found
+        .iter()
+        .flat_map(|r| {
+            r.live
+                .iter()
+                .map(move |l| ((r.kind.as_str(), l.id.as_str()), l))
+        })
+        .collect();
+    if let Some(st) = state {
+        for (addr, r) in &st.resources {
+            let l = live.get(&(r.kind.as_str(), r.id.as_str()));
+            out.recorded
+                .insert(addr.clone(), l.map(|l| as_recorded((*l).clone(), r)));
+        }
+        for d in &st.deposed {
+            let l = live.get(&(d.kind.as_str(), d.id.as_str()));
+            out.deposed.insert(d.id.clone(), l.map(|l| (*l).clone()));
+        }
+    }
+    for r in found {
+        let w = wanted.get(r.kind.as_str()).unwrap_or(&none.1);
+        classify(&r.kind, r.owned, w, state, &mut out);
     }
     Ok(out)
 }
 
-/// Every recorded and deposed object, one batched read per kind.
-async fn read_recorded(
+/// One kind: the stack's own objects (when asked), and the recorded ids
+/// that query did not answer for, read by id.
+async fn read_kind(
     cloud: &dyn Cloud,
-    state: Option<&State>,
-) -> Result<HashMap<(String, String), Live>> {
-    let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    if let Some(st) = state {
-        for r in st.resources.values() {
-            by_kind.entry(&r.kind).or_default().push(r.id.clone());
-        }
-        for d in &st.deposed {
-            by_kind.entry(&d.kind).or_default().push(d.id.clone());
+    kind: &str,
+    stack_name: &str,
+    ids: &[String],
+    wanted: &[Wanted],
+    look: bool,
+) -> Result<KindRead> {
+    let by_filter = crate::kind::lookup(kind).is_some_and(|k| k.owned_by_filter);
+    let owned = if look {
+        cloud.find_owned(kind, stack_name, wanted).await?
+    } else {
+        vec![]
+    };
+    let mut live: Vec<Live> = Vec::new();
+    let mut rest: Vec<String> = ids.to_vec();
+    if by_filter {
+        live.extend(owned.iter().filter(|l| ids.contains(&l.id)).cloned());
+        rest.retain(|id| !live.iter().any(|l| &l.id == id));
+    }
+    if !rest.is_empty() {
+        live.extend(cloud.read(kind, &rest).await?);
+    }
+    Ok(KindRead {
+        kind: kind.to_string(),
+        live,
+        owned,
+    })
+}
+
+/// The stack's addresses state lacks, per kind, with what is known of them.
+fn wanted<'a>(stack: Option<&'a Stack>, state: Option<&State>) -> BTreeMap<&'a str, Vec<Wanted>> {
+    let mut wanted: BTreeMap<&str, Vec<Wanted>> = BTreeMap::new();
+    let Some(stack) = stack else { return wanted };
+    let missing =
+        |i: &&crate::stack::Instance| state.is_none_or(|s| !s.resources.contains_key(&i.address));
+    if !stack.instances.iter().any(|i| missing(&i)) {
+        return wanted;
+    }
+    let statics = stack.static_props();
+    for i in stack.instances.iter().filter(missing) {
+        wanted.entry(i.kind.name).or_default().push(Wanted {
+            address: i.address.clone(),
+            props: statics.get(&i.address).cloned().unwrap_or(Value::Null),
+        });
+    }
+    wanted
+}
+
+/// The kinds refresh lists every object of the stack of.
+fn searched(stack: Option<&Stack>, state: Option<&State>, search: Search) -> BTreeSet<String> {
+    let Some(st) = state else {
+        return BTreeSet::new();
+    };
+    let mut used: BTreeSet<&str> = st.resources.values().map(|r| r.kind.as_str()).collect();
+    used.extend(stack.iter().flat_map(|s| &s.instances).map(|i| i.kind.name));
+    let mut out = st.doubtful_kinds();
+    for k in used {
+        let cheap = crate::kind::lookup(k).is_some_and(|s| s.owned_by_filter);
+        if search == Search::Everywhere || cheap {
+            out.insert(k.to_string());
         }
     }
-    let reads = by_kind.iter().map(|(k, ids)| async move {
-        let found = cloud.read(k, ids).await?;
-        Ok::<_, Error>((k.to_string(), found))
-    });
-    let mut out = HashMap::new();
-    for r in futures::future::join_all(reads).await {
-        let (k, found) = r?;
-        for l in found {
-            out.insert((k.clone(), l.id.clone()), l);
-        }
-    }
-    Ok(out)
+    out
 }
 
 /// A live object as state knows it: provision's own settings (kept in state)
@@ -93,38 +186,54 @@ fn as_recorded(mut l: Live, r: &Recorded) -> Live {
     l
 }
 
-/// Owned objects of the stack's addresses that state does not record.
-async fn find_owned(
-    cloud: &dyn Cloud,
-    stack: &Stack,
-    stack_name: &str,
+/// The stack's objects of one kind that state does not record: those of
+/// addresses state lacks are adopted (when this state made them), the others
+/// are orphans (this state's lineage) or unclaimed (another state's).
+fn classify(
+    kind: &str,
+    mut found: Vec<Live>,
+    wanted: &[Wanted],
     state: Option<&State>,
-) -> Result<HashMap<String, Live>> {
-    let statics = stack.static_props();
-    let mut missing: BTreeMap<&str, Vec<Wanted>> = BTreeMap::new();
-    for i in &stack.instances {
-        if state.is_none_or(|s| !s.resources.contains_key(&i.address)) {
-            missing.entry(i.kind.name).or_default().push(Wanted {
-                address: i.address.clone(),
-                props: statics.get(&i.address).cloned().unwrap_or(Value::Null),
-            });
-        }
-    }
-    let finds = missing.iter().map(|(k, wanted)| async move {
-        let found = cloud.find_owned(k, stack_name, wanted).await?;
-        Ok::<_, Error>((wanted, found))
-    });
-    let mut out = HashMap::new();
-    for r in futures::future::join_all(finds).await {
-        let (wanted, found) = r?;
-        for l in found {
-            let Some(addr) = l.address() else { continue };
-            if wanted.iter().any(|w| w.address == addr) {
-                out.insert(addr, l);
+    out: &mut Refreshed,
+) {
+    // What state records, and what `state rm` let go of: never orphans.
+    let known = |id: &str| {
+        state.is_some_and(|s| {
+            s.resources.values().any(|r| r.kind == kind && r.id == id)
+                || s.deposed.iter().any(|d| d.kind == kind && d.id == id)
+                || s.released.iter().any(|r| r.kind == kind && r.id == id)
+        })
+    };
+    let lineage = state.map(|s| s.lineage.as_str());
+    let begun = |a: &str| state.is_some_and(|s| s.creating.contains_key(a));
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    for l in found.into_iter().filter(|l| !known(&l.id)) {
+        let tag = l.props["tags"][TAG_LINEAGE].as_str().map(str::to_string);
+        let addr = l.address();
+        // Made by this state: its lineage; or found by a name or token AWS
+        // keeps for an address whose create this state began.
+        let mine = match (&tag, lineage) {
+            (Some(t), Some(ours)) => t == ours,
+            (None, Some(_)) => l.claimed_by.as_deref().is_some_and(begun),
+            (_, None) => false,
+        };
+        let wanted_here = addr
+            .as_ref()
+            .is_some_and(|a| wanted.iter().any(|w| &w.address == a));
+        match addr {
+            Some(a) if mine && wanted_here && !out.owned.contains_key(&a) => {
+                out.owned.insert(a, l);
             }
+            _ if mine && out.searched.contains(kind) => out.orphans.push((kind.to_string(), l)),
+            _ if mine => {}
+            addr => out.unclaimed.push(Unclaimed {
+                kind: kind.to_string(),
+                id: l.id.clone(),
+                address: addr,
+                lineage: tag,
+            }),
         }
     }
-    Ok(out)
 }
 
 /// Asks the cloud, for every object the plan creates or deletes, whether

@@ -89,10 +89,11 @@ fn prop_diff(
         (Some(b), None | Some(Value::Null)) => nested(out, '-', k, b, w, indent),
         (Some(Value::Object(bo)), Some(Value::Object(ao))) => {
             let _ = writeln!(out, "{pad}~ {k:w$} = {{{note}");
+            // The lineage tag is apply's own mark, never the stack's change.
             let mut keys: Vec<&String> = bo
                 .keys()
                 .chain(ao.keys())
-                .filter(|k| bo.get(*k) != ao.get(*k))
+                .filter(|k| bo.get(*k) != ao.get(*k) && *k != crate::stack::TAG_LINEAGE)
                 .collect();
             keys.sort();
             keys.dedup();
@@ -161,6 +162,18 @@ fn header(c: &Change) -> (String, &'static str) {
         ),
         Action::Delete if c.gone => (
             format!("  - {what} was already deleted outside provision: forget it"),
+            "-",
+        ),
+        Action::Delete if c.imported => (
+            format!(
+                "  - {what} was imported: forget it, and leave it in AWS (provision deletes only what it created)"
+            ),
+            "-",
+        ),
+        Action::Delete if c.orphan => (
+            format!(
+                "  - {what} orphan: made by an earlier attempt of this state, recorded nowhere: will be destroyed"
+            ),
             "-",
         ),
         Action::Delete if c.deposed => (
@@ -246,8 +259,17 @@ pub fn drift(out: &mut String, drift: &[Drift]) {
             "unmanaged" => {
                 let _ = writeln!(
                     out,
-                    "  ? {} exists with this stack's tags but is not in state",
-                    d.address
+                    "  ? {} {} exists with this stack's tags but another state made it",
+                    d.address,
+                    d.id.as_deref().unwrap_or("?")
+                );
+            }
+            "orphan" => {
+                let _ = writeln!(
+                    out,
+                    "  ? {} {} was made by this state but is recorded nowhere (an orphan): apply deletes it",
+                    d.address,
+                    d.id.as_deref().unwrap_or("?")
                 );
             }
             _ => {
@@ -266,10 +288,32 @@ pub fn drift(out: &mut String, drift: &[Drift]) {
     out.push('\n');
 }
 
+/// Objects with the stack's tags that another state made: left alone.
+fn unclaimed(out: &mut String, p: &Plan) {
+    if p.unclaimed.is_empty() {
+        return;
+    }
+    out.push_str("Not this state's, left alone (they carry this stack's tags, but another state or an older provision made them; import one to manage it):
+
+");
+    for u in &p.unclaimed {
+        let lineage = u.lineage.as_deref().unwrap_or("none");
+        let _ = writeln!(
+            out,
+            "  ? {} {} {} (lineage: {lineage})",
+            u.kind,
+            u.address.as_deref().unwrap_or("?"),
+            u.id
+        );
+    }
+    out.push('\n');
+}
+
 /// The whole plan, with drift first and the summary line last.
 pub fn plan(p: &Plan) -> String {
     let mut out = String::new();
     drift(&mut out, &p.drift);
+    unclaimed(&mut out, p);
     if !p.has_changes() {
         for c in p.changes.iter().filter(|c| c.not_attempted()) {
             change(&mut out, c);

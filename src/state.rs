@@ -39,6 +39,16 @@ pub struct State {
     /// next plan looks for orphans of them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub unsure: BTreeSet<String>,
+    /// Objects `state rm` let go of: they still carry this state's tags, but
+    /// are no longer its to delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<Released>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Released {
+    pub kind: String,
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +81,10 @@ pub struct Recorded {
     pub dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prevent_destroy: bool,
+    /// Brought in by `import`: provision did not create it, so it never
+    /// deletes it (destroy and removal from the stack forget it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,6 +106,7 @@ impl State {
             deposed: vec![],
             creating: BTreeMap::new(),
             unsure: BTreeSet::new(),
+            released: vec![],
         }
     }
 }

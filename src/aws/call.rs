@@ -298,7 +298,12 @@ impl Api {
 
     /// Calls until an answer that ends it; true when an attempt's outcome
     /// was unknown (it may have been carried out).
-    async fn attempts<T, E, F, Fut>(&self, op: &'static str, how: How, mut f: F) -> (Result<T>, bool)
+    async fn attempts<T, E, F, Fut>(
+        &self,
+        op: &'static str,
+        how: How,
+        mut f: F,
+    ) -> (Result<T>, bool)
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         F: FnMut() -> Fut,

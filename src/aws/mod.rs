@@ -152,6 +152,9 @@ pub(crate) struct Create<'a> {
     /// The idempotency token, for the APIs that take one: the same for every
     /// attempt of this create, in this run and the next.
     pub token: &'a str,
+    /// An earlier attempt (an answer lost, or a run that ended in the
+    /// create) may have made the object.
+    pub retry: bool,
 }
 
 /// Creates tried at most, when answers are lost and nothing is found.
@@ -194,9 +197,13 @@ impl<K: Kind> Typed<K> {
                 .0
                 .describe(Query::Owned(&intent.stack, &wanted))
                 .await?;
+            // This state's lineage; or no lineage (a name or token AWS
+            // keeps), when an earlier attempt may have made it.
+            let retry = intent.resumed || intent.in_doubt();
             let mine = found.into_iter().find(|l| {
+                let lineage = l.props["tags"][crate::stack::TAG_LINEAGE].as_str();
                 l.address().as_deref() == Some(intent.address.as_str())
-                    && tags::lineage_is(l, &intent.lineage)
+                    && lineage.map_or(retry, |x| x == intent.lineage)
             });
             if mine.is_some() {
                 return Ok(mine);
@@ -258,6 +265,7 @@ impl<K: Kind> Resource for Typed<K> {
             let c = Create {
                 timeout: left(),
                 token: &intent.token,
+                retry: intent.resumed || intent.in_doubt(),
             };
             let e = match self.0.create(&p, &c).await {
                 Ok(l) => return Ok(l),

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use crate::diag::Result;
 use crate::provider::Live;
-use crate::stack::{TAG_LINEAGE, TAG_STACK};
+use crate::stack::TAG_STACK;
 
 /// Tag keys to values, as the `tags` property holds them.
 pub(crate) type Tags = BTreeMap<String, String>;
@@ -38,16 +38,6 @@ pub(crate) fn changes(before: &Tags, after: &Tags) -> (Vec<(String, String)>, Ve
         .cloned()
         .collect();
     (set, removed)
-}
-
-/// True when a live object was made by the state of this lineage, or
-/// carries no lineage (found by a name or token AWS keeps, or made before
-/// provision tagged lineages).
-pub(crate) fn lineage_is(l: &Live, lineage: &str) -> bool {
-    match l.props["tags"].get(TAG_LINEAGE).and_then(|v| v.as_str()) {
-        Some(x) => x == lineage,
-        None => true,
-    }
 }
 
 /// True when a live object's tags say `stack` owns it.

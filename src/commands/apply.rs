@@ -7,7 +7,7 @@ use super::plan::PlanFile;
 use super::{ApplyOpts, Common, approve, execute};
 use crate::diag::{Error, Result};
 use crate::plan::{self, Plan};
-use crate::refresh::{find_blockers, refresh};
+use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 use crate::stack;
@@ -37,7 +37,14 @@ pub async fn run(c: &Common, o: &ApplyOpts, plan_file: Option<&Path>) -> Result<
 async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let st = s.state().await?;
     let cloud = s.connect().await?;
-    let live = refresh(cloud.as_ref(), Some(&s.stack), &s.stack.name, st.as_ref()).await?;
+    let live = refresh(
+        cloud.as_ref(),
+        Some(&s.stack),
+        &s.stack.name,
+        st.as_ref(),
+        Search::Cheap,
+    )
+    .await?;
     let mut p = plan::plan(&s.stack, st.as_ref(), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
     print!("{}", render::plan(&p));
@@ -70,6 +77,12 @@ async fn saved(s: &Session, o: &ApplyOpts, f: PlanFile) -> Result<i32> {
 async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
     let cloud = s.connect().await?;
     if !p.has_changes() {
+        // The search for orphans found none: the doubts it settled are over.
+        if let Some(mut st) = st
+            && crate::exec::settle_doubts(&p, &mut st)
+        {
+            s.store.save(&mut st).await?;
+        }
         s.stats(&cloud);
         return Ok(0);
     }

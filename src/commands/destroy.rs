@@ -3,7 +3,7 @@
 use super::{ApplyOpts, Common, approve, execute};
 use crate::diag::Result;
 use crate::plan;
-use crate::refresh::{find_blockers, refresh};
+use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 
@@ -21,7 +21,14 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
         return Ok(0);
     };
     let cloud = s.connect().await?;
-    let live = refresh(cloud.as_ref(), None, &s.stack.name, Some(&st)).await?;
+    let live = refresh(
+        cloud.as_ref(),
+        None,
+        &s.stack.name,
+        Some(&st),
+        Search::Everywhere,
+    )
+    .await?;
     let mut p = plan::plan_destroy(&s.stack.name, Some(&st), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
     print!("{}", render::plan(&p));

@@ -8,14 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Common;
 use crate::aws::AwsCloud;
-use crate::diag::{Error, Result};
-use crate::drift::{Rule, Unmanaged};
+use crate::diag::Result;
+use crate::drift::Rule;
 use crate::plan::{self, Drift};
-use crate::provider::Cloud;
-use crate::refresh::refresh;
+use crate::refresh::{Search, refresh};
 use crate::render;
 use crate::session::{Session, connect, load_stack};
-use crate::state::State;
 
 /// One drift check's result, as written to reports and printed with `--json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,12 +44,12 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     let before = cloud.counter.snapshot();
     let s = Session::open(c).await?;
     let st = s.state().await?;
-    let live = refresh(cloud, None, &s.stack.name, st.as_ref()).await?;
-    let unmanaged = unmanaged(cloud, &s.stack.name, st.as_ref()).await?;
+    let live = refresh(cloud, None, &s.stack.name, st.as_ref(), Search::Everywhere).await?;
     let mut rules = plan::lifecycle_rules(&s.stack);
     rules.extend(extra.iter().cloned());
-    let items = crate::drift::detect(st.as_ref(), &live, &unmanaged, &rules);
-    let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "unmanaged"]
+    let mut items = crate::drift::detect(st.as_ref(), &live, &rules);
+    items.extend(crate::drift::strays(&live, &rules));
+    let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "orphan", "unmanaged"]
         .iter()
         .map(|k| (k.to_string(), 0))
         .collect();
@@ -85,39 +83,16 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     })
 }
 
-/// Objects that carry the stack's ownership tags but that state does not know.
-async fn unmanaged(cloud: &AwsCloud, stack: &str, st: Option<&State>) -> Result<Vec<Unmanaged>> {
-    let finds = crate::aws::KINDS.iter().map(|k| async move {
-        let found = cloud.find_owned(k.name, stack, &[]).await?;
-        Ok::<_, Error>((k.name, found))
-    });
-    let known = |id: &str| {
-        st.is_some_and(|s| {
-            s.resources.values().any(|r| r.id == id) || s.deposed.iter().any(|d| d.id == id)
-        })
-    };
-    let mut out = Vec::new();
-    for r in futures::future::join_all(finds).await {
-        let (kind, found) = r?;
-        for l in found.into_iter().filter(|l| !known(&l.id)) {
-            out.push(Unmanaged {
-                kind: kind.to_string(),
-                live: l,
-            });
-        }
-    }
-    Ok(out)
-}
-
 pub fn summary(r: &DriftReport) -> String {
     if !r.drifted {
         return "No drift: the live infrastructure matches the last apply.".into();
     }
     let n = |k: &str| r.counts.get(k).copied().unwrap_or(0);
     format!(
-        "Drift: {} modified, {} deleted, {} unmanaged.",
+        "Drift: {} modified, {} deleted, {} orphaned, {} unmanaged.",
         n("modified"),
         n("deleted"),
+        n("orphan"),
         n("unmanaged")
     )
 }

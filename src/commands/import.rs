@@ -41,10 +41,15 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
             outputs,
             dependencies: inst.deps.clone(),
             prevent_destroy: inst.lifecycle.prevent_destroy,
+            imported: true,
         };
         st.resources.insert(address.to_string(), rec);
+        st.released.retain(|r| r.id != id);
         s.store.save(&mut st).await?;
-        println!("Imported {kind} {id} as {address}. `provision plan` shows how it differs from the stack.");
+        println!(
+            "Imported {kind} {id} as {address}. `provision plan` shows how it differs from the stack. \
+             provision changes it from now on, but never deletes it: destroy forgets it."
+        );
         Ok(0)
     })
     .await

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Common;
 use crate::diag::{Error, Result};
 use crate::plan::{self, Plan};
-use crate::refresh::{find_blockers, refresh};
+use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 use crate::state;
@@ -68,7 +68,14 @@ pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
 async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     let st = s.state().await?;
     let cloud = s.connect().await?;
-    let live = refresh(cloud.as_ref(), Some(&s.stack), &s.stack.name, st.as_ref()).await;
+    let live = refresh(
+        cloud.as_ref(),
+        Some(&s.stack),
+        &s.stack.name,
+        st.as_ref(),
+        Search::Cheap,
+    )
+    .await;
     s.stats(&cloud);
     let mut p = plan::plan(&s.stack, st.as_ref(), &live?)?;
     find_blockers(cloud.as_ref(), &mut p).await?;

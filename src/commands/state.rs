@@ -80,7 +80,14 @@ async fn rm(s: &Session, addrs: &[String]) -> Result<i32> {
             .resources
             .remove(a)
             .ok_or_else(|| Error::State(format!("{a} is not in the state")))?;
-        println!("Forgot {a} ({} {}); it still exists in AWS.", r.kind, r.id);
+        println!(
+            "Forgot {a} ({} {}); it still exists in AWS, and provision will not delete it.",
+            r.kind, r.id
+        );
+        st.released.push(crate::state::Released {
+            kind: r.kind,
+            id: r.id,
+        });
     }
     s.store.save(&mut st).await?;
     Ok(0)

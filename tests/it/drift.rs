@@ -89,6 +89,37 @@ async fn drifted() -> (World, String) {
         .send()
         .await
         .unwrap();
+    // A second subnet[a] this state made (its lineage) and recorded nowhere.
+    let lineage = st["lineage"].as_str().unwrap();
+    ec2.create_subnet()
+        .vpc_id(id("vpc"))
+        .cidr_block("10.20.8.0/24")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Subnet)
+                .tags(
+                    Tag::builder()
+                        .key("provision:stack")
+                        .value("drifty")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("provision:address")
+                        .value("subnet/a")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("provision:lineage")
+                        .value(lineage)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     (w, s)
 }
 
@@ -117,6 +148,7 @@ async fn drift_reports_exactly_what_changed_outside_and_only_reads() {
             want("deleted", "subnet[b]", ""),
             want("modified", "vpc", "tags"),
             want("modified", "web", "ingress"),
+            want("orphan", "subnet[a]", ""),
             want("unmanaged", "rogue", ""),
         ],
         "{}",
@@ -124,7 +156,7 @@ async fn drift_reports_exactly_what_changed_outside_and_only_reads() {
     );
     assert_eq!(
         v["counts"],
-        serde_json::json!({"modified": 2, "deleted": 1, "unmanaged": 1})
+        serde_json::json!({"modified": 2, "deleted": 1, "orphan": 1, "unmanaged": 1})
     );
     let tags = &items[1];
     assert!(tags["recorded"].get("Name").is_none());
@@ -174,29 +206,31 @@ async fn drift_reports_exactly_what_changed_outside_and_only_reads() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(
         v["counts"],
-        serde_json::json!({"modified": 0, "deleted": 1, "unmanaged": 1})
+        serde_json::json!({"modified": 0, "deleted": 1, "orphan": 1, "unmanaged": 1})
     );
 
     // Text mode, and plan shows drift apart from the YAML's changes.
     w.run(&["drift", "-s", &s])
         .code(2)
         .has("! subnet[b] was deleted outside provision")
-        .has("? rogue exists with this stack's tags but is not in state")
+        .has("? rogue subnet-")
+        .has("exists with this stack's tags but another state made it")
         .has("+   \"Name\": \"renamed-by-hand\",")
-        .has("Drift: 2 modified, 1 deleted, 1 unmanaged.");
+        .has("Drift: 2 modified, 1 deleted, 1 orphaned, 1 unmanaged.");
     w.run(&["plan", "-s", &s])
         .ok()
         .has("Changed outside provision since the last apply:")
         .has("~ vpc changed outside provision: tags")
         .has("+ ec2.subnet subnet[b] will be created");
 
-    // After apply puts things back, only the unmanaged subnet remains.
+    // After apply puts things back (and deletes the orphan), only the
+    // subnet another state made remains.
     w.run(&["apply", "-s", &s, "--auto-approve"]).ok();
     let r = w.run(&["drift", "-s", &s, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(
         v["counts"],
-        serde_json::json!({"modified": 0, "deleted": 0, "unmanaged": 1}),
+        serde_json::json!({"modified": 0, "deleted": 0, "orphan": 0, "unmanaged": 1}),
         "{}",
         r.stdout
     );
@@ -321,7 +355,7 @@ async fn scheduled_drift_writes_reports_serves_metrics_and_stops_on_sigterm() {
     let rounds = r
         .stdout
         .lines()
-        .filter(|l| l.contains("drifty: Drift: 2 modified, 1 deleted, 1 unmanaged."))
+        .filter(|l| l.contains("drifty: Drift: 2 modified, 1 deleted, 1 orphaned, 1 unmanaged."))
         .count();
     assert_eq!(rounds, count(), "{}", r.stdout);
     let hooked = std::fs::read_to_string(&hook).unwrap();

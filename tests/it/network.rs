@@ -232,52 +232,6 @@ async fn deleted_outside_is_created_again_and_hand_made_rules_are_removed() {
 const SMALL: &str = "stack: small\nregion: us-east-1\nresources:\n  vpc:\n    kind: ec2.vpc\n    properties: {cidr_block: 10.9.0.0/16}\n  subnet:\n    kind: ec2.subnet\n    properties: {vpc_id: '${vpc.id}', cidr_block: 10.9.1.0/24, availability_zone: us-east-1a}\n";
 
 #[tokio::test]
-async fn resources_created_but_not_recorded_are_adopted_not_duplicated() {
-    let w = World::new();
-    let s = w.write_stack("small.yaml", SMALL);
-    let sp = s.to_str().unwrap();
-    // As if a previous apply died after CreateVpc answered but before state was written.
-    let ec2 = w.ec2().await;
-    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-    let tags = TagSpecification::builder()
-        .resource_type(ResourceType::Vpc)
-        .tags(Tag::builder().key("provision:stack").value("small").build())
-        .tags(Tag::builder().key("provision:address").value("vpc").build())
-        .build();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.9.0.0/16")
-        .tag_specifications(tags)
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    w.run(&["plan", "-s", sp])
-        .ok()
-        .has(&format!(
-            "= ec2.vpc vpc ({vpc_id}) already exists (found by its tags or name): will be adopted"
-        ))
-        .has("Plan: 1 to add, 0 to change, 0 to destroy, 1 to adopt.");
-    w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
-    assert_eq!(w.state("small")["resources"]["vpc"]["id"], vpc_id.as_str());
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(owned("small"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(vpcs.vpcs().len(), 1, "no duplicate VPC");
-    let subnets = ec2
-        .describe_subnets()
-        .filters(owned("small"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(subnets.subnets()[0].vpc_id(), Some(vpc_id.as_str()));
-    w.run(&["plan", "-s", sp, "--detailed-exitcode"]).code(0);
-}
-
-#[tokio::test]
 async fn a_second_apply_is_refused_by_the_lock_and_touches_nothing() {
     let w = World::new();
     let s = w.write_stack("small.yaml", SMALL);

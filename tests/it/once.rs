@@ -45,7 +45,12 @@ async fn census(w: &World, stack: &str) -> (BTreeMap<String, usize>, BTreeMap<St
     };
     let r = ec2.describe_vpcs().filters(f.clone()).send().await.unwrap();
     put("ec2.vpc", r.vpcs().len());
-    let r = ec2.describe_subnets().filters(f.clone()).send().await.unwrap();
+    let r = ec2
+        .describe_subnets()
+        .filters(f.clone())
+        .send()
+        .await
+        .unwrap();
     put("ec2.subnet", r.subnets().len());
     let r = ec2
         .describe_internet_gateways()
@@ -133,7 +138,10 @@ async fn the_first_answer_of_every_create_in_the_network_is_lost_and_nothing_is_
         .filter(|(k, _)| k.starts_with("lost "))
         .map(|x| x.1)
         .sum();
-    println!("lost {lost} answers, {failed} applies failed: {:?}", l.stats());
+    println!(
+        "lost {lost} answers, {failed} applies failed: {:?}",
+        l.stats()
+    );
     assert_eq!(lost as usize, NETWORK_CREATES.len(), "{:?}", l.stats());
     assert_eq!(failed, 0, "the first apply must absorb lost answers");
 }
@@ -157,6 +165,216 @@ async fn a_fifth_of_all_answers_lost_at_random_never_makes_anything_twice() {
             .sum();
         println!("seed {seed}: lost {lost} answers, {failed} applies failed");
         assert!(lost >= 3, "{:?}", l.stats());
-        assert_eq!(failed, 0, "seed {seed}: the first apply must absorb lost answers");
+        assert_eq!(
+            failed, 0,
+            "seed {seed}: the first apply must absorb lost answers"
+        );
     }
+}
+
+const OURS: &str = r#"
+stack: ours
+region: us-east-1
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.9.0.0/16}
+  subnet:
+    kind: ec2.subnet
+    properties: {vpc_id: "${vpc.id}", cidr_block: 10.9.1.0/24, availability_zone: us-east-1a}
+"#;
+
+/// A VPC tagged as the stack's `vpc`, with this lineage (or none).
+async fn tagged_vpc(w: &World, cidr: &str, lineage: Option<&str>) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    let mut spec = TagSpecification::builder()
+        .resource_type(ResourceType::Vpc)
+        .tags(tag("provision:stack", "ours"))
+        .tags(tag("provision:address", "vpc"));
+    if let Some(l) = lineage {
+        spec = spec.tags(tag("provision:lineage", l));
+    }
+    let r = w
+        .ec2()
+        .await
+        .create_vpc()
+        .cidr_block(cidr)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap();
+    r.vpc().unwrap().vpc_id().unwrap().to_string()
+}
+
+/// State as a run leaves it that died in CreateVpc: begun, not recorded.
+fn died_in_create(w: &World, lineage: &str) {
+    let st = serde_json::json!({
+        "version": 1, "lineage": lineage, "serial": 1, "stack": "ours",
+        "resources": {},
+        "creating": {"vpc": {"kind": "ec2.vpc", "token": "t-1"}}
+    });
+    let dir = w.dir.path().join(".provision");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ours.state.json"), st.to_string()).unwrap();
+}
+
+#[tokio::test]
+async fn what_a_run_that_died_made_is_adopted_and_another_states_objects_are_left_alone() {
+    let w = World::new();
+    let s = w.write_stack("ours.yaml", OURS);
+    let sp = s.to_str().unwrap();
+    died_in_create(&w, "lineage-a");
+    let mine = tagged_vpc(&w, "10.9.0.0/16", Some("lineage-a")).await;
+    // Same stack name and address, another state's (a copy of the stack
+    // applied elsewhere in the account), and one from before lineages.
+    let theirs = tagged_vpc(&w, "10.9.0.0/16", Some("lineage-b")).await;
+    let old = tagged_vpc(&w, "10.9.0.0/16", None).await;
+    w.run(&["plan", "-s", sp])
+        .ok()
+        .has(&format!("= ec2.vpc vpc ({mine}) already exists"))
+        .has(&format!("? ec2.vpc vpc {theirs} (lineage: lineage-b)"))
+        .has(&format!("? ec2.vpc vpc {old} (lineage: none)"))
+        .has("Plan: 1 to add, 0 to change, 0 to destroy, 1 to adopt.");
+    w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
+    let st = w.state("ours");
+    assert_eq!(st["resources"]["vpc"]["id"], mine.as_str());
+    assert!(st.get("creating").is_none(), "{st}");
+    // Destroy deletes what this state made, never the others.
+    w.run(&["destroy", "-s", sp, "--auto-approve"]).ok();
+    let left: Vec<String> = census_ids(&w).await;
+    assert_eq!(left, {
+        let mut v = vec![theirs, old];
+        v.sort();
+        v
+    });
+}
+
+async fn census_ids(w: &World) -> Vec<String> {
+    let r = w
+        .ec2()
+        .await
+        .describe_vpcs()
+        .filters(tagged("ours"))
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<String> = r
+        .vpcs()
+        .iter()
+        .map(|v| v.vpc_id().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn an_orphan_of_this_state_is_shown_and_deleted_and_state_rm_lets_go_for_good() {
+    let w = World::new();
+    let s = w.write_stack("ours.yaml", OURS);
+    let sp = s.to_str().unwrap();
+    w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
+    let st = w.state("ours");
+    let lineage = st["lineage"].as_str().unwrap().to_string();
+    let recorded = st["resources"]["vpc"]["id"].as_str().unwrap().to_string();
+    // A second `vpc` this state made and recorded nowhere (as a create
+    // repeated after a lost answer would leave).
+    let orphan = tagged_vpc(&w, "10.9.0.0/16", Some(&lineage)).await;
+    w.run(&["drift", "-s", sp]).code(2).has(&format!(
+        "? vpc {orphan} was made by this state but is recorded nowhere"
+    ));
+    w.run(&["plan", "-s", sp])
+        .ok()
+        .has(&format!(
+            "- ec2.vpc vpc ({orphan}) orphan: made by an earlier attempt of this state"
+        ))
+        .has("Plan: 0 to add, 0 to change, 1 to destroy.");
+    w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
+    assert_eq!(census_ids(&w).await, vec![recorded.clone()]);
+    w.run(&["plan", "-s", sp, "--detailed-exitcode"]).code(0);
+    w.run(&["drift", "-s", sp]).code(0);
+    // `state rm` lets go: never an orphan, never deleted; the stack makes a new one.
+    w.run(&["state", "-s", sp, "rm", "subnet", "vpc"]).ok();
+    w.run(&["plan", "-s", sp])
+        .ok()
+        .lacks("orphan")
+        .has("Plan: 2 to add, 0 to change, 0 to destroy.");
+    w.run(&["destroy", "-s", sp, "--auto-approve"]).ok();
+    assert_eq!(census_ids(&w).await, vec![recorded]);
+}
+
+const PRE_EXISTING: &str = r#"
+stack: guard
+region: us-east-1
+resources:
+  threat:
+    kind: guardduty.detector
+    properties: {finding_publishing_frequency: SIX_HOURS}
+  docs:
+    kind: s3.bucket
+    properties: {bucket: court-documents-existing}
+"#;
+
+#[tokio::test]
+async fn a_detector_and_a_bucket_provision_did_not_create_are_never_taken_nor_deleted() {
+    let w = World::new();
+    let gd = w.guardduty().await;
+    let detector = gd
+        .create_detector()
+        .enable(true)
+        .send()
+        .await
+        .unwrap()
+        .detector_id()
+        .unwrap()
+        .to_string();
+    let s3 = w.s3().await;
+    s3.create_bucket()
+        .bucket("court-documents-existing")
+        .send()
+        .await
+        .unwrap();
+    let s = w.write_stack("guard.yaml", PRE_EXISTING);
+    let sp = s.to_str().unwrap();
+    w.run(&["plan", "-s", sp])
+        .ok()
+        .has("! guardduty.detector threat will NOT be created")
+        .has(&format!(
+            "the region already has GuardDuty detector {detector}, which provision did not create"
+        ));
+    w.run(&["apply", "-s", sp, "--auto-approve"])
+        .code(1)
+        .has("bucket court-documents-existing already exists in this account: provision did not make it")
+        .has("import it or choose another name");
+    let st = w.state("guard");
+    assert!(st["resources"].get("docs").is_none() && st["resources"].get("threat").is_none());
+    // Imported, they are managed, and destroy forgets them.
+    w.run(&["import", "-s", sp, "threat", &detector]).ok();
+    w.run(&["import", "-s", sp, "docs", "court-documents-existing"])
+        .ok();
+    w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
+    let d = gd
+        .get_detector()
+        .detector_id(&detector)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.finding_publishing_frequency().map(|f| f.as_str()),
+        Some("SIX_HOURS")
+    );
+    w.run(&["destroy", "-s", sp, "--auto-approve"])
+        .ok()
+        .has(&format!(
+            "guardduty.detector threat ({detector}) was imported: forget it, and leave it in AWS"
+        ));
+    assert_eq!(
+        gd.list_detectors().send().await.unwrap().detector_ids(),
+        std::slice::from_ref(&detector)
+    );
+    s3.head_bucket()
+        .bucket("court-documents-existing")
+        .send()
+        .await
+        .expect("the bucket is still there");
 }

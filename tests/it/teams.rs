@@ -235,6 +235,7 @@ async fn a_stale_writer_cannot_overwrite_newer_state() {
             outputs: Default::default(),
             dependencies: vec![],
             prevent_destroy: false,
+            imported: false,
         },
     );
     b.save(&mut sb).await.unwrap();

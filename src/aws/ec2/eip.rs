@@ -10,12 +10,13 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::call;
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     coexist: true,
     in_use: 600,
     outputs: &["id", "public_ip"],

@@ -15,12 +15,13 @@ use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, ReplaceOrder, TAGS, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     waits: "create until `running` (fails at once if it is terminated at launch, with AWS\'s reason); delete until `terminated`.",
     coexist: true,
     outputs: &["id", "private_ip", "availability_zone"],

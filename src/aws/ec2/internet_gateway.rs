@@ -10,12 +10,13 @@ use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, p};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     // In use: NAT gateways keep public addresses mapped while they go.
     in_use: 600,
     refresh_cost: "1 DescribeInternetGateways per 200 ids",

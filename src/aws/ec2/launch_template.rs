@@ -17,12 +17,13 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, by_pages, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     coexist: true,
     unique: Some(("name", 128)),
     outputs: &["id", "latest_version"],

@@ -14,12 +14,13 @@ use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     waits: "create until `available` (fails at once on `failed`, with AWS\'s failure message); delete until `deleted`.",
     refresh_cost: "1 DescribeNatGateways per 200 ids",
     ..KindSpec::new(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -23,6 +23,7 @@ const ROUTE: &[Prop] = &[
 ];
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     refresh_cost: "1 DescribeRouteTables per 200 ids",
     ..KindSpec::new(
         "ec2.route_table",

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -36,6 +36,7 @@ const RULE: &[Prop] = &[
 ];
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     coexist: true,
     unique: Some(("name", 255)),
     // In use: network interfaces using it linger for minutes.

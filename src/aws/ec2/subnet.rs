@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     // In use: network interfaces of what was in it linger for minutes.
     in_use: 1200,
     outputs: &["id", "arn"],

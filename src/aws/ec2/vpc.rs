@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    owned_by_filter: true,
     refresh_cost: "1 DescribeVpcs per 200 ids + 2 DescribeVpcAttribute per VPC",
     ..KindSpec::new(
         "ec2.vpc",

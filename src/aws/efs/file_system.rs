@@ -18,7 +18,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::tags::{self, Tags};
 use crate::aws::wait;
-use crate::aws::{Create, Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p};
 use crate::provider::Live;

@@ -13,7 +13,7 @@ use super::Efs;
 use crate::aws::call::call;
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::wait;
-use crate::aws::{Create, Clients, Kind, Query, gone, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, gone, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
 use crate::provider::Live;

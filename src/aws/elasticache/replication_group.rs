@@ -20,7 +20,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
-use crate::aws::{Create, Clients, Kind, Query, arn_of, live};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{Elb, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by, owns};
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

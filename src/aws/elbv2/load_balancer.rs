@@ -16,7 +16,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owned_by};
 use crate::aws::wait;
-use crate::aws::{Create, Clients, Kind, Query, gone, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
-use crate::aws::{Create, Clients, Kind, Query, Svc, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, def, p};
 use crate::provider::Live;
@@ -112,7 +112,9 @@ impl Kind for Detector {
         let s = &self.0;
         let (ids, claim) = match q {
             Query::Ids(ids) => (ids.to_vec(), None),
-            // Whatever detector the region has (one at most) is the one the stack means.
+            // The region's one detector, for the address that wants one: the
+            // engine takes it only where a create of that address was begun
+            // (detectors are not tagged: ownership is state's record).
             Query::Owned(_, [w, ..]) => {
                 let region: Vec<String> = pages!(s, "ListDetectors", list_detectors()).await?;
                 (region.into_iter().take(1).collect(), Some(&w.address))
@@ -128,15 +130,29 @@ impl Kind for Detector {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
-        let r = call!(s, create "CreateDetector", create_detector()
+        // The token makes a repeat the same create.
+        let r = call!(s, write "CreateDetector", create_detector()
+            .client_token(c.token)
             .enable(p.enable)
             .set_finding_publishing_frequency(p.frequency())
             .set_features(Some(p.features())))
         .await?;
         let id = r.detector_id().ok_or_else(|| no_id("CreateDetector"))?;
         read_one(self, id).await
+    }
+    /// A region has one detector: one provision did not create is never
+    /// taken (nor, later, deleted); it can be imported.
+    async fn create_blocker(&self, _: &Props) -> Result<Option<String>> {
+        let s = &self.0;
+        let region: Vec<String> = pages!(s, "ListDetectors", list_detectors()).await?;
+        Ok(region.first().map(|id| {
+            format!(
+                "the region already has GuardDuty detector {id}, which provision did not create; \
+                 `provision import ADDRESS {id}` manages it (an imported detector is never deleted)"
+            )
+        }))
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;

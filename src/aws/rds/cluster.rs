@@ -12,7 +12,7 @@ use super::{Rds, filter, protected, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::wait;
-use crate::aws::{Create, Clients, Kind, Query, arn_of, gone, live};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
 use crate::provider::Live;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{R53, built, caller_reference, sync_tags, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owns};
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

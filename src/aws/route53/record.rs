@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{R53, built, fqdn, plain, wait_insync};
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
-use crate::aws::{Create, Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, def, new, p, req};
 use crate::provider::Live;

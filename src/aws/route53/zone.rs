@@ -11,7 +11,7 @@ use super::{R53, bare_id, caller_reference, get_zone, sync_tags, tags_of, zones_
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, get_zone, zones_named};
-use crate::aws::{Create, Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, new, p, req};
 use crate::provider::Live;

@@ -25,11 +25,11 @@ use serde_json::json;
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
-use crate::aws::{Create, Clients, Kind, Query, Svc, live};
+use crate::aws::{Clients, Create, Kind, Query, Svc, live};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, local, new, p, req};
 use crate::provider::Live;
-use crate::stack::TAG_STACK;
+use crate::stack::{TAG_LINEAGE, TAG_STACK};
 
 const LIFECYCLE: &[Prop] = &[
     req(p("id", Ty::Str, "rule id")),
@@ -442,9 +442,11 @@ impl Bucket {
 }
 
 impl Bucket {
-    /// A bucket named in the stack that exists in this account is ours to
-    /// adopt if it carries our tags or no provision tags at all (its create
-    /// answered, its tagging did not); adopted under the address asked for.
+    /// A bucket named in the stack that exists in this account, unless
+    /// another stack's tags are on it; the engine takes it only when its
+    /// lineage tag is this state's, or when it is untagged and a create of
+    /// that address was begun (CreateBucket takes no tags: a run can end
+    /// between the create and the tagging).
     async fn claimable(&self, stack: &str, name: &str, address: &str) -> Result<Option<Live>> {
         let found = match self.read_bucket(name).await {
             Err(e)
@@ -525,21 +527,27 @@ impl Kind for Bucket {
         }
         Ok(out)
     }
-    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
+    async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let name = &p.bucket;
-        // Never take over a bucket another stack owns.
-        let ours = p
-            .tags
-            .get(TAG_STACK)
-            .map(String::as_str)
-            .unwrap_or_default();
-        if let Some(existing) = self.read_bucket(name).await?
-            && let Some(other) = existing.props["tags"][TAG_STACK].as_str()
-            && other != ours
-        {
-            return Err(Error::other(format!(
-                "bucket {name} already exists and belongs to stack {other:?}"
-            )));
+        // Never take over a bucket provision did not make: in us-east-1 a
+        // CreateBucket of one's own bucket answers success, so look first.
+        if let Some(existing) = self.read_bucket(name).await? {
+            let tag = |k: &str| existing.props["tags"][k].as_str().map(str::to_string);
+            let made_by_this_state =
+                tag(TAG_LINEAGE).is_some() && tag(TAG_LINEAGE).as_ref() == p.tags.get(TAG_LINEAGE);
+            let maybe_ours = tag(TAG_STACK).is_none() && c.retry;
+            if !made_by_this_state && !maybe_ours {
+                let who = match tag(TAG_STACK) {
+                    Some(other) => format!("stack {other:?} made it"),
+                    None => "provision did not make it".into(),
+                };
+                return Err(Error::Aws {
+                    address: None,
+                    operation: "CreateBucket".into(),
+                    code: "BucketAlreadyOwnedByYou".into(),
+                    message: format!("bucket {name} already exists in this account: {who}"),
+                });
+            }
         }
         let location = (self.region != "us-east-1").then(|| {
             CreateBucketConfiguration::builder()

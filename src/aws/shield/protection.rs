@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Create, Clients, Kind, Query, Svc, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, new, p, req};
 use crate::provider::Live;

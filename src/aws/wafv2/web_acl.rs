@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{Waf, is_code};
 use crate::aws::call::call;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Create, Clients, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;

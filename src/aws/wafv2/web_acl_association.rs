@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Waf, is_code};
 use crate::aws::call::call;
-use crate::aws::{Create, Clients, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Ty, new, p, req};
 use crate::provider::Live;

@@ -207,7 +207,9 @@ impl Layer {
             }
             None if self.cfg.lose_share > 0.0 => {
                 let seed = self.cfg.seed;
-                let rng = self.rng.get_or_insert_with(|| fastrand::Rng::with_seed(seed));
+                let rng = self
+                    .rng
+                    .get_or_insert_with(|| fastrand::Rng::with_seed(seed));
                 rng.f64() < self.cfg.lose_share
             }
             None => false,
@@ -227,7 +229,10 @@ impl Layer {
     /// The first answer to a request with this idempotency token, if any.
     fn replay(&mut self, r: &Req) -> Option<Response<Body>> {
         let token = r.param("ClientToken")?;
-        let (status, body) = self.tokens.get(&(r.action.clone(), token.to_string()))?.clone();
+        let (status, body) = self
+            .tokens
+            .get(&(r.action.clone(), token.to_string()))?
+            .clone();
         self.count(format!("token {}", r.action));
         Some(
             Response::builder()
@@ -558,7 +563,8 @@ impl Ctx {
             }
             if let Some(token) = r.param("ClientToken") {
                 let first = (ans.status, ans.body.clone());
-                l.tokens.insert((r.action.clone(), token.to_string()), first);
+                l.tokens
+                    .insert((r.action.clone(), token.to_string()), first);
             }
         }
         match l.lose(&r) {
