@@ -378,3 +378,166 @@ async fn a_detector_and_a_bucket_provision_did_not_create_are_never_taken_nor_de
         .await
         .expect("the bucket is still there");
 }
+
+/// Objects of the stack in the emulator beyond EC2, per kind, counted past
+/// the layer by their ownership tag.
+async fn census_beyond_ec2(w: &World, stack: &str, live: &mut BTreeMap<String, usize>) {
+    let ours = |k: Option<&str>, v: Option<&str>| k == Some("provision:stack") && v == Some(stack);
+    let mut put = |k: &str, n: usize| {
+        if n > 0 {
+            live.insert(k.to_string(), n);
+        }
+    };
+    let ec2 = w.ec2().await;
+    let f = tagged(stack);
+    let r = ec2
+        .describe_launch_templates()
+        .filters(f.clone())
+        .send()
+        .await
+        .unwrap();
+    put("ec2.launch_template", r.launch_templates().len());
+    let alive = Filter::builder()
+        .name("instance-state-name")
+        .values("pending")
+        .values("running")
+        .build();
+    let r = ec2
+        .describe_instances()
+        .filters(f.clone())
+        .filters(alive)
+        .send()
+        .await
+        .unwrap();
+    put(
+        "ec2.instance",
+        r.reservations().iter().map(|r| r.instances().len()).sum(),
+    );
+    let elb = w.elbv2().await;
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    let count = |arns: Vec<String>| {
+        let elb = elb.clone();
+        async move {
+            if arns.is_empty() {
+                return 0;
+            }
+            let t = elb
+                .describe_tags()
+                .set_resource_arns(Some(arns))
+                .send()
+                .await
+                .unwrap();
+            t.tag_descriptions()
+                .iter()
+                .filter(|d| d.tags().iter().any(|t| ours(t.key(), t.value())))
+                .count()
+        }
+    };
+    let lb_arns = lbs
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.load_balancer_arn().map(str::to_string))
+        .collect();
+    put("elbv2.load_balancer", count(lb_arns).await);
+    let tg_arns = tgs
+        .target_groups()
+        .iter()
+        .filter_map(|t| t.target_group_arn().map(str::to_string))
+        .collect();
+    put("elbv2.target_group", count(tg_arns).await);
+    let rds = w.rds().await;
+    let c = rds.describe_db_clusters().send().await.unwrap();
+    let tagged_ours =
+        |tags: &[aws_sdk_rds::types::Tag]| tags.iter().any(|t| ours(t.key(), t.value()));
+    put(
+        "rds.cluster",
+        c.db_clusters()
+            .iter()
+            .filter(|c| tagged_ours(c.tag_list()))
+            .count(),
+    );
+    let i = rds.describe_db_instances().send().await.unwrap();
+    put(
+        "rds.instance",
+        i.db_instances()
+            .iter()
+            .filter(|i| tagged_ours(i.tag_list()))
+            .count(),
+    );
+    let efs = w.efs().await;
+    let fs = efs.describe_file_systems().send().await.unwrap();
+    put(
+        "efs.file_system",
+        fs.file_systems()
+            .iter()
+            .filter(|f| {
+                f.tags()
+                    .iter()
+                    .any(|t| ours(Some(t.key()), Some(t.value())))
+            })
+            .count(),
+    );
+}
+
+#[tokio::test]
+async fn the_reference_stack_applies_exactly_once_with_answers_lost_at_random() {
+    // scripts/soak-lost-answers.sh runs this with many seeds.
+    let seed = std::env::var("PROVISION_LOSS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let w = World::strict(Strict {
+        lose_share: 0.15,
+        seed,
+        ..Strict::all()
+    });
+    let s = w.stack_from("stacks/three-az.yaml");
+    let sp = s.to_str().unwrap();
+    let vars = ["--var", "cache=false", "--var", "health_check=false"];
+    let mut args = vec!["apply", "-s", sp, "--auto-approve", "--stats"];
+    args.extend(vars);
+    // As many attempts as provision makes by default (the harness makes 2,
+    // to keep failure tests short): a call may lose answers twice in a row.
+    let r = w
+        .command(&args)
+        .env("AWS_MAX_ATTEMPTS", "5")
+        .output()
+        .map(crate::harness::Run::from)
+        .unwrap();
+    let l = w.layer();
+    let lost: Vec<String> = l
+        .stats()
+        .iter()
+        .filter(|(k, _)| k.starts_with("lost "))
+        .map(|(k, n)| format!("{} x{n}", &k[5..]))
+        .collect();
+    println!("seed {seed}: lost {}\n{}", lost.join(", "), r.stderr);
+    r.ok();
+    let total: u64 = l
+        .stats()
+        .iter()
+        .filter(|(k, _)| k.starts_with("lost "))
+        .map(|x| x.1)
+        .sum();
+    assert!(total >= 5, "{lost:?}");
+    let (mut live, recorded) = census(&w, "three-az").await;
+    census_beyond_ec2(&w, "three-az", &mut live).await;
+    let counted: BTreeMap<String, usize> = recorded
+        .iter()
+        .filter(|(k, _)| {
+            live.contains_key(*k)
+                || k.starts_with("ec2.")
+                || k.starts_with("elbv2.lo")
+                || k.starts_with("elbv2.ta")
+                || k.starts_with("rds.cl")
+                || k.starts_with("rds.in")
+                || k.starts_with("efs.f")
+        })
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    assert_eq!(live, counted, "objects in the emulator vs state");
+    let mut args = vec!["plan", "-s", sp, "--detailed-exitcode"];
+    args.extend(vars);
+    w.run(&args).code(0);
+}

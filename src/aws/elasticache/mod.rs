@@ -22,7 +22,7 @@ fn tag_list(t: &Tags) -> Vec<Tag> {
 /// One resource's tags (ElastiCache lists carry none: one call each).
 async fn tags_of(s: &Cache, arn: &str) -> Result<Tags> {
     let t =
-        call!(s, read "ListTagsForResource", list_tags_for_resource().resource_name(arn)).await?;
+        call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_name(arn)).await?;
     let pairs = t
         .tag_list()
         .iter()

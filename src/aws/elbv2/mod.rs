@@ -49,7 +49,7 @@ async fn tags_of(s: &Elb, arns: &[String]) -> Result<HashMap<String, Tags>> {
     let mut out = HashMap::new();
     for chunk in arns.chunks(PAGE) {
         let r =
-            call!(s, read "DescribeTags", describe_tags().set_resource_arns(Some(chunk.to_vec())))
+            call!(s, detail "DescribeTags", describe_tags().set_resource_arns(Some(chunk.to_vec())))
                 .await?;
         for d in r.tag_descriptions() {
             let pairs = d

@@ -56,7 +56,7 @@ impl Service for DbGroups {
     }
     async fn tags(&self, arn: &str) -> Result<Tags> {
         let s = &self.0;
-        let t = call!(s, read "ListTagsForResource", list_tags_for_resource().resource_name(arn))
+        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_name(arn))
             .await?;
         Ok(tags_of(t.tag_list()))
     }

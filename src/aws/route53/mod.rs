@@ -61,7 +61,7 @@ fn caller_reference(t: &Tags, token: &str) -> String {
 async fn tags_of(s: &R53, kind: TagResourceType, ids: &[String]) -> Result<HashMap<String, Tags>> {
     let mut out = HashMap::new();
     for chunk in ids.chunks(10) {
-        let r = call!(s, read "ListTagsForResources", list_tags_for_resources()
+        let r = call!(s, detail "ListTagsForResources", list_tags_for_resources()
             .resource_type(kind.clone())
             .set_resource_ids(Some(chunk.to_vec())))
         .await?;

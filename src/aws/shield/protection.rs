@@ -73,7 +73,7 @@ impl Protection {
         {
             let arn = p.protection_arn().unwrap_or_default();
             let t =
-                call!(s, read "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
+                call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
                     .await?;
             let props = Props {
                 name: p.name().unwrap_or_default().into(),

@@ -217,7 +217,7 @@ impl WebAcl {
 
     async fn tags(&self, arn: &str) -> Result<Tags> {
         let s = &self.0;
-        let t = call!(s, read "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
+        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
             .await?;
         Ok(tags::from_pairs(
             t.tag_info_for_resource()

@@ -16,8 +16,10 @@
 //! - Latency: a delay on every call, as a far region would add.
 //! - Lost answers: a call carried out whose answer never arrives (500, 503,
 //!   or the connection closed), for named operations or a random share.
-//! - Idempotency tokens: a repeated EC2 `ClientToken` gets the first
-//!   answer again, as AWS gives it (moto makes a second object).
+//! - Idempotent creates: a repeated EC2 `ClientToken`, or a repeated
+//!   CreateLoadBalancer, CreateTargetGroup or CreateListener with the same
+//!   name (port), gets the first answer again, as AWS gives it (moto makes a
+//!   second object or answers "duplicate").
 
 pub mod life;
 pub mod rules;
@@ -93,6 +95,21 @@ impl Strict {
             lose_share: 0.0,
             seed: 1,
         }
+    }
+}
+
+/// What makes a repeat of a create the same create, for AWS: an EC2 client
+/// token, or (ELBv2) the name of a load balancer or target group, the load
+/// balancer and port of a listener.
+fn idempotency_key(r: &Req) -> Option<String> {
+    match r.action.as_str() {
+        "CreateLoadBalancer" | "CreateTargetGroup" => Some(format!("name:{}", r.param("Name")?)),
+        "CreateListener" => Some(format!(
+            "listener:{}:{}",
+            r.param("LoadBalancerArn")?,
+            r.param("Port")?
+        )),
+        _ => r.param("ClientToken").map(|t| format!("token:{t}")),
     }
 }
 
@@ -226,13 +243,10 @@ impl Layer {
         })
     }
 
-    /// The first answer to a request with this idempotency token, if any.
+    /// The first answer to a repeat of an idempotent create, if any.
     fn replay(&mut self, r: &Req) -> Option<Response<Body>> {
-        let token = r.param("ClientToken")?;
-        let (status, body) = self
-            .tokens
-            .get(&(r.action.clone(), token.to_string()))?
-            .clone();
+        let key = idempotency_key(r)?;
+        let (status, body) = self.tokens.get(&(r.action.clone(), key))?.clone();
         self.count(format!("token {}", r.action));
         Some(
             Response::builder()
@@ -561,10 +575,18 @@ impl Ctx {
                 l.show(&r, &mut body);
                 ans.body = bytes::Bytes::from(body);
             }
-            if let Some(token) = r.param("ClientToken") {
+            if let Some(key) = idempotency_key(&r) {
                 let first = (ans.status, ans.body.clone());
+                l.tokens.insert((r.action.clone(), key), first);
+            }
+            // A deleted object's name can be used again.
+            let gone = ["LoadBalancerArn", "TargetGroupArn", "ListenerArn"]
+                .iter()
+                .filter(|_| r.action.starts_with("Delete"))
+                .find_map(|p| r.param(p));
+            if let Some(arn) = gone {
                 l.tokens
-                    .insert((r.action.clone(), token.to_string()), first);
+                    .retain(|_, (_, body)| !String::from_utf8_lossy(body).contains(arn));
             }
         }
         match l.lose(&r) {

@@ -118,9 +118,10 @@ impl Req {
     }
 
     pub fn is_read(&self) -> bool {
-        ["Describe", "List", "Get"]
-            .iter()
-            .any(|p| self.action.starts_with(p))
+        self.method == Method::GET
+            || ["Describe", "List", "Get"]
+                .iter()
+                .any(|p| self.action.starts_with(p))
     }
 }
 
@@ -149,6 +150,10 @@ fn rest_action(m: &Method, path: &str) -> String {
         ("DELETE", ["2015-02-01", "mount-targets", _]) => "DeleteMountTarget",
         ("GET", ["2013-04-01", "change", _]) => "GetChange",
         ("POST", ["2013-04-01", "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        ("POST", ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
+        ("POST", ["2013-04-01", "healthcheck"]) => "CreateHealthCheck",
+        ("POST", ["2013-04-01", "tags", _]) => "ListTagsForResources",
+        ("POST", ["2013-04-01", "tags", _, _]) => "ChangeTagsForResource",
         (m, _) => return format!("{m} {bare}"),
     };
     name.to_string()
