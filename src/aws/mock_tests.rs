@@ -543,3 +543,48 @@ async fn route53_health_check_create_reads_it_back() {
     assert_eq!(l.props["resource_path"], "/health");
     assert_eq!(l.props["tags"]["provision:address"], "site_health");
 }
+
+#[tokio::test]
+async fn a_health_check_whose_tagging_never_happened_is_found_by_its_caller_reference() {
+    use aws_sdk_route53::operation::list_health_checks::ListHealthChecksOutput;
+    use aws_sdk_route53::operation::list_tags_for_resources::ListTagsForResourcesOutput;
+    use aws_sdk_route53::types::{HealthCheck as Hc, HealthCheckConfig, HealthCheckType};
+    let hc = |id: &str, reference: &str| {
+        Hc::builder()
+            .id(id)
+            .caller_reference(reference)
+            .health_check_version(1)
+            .health_check_config(
+                HealthCheckConfig::builder()
+                    .r#type(HealthCheckType::Https)
+                    .fully_qualified_domain_name("eproc.example.org")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let list = mock!(aws_sdk_route53::Client::list_health_checks).then_output(move || {
+        ListHealthChecksOutput::builder()
+            .health_checks(hc("hc-1", "provision/edge/site_health/token-1"))
+            .health_checks(hc("hc-2", "someone-else-1"))
+            .marker("")
+            .is_truncated(false)
+            .max_items(100)
+            .build()
+            .unwrap()
+    });
+    // Neither carries tags: the run that made hc-1 ended before tagging it.
+    let tags = mock!(aws_sdk_route53::Client::list_tags_for_resources).then_output(|| {
+        ListTagsForResourcesOutput::builder()
+            .set_resource_tag_sets(Some(vec![]))
+            .build()
+            .unwrap()
+    });
+    let c = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&list, &tags]);
+    let kind = Typed(super::route53::health_check::HealthCheck(svc(c)));
+    let found = kind.find_owned("edge", &[]).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].id, "hc-1");
+    assert_eq!(found[0].address().as_deref(), Some("site_health"));
+}
