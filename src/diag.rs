@@ -62,6 +62,8 @@ pub enum Error {
     State(String),
     /// Anything else, said plainly.
     Other(String),
+    /// Stopped by SIGINT or SIGTERM before the work was done.
+    Interrupted(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -223,6 +225,7 @@ impl fmt::Display for Error {
                 write!(f, "AWS {operation} failed: {code}: {message}")
             }
             Error::State(m) | Error::Other(m) => f.write_str(m),
+            Error::Interrupted(m) => write!(f, "interrupted: {m}"),
         }
     }
 }

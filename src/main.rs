@@ -2,14 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use provision::commands::plan::PlanOpts;
 use provision::commands::state::StateOp;
 use provision::commands::{self, ApplyOpts, Common};
 use provision::diag::Error;
+use provision::session::Interrupt;
 
 #[derive(Parser)]
 #[command(
@@ -219,7 +218,7 @@ enum Cmd {
     },
 }
 
-fn common(cli: &Cli, s: &StackArgs, st: Option<&StateArgs>) -> Common {
+fn common(cli: &Cli, i: &Interrupt, s: &StackArgs, st: Option<&StateArgs>) -> Common {
     Common {
         stack: s.stack.clone(),
         state: st.and_then(|x| x.state.clone()),
@@ -227,11 +226,14 @@ fn common(cli: &Cli, s: &StackArgs, st: Option<&StateArgs>) -> Common {
         endpoint_url: cli.endpoint_url.clone(),
         stats: cli.stats,
         lock_timeout: cli.lock_timeout,
+        interrupt: i.clone(),
     }
 }
 
-/// Calls `f` on every SIGINT (Ctrl-C) and SIGTERM.
-fn on_signal(f: impl Fn() + Send + 'static) {
+/// SIGINT (Ctrl-C) and SIGTERM: the first raises the interrupt (nothing new
+/// starts; what runs finishes and is recorded; the lock is released); the
+/// second exits at once (state is written atomically, so it stays whole).
+fn on_signals(interrupt: Interrupt) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -246,44 +248,27 @@ fn on_signal(f: impl Fn() + Send + 'static) {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = t => {}
             }
-            f();
+            if interrupt.raise() {
+                eprintln!(
+                    "\nInterrupted: finishing what is in flight, saving state and releasing the lock; nothing new starts. Interrupt again to stop at once."
+                );
+            } else {
+                eprintln!("\nStopped at once.");
+                std::process::exit(130);
+            }
         }
     });
 }
 
-/// A flag set at the first signal: nothing new starts, what runs finishes.
-fn cancel_on_signal() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    on_signal(move || {
-        if !f.swap(true, Ordering::SeqCst) {
-            eprintln!(
-                "\nInterrupted: finishing the operations in flight and saving state; nothing new starts."
-            );
-        }
-    });
-    flag
-}
-
-fn notify_on_signal() -> Arc<tokio::sync::Notify> {
-    let n = Arc::new(tokio::sync::Notify::new());
-    let n2 = n.clone();
-    on_signal(move || {
-        eprintln!("stopping after the check in flight");
-        n2.notify_waiters();
-    });
-    n
-}
-
-fn apply_opts(r: &RunArgs) -> ApplyOpts {
+fn apply_opts(r: &RunArgs, i: &Interrupt) -> ApplyOpts {
     ApplyOpts {
         auto_approve: r.auto_approve,
         parallelism: r.parallelism,
-        cancel: cancel_on_signal(),
+        cancel: i.flag(),
     }
 }
 
-async fn run(cli: Cli) -> Result<i32, Error> {
+async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
     match &cli.cmd {
         Cmd::Validate { s } => {
             provision::session::load_stack(&s.stack, &s.vars)?;
@@ -301,7 +286,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 json: *json,
                 out: out.clone(),
             };
-            commands::plan::run(&common(&cli, s, Some(st)), &o).await
+            commands::plan::run(&common(&cli, &i, s, Some(st)), &o).await
         }
         Cmd::Apply {
             s,
@@ -309,12 +294,12 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             run,
             plan_file,
         } => {
-            let o = apply_opts(run);
-            commands::apply::run(&common(&cli, s, Some(st)), &o, plan_file.as_deref()).await
+            let o = apply_opts(run, &i);
+            commands::apply::run(&common(&cli, &i, s, Some(st)), &o, plan_file.as_deref()).await
         }
         Cmd::Destroy { s, st, run } => {
-            let o = apply_opts(run);
-            commands::destroy::run(&common(&cli, s, Some(st)), &o).await
+            let o = apply_opts(run, &i);
+            commands::destroy::run(&common(&cli, &i, s, Some(st)), &o).await
         }
         Cmd::Drift {
             s,
@@ -328,7 +313,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             metrics_addr,
             on_drift,
         } => {
-            let c = common(&cli, s, Some(st));
+            let c = common(&cli, &i, s, Some(st));
             let rules = ignore
                 .iter()
                 .map(|i| provision::drift::Rule::parse(i))
@@ -349,10 +334,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 metrics_addr: *metrics_addr,
                 on_drift: on_drift.clone(),
             };
-            provision::watch::watch(&c, &rules, &o, notify_on_signal()).await
+            provision::watch::watch(&c, &rules, &o, i.clone()).await
         }
         Cmd::ForceUnlock { s, st, lock_id } => {
-            commands::state::force_unlock(&common(&cli, s, Some(st)), lock_id).await
+            commands::state::force_unlock(&common(&cli, &i, s, Some(st)), lock_id).await
         }
         Cmd::State { s, st, op } => {
             let op = match op {
@@ -367,7 +352,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                     force: *force,
                 },
             };
-            commands::state::run(&common(&cli, s, Some(st)), op).await
+            commands::state::run(&common(&cli, &i, s, Some(st)), op).await
         }
         Cmd::Import {
             s,
@@ -376,7 +361,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             address,
             id,
         } => {
-            let c = common(&cli, s, Some(st));
+            let c = common(&cli, &i, s, Some(st));
             match (discover, address, id) {
                 (true, _, _) => commands::import::discover(&c).await,
                 (false, Some(address), Some(id)) => commands::import::run(&c, address, id).await,
@@ -389,7 +374,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 GraphFormat::Json => commands::graph::Format::Json,
                 GraphFormat::Svg => commands::graph::Format::Svg,
             };
-            commands::graph::run(&common(&cli, s, None), format)
+            commands::graph::run(&common(&cli, &i, s, None), format)
         }
     }
 }
@@ -404,11 +389,17 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(run(cli)) {
+    let i = Interrupt::default();
+    let r = rt.block_on(async {
+        on_signals(i.clone());
+        run(cli, i).await
+    });
+    match r {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprint!("{}", e.render());
-            ExitCode::from(1)
+            let interrupted = matches!(e, Error::Interrupted(_));
+            ExitCode::from(if interrupted { 130 } else { 1 })
         }
     }
 }

@@ -10,6 +10,42 @@ use crate::diag::{Error, Result};
 use crate::stack::{self, Stack};
 use crate::state::{LocalStore, State, StateStore};
 
+/// SIGINT or SIGTERM, once it came: everything that waits sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Interrupt {
+    /// Raises it; true the first time.
+    pub fn raise(&self) -> bool {
+        let first = !self.flag.swap(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+        first
+    }
+
+    pub fn raised(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The flag the executor checks before starting anything.
+    pub fn flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// Waits until it is raised.
+    pub async fn wait(&self) {
+        let n = self.notify.notified();
+        tokio::pin!(n);
+        n.as_mut().enable();
+        if self.raised() {
+            return;
+        }
+        n.await;
+    }
+}
+
 /// The options every command that reads a stack is given.
 #[derive(Debug, Clone, Default)]
 pub struct Common {
@@ -20,6 +56,7 @@ pub struct Common {
     pub stats: bool,
     /// How long to wait for a lock another run holds (zero: fail at once).
     pub lock_timeout: Duration,
+    pub interrupt: Interrupt,
 }
 
 pub struct Session {
@@ -51,8 +88,27 @@ impl Session {
         })
     }
 
-    /// Runs `work` holding the state's lock, and releases it whatever happens.
+    /// Runs `work` holding the state's lock, and releases it whatever
+    /// happens; an interrupt abandons the work (at its next wait: a state
+    /// write is atomic, so it happens whole or not at all).
     pub async fn locked<T>(
+        &self,
+        operation: &str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let i = self.opts.interrupt.clone();
+        let work = async move {
+            tokio::select! {
+                r = work => r,
+                _ = i.wait() => Err(Error::Interrupted(format!("{operation} stopped; the lock is released"))),
+            }
+        };
+        with_lock(&self.store, operation, self.opts.lock_timeout, work).await
+    }
+
+    /// Like [`Session::locked`], for work that stops itself at an interrupt
+    /// (apply and destroy: operations in flight finish and are recorded).
+    pub async fn locked_to_the_end<T>(
         &self,
         operation: &str,
         work: impl Future<Output = Result<T>>,

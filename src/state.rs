@@ -155,41 +155,31 @@ pub trait StateStore: Send + Sync {
     async fn put_new(&self, st: &State, overwrite: bool) -> Result<()>;
 }
 
-/// The message for a lock somebody else holds.
-pub fn locked_message(h: &LockInfo, gone: bool) -> String {
+/// The message for a lock somebody else holds; `then` says what else the
+/// user can do.
+pub fn locked_message(h: &LockInfo, then: &str) -> String {
     format!(
-        "state is locked: {} by {}@{} (pid {}{}) since {}, lock id {}.\n  Wait for it to finish{}",
-        h.operation,
-        h.user,
-        h.host,
-        h.pid,
-        if gone {
-            ", which is no longer running"
-        } else {
-            ""
-        },
-        h.created,
-        h.id,
-        if gone {
-            format!(", or release it with: provision force-unlock {}", h.id)
-        } else {
-            format!(
-                ", or, if that process is gone: provision force-unlock {}",
-                h.id
-            )
-        }
+        "state is locked: {} by {}@{} (pid {}) since {}, lock id {}.\n  Wait for it to finish{then}",
+        h.operation, h.user, h.host, h.pid, h.created, h.id,
     )
 }
 
-/// Where state lives locally.
+/// Where state lives locally. The lock is an operating-system lock on
+/// `PATH.lock` (which also names the holder, for messages): the kernel frees
+/// it when the holder ends, however it ends.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     pub path: PathBuf,
+    /// The open lock file while this process holds the lock.
+    held: std::sync::Arc<std::sync::Mutex<Option<fs::File>>>,
 }
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into() }
+        LocalStore {
+            path: path.into(),
+            held: Default::default(),
+        }
     }
 
     /// Reads the state; `None` when there is none yet.
@@ -269,6 +259,10 @@ pub struct LockInfo {
     pub host: String,
     pub pid: u32,
     pub created: String,
+    /// When the lock lapses unless its holder renews it (S3 locks: a lock
+    /// whose holder died is taken over once this has passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl LockInfo {
@@ -282,51 +276,79 @@ impl LockInfo {
             host: gethostname::gethostname().to_string_lossy().to_string(),
             pid: std::process::id(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            expires: None,
         }
+    }
+
+    /// Whether the holder is a process of this host that is no longer running.
+    pub fn holder_is_dead(&self) -> bool {
+        self.host == gethostname::gethostname().to_string_lossy()
+            && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    /// Whether the lease has passed.
+    pub fn lapsed(&self) -> bool {
+        self.expires
+            .as_deref()
+            .and_then(|e| humantime::parse_rfc3339(e).ok())
+            .is_some_and(|t| t < std::time::SystemTime::now())
     }
 }
 
-/// Takes the lock beside a local state file, or says who holds it.
+/// The holder a lock file names; `None` when it is empty (released).
+fn holder_in(f: &mut fs::File) -> Option<LockInfo> {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    f.seek(std::io::SeekFrom::Start(0)).ok()?;
+    f.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Takes the operating-system lock on the lock file beside a local state
+/// file and writes the holder's details into it, or says who holds it.
 fn try_lock(store: &LocalStore, operation: &str) -> Result<LockInfo> {
+    use std::io::Seek;
     let path = store.lock_path();
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(d)?;
     }
-    let info = LockInfo::new(operation);
-    // Write the holder's details to a private file, then link it into place:
-    // the lock appears atomically, complete, or not at all.
-    let tmp = path.with_extension(format!("lock.{}.tmp", info.id));
-    write_atomic(
-        &tmp,
-        serde_json::to_string_pretty(&info)
-            .expect("serializes")
-            .as_bytes(),
-    )?;
-    let linked = fs::hard_link(&tmp, &path);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(info),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let holder: Option<LockInfo> = fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-            Err(Error::State(match holder {
-                Some(h) => {
-                    let gone =
-                        h.host == info.host && !Path::new(&format!("/proc/{}", h.pid)).exists();
-                    locked_message(&h, gone)
-                }
-                None => format!(
-                    "state is locked by {} (unreadable lock file)",
-                    path.display()
-                ),
-            }))
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::State(format!("cannot open lock {}: {e}", path.display())))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(Error::State(match holder_in(&mut f) {
+                Some(h) => locked_message(&h, ""),
+                None => format!("state is locked by another process ({})", path.display()),
+            }));
         }
-        Err(e) => Err(Error::State(format!(
-            "cannot create lock {}: {e}",
-            path.display()
-        ))),
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(Error::State(format!("cannot lock {}: {e}", path.display())));
+        }
     }
+    // A holder that ended without releasing leaves its details behind: the
+    // kernel freed its lock.
+    if let Some(h) = holder_in(&mut f) {
+        eprintln!(
+            "note: {} by {}@{} (pid {}) ended without releasing the lock; the operating system freed it",
+            h.operation, h.user, h.host, h.pid
+        );
+    }
+    let info = LockInfo::new(operation);
+    let text = serde_json::to_string_pretty(&info).unwrap_or_default();
+    f.set_len(0)
+        .and_then(|()| f.seek(std::io::SeekFrom::Start(0)).map(drop))
+        .and_then(|()| f.write_all(text.as_bytes()))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::State(format!("cannot write lock {}: {e}", path.display())))?;
+    *store.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(f);
+    Ok(info)
 }
 
 #[async_trait::async_trait]
@@ -351,30 +373,34 @@ impl StateStore for LocalStore {
             }
         }
     }
+    /// Empties the lock file (the holder is gone) and closes it, which frees
+    /// the lock. The file stays: removing it could let a waiting process
+    /// lock a file no one else opens.
     async fn unlock(&self, held: &LockInfo) -> Result<()> {
-        let path = self.lock_path();
-        let holder: Option<LockInfo> = fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        if holder.is_some_and(|h| h.id == held.id) {
-            fs::remove_file(&path)?;
+        let f = self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut f) = f
+            && holder_in(&mut f).is_some_and(|h| h.id == held.id)
+        {
+            f.set_len(0)?;
+            f.sync_all()?;
         }
         Ok(())
     }
+    /// A local lock frees itself when its holder ends: there is nothing to
+    /// force. Says who holds it, if anyone does.
     async fn force_unlock(&self, id: &str) -> Result<LockInfo> {
-        let path = self.lock_path();
-        let holder: LockInfo = fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .ok_or_else(|| Error::State(format!("{} is not locked", self.describe())))?;
-        if holder.id != id {
-            return Err(Error::State(format!(
-                "lock id {id} does not match: the lock is held by {}@{} ({}) with id {}",
-                holder.user, holder.host, holder.operation, holder.id
-            )));
+        match try_lock(self, "force-unlock") {
+            Ok(info) => {
+                self.unlock(&info).await?;
+                Err(Error::State(format!(
+                    "{} is not locked (a local lock is freed by the operating system when its holder ends; lock id {id} is not held)",
+                    self.describe()
+                )))
+            }
+            Err(e) => Err(Error::State(format!(
+                "{e}\n  A local lock is held only while its holder runs: stop that process rather than force the lock"
+            ))),
         }
-        fs::remove_file(&path)?;
-        Ok(holder)
     }
     async fn put_new(&self, st: &State, overwrite: bool) -> Result<()> {
         if !overwrite && self.path.exists() {
@@ -417,13 +443,22 @@ mod tests {
             .to_string();
         assert!(e.contains("locked: apply by"), "{e}");
         assert!(e.contains(&held.id));
-        assert!(store.force_unlock("not-the-id").await.is_err());
+        let e = store.force_unlock(&held.id).await.unwrap_err().to_string();
+        assert!(
+            e.contains("stop that process rather than force the lock"),
+            "{e}"
+        );
         store.unlock(&held).await.unwrap();
         let again = StateStore::lock(&store, "plan", zero).await.unwrap();
-        assert_eq!(
-            store.force_unlock(&again.id).await.unwrap().operation,
-            "plan"
-        );
+        // A holder that ends without unlocking (its lock file closed, as
+        // when the process dies): the next one gets the lock at once.
+        drop(store.held.lock().unwrap().take());
+        let other = LocalStore::new(store.path.clone());
+        let next = StateStore::lock(&other, "apply", zero).await.unwrap();
+        assert_ne!(next.id, again.id);
+        other.unlock(&next).await.unwrap();
+        let e = other.force_unlock("any").await.unwrap_err().to_string();
+        assert!(e.contains("is not locked"), "{e}");
         fs::remove_dir_all(dir).unwrap();
     }
 }

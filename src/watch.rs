@@ -178,12 +178,13 @@ async fn on_drift(cmd: &str, report: &Path) {
     }
 }
 
-/// Runs checks until `stop` is notified. Returns the exit status (0).
+/// Runs checks until `stop` is raised (the check in flight finishes).
+/// Returns the exit status (0).
 pub async fn watch(
     c: &Common,
     rules: &[crate::drift::Rule],
     o: &WatchOpts,
-    stop: Arc<Notify>,
+    stop: crate::session::Interrupt,
 ) -> Result<i32> {
     let stack = crate::session::load_stack(&c.stack, &c.vars)?;
     let metrics = Arc::new(Mutex::new(Metrics {
@@ -193,14 +194,6 @@ pub async fn watch(
     let server_stop = Arc::new(Notify::new());
     if let Some(addr) = o.metrics_addr {
         serve(addr, metrics.clone(), server_stop.clone()).await?;
-    }
-    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let (stop, stopping) = (stop.clone(), stopping.clone());
-        tokio::spawn(async move {
-            stop.notified().await;
-            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
     }
     let mut cloud = None;
     let mut failures: u32 = 0;
@@ -267,16 +260,16 @@ pub async fn watch(
                 delay
             }
         };
-        if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        if stop.raised() {
             break;
         }
         let jitter = delay.as_secs_f64() * f64::from(o.jitter_percent) / 100.0;
         let wait = (delay.as_secs_f64() + (fastrand::f64() * 2.0 - 1.0) * jitter).max(0.0);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
-            _ = stop.notified() => break,
+            _ = stop.wait() => break,
         }
-        if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        if stop.raised() {
             break;
         }
     }

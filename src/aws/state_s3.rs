@@ -1,7 +1,11 @@
 //! State in S3, locked with S3's own conditional writes.
 //!
 //! - The lock is an object `KEY.lock` written with `If-None-Match: *`: only
-//!   one writer can create it. It holds who, what, when and a lock id.
+//!   one writer can create it. It holds who, what, when, a lock id and a
+//!   lease: the holder renews it (conditional on the lock's ETag) while it
+//!   works; a lock whose lease lapsed, or whose holder is a dead process of
+//!   this host, is taken over by the next run (conditional on the ETag it
+//!   read, so two runs never both take it). Unlock is conditional too.
 //! - The state object is written with `If-Match: ETAG` of the version read
 //!   (or `If-None-Match: *` when there was none): a writer that lost its lock
 //!   gets HTTP 412 and overwrites nothing.
@@ -26,6 +30,25 @@ pub struct S3StateStore {
     kms_key_id: Option<String>,
     /// ETag of the state object as last read or written.
     etag: Mutex<Option<String>>,
+    /// ETag of the lock object while this process holds it, and the task
+    /// that renews its lease.
+    lock_etag: std::sync::Arc<Mutex<Option<String>>>,
+    renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How long a lock lasts unless renewed (`PROVISION_LOCK_LEASE`, default 2
+/// minutes); it is renewed every quarter of that.
+fn lease() -> Duration {
+    std::env::var("PROVISION_LOCK_LEASE")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(Duration::from_secs(120))
+}
+
+fn with_lease(mut info: LockInfo) -> LockInfo {
+    let until = std::time::SystemTime::now() + lease();
+    info.expires = Some(humantime::format_rfc3339_seconds(until).to_string());
+    info
 }
 
 /// `s3://bucket/key` into (bucket, key).
@@ -51,6 +74,77 @@ impl S3StateStore {
             key,
             kms_key_id,
             etag: Mutex::new(None),
+            lock_etag: Default::default(),
+            renewal: Mutex::new(None),
+        }
+    }
+
+    /// Keeps renewing the lease of the lock this process holds, each write
+    /// conditional on the last: if another run took the lock over, renewal
+    /// stops and says so (state writes are conditional as well).
+    fn renew(&self, info: LockInfo) {
+        let (c, bucket, key) = (self.c.clone(), self.bucket.clone(), self.lock_key());
+        let etag = self.lock_etag.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease() / 4).await;
+                let Some(current) = etag.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+                    return;
+                };
+                let body = serde_json::to_vec_pretty(&with_lease(info.clone())).unwrap_or_default();
+                let r = c
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .content_type("application/json")
+                    .body(ByteStream::from(body))
+                    .if_match(current)
+                    .send()
+                    .await;
+                match r.map_err(|e| err("PutObject", e)) {
+                    Ok(o) => {
+                        *etag.lock().unwrap_or_else(|p| p.into_inner()) =
+                            o.e_tag().map(str::to_string);
+                    }
+                    Err(e) if is_412(&e) => {
+                        eprintln!(
+                            "warning: the state lock s3://{bucket}/{key} was taken over by another run; this run's state writes will be refused"
+                        );
+                        return;
+                    }
+                    // A failed renewal is tried again at the next tick.
+                    Err(_) => {}
+                }
+            }
+        });
+        *self.renewal.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    fn held(&self, etag: Option<&str>, info: &LockInfo) {
+        *self.lock_etag.lock().unwrap_or_else(|p| p.into_inner()) = etag.map(str::to_string);
+        self.renew(info.clone());
+    }
+
+    /// Deletes the lock object, only if it is still the one with this ETag.
+    async fn delete_lock(&self, etag: Option<String>) -> Result<()> {
+        match self
+            .c
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.lock_key())
+            .set_if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = err("DeleteObject", e);
+                if is_412(&e) || is_missing(&e) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 
@@ -177,16 +271,19 @@ impl StateStore for S3StateStore {
 
     async fn lock(&self, operation: &str, wait: Duration) -> Result<LockInfo> {
         let info = LockInfo::new(operation);
-        let body = serde_json::to_vec_pretty(&info).expect("lock serializes");
         let start = std::time::Instant::now();
         loop {
+            let body = serde_json::to_vec_pretty(&with_lease(info.clone())).unwrap_or_default();
             match self
                 .put(&self.lock_key(), body.clone())
                 .if_none_match("*")
                 .send()
                 .await
             {
-                Ok(_) => return Ok(info),
+                Ok(o) => {
+                    self.held(o.e_tag(), &info);
+                    return Ok(info);
+                }
                 Err(e) => {
                     let e = err("PutObject", e);
                     if !is_412(&e) {
@@ -194,36 +291,65 @@ impl StateStore for S3StateStore {
                     }
                 }
             }
+            let Some((h, etag)) = self.holder().await? else {
+                continue;
+            };
+            let why = if h.holder_is_dead() {
+                Some("its process is no longer running")
+            } else if h.lapsed() {
+                Some("its lease lapsed without renewal")
+            } else {
+                None
+            };
+            if let (Some(why), Some(etag)) = (why, etag) {
+                // Only over the lock as read: of two runs, one takes it.
+                if let Ok(o) = self.put(&self.lock_key(), body).if_match(etag).send().await {
+                    eprintln!(
+                        "note: took over the state lock of {} by {}@{} (pid {}, since {}): {why}",
+                        h.operation, h.user, h.host, h.pid, h.created
+                    );
+                    self.held(o.e_tag(), &info);
+                    return Ok(info);
+                }
+                continue;
+            }
             if start.elapsed() >= wait {
-                return Err(Error::State(match self.holder().await? {
-                    Some((h, _)) => locked_message(&h, false),
-                    None => format!(
-                        "{} is locked (the lock vanished while being read: try again)",
-                        self.describe()
-                    ),
-                }));
+                let until = h.expires.as_deref().unwrap_or("?");
+                let then = format!(
+                    ", or, if that run is gone, for its lease to lapse ({until}): the next run then takes the lock over. \
+                     To release it now: provision force-unlock {}",
+                    h.id
+                );
+                return Err(Error::State(locked_message(&h, &then)));
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
     async fn unlock(&self, held: &LockInfo) -> Result<()> {
+        if let Some(t) = self
+            .renewal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            t.abort();
+        }
+        let etag = self
+            .lock_etag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some((h, _)) = self.holder().await?
             && h.id == held.id
         {
-            self.c
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(self.lock_key())
-                .send()
-                .await
-                .map_err(|e| err("DeleteObject", e))?;
+            self.delete_lock(etag).await?;
         }
         Ok(())
     }
 
     async fn force_unlock(&self, id: &str) -> Result<LockInfo> {
-        let Some((h, _)) = self.holder().await? else {
+        let Some((h, etag)) = self.holder().await? else {
             return Err(Error::State(format!("{} is not locked", self.describe())));
         };
         if h.id != id {
@@ -232,13 +358,7 @@ impl StateStore for S3StateStore {
                 h.user, h.host, h.operation, h.id
             )));
         }
-        self.c
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(self.lock_key())
-            .send()
-            .await
-            .map_err(|e| err("DeleteObject", e))?;
+        self.delete_lock(etag).await?;
         Ok(h)
     }
 

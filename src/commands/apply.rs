@@ -24,11 +24,11 @@ pub async fn run(c: &Common, o: &ApplyOpts, plan_file: Option<&Path>) -> Result<
                 ..c.clone()
             };
             let s = Session::with(&c, stack).await?;
-            s.locked("apply", saved(&s, o, f)).await
+            s.locked_to_the_end("apply", saved(&s, o, f)).await
         }
         None => {
             let s = Session::open(c).await?;
-            s.locked("apply", fresh(&s, o)).await
+            s.locked_to_the_end("apply", fresh(&s, o)).await
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::session::Session;
 
 pub async fn run(c: &Common, o: &ApplyOpts) -> Result<i32> {
     let s = Session::open(c).await?;
-    s.locked("destroy", destroy(&s, o)).await
+    s.locked_to_the_end("destroy", destroy(&s, o)).await
 }
 
 async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {

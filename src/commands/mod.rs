@@ -91,7 +91,13 @@ async fn execute(
     let (report, _) = ex.run(p, st, Some(s.store.clone())).await;
     print_report(&report, verb);
     s.stats(cloud);
-    if report.ok() { 0 } else { 1 }
+    if o.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+        130
+    } else if report.ok() {
+        0
+    } else {
+        1
+    }
 }
 
 /// Progress lines on standard output.

@@ -2,6 +2,7 @@
 //! SDK again). Modules: the moto harness, bad stacks, and end-to-end scenarios.
 
 mod bad;
+mod crash;
 mod drift;
 mod edge;
 mod harness;

@@ -237,15 +237,16 @@ async fn a_second_apply_is_refused_by_the_lock_and_touches_nothing() {
     let s = w.write_stack("small.yaml", SMALL);
     let sp = s.to_str().unwrap();
     std::fs::create_dir_all(w.dir.path().join(".provision")).unwrap();
+    // Another process holds the lock (this test, as maria's apply): an
+    // operating-system lock on the lock file, which names its holder.
     let holder = serde_json::json!({
         "id": "0f8e1c2a-lock", "operation": "apply", "user": "maria", "host": "ops-box-7",
         "pid": 4242, "created": "2026-11-24T10:00:00Z"
     });
-    std::fs::write(
-        w.dir.path().join(".provision/small.state.json.lock"),
-        holder.to_string(),
-    )
-    .unwrap();
+    let lock_path = w.dir.path().join(".provision/small.state.json.lock");
+    std::fs::write(&lock_path, holder.to_string()).unwrap();
+    let held = std::fs::File::open(&lock_path).unwrap();
+    held.lock().unwrap();
     w.run(&["apply", "-s", sp, "--auto-approve"])
         .code(1)
         .has("state is locked: apply by maria@ops-box-7 (pid 4242)")
@@ -260,8 +261,12 @@ async fn a_second_apply_is_refused_by_the_lock_and_touches_nothing() {
         .unwrap();
     assert!(vpcs.vpcs().is_empty());
 
+    // Its holder ends (the file closes): the lock is free, no force-unlock.
+    drop(held);
+    w.run(&["plan", "-s", sp])
+        .ok()
+        .has("ended without releasing the lock; the operating system freed it");
     // A real race: two applies at once, one wins, the other names it.
-    std::fs::remove_file(w.dir.path().join(".provision/small.state.json.lock")).unwrap();
     let a = w
         .command(&["apply", "-s", sp, "--auto-approve"])
         .stdout(std::process::Stdio::piped())

@@ -34,7 +34,7 @@ fn tagged(stack: &str) -> Filter {
 
 /// Objects carrying the stack's tag in the emulator, per kind (read past the
 /// layer), and what state records, per kind.
-async fn census(w: &World, stack: &str) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+pub async fn census(w: &World, stack: &str) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
     let ec2 = w.ec2().await;
     let f = tagged(stack);
     let mut live = BTreeMap::new();

@@ -375,3 +375,112 @@ async fn migrate_round_trips_and_state_mv_rm_and_import_keep_plans_honest() {
         .lacks("must be replaced")
         .has("Plan: 0 to add, 2 to change, 0 to destroy.");
 }
+
+async fn put_lock(s3: &aws_sdk_s3::Client, holder: serde_json::Value) {
+    s3.put_object()
+        .bucket("team-state")
+        .key("team/state.json.lock")
+        .body(ByteStream::from(holder.to_string().into_bytes()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_remote_lock_whose_lease_lapsed_or_whose_holder_died_is_taken_over() {
+    let w = World::new();
+    let s3 = bucket(&w).await;
+    let s = w.write_stack("team.yaml", SMALL);
+    let s = s.to_str().unwrap();
+    // A run elsewhere that died an hour ago: its lease lapsed.
+    put_lock(
+        &s3,
+        serde_json::json!({
+            "id": "lapsed", "operation": "apply", "user": "maria", "host": "ops-box-7",
+            "pid": 4242, "created": "2026-11-24T10:00:00Z", "expires": "2026-11-24T10:02:00Z"
+        }),
+    )
+    .await;
+    w.run(&["apply", "-s", s, "--state", REMOTE, "--auto-approve"])
+        .ok()
+        .has("took over the state lock of apply by maria@ops-box-7 (pid 4242, since 2026-11-24T10:00:00Z): its lease lapsed without renewal");
+    // A run of this host whose process is gone: taken over at once, lease or not.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let host = gethostname::gethostname().to_string_lossy().to_string();
+    put_lock(
+        &s3,
+        serde_json::json!({
+            "id": "dead", "operation": "plan", "user": "ci", "host": host,
+            "pid": pid, "created": "2026-11-25T10:00:00Z", "expires": "2099-01-01T00:00:00Z"
+        }),
+    )
+    .await;
+    w.run(&["plan", "-s", s, "--state", REMOTE])
+        .ok()
+        .has("its process is no longer running");
+    // A live holder elsewhere with a lease to run: refused, naming it.
+    put_lock(
+        &s3,
+        serde_json::json!({
+            "id": "alive", "operation": "apply", "user": "maria", "host": "ops-box-7",
+            "pid": 4242, "created": "2026-11-25T10:00:00Z", "expires": "2099-01-01T00:00:00Z"
+        }),
+    )
+    .await;
+    w.run(&["plan", "-s", s, "--state", REMOTE])
+        .code(1)
+        .has("state is locked: apply by maria@ops-box-7")
+        .has("for its lease to lapse (2099-01-01T00:00:00Z)");
+}
+
+#[tokio::test]
+async fn a_remote_lock_is_renewed_while_its_holder_works() {
+    let w = World::strict(crate::strict::Strict {
+        latency: std::time::Duration::from_millis(150),
+        ..Default::default()
+    });
+    let s3 = bucket(&w).await;
+    let s = w.stack_from("examples/network.yaml");
+    let s = s.to_str().unwrap();
+    let child = w
+        .command(&["apply", "-s", s, "--state", REMOTE, "--auto-approve"])
+        .env("PROVISION_LOCK_LEASE", "2s")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let expires = || async {
+        let o = s3
+            .get_object()
+            .bucket("team-state")
+            .key("team/state.json.lock")
+            .send()
+            .await
+            .ok()?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.body.collect().await.ok()?.to_vec()).ok()?;
+        v["expires"].as_str().map(str::to_string)
+    };
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        if let Some(e) = expires().await
+            && seen.last() != Some(&e)
+        {
+            seen.push(e);
+        }
+        if seen.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // Another run meanwhile is refused: the lease is kept alive.
+    w.run(&["plan", "-s", s, "--state", REMOTE])
+        .code(1)
+        .has("state is locked: apply");
+    let r = crate::harness::Run::from(child.wait_with_output().unwrap());
+    r.ok();
+    assert!(seen.len() >= 3, "the lease was renewed: {seen:?}");
+    assert!(expires().await.is_none(), "released at the end");
+}
