@@ -135,11 +135,15 @@ impl Error {
                 source: Some(src),
             } => {
                 let mut out = String::new();
-                for e in errors {
+                for e in errors.iter().take(ERRORS_SHOWN) {
                     out.push_str(&format!("error: {e}\n"));
                     if let Some(snippet) = snippet(e, src) {
                         out.push_str(&snippet);
                     }
+                }
+                if errors.len() > ERRORS_SHOWN {
+                    let more = errors.len() - ERRORS_SHOWN;
+                    out.push_str(&format!("... and {more} more errors\n"));
                 }
                 out
             }
@@ -151,7 +155,7 @@ impl Error {
 #[derive(Debug)]
 struct Snippet {
     msg: String,
-    src: NamedSource<String>,
+    src: NamedSource<Arc<str>>,
     span: SourceSpan,
 }
 
@@ -172,7 +176,18 @@ impl miette::Diagnostic for Snippet {
     }
 }
 
-fn snippet(e: &StackError, src: &str) -> Option<String> {
+/// Stack errors shown with their snippet; the rest are counted.
+const ERRORS_SHOWN: usize = 50;
+
+/// At most `n` characters of `s`, with `…` when cut (for quoting input in messages).
+pub fn clip(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((b, _)) => format!("{}…", &s[..b]),
+        None => s.to_string(),
+    }
+}
+
+fn snippet(e: &StackError, src: &Arc<str>) -> Option<String> {
     if e.loc.line == 0 {
         return None;
     }
@@ -188,7 +203,7 @@ fn snippet(e: &StackError, src: &str) -> Option<String> {
             offset += byte;
             let d = Snippet {
                 msg: e.message.clone(),
-                src: NamedSource::new(&e.file, src.to_string()),
+                src: NamedSource::new(&e.file, Arc::clone(src)),
                 span: SourceSpan::new(offset.into(), 1),
             };
             let mut out = String::new();

@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use crate::limits;
+
 /// What a `${...}` evaluates to when the value depends on a resource not yet created.
 pub const UNKNOWN: &str = "\u{1}(known after apply)";
 
@@ -120,7 +122,9 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
                 i += 1;
             }
             let t: String = chars[st..i].iter().collect();
-            let n = t.parse().map_err(|_| (st, format!("bad integer `{t}`")))?;
+            let n = t
+                .parse()
+                .map_err(|_| (st, format!("integer `{t}` does not fit in 64 bits")))?;
             out.push((st, Tok::Int(n)));
         } else if c.is_alphabetic() || c == '_' {
             let st = i;
@@ -150,6 +154,15 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
         } else {
             return Err((i, format!("unexpected character `{c}`")));
         }
+        if out.len() > limits::EXPR_TOKENS {
+            return Err((
+                i,
+                format!(
+                    "expression too long: at most {} tokens in one `${{...}}`",
+                    limits::EXPR_TOKENS
+                ),
+            ));
+        }
     }
     Ok(out)
 }
@@ -158,6 +171,8 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     len: usize,
+    /// How many `add`s are open: parsing stops before recursion gets deep.
+    nest: usize,
 }
 
 pub fn parse_expr(s: &str) -> Result<Expr, (usize, String)> {
@@ -166,6 +181,7 @@ pub fn parse_expr(s: &str) -> Result<Expr, (usize, String)> {
         toks,
         pos: 0,
         len: s.chars().count(),
+        nest: 0,
     };
     if p.toks.is_empty() {
         return Err((0, "empty expression".into()));
@@ -174,7 +190,38 @@ pub fn parse_expr(s: &str) -> Result<Expr, (usize, String)> {
     if p.pos < p.toks.len() {
         return Err((p.off(), "unexpected token after the expression".into()));
     }
+    if depth(&e) > limits::EXPR_DEPTH {
+        return Err((0, too_deep()));
+    }
     Ok(e)
+}
+
+fn too_deep() -> String {
+    format!(
+        "expression nested too deep: at most {} levels (parentheses, calls, indexes \
+         and each operator of a chain count one)",
+        limits::EXPR_DEPTH
+    )
+}
+
+/// The depth of an expression's tree, without recursion (the tree may be
+/// deep: the check is what keeps evaluation from overflowing the stack).
+fn depth(e: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(e, 1)];
+    while let Some((e, d)) = todo.pop() {
+        deepest = deepest.max(d);
+        match e {
+            Expr::Int(_) | Expr::Str(_) => {}
+            Expr::Bin(_, l, r) => todo.extend([(&**l, d + 1), (&**r, d + 1)]),
+            Expr::Call(_, args) => todo.extend(args.iter().map(|a| (a, d + 1))),
+            Expr::Ref { segs, .. } => todo.extend(segs.iter().filter_map(|s| match s {
+                Seg::Index(i) => Some((i, d + 1)),
+                _ => None,
+            })),
+        }
+    }
+    deepest
 }
 
 impl Parser {
@@ -200,6 +247,15 @@ impl Parser {
         }
     }
     fn add(&mut self) -> Result<Expr, (usize, String)> {
+        self.nest += 1;
+        if self.nest > limits::EXPR_DEPTH {
+            return Err((self.off(), too_deep()));
+        }
+        let e = self.sum();
+        self.nest -= 1;
+        e
+    }
+    fn sum(&mut self) -> Result<Expr, (usize, String)> {
         let mut l = self.mul()?;
         loop {
             let op = if self.eat('+') {
@@ -231,6 +287,16 @@ impl Parser {
             Some(Tok::Str(s)) => {
                 self.pos += 1;
                 Ok(Expr::Str(s))
+            }
+            Some(Tok::Sym('-')) => {
+                self.pos += 1;
+                self.nest += 1;
+                if self.nest > limits::EXPR_DEPTH {
+                    return Err((self.off(), too_deep()));
+                }
+                let e = self.postfix();
+                self.nest -= 1;
+                Ok(Expr::Bin('-', Box::new(Expr::Int(0)), Box::new(e?)))
             }
             Some(Tok::Sym('(')) => {
                 self.pos += 1;
@@ -309,7 +375,8 @@ pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
                 '-' => a.checked_sub(b),
                 _ => a.checked_mul(b),
             };
-            v.map(Value::from).ok_or_else(|| "integer overflow".into())
+            v.map(Value::from)
+                .ok_or_else(|| format!("integer overflow: {a} {op} {b} does not fit in 64 bits"))
         }
         Expr::Call(f, args) => {
             let vals = args
@@ -445,6 +512,9 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
                     Value::Array(x) => out.extend(x.iter().cloned()),
                     _ => return Err("concat takes lists".into()),
                 }
+                if out.len() > limits::LIST_ITEMS {
+                    return Err(format!("concat: at most {} items", limits::LIST_ITEMS));
+                }
             }
             Ok(Value::Array(out))
         }
@@ -463,6 +533,9 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
                 } else {
                     out.push(c);
                 }
+                if out.len() > limits::STRING_BYTES {
+                    return Err(too_long("format"));
+                }
             }
             Ok(Value::String(out))
         }
@@ -472,12 +545,28 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
                 [a, b] => (as_int(a)?, as_int(b)?),
                 _ => return Err("range takes (n) or (from, to)".into()),
             };
-            if to - from > 10_000 {
-                return Err("range: at most 10000 numbers".into());
+            if to
+                .checked_sub(from)
+                .is_none_or(|n| n > limits::LIST_ITEMS as i64)
+            {
+                return Err(format!("range: at most {} numbers", limits::LIST_ITEMS));
             }
             Ok(Value::Array((from..to).map(Value::from).collect()))
         }
         "setproduct" => {
+            let mut size = 1usize;
+            for a in args {
+                let Value::Array(items) = a else {
+                    return Err("setproduct takes lists".into());
+                };
+                size = size.saturating_mul(items.len());
+            }
+            if size > limits::LIST_ITEMS {
+                return Err(format!(
+                    "setproduct: the product has {size} combinations, at most {} allowed",
+                    limits::LIST_ITEMS
+                ));
+            }
             let mut out: Vec<Vec<Value>> = vec![vec![]];
             for a in args {
                 let Value::Array(items) = a else {
@@ -507,12 +596,19 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
     }
 }
 
+pub fn too_long(what: &str) -> String {
+    format!(
+        "{what}: the string would be longer than {} bytes",
+        limits::STRING_BYTES
+    )
+}
+
 /// Terraform-compatible `cidrsubnet`: the `netnum`-th subnet of `prefix` extended by `newbits`.
 pub fn cidrsubnet(prefix: &str, newbits: i64, netnum: i64) -> Result<String, String> {
     let net: ipnet::Ipv4Net = prefix
         .parse()
         .map_err(|_| format!("cidrsubnet: `{prefix}` is not an IPv4 CIDR block"))?;
-    let new_len = i64::from(net.prefix_len()) + newbits;
+    let new_len = i64::from(net.prefix_len()).saturating_add(newbits);
     if !(0..=32).contains(&new_len) || newbits < 0 {
         return Err(format!(
             "cidrsubnet: cannot extend /{} by {newbits} bits",
@@ -554,6 +650,27 @@ mod tests {
         assert_eq!(cidrsubnet("10.1.0.0/16", 4, 15).unwrap(), "10.1.240.0/20");
         assert!(cidrsubnet("10.0.0.0/16", 8, 256).is_err());
         assert!(cidrsubnet("10.0.0.0/30", 8, 0).is_err());
+    }
+
+    #[test]
+    fn hostile_expressions_are_refused_not_crashed_on() {
+        let deep = "(".repeat(20_000) + "1" + &")".repeat(20_000);
+        assert!(parse_expr(&deep).unwrap_err().1.contains("too long"));
+        let deep = "(".repeat(65) + "1" + &")".repeat(65);
+        assert!(parse_expr(&deep).unwrap_err().1.contains("too deep"));
+        let minus = "-".repeat(100) + "1";
+        assert!(parse_expr(&minus).unwrap_err().1.contains("too deep"));
+        let chain = vec!["1"; 100].join("+");
+        assert!(parse_expr(&chain).unwrap_err().1.contains("too deep"));
+        assert!(parse_expr(&vec!["1"; 60].join("+")).is_ok());
+        assert!(parse_expr("-3").is_ok());
+        let huge = [Value::from(i64::MIN + 1), Value::from(i64::MAX)];
+        assert!(call("range", &huge).unwrap_err().contains("at most"));
+        let forty = Value::Array((0..40).map(Value::from).collect());
+        let five = vec![forty; 5];
+        assert!(call("setproduct", &five).unwrap_err().contains("102400000"));
+        assert!(cidrsubnet("10.0.0.0/8", i64::MAX, 1).is_err());
+        assert!(cidrsubnet("10.0.0.0/8", i64::MIN, 1).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod expr;
 pub mod graph;
 pub mod kind;
+pub mod limits;
 pub mod plan;
 pub mod provider;
 pub mod refresh;
@@ -20,6 +21,8 @@ pub mod yaml;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod fuzz_tests;
 
 /// Checks that keep ARCHITECTURE.md and the code's rules true.
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! this module only turns its output into [`Node`]s carrying line and column,
 //! so that every later check can point at the exact place in the stack file.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -134,13 +135,14 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeKind, A::Error> {
         let mut out: Vec<(Key, Node)> = Vec::new();
+        let mut seen: HashMap<String, Loc> = HashMap::new();
         while let Some(k) = map.next_key::<Spanned<String>>()? {
             let v = map.next_value::<Node>()?;
             let loc = loc_of(&k.referenced);
-            if let Some((first, _)) = out.iter().find(|(e, _)| e.name == k.value) {
+            if let Some(first) = seen.insert(k.value.clone(), loc) {
                 return Err(de::Error::custom(format!(
                     "duplicate key `{}` at line {} column {} (first defined at line {} column {})",
-                    k.value, loc.line, loc.col, first.loc.line, first.loc.col
+                    k.value, loc.line, loc.col, first.line, first.col
                 )));
             }
             out.push((Key { name: k.value, loc }, v));
@@ -149,9 +151,25 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
 }
 
+/// Nodes in a stack file: room for 50,000 resources written out one by one.
+const YAML_NODES: usize = 4_000_000;
+/// Lists and mappings inside each other: a WAF rule needs about a dozen;
+/// each level costs stack in the parser.
+const YAML_DEPTH: usize = 32;
+/// Events aliases may replay: a few hundred thousand is plenty for anchors
+/// that share a block of tags, and stops an alias bomb early.
+const ALIAS_EVENTS: usize = 200_000;
+
 /// Parses one YAML document. Syntax errors carry the file, line and column.
 pub fn parse(file: &str, src: &str) -> Result<Node, StackError> {
-    serde_saphyr::from_str::<Node>(src).map_err(|e| {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = YAML_NODES;
+    budget.max_events = 2 * YAML_NODES;
+    budget.max_depth = YAML_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = ALIAS_EVENTS;
+    serde_saphyr::from_str_with_options::<Node>(src, options).map_err(|e| {
         let loc = e
             .location()
             .map(|l| loc_of(&l))
@@ -159,7 +177,18 @@ pub fn parse(file: &str, src: &str) -> Result<Node, StackError> {
         let msg = e.without_snippet().to_string();
         // serde-saphyr appends its own position; ours is in the prefix already.
         let mut msg = strip_position_suffix(&msg);
-        if let Some(k) = msg.strip_prefix("duplicate mapping key: ") {
+        if msg.starts_with("recursion limit exceeded") || msg.contains("Depth {") {
+            msg = format!("lists and mappings nested too deep: at most {YAML_DEPTH} levels");
+        } else if msg.starts_with("alias replay limit exceeded") {
+            msg =
+                format!("aliases expand to more than {ALIAS_EVENTS} YAML events (an alias bomb?)");
+        } else if let Some(what) = msg.strip_prefix("budget breached: ") {
+            let what = what.split([' ', '{']).next().unwrap_or(what);
+            msg = format!(
+                "the YAML is too large for provision's limits ({what}: at most 4,000,000 \
+                 nodes, 50,000 aliases and anchors, 64 MiB of text)"
+            );
+        } else if let Some(k) = msg.strip_prefix("duplicate mapping key: ") {
             let k = k.split(',').next().unwrap_or(k);
             msg = format!("duplicate key `{k}`: each name may appear only once in a mapping");
         }

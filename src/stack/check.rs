@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::cx::Cx;
 use super::refs::Refs;
-use super::{Instance, Stack};
-use crate::diag::Loc;
+use super::{Instance, Stack, prop_loc};
 
 pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     let (props, errors) = stack.evaluate_static();
@@ -84,12 +83,4 @@ fn overlaps(children: &[(&Instance, ipnet::Ipv4Net)], cx: &mut Cx) {
             widest = Some(i);
         }
     }
-}
-
-/// Where a property of an instance is written (the instance, without one).
-fn prop_loc(inst: &Instance, prop: &str) -> Loc {
-    inst.props
-        .as_ref()
-        .and_then(|p| p.field(prop))
-        .map_or(inst.loc, |t| t.loc)
 }

@@ -235,6 +235,15 @@ fn for_each(fe: &Node, vars: &BTreeMap<String, Value>, cx: &mut Cx) -> Vec<(Stri
             vec![]
         }
     };
+    if items.len() > crate::limits::FOR_EACH {
+        let msg = format!(
+            "`for_each` asks for {} copies, at most {} allowed",
+            items.len(),
+            crate::limits::FOR_EACH
+        );
+        cx.push(fe.loc, msg);
+        return vec![];
+    }
     let mut seen = HashSet::new();
     for (key, _) in &items {
         if !valid_key(key) {

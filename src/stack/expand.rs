@@ -5,6 +5,8 @@ use super::cx::Cx;
 use super::decls::Decls;
 use super::refs::Refs;
 use super::{Each, Instance};
+use crate::diag::Loc;
+use crate::limits;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -20,6 +22,20 @@ pub(super) fn instances(
         .collect();
     let refs = Refs::new(vars, &decls.keys, kinds, &decls.disabled);
     let mut out = Vec::new();
+    let copies: usize = decls
+        .list
+        .iter()
+        .map(|d| d.items.as_ref().map_or(1, Vec::len))
+        .sum();
+    if copies > limits::INSTANCES {
+        let msg = format!(
+            "the stack has {copies} resource instances, at most {} allowed",
+            limits::INSTANCES
+        );
+        cx.push(Loc { line: 1, col: 1 }, msg);
+        return out;
+    }
+    let mut edges = 0usize;
     for d in &decls.list {
         let copies: Vec<Option<Each>> = match &d.items {
             Some(items) => items
@@ -52,6 +68,15 @@ pub(super) fn instances(
             }
             deps.sort();
             deps.dedup();
+            edges += deps.len();
+            if edges > limits::DEPENDENCIES {
+                let msg = format!(
+                    "the stack's resources have more than {} dependencies in all",
+                    limits::DEPENDENCIES
+                );
+                cx.push(d.loc, msg);
+                return out;
+            }
             out.push(Instance {
                 address,
                 name: d.name.clone(),

@@ -97,6 +97,10 @@ fn tags(t: &Node, cx: &mut Cx) -> BTreeMap<String, String> {
         return tags;
     };
     for (k, v) in m {
+        if let Some(why) = crate::limits::reserved_tag(&k.name) {
+            cx.push(k.loc, why);
+            continue;
+        }
         match &v.kind {
             NodeKind::Str(s) => {
                 tags.insert(k.name.clone(), s.clone());

@@ -139,6 +139,14 @@ pub fn address_from_tag(tag: &str) -> String {
     }
 }
 
+/// Where a property of an instance is written (the instance, without one).
+fn prop_loc(inst: &Instance, prop: &str) -> Loc {
+    inst.props
+        .as_ref()
+        .and_then(|p| p.field(prop))
+        .map_or(inst.loc, |t| t.loc)
+}
+
 /// Parses and validates a stack. `vars` are `--var name=value` overrides.
 pub fn load(file: &str, source: &str, vars: &[(String, String)]) -> Result<Stack, Error> {
     phases(file, source, vars).map_err(|errors| Error::stack(errors).with_source(source))
@@ -149,6 +157,14 @@ fn phases(
     source: &str,
     overrides: &[(String, String)],
 ) -> Result<Stack, Vec<StackError>> {
+    if source.len() > crate::limits::STACK_FILE_BYTES {
+        let msg = format!(
+            "the stack file has {} bytes, at most {} allowed",
+            source.len(),
+            crate::limits::STACK_FILE_BYTES
+        );
+        return Err(vec![StackError::at(file, Loc { line: 1, col: 1 }, msg)]);
+    }
     let root = crate::yaml::parse(file, source).map_err(|e| vec![e])?;
     let mut cx = cx::Cx::new(file);
     let Some(top) = root.as_map() else {
@@ -225,6 +241,15 @@ impl Stack {
         };
         self.check_types(inst, &raw)?;
         let mut c = kind::canonical(inst.kind, &raw);
+        if let Some(Value::Object(own)) = c.get("tags")
+            && let Some(why) = own.keys().find_map(|k| crate::limits::reserved_tag(k))
+        {
+            return Err(StackError::at(
+                &self.file,
+                prop_loc(inst, "tags"),
+                format!("{}: {why}", inst.address),
+            ));
+        }
         if inst.kind.has_tags() {
             c["tags"] = Value::Object(self.tags_of(inst, c.get("tags")));
         }
@@ -239,11 +264,7 @@ impl Stack {
                 continue;
             };
             if let Err(msg) = kind::check(&prop.ty, v, k) {
-                let loc = inst
-                    .props
-                    .as_ref()
-                    .and_then(|p| p.field(k))
-                    .map_or(inst.loc, |t| t.loc);
+                let loc = prop_loc(inst, k);
                 return Err(StackError::at(
                     &self.file,
                     loc,

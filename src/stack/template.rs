@@ -68,7 +68,8 @@ pub(super) fn compile(n: &Node, cx: &mut Cx) -> Tmpl {
                 parts,
             },
             Err((off, m)) => {
-                cx.push(at_offset(n.loc, s, off), format!("in `{s}`: {m}"));
+                let m = format!("in `{}`: {m}", crate::diag::clip(s, 60));
+                cx.push(at_offset(n.loc, s, off), m);
                 TmplKind::Lit(Value::String(s.clone()))
             }
         },
@@ -156,6 +157,9 @@ impl Tmpl {
                                         return Ok(unknown());
                                     }
                                     out.push_str(&expr::scalar_text(&v).map_err(|m| at(*off, m))?);
+                                    if out.len() > crate::limits::STRING_BYTES {
+                                        return Err(at(*off, expr::too_long("interpolation")));
+                                    }
                                 }
                             }
                         }
