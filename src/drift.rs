@@ -83,6 +83,24 @@ fn lines(v: Option<&Value>) -> String {
     text + "\n"
 }
 
+/// `-`/`+` lines of one property: lists of objects (rules, routes, records)
+/// item by item, one line each; anything else line by line.
+pub fn property_diff(prop: &str, recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> {
+    let objects = |v: Option<&Value>| -> Option<Vec<Value>> {
+        match v.map(crate::kind::sorted) {
+            Some(Value::Array(a)) if a.iter().all(Value::is_object) => Some(a),
+            None | Some(Value::Null) => Some(vec![]),
+            _ => None,
+        }
+    };
+    match (objects(recorded), objects(live)) {
+        (Some(b), Some(a)) if !(b.is_empty() && a.is_empty()) => {
+            crate::render::item_diff(prop, &b, &a)
+        }
+        _ => line_diff(recorded, live),
+    }
+}
+
 /// `-`/`+` lines between two values (unchanged lines are left out).
 pub fn line_diff(recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> {
     let (a, b) = (lines(recorded), lines(live));
@@ -129,7 +147,7 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
                     out.push(Drift {
                         address: addr.clone(),
                         class: "modified".into(),
-                        diff: line_diff(before.as_ref(), after.as_ref()),
+                        diff: property_diff(&p, before.as_ref(), after.as_ref()),
                         recorded: before,
                         live: after,
                         property: Some(p),
@@ -191,6 +209,22 @@ mod tests {
         assert!(Rule::parse("public[*].tags").unwrap().matches("public[b]"));
         assert!(!Rule::parse("public[*].tags").unwrap().matches("private[b]"));
         assert!(Rule::parse("vpc").is_err());
+    }
+
+    #[test]
+    fn a_rule_opened_by_hand_reads_as_one_line() {
+        let rule = |port: i64, cidr: &str, desc: &str| {
+            serde_json::json!({"protocol": "tcp", "from_port": port, "to_port": port,
+                "cidr_block": cidr, "description": desc})
+        };
+        let before = serde_json::json!([rule(443, "10.0.0.0/16", "")]);
+        let after = serde_json::json!([rule(443, "10.0.0.0/16", ""), rule(22, "0.0.0.0/0", "ssh")]);
+        let d = property_diff("ingress", Some(&before), Some(&after));
+        assert_eq!(d, vec!["+ ingress tcp 22 from 0.0.0.0/0 \"ssh\""]);
+        let all = serde_json::json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
+            "cidr_blocks": ["0.0.0.0/0"], "security_group_ids": []}]);
+        let d = property_diff("egress", Some(&all), Some(&serde_json::json!([])));
+        assert_eq!(d, vec!["- egress all to 0.0.0.0/0"]);
     }
 
     #[test]

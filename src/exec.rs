@@ -1,19 +1,22 @@
 //! The executor: carries out a plan, in dependency order, concurrently where
 //! possible, writing state after every completed operation.
 //!
-//! Concurrency is bounded in one place (a semaphore, `parallelism`). When an
+//! Concurrency is bounded in one place (`parallelism`): an operation starts
+//! when a slot is free, and among the ready ones the one with the longest
+//! expected chain behind it goes first (the kinds' `takes`), so that an
+//! Aurora cluster does not wait behind a row of security groups. When an
 //! operation fails, everything after it in the graph is skipped, the rest goes
 //! on, and the report says what succeeded, failed and was skipped. The
 //! executor knows the [`Cloud`] trait, never a kind.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::diag::{Error, Result};
@@ -82,6 +85,19 @@ pub struct Report {
     pub not_started: Vec<String>,
     /// (address, reason) of creates the plan said would not be attempted.
     pub not_attempted: Vec<(String, String)>,
+    /// How long the run took.
+    pub took: Duration,
+    /// The operations' times added up.
+    pub work: Duration,
+    /// The longest chain of operations that waited for each other, with what
+    /// each took: no schedule finishes sooner than its sum.
+    pub critical_path: Vec<(String, Duration)>,
+}
+
+impl Report {
+    pub fn critical_path_time(&self) -> Duration {
+        self.critical_path.iter().map(|(_, d)| *d).sum()
+    }
 }
 
 impl Report {
@@ -345,15 +361,65 @@ struct Sched {
     /// Per operation: how many operations it still waits for.
     waiting: Vec<usize>,
     dependents: Vec<Vec<usize>>,
-    ready: Vec<usize>,
+    /// Per operation: the expected seconds of the longest chain that starts
+    /// with it (its own time and what waits for it), from the kinds' `takes`.
+    chain: Vec<u64>,
+    /// Ready operations, the longest chain first, then plan order.
+    ready: BinaryHeap<(u64, Reverse<usize>)>,
     /// Operation -> the failed operation that blocks it.
     blocked: HashMap<usize, String>,
     started: HashSet<usize>,
+    /// How long each finished operation took.
+    took: HashMap<usize, Duration>,
     report: Report,
 }
 
+/// Seconds AWS typically takes for an operation (its kind's `takes`).
+fn expected(op: &Op, plan: &Plan) -> u64 {
+    let Some(spec) = plan
+        .changes
+        .get(op.change)
+        .and_then(|c| crate::kind::lookup(&c.kind))
+    else {
+        return 1;
+    };
+    u64::from(match op.kind {
+        OpKind::Create => spec.takes.create,
+        OpKind::Update => spec.takes.update,
+        OpKind::Delete | OpKind::DeleteDeposed => spec.takes.delete,
+        OpKind::Adopt | OpKind::Forget => 0,
+    })
+}
+
+/// The longest weighted chain starting at each node of a DAG (`dependents`
+/// are the edges; `weight` a node's own cost), without recursion.
+fn longest_chains(dependents: &[Vec<usize>], weight: impl Fn(usize) -> u64) -> Vec<u64> {
+    let n = dependents.len();
+    // Kahn's order by dependents: a node is done once all it leads to are.
+    let mut pending: Vec<usize> = dependents.iter().map(Vec::len).collect();
+    let mut leads_from: Vec<Vec<usize>> = vec![vec![]; n];
+    for (i, ds) in dependents.iter().enumerate() {
+        for &d in ds {
+            leads_from[d].push(i);
+        }
+    }
+    let mut chain = vec![0u64; n];
+    let mut todo: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+    while let Some(i) = todo.pop() {
+        let after = dependents[i].iter().map(|&d| chain[d]).max().unwrap_or(0);
+        chain[i] = weight(i).saturating_add(after);
+        for &j in &leads_from[i] {
+            pending[j] -= 1;
+            if pending[j] == 0 {
+                todo.push(j);
+            }
+        }
+    }
+    chain
+}
+
 impl Sched {
-    fn new(ops: Vec<Op>, after: Vec<Vec<usize>>) -> Sched {
+    fn new(ops: Vec<Op>, after: Vec<Vec<usize>>, cost: &[u64]) -> Sched {
         let waiting: Vec<usize> = after.iter().map(|a| a.len()).collect();
         let mut dependents: Vec<Vec<usize>> = vec![vec![]; ops.len()];
         for (i, a) in after.iter().enumerate() {
@@ -361,22 +427,28 @@ impl Sched {
                 dependents[j].push(i);
             }
         }
-        let ready = (0..ops.len()).filter(|&i| waiting[i] == 0).rev().collect();
+        let chain = longest_chains(&dependents, |i| cost.get(i).copied().unwrap_or(1));
+        let ready = (0..ops.len())
+            .filter(|&i| waiting[i] == 0)
+            .map(|i| (chain[i], Reverse(i)))
+            .collect();
         Sched {
             ops,
             waiting,
             dependents,
+            chain,
             ready,
             blocked: HashMap::new(),
             started: HashSet::new(),
+            took: HashMap::new(),
             report: Report::default(),
         }
     }
 
-    /// The next operation to start: the earliest in plan order among the ready.
+    /// The next operation to start: the one with the longest expected chain
+    /// behind it (an Aurora cluster before a security group), then plan order.
     fn next(&mut self) -> Option<usize> {
-        self.ready.sort_unstable_by(|a, b| b.cmp(a));
-        let i = self.ready.pop()?;
+        let (_, Reverse(i)) = self.ready.pop()?;
         self.started.insert(i);
         Some(i)
     }
@@ -391,7 +463,7 @@ impl Sched {
         for &d in &self.dependents[i] {
             self.waiting[d] -= 1;
             if self.waiting[d] == 0 && !self.blocked.contains_key(&d) {
-                self.ready.push(d);
+                self.ready.push((self.chain[d], Reverse(d)));
             }
         }
     }
@@ -408,7 +480,30 @@ impl Sched {
         }
     }
 
+    /// The chain of operations, each waiting for the one before, whose
+    /// measured times add up to the most.
+    fn critical_path(&self) -> Vec<(String, Duration)> {
+        let ms = |i: usize| self.took.get(&i).map_or(0, |d| d.as_millis() as u64);
+        let chain = longest_chains(&self.dependents, ms);
+        let Some(mut i) = (0..self.ops.len()).max_by_key(|&i| (chain[i], Reverse(i))) else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        loop {
+            if let Some(d) = self.took.get(&i) {
+                out.push((self.ops[i].describe(), *d));
+            }
+            match self.dependents[i].iter().copied().max_by_key(|&d| chain[d]) {
+                Some(d) if chain[d] > 0 => i = d,
+                _ => break,
+            }
+        }
+        out
+    }
+
     fn finish(mut self, plan: &Plan) -> Report {
+        self.report.critical_path = self.critical_path();
+        self.report.work = self.took.values().sum();
         for (i, op) in self.ops.iter().enumerate() {
             if let Some(cause) = self.blocked.get(&i) {
                 self.report.skipped.push((op.describe(), cause.clone()));
@@ -426,8 +521,9 @@ impl Sched {
 
 /// How a spawned operation ended.
 enum Outcome {
-    Done(Result<()>),
-    /// The run was interrupted before the operation got its slot.
+    /// Finished (or failed) after this long.
+    Done(Result<()>, Duration),
+    /// The run was interrupted before the operation started.
     NotStarted,
 }
 
@@ -454,22 +550,32 @@ impl Executor {
             props: Mutex::new(noop_props),
         });
         let plan = Arc::new(plan.clone());
-        let sem = Arc::new(Semaphore::new(self.parallelism.max(1)));
-        let mut sched = Sched::new(ops, after);
+        let cost: Vec<u64> = ops.iter().map(|o| expected(o, &plan)).collect();
+        let mut sched = Sched::new(ops, after, &cost);
         let mut set: JoinSet<(usize, Outcome)> = JoinSet::new();
+        let began = Instant::now();
+        // Operations start only when a slot is free, so that the next one is
+        // chosen (longest chain first) among all that are ready by then.
+        let slots = self.parallelism.max(1);
         loop {
             while !self.cancel.load(Ordering::SeqCst)
+                && set.len() < slots
                 && let Some(i) = sched.next()
             {
                 let op = sched.ops[i].clone();
-                set.spawn(self.task(i, op, plan.clone(), shared.clone(), sem.clone()));
+                set.spawn(self.task(i, op, plan.clone(), shared.clone()));
             }
             let Some(joined) = set.join_next().await else {
                 break;
             };
             match joined {
-                Ok((i, Outcome::Done(Ok(())))) => sched.succeeded(i),
-                Ok((i, Outcome::Done(Err(e)))) => sched.failed(i, &e),
+                Ok((i, Outcome::Done(r, took))) => {
+                    sched.took.insert(i, took);
+                    match r {
+                        Ok(()) => sched.succeeded(i),
+                        Err(e) => sched.failed(i, &e),
+                    }
+                }
                 Ok((i, Outcome::NotStarted)) => sched.not_started(i),
                 Err(e) => {
                     // A panic in an operation: report it, stop scheduling.
@@ -478,20 +584,20 @@ impl Executor {
                 }
             }
         }
-        let report = sched.finish(&plan);
+        let mut report = sched.finish(&plan);
+        report.took = began.elapsed();
         let state = shared.state.lock().await.clone();
         (report, state)
     }
 
-    /// One operation as a task: waits for a slot (and checks, once it has
-    /// one, that the run was not interrupted meanwhile), reports progress.
+    /// One operation as a task: checks that the run was not interrupted since
+    /// it was chosen, runs it, reports progress.
     fn task(
         &self,
         i: usize,
         op: Op,
         plan: Arc<Plan>,
         shared: Arc<Shared>,
-        sem: Arc<Semaphore>,
     ) -> impl Future<Output = (usize, Outcome)> + use<> {
         let (cloud, stack, rep, cancel) = (
             self.cloud.clone(),
@@ -500,9 +606,6 @@ impl Executor {
             self.cancel.clone(),
         );
         async move {
-            let Ok(_permit) = sem.acquire_owned().await else {
-                return (i, Outcome::NotStarted);
-            };
             if cancel.load(Ordering::SeqCst) {
                 return (i, Outcome::NotStarted);
             }
@@ -524,7 +627,7 @@ impl Executor {
                 Ok(id) => rep.finished(&op, t.elapsed(), id.as_deref()),
                 Err(e) => rep.failed(&op, e),
             }
-            (i, Outcome::Done(r.map(|_| ())))
+            (i, Outcome::Done(r.map(|_| ()), t.elapsed()))
         }
     }
 }
@@ -831,4 +934,59 @@ async fn remove(
     }
     sh.save(&mut st).await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(i: usize) -> Op {
+        Op {
+            kind: OpKind::Create,
+            change: i,
+            address: format!("r{i}"),
+        }
+    }
+
+    #[test]
+    fn the_longest_expected_chain_starts_first() {
+        // r0 alone (1 s); r1 (1 s) before r2 (600 s, an Aurora instance);
+        // r3 (2 s); r4 (5 s) before r5 (5 s).
+        let ops: Vec<Op> = (0..6).map(op).collect();
+        let after = vec![vec![], vec![], vec![1], vec![], vec![], vec![4]];
+        let cost = [1, 1, 600, 2, 5, 5];
+        let mut s = Sched::new(ops, after, &cost);
+        assert_eq!(s.chain, vec![1, 601, 600, 2, 10, 5]);
+        let first: Vec<usize> = std::iter::from_fn(|| s.next()).collect();
+        assert_eq!(
+            first,
+            vec![1, 4, 3, 0],
+            "longest chain first, then plan order"
+        );
+        s.succeeded(1);
+        assert_eq!(s.next(), Some(2));
+    }
+
+    #[test]
+    fn the_critical_path_follows_measured_times() {
+        let ops: Vec<Op> = (0..4).map(op).collect();
+        // r0 -> r1 -> r3 and r0 -> r2 -> r3.
+        let after = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        let mut s = Sched::new(ops, after, &[1, 1, 1, 1]);
+        for (i, ms) in [(0, 100), (1, 50), (2, 900), (3, 10)] {
+            s.took.insert(i, Duration::from_millis(ms));
+        }
+        let path: Vec<String> = s.critical_path().into_iter().map(|(o, _)| o).collect();
+        assert_eq!(path, ["create r0", "create r2", "create r3"]);
+    }
+
+    #[test]
+    fn chains_of_a_long_line_need_no_recursion() {
+        let n = 200_000;
+        let dependents: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i + 1 < n { vec![i + 1] } else { vec![] })
+            .collect();
+        let chain = longest_chains(&dependents, |_| 1);
+        assert_eq!(chain[0], n as u64);
+    }
 }

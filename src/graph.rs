@@ -1,5 +1,6 @@
 //! The dependency graph of a stack (petgraph): order, cycles, and drawings.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use petgraph::algo::{tarjan_scc, toposort};
@@ -90,15 +91,67 @@ fn cycle_path(g: &DiGraph<usize, ()>, scc: &[NodeIndex], inst: &[Instance]) -> V
 
 /// Graphviz DOT, one node per instance, edges from dependency to dependent.
 pub fn dot(stack: &Stack) -> String {
+    dot_marked(stack, &BTreeMap::new(), &[])
+}
+
+/// What a plan does to a node of the graph, for `plan --graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    Unchanged,
+}
+
+impl Mark {
+    fn style(self) -> (&'static str, &'static str) {
+        match self {
+            Mark::Create => ("#c8f0c8", "create"),
+            Mark::Update => ("#fbefb0", "update"),
+            Mark::Replace => ("#e9c8f0", "replace"),
+            Mark::Delete => ("#f5c0c0", "delete"),
+            Mark::Unchanged => ("#ffffff", "no change"),
+        }
+    }
+}
+
+/// DOT with every node filled by what the plan does to it; `gone` are
+/// (address, kind) of objects the plan deletes that the stack no longer has.
+pub fn dot_marked(
+    stack: &Stack,
+    marks: &BTreeMap<String, Mark>,
+    gone: &[(String, String)],
+) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
         stack.name
     );
-    for inst in stack.ordered() {
+    let node = |out: &mut String, address: &str, kind: &str, mark: Option<Mark>| {
+        let style = mark.map_or(String::new(), |m| {
+            let (fill, what) = m.style();
+            format!(", style=filled, fillcolor=\"{fill}\", tooltip=\"{what}\"")
+        });
         out.push_str(&format!(
-            "  \"{}\" [label=\"{}\\n{}\"];\n",
-            inst.address, inst.address, inst.kind.name
+            "  \"{address}\" [label=\"{address}\\n{kind}\"{style}];\n"
         ));
+    };
+    for inst in stack.ordered() {
+        let mark = marks.get(&inst.address).copied();
+        node(&mut out, &inst.address, inst.kind.name, mark);
+    }
+    for (address, kind) in gone {
+        node(&mut out, address, kind, Some(Mark::Delete));
+    }
+    if !marks.is_empty() {
+        out.push_str("  subgraph cluster_legend {\n    label=\"plan\";\n");
+        for m in [Mark::Create, Mark::Update, Mark::Replace, Mark::Delete] {
+            let (fill, what) = m.style();
+            out.push_str(&format!(
+                "    \"legend: {what}\" [label=\"{what}\", style=filled, fillcolor=\"{fill}\"];\n"
+            ));
+        }
+        out.push_str("  }\n");
     }
     for inst in stack.ordered() {
         for d in &inst.deps {

@@ -92,6 +92,33 @@ pub struct KindSpec {
     /// tag filters): refresh then reads recorded objects and looks for
     /// orphans in that one call.
     pub owned_by_filter: bool,
+    /// How long AWS typically takes, in seconds: the executor starts the
+    /// operations with the longest expected chain behind them first.
+    pub takes: Takes,
+}
+
+/// Typical seconds an operation of a kind takes on AWS, including its waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Takes {
+    pub create: u32,
+    pub update: u32,
+    pub delete: u32,
+}
+
+impl Takes {
+    /// One call and an answer that is final.
+    pub const QUICK: Takes = Takes {
+        create: 1,
+        update: 1,
+        delete: 1,
+    };
+    pub const fn secs(create: u32, update: u32, delete: u32) -> Takes {
+        Takes {
+            create,
+            update,
+            delete,
+        }
+    }
 }
 
 /// The suffix a name gets while its replacement coexists with it: `-` and six hex digits.
@@ -141,6 +168,7 @@ impl KindSpec {
             unique: None,
             waits: "",
             owned_by_filter: false,
+            takes: Takes::QUICK,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {
@@ -497,6 +525,10 @@ fn type_name(ty: &Ty) -> String {
     }
 }
 
+fn secs(n: u32) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(u64::from(n))).to_string()
+}
+
 /// The text of docs/resources.md, made from every kind's spec (a test keeps the file in step).
 pub fn docs_markdown() -> String {
     use std::fmt::Write;
@@ -521,7 +553,8 @@ pub fn docs_markdown() -> String {
         let _ = write!(
             out,
             "\n## `{}`\n\n{}\n\nOutputs: {}. Replacement: {}. Refresh of N resources: {}.\n\n\
-             Waits: {} In use: a delete is retried for {}.\n\n\
+             Waits: {} In use: a delete is retried for {}. Typical time on AWS (for \
+             scheduling): create {}, update {}, delete {}.\n\n\
              | property | type | required | default | on change | description |\n|---|---|---|---|---|---|\n",
             k.name,
             k.doc,
@@ -542,6 +575,9 @@ pub fn docs_markdown() -> String {
                 k.waits
             },
             humantime::format_duration(std::time::Duration::from_secs(k.in_use)),
+            secs(k.takes.create),
+            secs(k.takes.update),
+            secs(k.takes.delete),
         );
         for p in k.props {
             let _ = writeln!(

@@ -23,9 +23,18 @@ struct Cli {
     /// Print the AWS API calls made, per service and operation.
     #[arg(long, global = true)]
     stats: bool,
+    /// No colour, even on a terminal (NO_COLOR=1 does the same).
+    #[arg(long, global = true)]
+    no_color: bool,
     /// Wait this long (for example 2m) for a lock another run holds, instead of failing at once.
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
     lock_timeout: std::time::Duration,
+    // The stack, its variables and its state mean the same to every command:
+    // they are taken before or after the command's name (`state list --state x`).
+    #[command(flatten)]
+    s: StackArgs,
+    #[command(flatten)]
+    st: StateArgs,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -33,17 +42,22 @@ struct Cli {
 #[derive(Args, Clone)]
 struct StackArgs {
     /// The stack file.
-    #[arg(short = 's', long = "stack", default_value = "stack.yaml")]
+    #[arg(
+        short = 's',
+        long = "stack",
+        default_value = "stack.yaml",
+        global = true
+    )]
     stack: PathBuf,
     /// Set a variable: NAME=VALUE (VALUE is read as YAML, so [a, b] is a list).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var, global = true)]
     vars: Vec<(String, String)>,
 }
 
 #[derive(Args, Clone)]
 struct StateArgs {
     /// The state file (default: .provision/STACK.state.json beside the stack file).
-    #[arg(long)]
+    #[arg(long, global = true)]
     state: Option<PathBuf>,
 }
 
@@ -103,16 +117,9 @@ enum StateCmd {
 #[derive(Subcommand)]
 enum Cmd {
     /// Parse and check a stack; print nothing on success.
-    Validate {
-        #[command(flatten)]
-        s: StackArgs,
-    },
+    Validate,
     /// Show what apply would change, attribute by attribute.
     Plan {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
         /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -122,13 +129,13 @@ enum Cmd {
         /// Save the plan, to apply exactly it later.
         #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
         out: Option<PathBuf>,
+        /// Draw the dependency graph with each resource coloured by its planned action:
+        /// FILE.svg (needs Graphviz) or FILE.dot.
+        #[arg(long, value_name = "FILE")]
+        graph: Option<PathBuf>,
     },
     /// Make the live infrastructure match the stack (or a saved plan).
     Apply {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
         #[command(flatten)]
         run: RunArgs,
         /// A plan saved with `plan -o`.
@@ -137,19 +144,11 @@ enum Cmd {
     /// Delete everything the stack's state records, dependents first.
     Destroy {
         #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
-        #[command(flatten)]
         run: RunArgs,
     },
     /// Compare what is live with the last apply: modified, deleted, unmanaged.
     /// Read-only. Exit 0 no drift, 2 drift, 1 error.
     Drift {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -176,29 +175,15 @@ enum Cmd {
         on_drift: Option<String>,
     },
     /// Release a stale lock (left by a killed run), only if LOCK_ID is its id.
-    ForceUnlock {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
-        lock_id: String,
-    },
+    ForceUnlock { lock_id: String },
     /// Read and change the state without touching AWS.
     State {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
         #[command(subcommand)]
         op: StateCmd,
     },
     /// Record an existing AWS resource under an address of the stack, or (--discover)
     /// list resources no stack owns and suggest YAML for them.
     Import {
-        #[command(flatten)]
-        s: StackArgs,
-        #[command(flatten)]
-        st: StateArgs,
         /// List resources in the account and region that carry no stack's ownership tags.
         #[arg(long, conflicts_with_all = ["address", "id"])]
         discover: bool,
@@ -209,20 +194,23 @@ enum Cmd {
         #[arg(required_unless_present = "discover")]
         id: Option<String>,
     },
+    /// Print a shell completion script: `provision completions bash > /etc/bash_completion.d/provision`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the dependency graph.
     Graph {
-        #[command(flatten)]
-        s: StackArgs,
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
 }
 
-fn common(cli: &Cli, i: &Interrupt, s: &StackArgs, st: Option<&StateArgs>) -> Common {
+fn common(cli: &Cli, i: &Interrupt) -> Common {
     Common {
-        stack: s.stack.clone(),
-        state: st.and_then(|x| x.state.clone()),
-        vars: s.vars.clone(),
+        stack: cli.s.stack.clone(),
+        state: cli.st.state.clone(),
+        vars: cli.s.vars.clone(),
         endpoint_url: cli.endpoint_url.clone(),
         stats: cli.stats,
         lock_timeout: cli.lock_timeout,
@@ -269,41 +257,35 @@ fn apply_opts(r: &RunArgs, i: &Interrupt) -> ApplyOpts {
 }
 
 async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
+    let s = &cli.s;
     match &cli.cmd {
-        Cmd::Validate { s } => {
+        Cmd::Validate => {
             provision::session::load_stack(&s.stack, &s.vars)?;
             Ok(0)
         }
         Cmd::Plan {
-            s,
-            st,
             detailed_exitcode,
             json,
             out,
+            graph,
         } => {
             let o = PlanOpts {
                 detailed_exitcode: *detailed_exitcode,
                 json: *json,
                 out: out.clone(),
+                graph: graph.clone(),
             };
-            commands::plan::run(&common(&cli, &i, s, Some(st)), &o).await
+            commands::plan::run(&common(&cli, &i), &o).await
         }
-        Cmd::Apply {
-            s,
-            st,
-            run,
-            plan_file,
-        } => {
+        Cmd::Apply { run, plan_file } => {
             let o = apply_opts(run, &i);
-            commands::apply::run(&common(&cli, &i, s, Some(st)), &o, plan_file.as_deref()).await
+            commands::apply::run(&common(&cli, &i), &o, plan_file.as_deref()).await
         }
-        Cmd::Destroy { s, st, run } => {
+        Cmd::Destroy { run } => {
             let o = apply_opts(run, &i);
-            commands::destroy::run(&common(&cli, &i, s, Some(st)), &o).await
+            commands::destroy::run(&common(&cli, &i), &o).await
         }
         Cmd::Drift {
-            s,
-            st,
             json,
             ignore,
             every,
@@ -313,7 +295,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             metrics_addr,
             on_drift,
         } => {
-            let c = common(&cli, &i, s, Some(st));
+            let c = common(&cli, &i);
             let rules = ignore
                 .iter()
                 .map(|i| provision::drift::Rule::parse(i))
@@ -336,10 +318,10 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             };
             provision::watch::watch(&c, &rules, &o, i.clone()).await
         }
-        Cmd::ForceUnlock { s, st, lock_id } => {
-            commands::state::force_unlock(&common(&cli, &i, s, Some(st)), lock_id).await
+        Cmd::ForceUnlock { lock_id } => {
+            commands::state::force_unlock(&common(&cli, &i), lock_id).await
         }
-        Cmd::State { s, st, op } => {
+        Cmd::State { op } => {
             let op = match op {
                 StateCmd::List => StateOp::List,
                 StateCmd::Show { address } => StateOp::Show(address.clone()),
@@ -352,35 +334,42 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                     force: *force,
                 },
             };
-            commands::state::run(&common(&cli, &i, s, Some(st)), op).await
+            commands::state::run(&common(&cli, &i), op).await
         }
         Cmd::Import {
-            s,
-            st,
             discover,
             address,
             id,
         } => {
-            let c = common(&cli, &i, s, Some(st));
+            let c = common(&cli, &i);
             match (discover, address, id) {
                 (true, _, _) => commands::import::discover(&c).await,
                 (false, Some(address), Some(id)) => commands::import::run(&c, address, id).await,
                 _ => Err(Error::other("import needs ADDRESS and ID, or --discover")),
             }
         }
-        Cmd::Graph { s, format } => {
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "provision", &mut std::io::stdout());
+            Ok(0)
+        }
+        Cmd::Graph { format } => {
             let format = match format {
                 GraphFormat::Dot => commands::graph::Format::Dot,
                 GraphFormat::Json => commands::graph::Format::Json,
                 GraphFormat::Svg => commands::graph::Format::Svg,
             };
-            commands::graph::run(&common(&cli, &i, s, None), format)
+            commands::graph::run(&common(&cli, &i), format)
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.no_color {
+        anstream::ColorChoice::Never.write_global();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROVISION_LOG"))
         .with_writer(std::io::stderr)

@@ -29,6 +29,68 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// One item of a list of objects, on one line. A security-group rule reads
+/// as people say it: `tcp 22 from 0.0.0.0/0 "ssh"`.
+pub fn item_line(prop: &str, v: &Value) -> String {
+    let Some(o) = v.as_object() else {
+        return show(v);
+    };
+    const PEERS: [&str; 4] = [
+        "cidr_block",
+        "cidr_blocks",
+        "security_group_id",
+        "security_group_ids",
+    ];
+    let is_rule = o.contains_key("protocol") && PEERS.iter().any(|k| o.contains_key(*k));
+    if !is_rule {
+        return show(v);
+    }
+    let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
+    let int = |k: &str| o.get(k).and_then(Value::as_i64);
+    let protocol = match text("protocol") {
+        "-1" | "all" => "all".to_string(),
+        p => p.to_string(),
+    };
+    let ports = match (int("from_port"), int("to_port")) {
+        _ if protocol == "all" => String::new(),
+        (Some(a), Some(b)) if a == b => format!(" {a}"),
+        (Some(a), Some(b)) => format!(" {a}-{b}"),
+        (Some(a), None) => format!(" {a}"),
+        _ => String::new(),
+    };
+    // Canonical rules name one peer (`cidr_block`, `security_group_id`); as
+    // written in a stack they may list several.
+    let peers: Vec<String> = PEERS
+        .iter()
+        .filter_map(|k| o.get(*k))
+        .flat_map(|v| match v {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        })
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect();
+    let way = if prop == "egress" { "to" } else { "from" };
+    let peers = if peers.is_empty() {
+        String::new()
+    } else {
+        format!(" {way} {}", peers.join(", "))
+    };
+    let desc = match text("description") {
+        "" => String::new(),
+        d => format!(" {d:?}"),
+    };
+    format!("{protocol}{ports}{peers}{desc}")
+}
+
+/// The items of two lists of objects that differ, as `-`/`+` lines, one per item.
+pub fn item_diff(prop: &str, before: &[Value], after: &[Value]) -> Vec<String> {
+    let gone = before.iter().filter(|x| !after.contains(x));
+    let new = after.iter().filter(|x| !before.contains(x));
+    gone.map(|x| format!("- {prop} {}", item_line(prop, x)))
+        .chain(new.map(|x| format!("+ {prop} {}", item_line(prop, x))))
+        .collect()
+}
+
 fn fits_one_line(o: &serde_json::Map<String, Value>) -> bool {
     o.len() <= 6 && o.values().all(|x| !x.is_object() && !x.is_array())
 }
@@ -111,10 +173,10 @@ fn prop_diff(
         {
             let _ = writeln!(out, "{pad}~ {k:w$} = [{note}");
             for x in ba.iter().filter(|x| !aa.contains(x)) {
-                let _ = writeln!(out, "{pad}    - {}", show(x));
+                let _ = writeln!(out, "{pad}    - {}", item_line(k, x));
             }
             for x in aa.iter().filter(|x| !ba.contains(x)) {
-                let _ = writeln!(out, "{pad}    + {}", show(x));
+                let _ = writeln!(out, "{pad}    + {}", item_line(k, x));
             }
             let _ = writeln!(out, "{pad}  ]");
         }
@@ -309,6 +371,42 @@ fn unclaimed(out: &mut String, p: &Plan) {
     out.push('\n');
 }
 
+/// The text with its lines coloured by their mark: `+` green, `-` red, `~`
+/// yellow, replacements (`-/+`, `+/-`) magenta, `!` bold red, `?` cyan, `=`
+/// blue. Printing through `anstream` removes the colour when the output is
+/// not a terminal, or when `NO_COLOR` or `--no-color` says so.
+pub fn paint(text: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start();
+        let style = if body.starts_with("-/+") || body.starts_with("+/-") {
+            Some(Style::new().fg_color(Some(AnsiColor::Magenta.into())))
+        } else {
+            match body.chars().next() {
+                Some('+') => Some(AnsiColor::Green.on_default()),
+                Some('-') if !body.starts_with("--") => Some(AnsiColor::Red.on_default()),
+                Some('~') => Some(AnsiColor::Yellow.on_default()),
+                Some('!') => Some(AnsiColor::Red.on_default().bold()),
+                Some('?') => Some(AnsiColor::Cyan.on_default()),
+                Some('=') => Some(AnsiColor::Blue.on_default()),
+                _ => None,
+            }
+        };
+        match style {
+            Some(st) => {
+                let (content, nl) = match line.strip_suffix('\n') {
+                    Some(c) => (c, "\n"),
+                    None => (line, ""),
+                };
+                let _ = write!(out, "{}{content}{}{nl}", st.render(), st.render_reset());
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// The whole plan, with drift first and the summary line last.
 pub fn plan(p: &Plan) -> String {
     let mut out = String::new();
@@ -382,4 +480,26 @@ pub fn summary(p: &Plan) -> String {
         String::new()
     };
     format!("Plan: {add} to add, {change} to change, {destroy} to destroy{adopt}.\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_coloured_and_other_lines_left_alone() {
+        let text =
+            "  + vpc will be created\n-/+ subnet must be replaced\n      - old\nPlan: 1 to add\n";
+        let p = paint(text);
+        assert!(
+            p.contains("\u{1b}[32m  + vpc will be created\u{1b}[0m\n"),
+            "{p:?}"
+        );
+        assert!(p.contains("\u{1b}[35m-/+ subnet"), "{p:?}");
+        assert!(p.contains("\u{1b}[31m      - old"), "{p:?}");
+        assert!(p.ends_with("Plan: 1 to add\n"));
+        // Without the escapes it is the same text.
+        let plain = anstream::adapter::strip_str(&p).to_string();
+        assert_eq!(plain, text);
+    }
 }

@@ -323,7 +323,17 @@ fn try_lock(store: &LocalStore, operation: &str) -> Result<LockInfo> {
     match f.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            return Err(Error::State(match holder_in(&mut f) {
+            // A holder that has just taken the lock writes its details a
+            // moment later: wait a little for them rather than name nobody.
+            let mut holder = holder_in(&mut f);
+            for _ in 0..20 {
+                if holder.is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                holder = holder_in(&mut f);
+            }
+            return Err(Error::State(match holder {
                 Some(h) => locked_message(&h, ""),
                 None => format!("state is locked by another process ({})", path.display()),
             }));

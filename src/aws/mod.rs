@@ -388,6 +388,25 @@ pub(crate) fn live(
     }
 }
 
+/// Per-object reads a few at a time, answers in their order: a
+/// refresh then waits for about the slowest read, not their sum. The reads
+/// share their service's throttling budget (`call.rs`). Collect the futures
+/// into a `Vec` first: in an `async_trait` method the compiler cannot prove a
+/// lazy `map` over borrowed ids `Send`.
+pub(crate) async fn each<T, Fut>(reads: impl IntoIterator<Item = Fut>) -> Result<Vec<T>>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(reads)
+        .buffered(READS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// Reads of one kind in flight at once (kinds are refreshed concurrently too).
+const READS_AT_ONCE: usize = 8;
+
 /// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
 /// whole call when one of them is gone: such a page is read id by id.
 pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::tags::{Tags, owns};
-use super::{Clients, Create, Kind, Query, arn_of, live, read_one};
+use super::{Clients, Create, Kind, Query, arn_of, each, live, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -52,8 +52,9 @@ pub(crate) struct Group {
 pub(crate) trait Service: Send + Sync + 'static {
     const SPEC: &'static KindSpec;
     fn new(c: &Clients) -> Self;
-    /// The region's groups (the lists take no filter), tags left empty.
-    async fn list(&self) -> Result<Vec<Group>>;
+    /// The group with this name, or the region's groups (the lists take no
+    /// other filter), tags left empty.
+    async fn list(&self, name: Option<&str>) -> Result<Vec<Group>>;
     /// One group's tags (the lists carry none: a call each).
     async fn tags(&self, arn: &str) -> Result<Tags>;
     async fn create(&self, p: &Props) -> Result<()>;
@@ -65,24 +66,41 @@ pub(crate) trait Service: Send + Sync + 'static {
 pub(crate) struct SubnetGroup<S>(pub(crate) S);
 
 impl<S: Service> SubnetGroup<S> {
-    /// The groups with these names, with their tags.
+    /// The groups with these names, with their tags. A few names are read
+    /// one by one (the cost does not grow with the account's other groups);
+    /// many, or all (`None`), by listing the region.
     async fn named(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for mut g in self.0.list().await? {
-            if names.is_some_and(|n| !n.contains(&g.props.name)) {
-                continue;
+        let groups: Vec<Group> = match names {
+            Some(n) if n.len() <= BY_NAME => {
+                let reads: Vec<_> = n.iter().map(|n| self.0.list(Some(n))).collect();
+                each(reads).await?.into_iter().flatten().collect()
             }
-            g.props.tags = self.0.tags(&g.arn).await?;
-            out.push(live(
-                S::SPEC,
-                &g.props.name,
-                &g.props,
-                &[("arn", json!(g.arn))],
-            ));
-        }
-        Ok(out)
+            _ => self.0.list(None).await?,
+        };
+        let groups: Vec<Group> = groups
+            .into_iter()
+            .filter(|g| names.is_none_or(|n| n.contains(&g.props.name)))
+            .collect();
+        let tags = each(
+            groups
+                .iter()
+                .map(|g| self.0.tags(&g.arn))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        Ok(groups
+            .into_iter()
+            .zip(tags)
+            .map(|(mut g, t)| {
+                g.props.tags = t;
+                live(S::SPEC, &g.props.name, &g.props, &[("arn", json!(g.arn))])
+            })
+            .collect())
     }
 }
+
+/// Up to this many groups are read by name rather than by listing the region.
+const BY_NAME: usize = 10;
 
 #[async_trait]
 impl<S: Service> Kind for SubnetGroup<S> {

@@ -47,7 +47,7 @@ async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     .await?;
     let mut p = plan::plan(&s.stack, st.as_ref(), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
-    print!("{}", render::plan(&p));
+    super::show(&render::plan(&p));
     if p.has_changes() && !o.auto_approve && !approve("apply these changes")? {
         println!("Apply cancelled.");
         return Ok(1);

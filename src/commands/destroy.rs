@@ -31,7 +31,7 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
     .await?;
     let mut p = plan::plan_destroy(&s.stack.name, Some(&st), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
-    print!("{}", render::plan(&p));
+    super::show(&render::plan(&p));
     if !p.has_changes() {
         return Ok(0);
     }

@@ -107,7 +107,7 @@ pub async fn run(c: &Common, rules: &[Rule], json: bool) -> Result<i32> {
     } else {
         let mut out = String::new();
         render::drift(&mut out, &r.items);
-        print!("{out}");
+        super::show(&out);
         println!("{}", summary(&r));
     }
     if c.stats {

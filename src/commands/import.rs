@@ -21,7 +21,7 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
         ))
     })?;
     let cloud = s.connect().await?;
-    s.locked("import", async {
+    let r = s.locked("import", async {
         let mut st = s.state_or_new().await?;
         if let Some(r) = st.resources.get(address) {
             return Err(Error::State(format!("{address} is already in the state, as {}", r.id)));
@@ -52,7 +52,9 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
         );
         Ok(0)
     })
-    .await
+    .await;
+    s.stats(&cloud);
+    r
 }
 
 /// Resources in the account and region that carry no provision ownership tags.
@@ -60,6 +62,9 @@ pub async fn discover(c: &Common) -> Result<i32> {
     let region = load_stack(&c.stack, &c.vars).ok().and_then(|s| s.region);
     let cloud = connect(c, region.as_deref()).await?;
     let found = cloud.discover().await?;
+    if c.stats {
+        super::print_stats(&cloud);
+    }
     if found.is_empty() {
         println!("# Nothing found that no stack owns.");
         return Ok(0);

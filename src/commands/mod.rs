@@ -145,6 +145,38 @@ impl Reporter for Ui {
     }
 }
 
+/// Prints text for people, its lines coloured by their marks when standard
+/// output is a terminal (see `render::paint`).
+pub fn show(text: &str) {
+    use std::io::Write;
+    let mut out = anstream::stdout();
+    let _ = write!(out, "{}", crate::render::paint(text));
+}
+
+/// The run's time beside its critical path (no schedule can beat the path).
+fn print_timing(r: &Report) {
+    if r.critical_path.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 6;
+    let mut chain: Vec<String> = r
+        .critical_path
+        .iter()
+        .take(SHOWN)
+        .map(|(op, d)| format!("{op} ({:.1}s)", d.as_secs_f64()))
+        .collect();
+    if r.critical_path.len() > SHOWN {
+        chain.push(format!("{} more", r.critical_path.len() - SHOWN));
+    }
+    println!(
+        "Took {:.1}s for {:.1}s of operations; critical path {:.1}s: {}",
+        r.took.as_secs_f64(),
+        r.work.as_secs_f64(),
+        r.critical_path_time().as_secs_f64(),
+        chain.join(" -> ")
+    );
+}
+
 fn print_report(r: &Report, verb: &str) {
     println!();
     for (addr, why) in &r.not_attempted {
@@ -155,6 +187,7 @@ fn print_report(r: &Report, verb: &str) {
             "{verb} complete: {} operations succeeded.",
             r.succeeded.len()
         );
+        print_timing(r);
         return;
     }
     println!(

@@ -57,6 +57,42 @@ pub struct PlanOpts {
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
+    /// Draw the graph with each node coloured by its planned action
+    /// (`.svg` through Graphviz, anything else as DOT).
+    pub graph: Option<PathBuf>,
+}
+
+/// The plan drawn on the dependency graph.
+fn draw(stack: &crate::stack::Stack, p: &crate::plan::Plan, path: &std::path::Path) -> Result<()> {
+    use crate::graph::Mark;
+    use crate::plan::Action;
+    let mut marks = std::collections::BTreeMap::new();
+    let mut gone = Vec::new();
+    for c in &p.changes {
+        let mark = match c.action {
+            Action::Create => Mark::Create,
+            Action::Update => Mark::Update,
+            Action::DeleteThenCreate | Action::CreateThenDelete => Mark::Replace,
+            Action::Delete => Mark::Delete,
+            Action::NoOp => Mark::Unchanged,
+        };
+        if stack.instance(&c.address).is_some() {
+            marks.entry(c.address.clone()).or_insert(mark);
+        } else if mark == Mark::Delete {
+            gone.push((c.address.clone(), c.kind.clone()));
+        }
+    }
+    for i in &stack.instances {
+        marks.entry(i.address.clone()).or_insert(Mark::Unchanged);
+    }
+    let dot = crate::graph::dot_marked(stack, &marks, &gone);
+    let text = if path.extension().is_some_and(|e| e == "svg") {
+        super::graph::dot_to_svg(&dot)?
+    } else {
+        dot
+    };
+    std::fs::write(path, text)
+        .map_err(|e| Error::other(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `provision plan`. Returns the exit status.
@@ -85,7 +121,10 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
             serde_json::to_string_pretty(&plan_json(&p)).unwrap_or_default()
         );
     } else {
-        print!("{}", render::plan(&p));
+        super::show(&render::plan(&p));
+    }
+    if let Some(path) = &o.graph {
+        draw(&s.stack, &p, path)?;
     }
     if let Some(path) = &o.out {
         let f = PlanFile {

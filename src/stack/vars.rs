@@ -30,19 +30,38 @@ pub(super) fn read(
             None => cx.push(vn.loc, "`variables` must be a mapping"),
         }
     }
+    // `--var` is not in the file: its errors point at the stack's
+    // `variables` (or the variable's declaration) and say where in the value.
+    let section = get(top, "variables").map_or(Loc { line: 1, col: 1 }, |v| v.loc);
     for (k, text) in overrides {
-        if !declared.iter().any(|(d, _)| d == k) {
-            cx.push(
-                Loc::default(),
-                format!("--var {k}: the stack declares no variable `{k}`"),
-            );
+        let Some((_, at)) = declared.iter().find(|(d, _)| d == k) else {
+            let names = declared.iter().map(|(d, _)| d.as_str());
+            let hint = super::cx::suggest(k, names.clone());
+            let known: Vec<&str> = names.collect();
+            let msg = if known.is_empty() {
+                format!("--var {k}: the stack declares no variables")
+            } else {
+                format!(
+                    "--var {k}: the stack declares no variable `{k}`{hint} (it declares: {})",
+                    known.join(", ")
+                )
+            };
+            cx.push(section, msg);
             continue;
-        }
+        };
         match crate::yaml::parse("--var", text) {
             Ok(n) => {
                 vars.insert(k.clone(), literal(&n));
             }
-            Err(e) => cx.push(Loc::default(), format!("--var {k}: {}", e.message)),
+            Err(e) => cx.push(
+                *at,
+                format!(
+                    "--var {k}={}: {} (column {} of the value)",
+                    crate::diag::clip(text, 40),
+                    e.message,
+                    e.loc.col
+                ),
+            ),
         }
     }
     for (k, loc) in &declared {

@@ -84,3 +84,77 @@ fn every_example_and_stack_validates_and_draws() {
     }
     assert!(n >= 1);
 }
+
+fn provision(args: &[&str]) -> (i32, String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(args)
+        .current_dir(root)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn var_errors_point_into_the_stack_and_into_the_value() {
+    let s = "examples/network.yaml";
+    let (code, _, err) = provision(&["validate", "-s", s, "--var", "az=[a]"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(
+            "error: examples/network.yaml:13:3: --var az: the stack declares no variable `az`, \
+             did you mean `azs`? (it declares: azs, vpc_cidr, app_port)"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = provision(&["validate", "-s", s, "--var", "azs=[a"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("examples/network.yaml:13:3: --var azs=[a: "),
+        "{err}"
+    );
+    assert!(err.contains("(column 1 of the value)"), "{err}");
+    assert!(!err.contains(":0:0:"), "{err}");
+}
+
+#[test]
+fn stack_state_and_var_flags_are_taken_wherever_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("none.json");
+    let state = state.to_str().unwrap();
+    let s = "examples/network.yaml";
+    // After the subcommand of `state`, before it, and before `validate`.
+    for args in [
+        vec!["state", "list", "--state", state, "-s", s],
+        vec!["state", "--state", state, "-s", s, "list"],
+        vec!["-s", s, "--var", "app_port=8080", "validate"],
+        vec!["validate", "--var", "app_port=8080", "-s", s],
+    ] {
+        let (code, _, err) = provision(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn completions_cover_every_command_for_three_shells() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = provision(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in [
+            "plan",
+            "apply",
+            "destroy",
+            "drift",
+            "force-unlock",
+            "lock-timeout",
+            "endpoint-url",
+        ] {
+            assert!(out.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+}

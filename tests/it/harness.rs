@@ -168,7 +168,10 @@ impl World {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_provision"));
+        // PROVISION_BIN: another build of the binary (scripts/bench.sh --release).
+        let bin = std::env::var("PROVISION_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_provision").to_string());
+        let mut c = Command::new(bin);
         c.args(args)
             .current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", self.endpoint())

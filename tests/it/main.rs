@@ -2,6 +2,8 @@
 //! SDK again). Modules: the moto harness, bad stacks, and end-to-end scenarios.
 
 mod bad;
+mod bench;
+mod cost;
 mod crash;
 mod drift;
 mod edge;
@@ -11,4 +13,5 @@ mod once;
 mod semantics;
 mod strict;
 mod teams;
+mod terminal;
 mod tiers;

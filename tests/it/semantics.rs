@@ -162,9 +162,10 @@ async fn a_delete_retries_while_aws_says_in_use_and_then_names_what_holds_it() {
 
 #[tokio::test]
 async fn the_internet_gateway_is_detached_only_once_no_nat_gateway_maps_an_address() {
-    // NAT gateways stay `deleting` long enough that the detach meets them.
+    // NAT gateways stay `deleting` long enough that the detach meets them
+    // (their deletes start first: they are the longest chains).
     let w = World::strict(Strict {
-        deleting_reads: 5,
+        deleting_reads: 12,
         ..strict()
     });
     let s = w.stack_from("examples/network.yaml");

@@ -17,7 +17,7 @@ use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, ReplaceOrder, TAGS, Ty, new, p, req};
+use crate::kind::{KindSpec, ReplaceOrder, TAGS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
@@ -27,6 +27,8 @@ static SPEC: KindSpec = KindSpec {
     outputs: &["id", "private_ip", "availability_zone"],
     replace: ReplaceOrder::CreateThenDelete,
     refresh_cost: "1 DescribeInstances per 200 ids",
+    // An instance runs within a minute; terminating takes about as long.
+    takes: Takes::secs(40, 30, 60),
     ..KindSpec::new(
         "ec2.instance",
         "An EC2 instance launched from a launch template version. Replaced create-then-delete, \

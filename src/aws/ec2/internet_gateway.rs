@@ -12,7 +12,7 @@ use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, p};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, p};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
@@ -20,6 +20,8 @@ static SPEC: KindSpec = KindSpec {
     // In use: NAT gateways keep public addresses mapped while they go.
     in_use: 600,
     refresh_cost: "1 DescribeInternetGateways per 200 ids",
+    // Detaching waits for the VPC's public addresses.
+    takes: Takes::secs(2, 2, 10),
     ..KindSpec::new(
         "ec2.internet_gateway",
         "An internet gateway, attached to a VPC.",

@@ -16,13 +16,15 @@ use crate::aws::tags::Tags;
 use crate::aws::wait::{self, Seen};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     owned_by_filter: true,
     waits: "create until `available` (fails at once on `failed`, with AWS\'s failure message); delete until `deleted`.",
     refresh_cost: "1 DescribeNatGateways per 200 ids",
+    // A NAT gateway is pending for one to two minutes and takes about a minute to go.
+    takes: Takes::secs(120, 1, 60),
     ..KindSpec::new(
         "ec2.nat_gateway",
         "A NAT gateway in a subnet, with an Elastic IP when public.",

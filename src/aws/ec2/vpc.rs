@@ -12,12 +12,13 @@ use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     owned_by_filter: true,
     refresh_cost: "1 DescribeVpcs per 200 ids + 2 DescribeVpcAttribute per VPC",
+    takes: Takes::secs(2, 2, 2),
     ..KindSpec::new(
         "ec2.vpc",
         "A VPC.",

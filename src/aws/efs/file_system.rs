@@ -20,7 +20,7 @@ use crate::aws::tags::{self, Tags};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p};
 use crate::provider::Live;
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
 
@@ -28,6 +28,7 @@ static SPEC: KindSpec = KindSpec {
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "arn", "dns_name"],
     refresh_cost: "1 DescribeFileSystems per 100 file systems in the region + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
+    takes: Takes::secs(10, 2, 10),
     ..KindSpec::new(
         "efs.file_system",
         "An encrypted EFS file system with a lifecycle policy.",

@@ -13,15 +13,17 @@ use super::Efs;
 use crate::aws::call::call;
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::wait;
-use crate::aws::{Clients, Create, Kind, Query, gone, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, gone, live, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, Ty, new, p, req};
+use crate::kind::{KindSpec, SECURITY_GROUPS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "ip_address", "availability_zone"],
     refresh_cost: "1 DescribeMountTargets + 1 DescribeMountTargetSecurityGroups per mount target",
+    // Mount targets take a minute or two either way.
+    takes: Takes::secs(90, 5, 60),
     ..KindSpec::new(
         "efs.mount_target",
         "A mount target of a file system in one subnet (EFS gives mount targets no tags: \
@@ -118,15 +120,17 @@ impl Kind for MountTarget {
         let Query::Ids(ids) = q else {
             return Ok(vec![]);
         };
-        let mut out = Vec::new();
-        for id in ids {
-            let found = self.list(Some(id), None).await?;
-            let alive = found.into_iter().filter(|(_, st)| {
-                !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting)
-            });
-            out.extend(alive.map(|x| x.0));
-        }
-        Ok(out)
+        let found = each(
+            ids.iter()
+                .map(|id| self.list(Some(id), None))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        let alive = found
+            .into_iter()
+            .flatten()
+            .filter(|(_, st)| !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting));
+        Ok(alive.map(|x| x.0).collect())
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let timeout = c.timeout;

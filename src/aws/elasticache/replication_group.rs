@@ -22,13 +22,15 @@ use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, live};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     waits: "create and update until `available` (fails at once on `create-failed`); delete until AWS answers not found.",
     outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
     refresh_cost: "1 DescribeReplicationGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    // A replication group takes about ten minutes to create.
+    takes: Takes::secs(600, 300, 300),
     ..KindSpec::new(
         "elasticache.replication_group",
         "A Redis or Valkey replication group: one shard, replicas in other AZs.",

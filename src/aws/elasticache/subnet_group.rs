@@ -15,7 +15,7 @@ static SPEC: KindSpec = KindSpec {
     unique: Some(("name", 255)),
     in_use: 1200,
     outputs: &["id", "arn"],
-    refresh_cost: "1 DescribeCacheSubnetGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    refresh_cost: "1 DescribeCacheSubnetGroups per group (by name, up to 10; beyond, 1 per 100 groups in the region) + 1 ListTagsForResource per group",
     ..KindSpec::new(
         "elasticache.subnet_group",
         "A cache subnet group.",
@@ -33,14 +33,24 @@ impl Service for CacheGroups {
     fn new(c: &Clients) -> Self {
         CacheGroups(c.elasticache.clone())
     }
-    async fn list(&self) -> Result<Vec<Group>> {
+    async fn list(&self, name: Option<&str>) -> Result<Vec<Group>> {
         let s = &self.0;
         let groups = pages!(
             s,
             "DescribeCacheSubnetGroups",
-            describe_cache_subnet_groups()
+            describe_cache_subnet_groups().set_cache_subnet_group_name(name.map(str::to_string))
         )
-        .await?;
+        .await;
+        // A group asked for by name that does not exist is an error, not an empty list.
+        let groups = match groups {
+            Err(e)
+                if name.is_some()
+                    && crate::aws::errors::is(&e, crate::aws::errors::Class::NotFound) =>
+            {
+                vec![]
+            }
+            r => r?,
+        };
         Ok(groups
             .iter()
             .map(|g| Group {

@@ -16,12 +16,13 @@ use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by, owns};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeListeners + 1 DescribeTags per 20",
+    takes: Takes::secs(2, 2, 2),
     ..KindSpec::new(
         "elbv2.listener",
         "A listener: forward to a target group, or redirect HTTP to HTTPS.",

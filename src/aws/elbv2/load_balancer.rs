@@ -18,7 +18,7 @@ use crate::aws::tags::{Tags, owned_by};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
@@ -27,6 +27,8 @@ static SPEC: KindSpec = KindSpec {
     unique: Some(("name", 32)),
     outputs: &["id", "arn", "dns_name", "zone_id"],
     refresh_cost: "1 DescribeLoadBalancers + 1 DescribeTags per 20, 1 DescribeLoadBalancerAttributes per ALB",
+    // A load balancer is provisioning for about three minutes.
+    takes: Takes::secs(180, 5, 30),
     ..KindSpec::new(
         "elbv2.load_balancer",
         "An Application Load Balancer.",

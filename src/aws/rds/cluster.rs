@@ -14,7 +14,7 @@ use crate::aws::tags::Tags;
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, local, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, local, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
@@ -28,6 +28,8 @@ static SPEC: KindSpec = KindSpec {
         "master_user_secret_arn",
     ],
     refresh_cost: "1 DescribeDBClusters per 100 ids",
+    // An Aurora cluster takes minutes; its instances more.
+    takes: Takes::secs(300, 60, 300),
     ..KindSpec::new(
         "rds.cluster",
         "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \

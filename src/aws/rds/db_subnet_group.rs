@@ -15,7 +15,7 @@ static SPEC: KindSpec = KindSpec {
     unique: Some(("name", 255)),
     in_use: 1200,
     outputs: &["id", "arn"],
-    refresh_cost: "1 DescribeDBSubnetGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    refresh_cost: "1 DescribeDBSubnetGroups per group (by name, up to 10; beyond, 1 per 100 groups in the region) + 1 ListTagsForResource per group",
     ..KindSpec::new(
         "rds.db_subnet_group",
         "A DB subnet group.",
@@ -33,9 +33,24 @@ impl Service for DbGroups {
     fn new(c: &Clients) -> Self {
         DbGroups(c.rds.clone())
     }
-    async fn list(&self) -> Result<Vec<Group>> {
+    async fn list(&self, name: Option<&str>) -> Result<Vec<Group>> {
         let s = &self.0;
-        let groups = pages!(s, "DescribeDBSubnetGroups", describe_db_subnet_groups()).await?;
+        let groups = pages!(
+            s,
+            "DescribeDBSubnetGroups",
+            describe_db_subnet_groups().set_db_subnet_group_name(name.map(str::to_string))
+        )
+        .await;
+        // A group asked for by name that does not exist is an error, not an empty list.
+        let groups = match groups {
+            Err(e)
+                if name.is_some()
+                    && crate::aws::errors::is(&e, crate::aws::errors::Class::NotFound) =>
+            {
+                vec![]
+            }
+            r => r?,
+        };
         Ok(groups
             .iter()
             .map(|g| Group {

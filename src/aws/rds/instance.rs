@@ -14,13 +14,14 @@ use crate::aws::tags::Tags;
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     waits: "create and update until `available` (fails at once on `failed`, `inaccessible-*`, `incompatible-*`, `storage-full`); delete until it is gone.",
     outputs: &["id", "arn", "endpoint"],
     refresh_cost: "1 DescribeDBInstances per 100 ids",
+    takes: Takes::secs(600, 300, 400),
     ..KindSpec::new(
         "rds.instance",
         "An Aurora instance in a cluster: the first is the writer, the others readers.",

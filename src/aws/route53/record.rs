@@ -13,15 +13,17 @@ use serde_json::json;
 use super::{R53, built, fqdn, plain, wait_insync};
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
-use crate::aws::{Clients, Create, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, read_one};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Ty, def, new, p, req};
+use crate::kind::{KindSpec, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     waits: "every change until Route 53 says `INSYNC`.",
     outputs: &["id", "fqdn"],
     refresh_cost: "1 ListResourceRecordSets per record",
+    // A change is PENDING until INSYNC, about a minute.
+    takes: Takes::secs(60, 60, 60),
     ..KindSpec::new(
         "route53.record",
         "A DNS record: an alias (to a load balancer) or plain values. Changes wait for INSYNC.",
@@ -185,11 +187,8 @@ impl Kind for Record {
         let Query::Ids(ids) = q else {
             return Ok(vec![]);
         };
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.get(id).await?);
-        }
-        Ok(out)
+        let found = each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>()).await?;
+        Ok(found.into_iter().flatten().collect())
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let timeout = c.timeout;

@@ -11,14 +11,16 @@ use super::{R53, bare_id, caller_reference, get_zone, sync_tags, tags_of, zones_
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "name_servers"],
     refresh_cost: "1 GetHostedZone per zone + 1 ListTagsForResources per 10 zones",
+    // A zone is PENDING until it reaches every name server.
+    takes: Takes::secs(40, 5, 40),
     ..KindSpec::new(
         "route53.zone",
         "A public hosted zone created by the stack.",
@@ -77,9 +79,12 @@ impl Kind for Zone {
         match q {
             // GetHostedZone takes one zone: one call per zone.
             Query::Ids(ids) => {
-                for id in ids {
-                    out.extend(self.get(id).await?);
-                }
+                out.extend(
+                    each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>())
+                        .await?
+                        .into_iter()
+                        .flatten(),
+                );
             }
             // CreateHostedZone takes no tags: our zones are known by their caller reference.
             Query::Owned(stack, wanted) => {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{R53, get_zone, zones_named};
-use crate::aws::{Clients, Create, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Ty, new, p, req};
 use crate::provider::Live;
@@ -42,17 +42,21 @@ impl Kind for ZoneLookup {
         let Query::Ids(ids) = q else {
             return Ok(vec![]);
         };
+        let zones = each(
+            ids.iter()
+                .map(|id| get_zone(&self.0, id))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
         let mut out = Vec::new();
-        for id in ids {
-            if let Some(z) = get_zone(&self.0, id).await? {
-                let p = Props { name: z.name };
-                out.push(live(
-                    &SPEC,
-                    &z.id,
-                    &p,
-                    &[("name_servers", json!(z.name_servers))],
-                ));
-            }
+        for z in zones.into_iter().flatten() {
+            let p = Props { name: z.name };
+            out.push(live(
+                &SPEC,
+                &z.id,
+                &p,
+                &[("name_servers", json!(z.name_servers))],
+            ));
         }
         Ok(out)
     }

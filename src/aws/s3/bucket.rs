@@ -25,9 +25,9 @@ use serde_json::json;
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
-use crate::aws::{Clients, Create, Kind, Query, Svc, live};
+use crate::aws::{Clients, Create, Kind, Query, Svc, each, live};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Prop, TAGS, Ty, def, local, new, p, req};
+use crate::kind::{KindSpec, Prop, TAGS, Takes, Ty, def, local, new, p, req};
 use crate::provider::Live;
 use crate::stack::{TAG_LINEAGE, TAG_STACK};
 
@@ -59,6 +59,7 @@ const LIFECYCLE: &[Prop] = &[
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn", "domain_name"],
     refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
+    takes: Takes::secs(3, 2, 3),
     ..KindSpec::new(
         "s3.bucket",
         "An S3 bucket for documents: versioning, default encryption, public access blocked, \
@@ -146,15 +147,22 @@ impl Bucket {
         let Some(tags) = self.tags(name).await? else {
             return Ok(None);
         };
-        let (sse_algorithm, kms_key_id) = self.encryption(name).await?;
+        // One call per setting (S3 has no batch read); all at once.
+        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle) = tokio::try_join!(
+            self.encryption(name),
+            self.versioning(name),
+            self.public_access_blocked(name),
+            self.ownership(name),
+            self.lifecycle(name),
+        )?;
         let p = Props {
             bucket: name.into(),
-            versioning: self.versioning(name).await?,
+            versioning,
             sse_algorithm,
             kms_key_id,
-            block_public_access: self.public_access_blocked(name).await?,
-            object_ownership: self.ownership(name).await?,
-            lifecycle_rules: self.lifecycle(name).await?,
+            block_public_access: blocked,
+            object_ownership: ownership,
+            lifecycle_rules: lifecycle,
             force_destroy: false,
             tags,
         };
@@ -512,9 +520,13 @@ impl Kind for Bucket {
         let mut out = Vec::new();
         match q {
             Query::Ids(ids) => {
-                for name in ids {
-                    out.extend(self.read_bucket(name).await?);
-                }
+                let found = each(
+                    ids.iter()
+                        .map(|name| self.read_bucket(name))
+                        .collect::<Vec<_>>(),
+                )
+                .await?;
+                out.extend(found.into_iter().flatten());
             }
             Query::Owned(stack, wanted) => {
                 for w in wanted {

@@ -18,12 +18,13 @@ use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags, owns};
 use crate::aws::{Clients, Create, Kind, Query, Svc, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, new, p, req};
+use crate::kind::{KindSpec, TAGS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
     refresh_cost: "1 ListProtections per 100 protections + 1 ListTagsForResource per protection",
+    takes: Takes::secs(5, 5, 5),
     ..KindSpec::new(
         "shield.protection",
         "A Shield Advanced protection. Needs a Shield Advanced subscription (paid, one-year \

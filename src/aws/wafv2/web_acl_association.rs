@@ -10,11 +10,13 @@ use super::{Waf, is_code};
 use crate::aws::call::call;
 use crate::aws::{Clients, Create, Kind, Query, live, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, Ty, new, p, req};
+use crate::kind::{KindSpec, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     refresh_cost: "1 GetWebACLForResource per association",
+    // Associations wait for the web ACL to reach the load balancer.
+    takes: Takes::secs(30, 30, 30),
     ..KindSpec::new(
         "wafv2.web_acl_association",
         "Puts a web ACL in front of a load balancer.",

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Prints provision's performance figures in one table (figures, never assertions:
+# these machines are shared and noisy):
+#   - plan CPU time and peak memory at 2k / 10k / 50k resources (an empty cloud);
+#   - calls and wall time of a no-change plan of the reference stack, with and
+#     without 50 ms added to every call (tests/it/bench.rs, through the strict layer);
+#   - the reference stack's apply against its critical path (strict layer on).
+# Usage: scripts/bench.sh [--release]   (a cold release build takes ~13-17 min here)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-moto.sh >/dev/null
+profile=debug
+if [ "${1:-}" = "--release" ]; then
+  profile=release
+  cargo build --release --locked --quiet
+  export PROVISION_BIN="$PWD/target/release/provision"
+else
+  cargo build --locked --quiet --all-targets
+fi
+bin="$PWD/target/$profile/provision"
+venv="${PROVISION_VENV:-$PWD/.venv}"
+work="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+
+# A VPC and N/2 subnets each with a route table that refers to it, in blocks of
+# 5,000 (a for_each makes at most 10,000 copies).
+stack_of() {
+  python3 - "$1" <<'PY'
+import sys
+pairs = (int(sys.argv[1]) - 1) // 2
+out = ["stack: bench", "region: us-east-1", "resources:", "  vpc:", "    kind: ec2.vpc",
+       "    properties: {cidr_block: 10.0.0.0/8}"]
+b = 0
+while pairs > 0:
+    n = min(5000, pairs)
+    out += [f"  subnet{b}:", "    kind: ec2.subnet", f"    for_each: ${{range({n})}}",
+            "    properties: {vpc_id: \"${vpc.id}\", availability_zone: us-east-1a, "
+            f"cidr_block: '${{cidrsubnet(\"10.0.0.0/8\", 16, each.index + {b * 5000})}}'}}",
+            f"  rt{b}:", "    kind: ec2.route_table", f"    for_each: ${{range({n})}}",
+            f"    properties: {{vpc_id: \"${{vpc.id}}\", tags: {{Name: \"rt-${{subnet{b}[each.key].id}}\"}}}}"]
+    pairs -= n
+    b += 1
+print("\n".join(out))
+PY
+}
+
+echo "provision benchmarks ($profile build)"
+echo
+printf "%-44s %s\n" "figure" "value"
+for n in 2001 10001 50001; do
+  stack_of "$n" >"$work/s$n.yaml"
+  /usr/bin/time -f "%U %S %M %e" -o "$work/t$n" "$bin" plan -s "$work/s$n.yaml" --state "$work/st$n.json" >/dev/null
+  read -r user sys kb wall <"$work/t$n"
+  printf "%-44s %s\n" "plan of $n resources: CPU, peak RSS" \
+    "$(python3 -c "print(f'{$user + $sys:.2f} s CPU ($wall s wall), {$kb // 1024} MB')")"
+done
+kill $moto 2>/dev/null || true
+
+cargo test --locked --test it bench_ -- --ignored --nocapture --test-threads 1 2>/dev/null |
+  sed -n 's/.*BENCH //p' | while read -r what rest; do
+    printf "%-44s %s\n" "$what" "$rest"
+  done

@@ -1,0 +1,119 @@
+//! Figures, not assertions: these machines are shared and noisy, so speed is
+//! measured here and printed (lines starting `BENCH`), never asserted. The
+//! tests are ignored in the suite; `scripts/bench.sh` runs them and prints one
+//! table. `PROVISION_BIN` (see the harness) points them at a release build.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Run, World};
+use crate::strict::Strict;
+
+const VARS: [&str; 2] = ["--var", "health_check=false"];
+
+fn with_vars<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(VARS);
+    v
+}
+
+fn calls(r: &Run) -> u64 {
+    r.stderr
+        .lines()
+        .chain(r.stdout.lines())
+        .find_map(|l| l.strip_prefix("API calls: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A no-change plan of the reference stack: calls and wall time, with every
+/// call delayed as a far region would delay it.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn bench_noop_plan_of_the_reference_stack() {
+    for latency in [0, 50] {
+        let w = World::strict(Strict {
+            latency: Duration::from_millis(latency),
+            ..Strict::default()
+        });
+        let s = w.stack_from("stacks/three-az.yaml");
+        let s = s.to_str().unwrap();
+        w.run(&with_vars(&[
+            "apply",
+            "-s",
+            s,
+            "--auto-approve",
+            "--parallelism",
+            "10",
+        ]))
+        .ok();
+        let mut best = Duration::MAX;
+        let mut n = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = w.run(&with_vars(&[
+                "--stats",
+                "plan",
+                "-s",
+                s,
+                "--detailed-exitcode",
+            ]));
+            best = best.min(t.elapsed());
+            r.code(0);
+            n = calls(&r);
+        }
+        println!(
+            "BENCH noop-plan latency={latency}ms calls={n} wall={:.2}s",
+            best.as_secs_f64()
+        );
+    }
+}
+
+/// The reference stack applied through the strict layer (objects pending,
+/// ids invisible for a while, throttling; all scaled down), at parallelism 4
+/// and 10: how long the apply took against its critical path.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn bench_apply_against_its_critical_path() {
+    for parallelism in ["4", "10"] {
+        let w = World::strict(Strict {
+            latency: Duration::from_millis(20),
+            ..Strict::all()
+        });
+        let s = w.stack_from("stacks/three-az.yaml");
+        let s = s.to_str().unwrap();
+        let args = [
+            "apply",
+            "-s",
+            s,
+            "--auto-approve",
+            "--parallelism",
+            parallelism,
+        ];
+        let r = w.run(&with_vars(&args));
+        r.ok();
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Took "))
+            .unwrap_or("Took ?")
+            .to_string();
+        let secs = |after: &str| -> f64 {
+            line.split(after)
+                .nth(1)
+                .and_then(|x| x.split('s').next())
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (took, work, path) = (secs("Took "), secs(" for "), secs("critical path "));
+        // No schedule beats the critical path, nor the work spread over every slot.
+        let p: f64 = parallelism.parse().unwrap_or(1.0);
+        let floor = path.max(work / p);
+        println!(
+            "BENCH apply parallelism={parallelism} took={took:.1}s critical_path={path:.1}s \
+             work={work:.1}s floor={floor:.1}s ratio={:.2} ratio_to_floor={:.2}",
+            took / path,
+            took / floor
+        );
+        println!("  {line}");
+    }
+}
