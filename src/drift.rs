@@ -5,9 +5,12 @@
 //! line diff of nested values), `deleted`, or `unmanaged` (carries this
 //! stack's ownership tags but state does not know it).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::plan::{Drift, Refreshed, changed_props};
+use crate::provider::Live;
 use crate::state::State;
 
 /// Silences expected changes: `ADDRESS.PROPERTY[.KEY]`, where ADDRESS may be
@@ -191,6 +194,69 @@ pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
     orphans
         .chain(unclaimed)
         .filter(|d| !silenced(&d.address))
+        .collect()
+}
+
+/// The networks the state manages: recorded objects that recorded children
+/// name as their parent (a subnet's `vpc_id`), by id, with their address.
+pub fn managed_networks(state: &State) -> BTreeMap<String, String> {
+    let address_of: BTreeMap<&str, &str> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (r.id.as_str(), a.as_str()))
+        .collect();
+    let mut out = BTreeMap::new();
+    for r in state.resources.values() {
+        let Some(w) = crate::kind::lookup(&r.kind).and_then(|k| k.within) else {
+            continue;
+        };
+        if let Some(parent) = r.properties.get(w.parent).and_then(Value::as_str)
+            && let Some(addr) = address_of.get(parent)
+        {
+            out.insert(parent.to_string(), addr.to_string());
+        }
+    }
+    out
+}
+
+/// Objects inside managed networks that nothing of provision's made: no
+/// ownership tag, no id in state. `found` is (kind, object, its network).
+pub fn handmade(
+    state: &State,
+    networks: &BTreeMap<String, String>,
+    found: &[(String, Live)],
+    rules: &[Rule],
+) -> Vec<Drift> {
+    let ours: std::collections::BTreeSet<&str> = state
+        .resources
+        .values()
+        .map(|r| r.id.as_str())
+        .chain(state.deposed.iter().map(|d| d.id.as_str()))
+        .collect();
+    found
+        .iter()
+        .filter(|(_, l)| !ours.contains(l.id.as_str()))
+        .filter(|(_, l)| l.props["tags"].get(crate::stack::TAG_STACK).is_none())
+        .filter_map(|(kind, l)| {
+            let vpc = ["vpc_id"]
+                .iter()
+                .find_map(|k| l.props.get(*k).and_then(Value::as_str))
+                .and_then(|v| networks.get_key_value(v));
+            let inside = match vpc {
+                Some((id, addr)) => format!("inside {addr} ({id})"),
+                None => "inside a network of this stack".into(),
+            };
+            let address = format!("{}[{}]", kind, l.id);
+            let silenced = rules.iter().any(|r| r.matches(&address) && r.path == ["*"]);
+            (!silenced).then(|| Drift {
+                address,
+                class: "unmanaged".into(),
+                kind: Some(kind.clone()),
+                id: Some(l.id.clone()),
+                property: Some(format!("made outside provision {inside}")),
+                ..Drift::default()
+            })
+        })
         .collect()
 }
 

@@ -60,6 +60,13 @@ pub trait Cloud: Send + Sync {
     /// name (S3 buckets, EFS creation tokens), by the names in `wanted`.
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
 
+    /// Every object of one kind inside these VPCs, whoever made it (minus
+    /// what AWS makes itself: a default group, a main route table); nothing
+    /// for kinds that do not live in a VPC.
+    async fn in_networks(&self, _kind: &str, _vpcs: &[String]) -> Result<Vec<Live>> {
+        Ok(vec![])
+    }
+
     /// Creates a resource with these canonical properties (tags included)
     /// and waits until it is usable, at most `timeout`. When an answer is
     /// lost (the call may have been carried out), the object is looked for

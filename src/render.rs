@@ -318,6 +318,15 @@ pub fn drift(out: &mut String, drift: &[Drift]) {
             "deleted" => {
                 let _ = writeln!(out, "  ! {} was deleted outside provision", d.address);
             }
+            "unmanaged" if d.property.is_some() => {
+                let _ = writeln!(
+                    out,
+                    "  ? {} {} {}",
+                    d.kind.as_deref().unwrap_or("?"),
+                    d.id.as_deref().unwrap_or("?"),
+                    d.property.as_deref().unwrap_or_default()
+                );
+            }
             "unmanaged" => {
                 let _ = writeln!(
                     out,

@@ -102,6 +102,10 @@ pub(crate) enum Query<'a> {
     Owned(&'a str, &'a [Wanted]),
     /// Everything of the kind in the region (for `import --discover`).
     All,
+    /// Everything of the kind inside these VPCs, whoever made it, minus what
+    /// AWS makes itself (a VPC's default group, its main route table): for
+    /// `drift`, which reports what was added by hand inside managed networks.
+    InVpcs(&'a [String]),
 }
 
 /// One kind's calls to AWS, on its typed properties.
@@ -178,6 +182,7 @@ trait Resource: Send + Sync {
     async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>>;
     async fn create_blocker(&self, props: &Value) -> Result<Option<String>>;
     async fn discover(&self) -> Result<Vec<Live>>;
+    async fn in_vpcs(&self, vpcs: &[String]) -> Result<Vec<Live>>;
 }
 
 struct Typed<K>(K);
@@ -362,6 +367,9 @@ impl<K: Kind> Resource for Typed<K> {
     async fn discover(&self) -> Result<Vec<Live>> {
         self.0.describe(Query::All).await
     }
+    async fn in_vpcs(&self, vpcs: &[String]) -> Result<Vec<Live>> {
+        self.0.describe(Query::InVpcs(vpcs)).await
+    }
 }
 
 /// A live object from its properties (brought to canonical form) and outputs.
@@ -544,6 +552,12 @@ impl Cloud for AwsCloud {
     }
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await
+    }
+    async fn in_networks(&self, kind: &str, vpcs: &[String]) -> Result<Vec<Live>> {
+        if vpcs.is_empty() {
+            return Ok(vec![]);
+        }
+        self.kind(kind)?.in_vpcs(vpcs).await
     }
     async fn create(
         &self,

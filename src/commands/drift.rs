@@ -49,6 +49,9 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     rules.extend(extra.iter().cloned());
     let mut items = crate::drift::detect(st.as_ref(), &live, &rules);
     items.extend(crate::drift::strays(&live, &rules));
+    if let Some(st) = st.as_ref() {
+        items.extend(handmade(cloud, st, &rules).await?);
+    }
     let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "orphan", "unmanaged"]
         .iter()
         .map(|k| (k.to_string(), 0))
@@ -81,6 +84,28 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
         items,
         api_calls,
     })
+}
+
+/// What someone made by hand inside the networks the state manages (a
+/// subnet, a security group, an instance in the stack's VPC): one filtered
+/// read per kind that lives in a VPC, none for the others.
+async fn handmade(
+    cloud: &AwsCloud,
+    st: &crate::state::State,
+    rules: &[Rule],
+) -> Result<Vec<Drift>> {
+    use crate::provider::Cloud;
+    let networks = crate::drift::managed_networks(st);
+    let vpcs: Vec<String> = networks.keys().cloned().collect();
+    let reads = crate::aws::KINDS.iter().map(|k| {
+        let vpcs = &vpcs;
+        async move { (k.name, cloud.in_networks(k.name, vpcs).await) }
+    });
+    let mut found = Vec::new();
+    for (kind, r) in futures::future::join_all(reads).await {
+        found.extend(r?.into_iter().map(|l| (kind.to_string(), l)));
+    }
+    Ok(crate::drift::handmade(st, &networks, &found, rules))
 }
 
 pub fn summary(r: &DriftReport) -> String {

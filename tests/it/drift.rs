@@ -368,3 +368,51 @@ async fn scheduled_drift_writes_reports_serves_metrics_and_stops_on_sigterm() {
         "serving metrics on http://127.0.0.1:{port}/metrics"
     )));
 }
+
+/// A subnet and a security group made by hand inside the stack's VPC carry
+/// no tags of ours; drift finds them by the VPC, and leaves out what AWS
+/// makes itself (the default group, the main route table).
+#[tokio::test]
+async fn what_was_made_by_hand_inside_a_managed_vpc_is_reported() {
+    let w = World::new();
+    let s = w.write_stack("drifty.yaml", STACK);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["drift", "-s", s]).code(0);
+    let st = w.state("drifty");
+    let vpc = st["resources"]["vpc"]["id"].as_str().unwrap().to_string();
+    let ec2 = w.ec2().await;
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.20.7.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&vpc)
+        .group_name("debug-access")
+        .description("made by hand")
+        .send()
+        .await
+        .unwrap();
+    let sg = sg.group_id().unwrap().to_string();
+    let r = w.run(&["drift", "-s", s]);
+    r.code(2)
+        .has(&format!(
+            "? ec2.subnet {subnet} made outside provision inside vpc ({vpc})"
+        ))
+        .has(&format!(
+            "? ec2.security_group {sg} made outside provision inside vpc"
+        ))
+        .has("Drift: 0 modified, 0 deleted, 0 orphaned, 2 unmanaged.")
+        .lacks("default");
+    // An ignore rule silences one of them.
+    let rule = format!("ec2.subnet[{subnet}].*");
+    w.run(&["drift", "-s", s, "--ignore", &rule])
+        .code(2)
+        .has("1 unmanaged")
+        .lacks(&subnet);
+}

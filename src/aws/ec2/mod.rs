@@ -58,6 +58,22 @@ where
             .await
         }
         Query::All => list(vec![]).await,
+        Query::InVpcs(vpcs) => match in_vpc_filter(id_filter) {
+            Some(f) => list(vec![filter(f, vpcs)]).await,
+            None => Ok(vec![]),
+        },
+    }
+}
+
+/// The filter that finds a kind's objects by their VPC, for the kinds that
+/// live inside one (named by their id filter).
+fn in_vpc_filter(id_filter: &str) -> Option<&'static str> {
+    match id_filter {
+        "subnet-id" | "route-table-id" | "group-id" | "instance-id" | "nat-gateway-id" => {
+            Some("vpc-id")
+        }
+        "internet-gateway-id" => Some("attachment.vpc-id"),
+        _ => None,
     }
 }
 

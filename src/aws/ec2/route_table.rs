@@ -225,6 +225,15 @@ impl Kind for RouteTable {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         match q {
             Query::All => Ok(vec![]),
+            // A VPC's main route table is AWS's.
+            Query::InVpcs(vpcs) => {
+                let all = self.list_raw(vec![filter("vpc-id", vpcs)]).await?;
+                Ok(all
+                    .iter()
+                    .filter(|t| !t.associations().iter().any(|a| a.main() == Some(true)))
+                    .map(|x| now_of(x).live(x))
+                    .collect())
+            }
             q => query(q, "route-table-id", |f| self.list(f)).await,
         }
     }

@@ -253,7 +253,7 @@ impl Kind for FileSystem {
                 };
                 all.into_iter().filter(ours).collect()
             }
-            Query::All => vec![],
+            Query::All | Query::InVpcs(_) => vec![],
         };
         self.lives(found).await
     }

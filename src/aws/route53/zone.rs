@@ -106,7 +106,7 @@ impl Kind for Zone {
                     }
                 }
             }
-            Query::All => {}
+            Query::All | Query::InVpcs(_) => {}
         }
         Ok(out)
     }

@@ -535,7 +535,7 @@ impl Kind for Bucket {
                     }
                 }
             }
-            Query::All => {}
+            Query::All | Query::InVpcs(_) => {}
         }
         Ok(out)
     }

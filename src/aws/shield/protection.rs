@@ -116,7 +116,7 @@ impl Kind for Protection {
                 let all = self.all(None).await?;
                 Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
             }
-            Query::All => Ok(vec![]),
+            Query::All | Query::InVpcs(_) => Ok(vec![]),
         }
     }
     async fn create_blocker(&self, _: &Props) -> Result<Option<String>> {
