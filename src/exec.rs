@@ -63,6 +63,10 @@ impl Op {
 
 /// What the executor tells whoever listens (the terminal UI, tests).
 pub trait Reporter: Send + Sync {
+    /// The run starts with this many operations.
+    fn begin(&self, _total: usize) {}
+    /// The run is over (before its report is printed).
+    fn end(&self) {}
     fn started(&self, _op: &Op) {}
     /// Called every ten seconds while an operation runs (waits for slow resources).
     fn still(&self, _op: &Op, _elapsed: Duration) {}
@@ -554,6 +558,7 @@ impl Executor {
         let mut sched = Sched::new(ops, after, &cost);
         let mut set: JoinSet<(usize, Outcome)> = JoinSet::new();
         let began = Instant::now();
+        self.reporter.begin(sched.ops.len());
         // Operations start only when a slot is free, so that the next one is
         // chosen (longest chain first) among all that are ready by then.
         let slots = self.parallelism.max(1);
@@ -584,6 +589,7 @@ impl Executor {
                 }
             }
         }
+        self.reporter.end();
         let mut report = sched.finish(&plan);
         report.took = began.elapsed();
         let state = shared.state.lock().await.clone();

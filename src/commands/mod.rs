@@ -85,7 +85,7 @@ async fn execute(
         cloud: cloud.clone() as Arc<dyn Cloud>,
         stack: stack.map(Arc::new),
         parallelism: o.parallelism,
-        reporter: Arc::new(Ui),
+        reporter: Arc::new(Ui::new()),
         cancel: o.cancel.clone(),
     };
     let (report, _) = ex.run(p, st, Some(s.store.clone())).await;
@@ -100,8 +100,79 @@ async fn execute(
     }
 }
 
-/// Progress lines on standard output.
-struct Ui;
+/// Progress on standard output. On a terminal, a bar: done/total, time,
+/// and what is in flight for how long (slowest first), with a line for each
+/// operation that ends; elsewhere (logs, CI), plain lines only.
+struct Ui {
+    bar: Option<indicatif::ProgressBar>,
+    running: std::sync::Mutex<std::collections::BTreeMap<String, std::time::Instant>>,
+}
+
+impl Ui {
+    fn new() -> Ui {
+        use std::io::IsTerminal;
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(0),
+                indicatif::ProgressDrawTarget::stdout(),
+            );
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:24} {pos}/{len} [{elapsed}] {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            b.set_style(style);
+            b
+        });
+        Ui {
+            bar,
+            running: Default::default(),
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => println!("{text}"),
+        }
+    }
+
+    /// The bar's message: what runs, the longest first.
+    fn in_flight(&self) {
+        let Some(b) = &self.bar else { return };
+        let Ok(running) = self.running.lock() else {
+            return;
+        };
+        let mut now: Vec<(Duration, &String)> =
+            running.iter().map(|(a, t)| (t.elapsed(), a)).collect();
+        now.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let shown: Vec<String> = now
+            .iter()
+            .take(3)
+            .map(|(d, a)| format!("{a} {}s", d.as_secs()))
+            .collect();
+        let more = now.len().saturating_sub(3);
+        let more = if more > 0 {
+            format!(" +{more}")
+        } else {
+            String::new()
+        };
+        b.set_message(format!("in flight: {}{more}", shown.join(", ")));
+    }
+
+    fn track(&self, op: &Op, running: bool) {
+        if let Ok(mut r) = self.running.lock() {
+            if running {
+                r.insert(op.address.clone(), std::time::Instant::now());
+            } else {
+                r.remove(&op.address);
+            }
+        }
+        if !running && let Some(b) = &self.bar {
+            b.inc(1);
+        }
+        self.in_flight();
+    }
+}
 
 fn verb_ing(op: &Op) -> &'static str {
     match op.kind {
@@ -114,16 +185,33 @@ fn verb_ing(op: &Op) -> &'static str {
 }
 
 impl Reporter for Ui {
+    fn begin(&self, total: usize) {
+        if let Some(b) = &self.bar {
+            b.set_length(total as u64);
+            b.enable_steady_tick(Duration::from_millis(250));
+        }
+    }
+    fn end(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
     fn started(&self, op: &Op) {
-        println!("{}: {}...", op.address, verb_ing(op));
+        if self.bar.is_none() {
+            println!("{}: {}...", op.address, verb_ing(op));
+        }
+        self.track(op, true);
     }
     fn still(&self, op: &Op, elapsed: Duration) {
-        println!(
-            "{}: still {}... [{}s elapsed]",
-            op.address,
-            verb_ing(op),
-            elapsed.as_secs()
-        );
+        if self.bar.is_none() {
+            println!(
+                "{}: still {}... [{}s elapsed]",
+                op.address,
+                verb_ing(op),
+                elapsed.as_secs()
+            );
+        }
+        self.in_flight();
     }
     fn finished(&self, op: &Op, elapsed: Duration, id: Option<&str>) {
         let id = id.map(|i| format!(" [{i}]")).unwrap_or_default();
@@ -134,14 +222,16 @@ impl Reporter for Ui {
             OpKind::Delete | OpKind::DeleteDeposed => "deleted",
             OpKind::Forget => "forgotten",
         };
-        println!(
+        self.line(format!(
             "{}: {done} after {:.1}s{id}",
             op.address,
             elapsed.as_secs_f64()
-        );
+        ));
+        self.track(op, false);
     }
     fn failed(&self, op: &Op, err: &Error) {
-        println!("{}: {} FAILED: {err}", op.address, verb_ing(op));
+        self.line(format!("{}: {} FAILED: {err}", op.address, verb_ing(op)));
+        self.track(op, false);
     }
 }
 

@@ -10,20 +10,21 @@ const STACK: &str = "stack: colours\nresources:\n  vpc:\n    kind: ec2.vpc\n    
 
 /// The plan's output as a terminal receives it.
 fn under_a_terminal(w: &World, extra_env: &[(&str, &str)], flags: &str) -> String {
+    in_a_terminal(w, extra_env, &format!("{flags} plan -s colours.yaml"))
+}
+
+/// A command's output as a terminal receives it.
+fn in_a_terminal(w: &World, extra_env: &[(&str, &str)], args: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_provision");
     let mut c = Command::new("script");
-    c.args([
-        "-qec",
-        &format!("{bin} {flags} plan -s colours.yaml"),
-        "/dev/null",
-    ])
-    .current_dir(w.dir.path())
-    .env("AWS_ENDPOINT_URL", w.endpoint())
-    .env("AWS_ACCESS_KEY_ID", "testing")
-    .env("AWS_SECRET_ACCESS_KEY", "testing")
-    .env("AWS_REGION", "us-east-1")
-    .env_remove("NO_COLOR")
-    .env_remove("CLICOLOR_FORCE");
+    c.args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .current_dir(w.dir.path())
+        .env("AWS_ENDPOINT_URL", w.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
     for (k, v) in extra_env {
         c.env(k, v);
     }
@@ -79,4 +80,33 @@ async fn plan_draws_the_graph_coloured_by_action() {
     assert!(dot.contains("tooltip=\"create\""), "{dot}");
     assert!(dot.contains("\"vpc\" -> \"net\""), "{dot}");
     assert!(dot.contains("cluster_legend"), "{dot}");
+}
+
+#[tokio::test]
+async fn apply_shows_progress_on_a_terminal_and_plain_lines_elsewhere() {
+    let w = World::new();
+    w.write_stack(
+        "colours.yaml",
+        &STACK.replace(
+            "properties: {cidr_block: 10.7.0.0/16}\n",
+            "properties: {cidr_block: 10.7.0.0/16}\n  net:\n    kind: ec2.subnet\n    \
+             properties: {vpc_id: '${vpc.id}', cidr_block: 10.7.1.0/24, availability_zone: us-east-1a}\n",
+        ),
+    );
+    let tty = in_a_terminal(&w, &[], "apply -s colours.yaml --auto-approve");
+    // The bar: done/total, then what is in flight; a line per finished operation.
+    assert!(tty.contains("0/2 ["), "{tty:?}");
+    assert!(tty.contains("in flight: vpc"), "{tty:?}");
+    assert!(tty.contains("vpc: created after"), "{tty:?}");
+    assert!(
+        tty.contains("Apply complete: 2 operations succeeded."),
+        "{tty:?}"
+    );
+    assert!(!tty.contains("vpc: creating..."), "{tty:?}");
+    let piped = w.run(&["destroy", "-s", "colours.yaml", "--auto-approve"]);
+    piped
+        .ok()
+        .has("net: deleting...")
+        .has("net: deleted after")
+        .lacks("in flight");
 }
