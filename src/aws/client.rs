@@ -22,6 +22,75 @@ use super::call::{Api, Policy};
 use super::errors::chain;
 use crate::diag::{Error, Result};
 
+/// Reads CDATA sections in XML answers as the text they hold. CDATA is valid
+/// XML that AWS never sends, but the emulator wraps Route 53 record values in
+/// it and the SDK's XML reader then sees an empty value (every A, CNAME or TXT
+/// record would look drifted). Installed on the Route 53 client only; answers
+/// without CDATA pass unchanged.
+#[derive(Debug)]
+struct CdataAsText(aws_smithy_runtime_api::client::http::SharedHttpConnector);
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for CdataAsText {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let answer = self.0.call(request);
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let mut r = answer.await?;
+            let body = aws_smithy_types::byte_stream::ByteStream::new(r.take_body())
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(e.into()))?
+                .into_bytes();
+            let fixed = uncdata(&body);
+            if fixed.len() != body.len() {
+                r.headers_mut()
+                    .insert("content-length", fixed.len().to_string());
+            }
+            *r.body_mut() = aws_smithy_types::body::SdkBody::from(fixed);
+            Ok(r)
+        })
+    }
+}
+
+/// The text with each `<![CDATA[...]]>` replaced by its content, escaped.
+fn uncdata(body: &[u8]) -> Vec<u8> {
+    const OPEN: &[u8] = b"<![CDATA[";
+    const CLOSE: &[u8] = b"]]>";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = find(rest, OPEN) {
+        let Some(j) = find(&rest[i + OPEN.len()..], CLOSE) else {
+            break;
+        };
+        out.extend_from_slice(&rest[..i]);
+        for &b in &rest[i + OPEN.len()..i + OPEN.len() + j] {
+            match b {
+                b'&' => out.extend_from_slice(b"&amp;"),
+                b'<' => out.extend_from_slice(b"&lt;"),
+                b'>' => out.extend_from_slice(b"&gt;"),
+                b => out.push(b),
+            }
+        }
+        rest = &rest[i + OPEN.len() + j + CLOSE.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The SDK's HTTP client, reading CDATA as text (see [`CdataAsText`]).
+fn cdata_as_text(
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_runtime_api::client::http::{HttpClient, SharedHttpConnector};
+    aws_smithy_runtime_api::client::http::http_client_fn(move |settings, components| {
+        SharedHttpConnector::new(CdataAsText(inner.http_connector(settings, components)))
+    })
+}
+
 /// Per (service, operation): calls made and HTTP attempts (retries included).
 pub type CallCounts = BTreeMap<(String, String), (u64, u64)>;
 
@@ -110,6 +179,7 @@ pub(crate) struct Clients {
     pub shield: Svc<aws_sdk_shield::Client>,
     pub route53: Svc<aws_sdk_route53::Client>,
     pub guardduty: Svc<aws_sdk_guardduty::Client>,
+    pub acm: Svc<aws_sdk_acm::Client>,
 }
 
 /// The shared SDK configuration: region (the stack's wins over the
@@ -193,8 +263,36 @@ impl Clients {
                 ),
                 api(),
             ),
-            route53: Svc::new(client!(aws_sdk_route53, sdk, counter), api()),
+            route53: Svc::new(
+                client!(
+                    aws_sdk_route53,
+                    sdk,
+                    counter,
+                    http_client(cdata_as_text(sdk.http_client().unwrap_or_else(|| {
+                        aws_smithy_http_client::Builder::new()
+                            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                            ))
+                            .build_https()
+                    })))
+                ),
+                api(),
+            ),
             guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api()),
+            acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cdata_is_read_as_escaped_text() {
+        let xml = b"<V><![CDATA[a<b & c]]></V><W>plain</W><X><![CDATA[]]></X>";
+        assert_eq!(
+            String::from_utf8(super::uncdata(xml)).unwrap(),
+            "<V>a&lt;b &amp; c</V><W>plain</W><X></X>"
+        );
+        assert_eq!(super::uncdata(b"<![CDATA[open"), b"<![CDATA[open");
     }
 }

@@ -13,6 +13,7 @@ mod subnet_group;
 mod tags;
 mod wait;
 
+mod acm;
 mod ec2;
 mod efs;
 mod elasticache;
@@ -90,6 +91,8 @@ kinds![
     route53::record::Record,
     route53::health_check::HealthCheck,
     guardduty::detector::Detector,
+    acm::certificate::Certificate,
+    acm::validation::Validation,
 ];
 
 /// What a read asks for.

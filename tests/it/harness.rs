@@ -61,6 +61,9 @@ impl Moto {
             let log = std::env::temp_dir().join(format!("provision-moto-{port}.log"));
             let child = Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // ACM issues a DNS-validated certificate after this many
+                // seconds (AWS: once it sees the record; moto: 60 s by default).
+                .env("MOTO_ACM_VALIDATION_WAIT", "2")
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()
@@ -226,6 +229,10 @@ impl World {
 
     pub async fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(&self.sdk().await)
+    }
+
+    pub async fn acm(&self) -> aws_sdk_acm::Client {
+        aws_sdk_acm::Client::new(&self.sdk().await)
     }
 
     pub async fn guardduty(&self) -> aws_sdk_guardduty::Client {

@@ -396,6 +396,27 @@ async fn census_beyond_ec2(w: &World, stack: &str, live: &mut BTreeMap<String, u
             live.insert(k.to_string(), n);
         }
     };
+    let acm = w.acm().await;
+    let mut certificates = 0;
+    for c in acm
+        .list_certificates()
+        .send()
+        .await
+        .unwrap()
+        .certificate_summary_list()
+    {
+        let arn = c.certificate_arn().unwrap_or_default();
+        let t = acm
+            .list_tags_for_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if t.tags().iter().any(|t| ours(Some(t.key()), t.value())) {
+            certificates += 1;
+        }
+    }
+    put("acm.certificate", certificates);
     let ec2 = w.ec2().await;
     let f = tagged(stack);
     let r = ec2
@@ -522,6 +543,7 @@ const REFERENCE_CREATES: &[&str] = &[
     "ChangeTagsForResource",
     "ChangeResourceRecordSets",
     "POST /detector",
+    "RequestCertificate",
 ];
 
 /// Applies the reference stack through `w` (as many attempts as provision

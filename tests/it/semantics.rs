@@ -472,7 +472,7 @@ async fn the_reference_stack_is_applied_changed_and_destroyed_with_every_aws_beh
         (r, t.elapsed())
     };
     let (r, applied) = run("apply", &["--stats"]);
-    r.ok().has("Apply complete: 52 operations succeeded.");
+    r.ok().has("Apply complete: 56 operations succeeded.");
     println!("apply {applied:?}\n{}", r.stderr);
     // Change: the application's security group (other groups and, through
     // the launch template, the instances use it), the target group behind

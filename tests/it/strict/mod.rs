@@ -109,7 +109,12 @@ fn idempotency_key(r: &Req) -> Option<String> {
             r.param("LoadBalancerArn")?,
             r.param("Port")?
         )),
-        _ => r.param("ClientToken").map(|t| format!("token:{t}")),
+        // EC2's ClientToken; ACM's IdempotencyToken (a repeat within an hour
+        // returns the same certificate).
+        _ => r
+            .param("ClientToken")
+            .or_else(|| r.param("IdempotencyToken"))
+            .map(|t| format!("token:{t}")),
     }
 }
 
