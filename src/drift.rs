@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::plan::{Drift, Refreshed, changed_props};
-use crate::provider::Live;
+use crate::provider::{Container, Live};
 use crate::state::State;
 
 /// Silences expected changes: `ADDRESS.PROPERTY[.KEY]`, where ADDRESS may be
@@ -41,7 +41,7 @@ impl Rule {
         })
     }
 
-    fn matches(&self, address: &str) -> bool {
+    pub fn matches(&self, address: &str) -> bool {
         if self.address == "*" || self.address == address {
             return true;
         }
@@ -197,33 +197,37 @@ pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
         .collect()
 }
 
-/// The networks the state manages: recorded objects that recorded children
-/// name as their parent (a subnet's `vpc_id`), by id, with their address.
-pub fn managed_networks(state: &State) -> BTreeMap<String, String> {
-    let address_of: BTreeMap<&str, &str> = state
-        .resources
-        .iter()
-        .map(|(a, r)| (r.id.as_str(), a.as_str()))
-        .collect();
-    let mut out = BTreeMap::new();
+/// What the state manages that others live in (VPCs, zones, load balancers):
+/// recorded objects that other recorded objects name as their container
+/// (`vpc_id`, `zone_id`, `load_balancer_arn`), by kind of container, id ->
+/// address.
+pub fn managed_containers(state: &State) -> BTreeMap<Container, BTreeMap<String, String>> {
+    // Several addresses may record one id (a WAF association's id is its load
+    // balancer's ARN): the first in address order names it.
+    let mut address_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for (a, r) in &state.resources {
+        address_of.entry(r.id.as_str()).or_insert(a.as_str());
+    }
+    let mut out: BTreeMap<Container, BTreeMap<String, String>> = BTreeMap::new();
     for r in state.resources.values() {
-        let Some(w) = crate::kind::lookup(&r.kind).and_then(|k| k.within) else {
-            continue;
-        };
-        if let Some(parent) = r.properties.get(w.parent).and_then(Value::as_str)
-            && let Some(addr) = address_of.get(parent)
-        {
-            out.insert(parent.to_string(), addr.to_string());
+        for (c, prop) in Container::ALL {
+            if let Some(parent) = r.properties.get(prop).and_then(Value::as_str)
+                && let Some(addr) = address_of.get(parent)
+            {
+                out.entry(c)
+                    .or_default()
+                    .insert(parent.to_string(), addr.to_string());
+            }
         }
     }
     out
 }
 
-/// Objects inside managed networks that nothing of provision's made: no
-/// ownership tag, no id in state. `found` is (kind, object, its network).
+/// Objects inside managed containers that nothing of provision's made: no
+/// ownership tag, no id in state. `found` is (kind, object).
 pub fn handmade(
     state: &State,
-    networks: &BTreeMap<String, String>,
+    containers: &BTreeMap<Container, BTreeMap<String, String>>,
     found: &[(String, Live)],
     rules: &[Rule],
 ) -> Vec<Drift> {
@@ -238,13 +242,13 @@ pub fn handmade(
         .filter(|(_, l)| !ours.contains(l.id.as_str()))
         .filter(|(_, l)| l.props["tags"].get(crate::stack::TAG_STACK).is_none())
         .filter_map(|(kind, l)| {
-            let vpc = ["vpc_id"]
-                .iter()
-                .find_map(|k| l.props.get(*k).and_then(Value::as_str))
-                .and_then(|v| networks.get_key_value(v));
-            let inside = match vpc {
+            let parent = Container::ALL.iter().find_map(|(c, prop)| {
+                let id = l.props.get(*prop).and_then(Value::as_str)?;
+                containers.get(c)?.get_key_value(id)
+            });
+            let inside = match parent {
                 Some((id, addr)) => format!("inside {addr} ({id})"),
-                None => "inside a network of this stack".into(),
+                None => "inside what this stack manages".into(),
             };
             let address = format!("{}[{}]", kind, l.id);
             let silenced = rules.iter().any(|r| r.matches(&address) && r.path == ["*"]);

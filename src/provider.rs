@@ -60,10 +60,11 @@ pub trait Cloud: Send + Sync {
     /// name (S3 buckets, EFS creation tokens), by the names in `wanted`.
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
 
-    /// Every object of one kind inside these VPCs, whoever made it (minus
-    /// what AWS makes itself: a default group, a main route table); nothing
-    /// for kinds that do not live in a VPC.
-    async fn in_networks(&self, _kind: &str, _vpcs: &[String]) -> Result<Vec<Live>> {
+    /// Every object of one kind inside these containers (VPCs, zones, load
+    /// balancers), whoever made it, minus what AWS makes itself (a default
+    /// group, a main route table, a zone's SOA and NS records); nothing for
+    /// kinds that do not live in that kind of container.
+    async fn inside(&self, _kind: &str, _c: Container, _ids: &[String]) -> Result<Vec<Live>> {
         Ok(vec![])
     }
 
@@ -120,6 +121,27 @@ pub trait Cloud: Send + Sync {
     async fn create_blocker(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {
         Ok(None)
     }
+}
+
+/// What other objects live in: drift looks inside the ones the state
+/// manages for objects made by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Container {
+    /// Subnets, route tables, security groups, instances, gateways.
+    Vpc,
+    /// Records.
+    Zone,
+    /// Listeners.
+    LoadBalancer,
+}
+
+impl Container {
+    /// Every container, with the property its children name it by.
+    pub const ALL: [(Container, &'static str); 3] = [
+        (Container::Vpc, "vpc_id"),
+        (Container::Zone, "zone_id"),
+        (Container::LoadBalancer, "load_balancer_arn"),
+    ];
 }
 
 /// A desired resource missing from state, for `find_owned`.

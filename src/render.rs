@@ -82,12 +82,63 @@ pub fn item_line(prop: &str, v: &Value) -> String {
     format!("{protocol}{ports}{peers}{desc}")
 }
 
-/// The items of two lists of objects that differ, as `-`/`+` lines, one per item.
+/// Fields that say which item an object of a list is (a rule's protocol,
+/// ports and peer; a route's destination; a record's name and type): an
+/// item whose identity stays and whose other fields change is changed, not
+/// removed and added.
+const IDENTITY: &[&str] = &[
+    "protocol",
+    "from_port",
+    "to_port",
+    "cidr_block",
+    "cidr_blocks",
+    "security_group_id",
+    "security_group_ids",
+    "destination",
+    "name",
+    "type",
+    "id",
+    "key",
+    "port",
+];
+
+fn identity(v: &Value) -> Option<Vec<(&str, &Value)>> {
+    let o = v.as_object()?;
+    let id: Vec<(&str, &Value)> = IDENTITY
+        .iter()
+        .filter_map(|k| o.get(*k).map(|x| (*k, x)))
+        .collect();
+    (!id.is_empty() && id.len() < o.len()).then_some(id)
+}
+
+/// The items of two lists of objects that differ, one line each: `-`
+/// removed, `+` added, `~` changed (same identity, other fields differ).
 pub fn item_diff(prop: &str, before: &[Value], after: &[Value]) -> Vec<String> {
-    let gone = before.iter().filter(|x| !after.contains(x));
-    let new = after.iter().filter(|x| !before.contains(x));
-    gone.map(|x| format!("- {prop} {}", item_line(prop, x)))
-        .chain(new.map(|x| format!("+ {prop} {}", item_line(prop, x))))
+    let mut gone: Vec<&Value> = before.iter().filter(|x| !after.contains(x)).collect();
+    let mut new: Vec<&Value> = after.iter().filter(|x| !before.contains(x)).collect();
+    let mut changed = Vec::new();
+    gone.retain(|old| {
+        let Some(id) = identity(old) else { return true };
+        match new.iter().position(|n| identity(n).as_ref() == Some(&id)) {
+            Some(i) => {
+                let n = new.remove(i);
+                changed.push(format!(
+                    "~ {prop} {} (was {})",
+                    item_line(prop, n),
+                    item_line(prop, old)
+                ));
+                false
+            }
+            None => true,
+        }
+    });
+    gone.iter()
+        .map(|x| format!("- {prop} {}", item_line(prop, x)))
+        .chain(changed)
+        .chain(
+            new.iter()
+                .map(|x| format!("+ {prop} {}", item_line(prop, x))),
+        )
         .collect()
 }
 
@@ -171,12 +222,10 @@ fn prop_diff(
         (Some(Value::Array(ba)), Some(Value::Array(aa)))
             if ba.iter().chain(aa).any(|x| x.is_object()) || ba.len() + aa.len() > 4 =>
         {
+            // The same lines as drift's (one per item, matched by identity).
             let _ = writeln!(out, "{pad}~ {k:w$} = [{note}");
-            for x in ba.iter().filter(|x| !aa.contains(x)) {
-                let _ = writeln!(out, "{pad}    - {}", item_line(k, x));
-            }
-            for x in aa.iter().filter(|x| !ba.contains(x)) {
-                let _ = writeln!(out, "{pad}    + {}", item_line(k, x));
+            for line in item_diff(k, ba, aa) {
+                let _ = writeln!(out, "{pad}    {line}");
             }
             let _ = writeln!(out, "{pad}  ]");
         }
@@ -494,6 +543,24 @@ pub fn summary(p: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_items_are_matched_by_identity() {
+        let rule = |port: i64, desc: &str| {
+            serde_json::json!({"protocol": "tcp", "from_port": port, "to_port": port,
+                "cidr_block": "10.0.0.0/16", "description": desc})
+        };
+        let before = [rule(443, "web"), rule(80, "")];
+        let after = [rule(443, "HTTPS only"), rule(22, "")];
+        assert_eq!(
+            item_diff("ingress", &before, &after),
+            vec![
+                "- ingress tcp 80 from 10.0.0.0/16",
+                "~ ingress tcp 443 from 10.0.0.0/16 \"HTTPS only\" (was tcp 443 from 10.0.0.0/16 \"web\")",
+                "+ ingress tcp 22 from 10.0.0.0/16",
+            ]
+        );
+    }
 
     #[test]
     fn marks_are_coloured_and_other_lines_left_alone() {

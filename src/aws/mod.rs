@@ -42,7 +42,7 @@ pub(crate) use client::{Clients, Svc};
 
 use crate::diag::{Error, Result};
 use crate::kind::KindSpec;
-use crate::provider::{Cloud, Intent, Live, Wanted};
+use crate::provider::{Cloud, Container, Intent, Live, Wanted};
 
 /// Declares the kinds: `KINDS` (their specs, in the order of
 /// docs/resources.md) and the registry of their implementations.
@@ -105,10 +105,11 @@ pub(crate) enum Query<'a> {
     Owned(&'a str, &'a [Wanted]),
     /// Everything of the kind in the region (for `import --discover`).
     All,
-    /// Everything of the kind inside these VPCs, whoever made it, minus what
-    /// AWS makes itself (a VPC's default group, its main route table): for
-    /// `drift`, which reports what was added by hand inside managed networks.
-    InVpcs(&'a [String]),
+    /// Everything of the kind inside these containers, whoever made it,
+    /// minus what AWS makes itself (a VPC's default group and main route
+    /// table, a zone's SOA and NS): for `drift`, which reports what was added
+    /// by hand inside what the state manages.
+    Inside(Container, &'a [String]),
 }
 
 /// One kind's calls to AWS, on its typed properties.
@@ -185,7 +186,7 @@ trait Resource: Send + Sync {
     async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>>;
     async fn create_blocker(&self, props: &Value) -> Result<Option<String>>;
     async fn discover(&self) -> Result<Vec<Live>>;
-    async fn in_vpcs(&self, vpcs: &[String]) -> Result<Vec<Live>>;
+    async fn inside(&self, c: Container, ids: &[String]) -> Result<Vec<Live>>;
 }
 
 struct Typed<K>(K);
@@ -370,8 +371,8 @@ impl<K: Kind> Resource for Typed<K> {
     async fn discover(&self) -> Result<Vec<Live>> {
         self.0.describe(Query::All).await
     }
-    async fn in_vpcs(&self, vpcs: &[String]) -> Result<Vec<Live>> {
-        self.0.describe(Query::InVpcs(vpcs)).await
+    async fn inside(&self, c: Container, ids: &[String]) -> Result<Vec<Live>> {
+        self.0.describe(Query::Inside(c, ids)).await
     }
 }
 
@@ -491,6 +492,7 @@ pub(crate) fn no_id(op: &str) -> Error {
 
 pub struct AwsCloud {
     kinds: HashMap<&'static str, Box<dyn Resource>>,
+    ec2: ec2::Ec2,
     pub counter: CallCounter,
     retries: std::sync::Arc<std::sync::Mutex<call::RetryCounts>>,
     pub region: String,
@@ -507,6 +509,7 @@ impl AwsCloud {
             .collect();
         Ok(AwsCloud {
             kinds,
+            ec2: clients.ec2.clone(),
             counter,
             retries: clients.retries,
             region: clients.region,
@@ -521,19 +524,61 @@ impl AwsCloud {
             .clone()
     }
 
-    /// Resources of every kind that can list itself, without ownership tags.
-    pub async fn discover(&self) -> Result<Vec<(String, Live)>> {
+    /// Network interfaces in these VPCs that are nobody's but their maker's:
+    /// not made by AWS for a service (requester-managed, or of a service's
+    /// type), not an instance's first, not one of `known` (the interfaces
+    /// of NAT gateways and mount targets, which AWS names in their reads).
+    /// Answers (id, its VPC, its description).
+    pub async fn loose_interfaces(
+        &self,
+        vpcs: &[String],
+        known: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<(String, String, String)>> {
+        if vpcs.is_empty() {
+            return Ok(vec![]);
+        }
+        let s = &self.ec2;
+        let all = call::pages!(
+            s,
+            "DescribeNetworkInterfaces",
+            describe_network_interfaces().filters(ec2::filter("vpc-id", vpcs))
+        )
+        .await?;
+        Ok(all
+            .iter()
+            .filter(|n| n.requester_managed() != Some(true))
+            .filter(|n| n.interface_type().is_none_or(|t| t.as_str() == "interface"))
+            .filter(|n| n.attachment().and_then(|a| a.device_index()) != Some(0))
+            .filter_map(|n| {
+                let id = n.network_interface_id()?.to_string();
+                (!known.contains(&id)).then(|| {
+                    (
+                        id,
+                        n.vpc_id().unwrap_or_default().to_string(),
+                        n.description().unwrap_or_default().to_string(),
+                    )
+                })
+            })
+            .collect())
+    }
+
+    /// Resources without ownership tags, of every kind that can list itself,
+    /// or (`only`) of these kinds: only their services are called.
+    pub async fn discover(&self, only: Option<&[&str]>) -> Result<Vec<(String, Live)>> {
+        let kinds = KINDS
+            .iter()
+            .filter(|k| only.is_none_or(|o| o.contains(&k.name)))
+            .filter_map(|k| Some((k.name, self.kinds.get(k.name)?)));
+        let reads = kinds.map(|(name, r)| async move { (name, r.discover().await) });
         let mut out = Vec::new();
-        for k in KINDS {
-            if let Some(r) = self.kinds.get(k.name) {
-                for l in r.discover().await? {
-                    if l.props
-                        .get("tags")
-                        .and_then(|t| t.get(crate::stack::TAG_STACK))
-                        .is_none()
-                    {
-                        out.push((k.name.to_string(), l));
-                    }
+        for (name, found) in futures::future::join_all(reads).await {
+            for l in found? {
+                if l.props
+                    .get("tags")
+                    .and_then(|t| t.get(crate::stack::TAG_STACK))
+                    .is_none()
+                {
+                    out.push((name.to_string(), l));
                 }
             }
         }
@@ -556,11 +601,11 @@ impl Cloud for AwsCloud {
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await
     }
-    async fn in_networks(&self, kind: &str, vpcs: &[String]) -> Result<Vec<Live>> {
-        if vpcs.is_empty() {
+    async fn inside(&self, kind: &str, c: Container, ids: &[String]) -> Result<Vec<Live>> {
+        if ids.is_empty() {
             return Ok(vec![]);
         }
-        self.kind(kind)?.in_vpcs(vpcs).await
+        self.kind(kind)?.inside(c, ids).await
     }
     async fn create(
         &self,

@@ -418,6 +418,15 @@ impl StateStore for S3StateStore {
     }
 }
 
+/// The calls the S3 state store makes (its lock, reads and writes), for `--stats`.
+static STATE_CALLS: std::sync::LazyLock<crate::aws::CallCounter> =
+    std::sync::LazyLock::new(crate::aws::CallCounter::default);
+
+/// What the S3 state store has called so far, per (service, operation).
+pub fn state_calls() -> crate::aws::CallCounts {
+    STATE_CALLS.snapshot()
+}
+
 /// A store for `s3://bucket/key`, with clients built like every other one.
 pub async fn open(
     url_or_parts: (&str, &str),
@@ -436,6 +445,7 @@ pub async fn open(
     let c = Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(sdk.endpoint_url().is_some())
+            .interceptor(STATE_CALLS.clone())
             .build(),
     );
     Ok(S3StateStore::new(

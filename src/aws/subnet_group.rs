@@ -122,7 +122,7 @@ impl<S: Service> Kind for SubnetGroup<S> {
                 let found = self.named(only).await?;
                 Ok(found.into_iter().filter(|l| owns(stack, l)).collect())
             }
-            Query::All | Query::InVpcs(_) => Ok(vec![]),
+            Query::All | Query::Inside(..) => Ok(vec![]),
         }
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {

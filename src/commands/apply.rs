@@ -37,13 +37,13 @@ pub async fn run(c: &Common, o: &ApplyOpts, plan_file: Option<&Path>) -> Result<
 async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let st = s.state().await?;
     let cloud = s.connect().await?;
-    let live = refresh(
+    let live = super::reading(refresh(
         cloud.as_ref(),
         Some(&s.stack),
         &s.stack.name,
         st.as_ref(),
         Search::Cheap,
-    )
+    ))
     .await?;
     let mut p = plan::plan(&s.stack, st.as_ref(), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;

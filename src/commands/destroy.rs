@@ -21,13 +21,13 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
         return Ok(0);
     };
     let cloud = s.connect().await?;
-    let live = refresh(
+    let live = super::reading(refresh(
         cloud.as_ref(),
         None,
         &s.stack.name,
         Some(&st),
         Search::Everywhere,
-    )
+    ))
     .await?;
     let mut p = plan::plan_destroy(&s.stack.name, Some(&st), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;

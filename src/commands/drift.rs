@@ -44,13 +44,21 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     let before = cloud.counter.snapshot();
     let s = Session::open(c).await?;
     let st = s.state().await?;
-    let live = refresh(cloud, None, &s.stack.name, st.as_ref(), Search::Everywhere).await?;
+    let live = super::reading(refresh(
+        cloud,
+        None,
+        &s.stack.name,
+        st.as_ref(),
+        Search::Everywhere,
+    ))
+    .await?;
     let mut rules = plan::lifecycle_rules(&s.stack);
     rules.extend(extra.iter().cloned());
     let mut items = crate::drift::detect(st.as_ref(), &live, &rules);
     items.extend(crate::drift::strays(&live, &rules));
     if let Some(st) = st.as_ref() {
         items.extend(handmade(cloud, st, &rules).await?);
+        items.extend(loose_interfaces(cloud, st, &live, &rules).await?);
     }
     let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "orphan", "unmanaged"]
         .iter()
@@ -86,26 +94,80 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     })
 }
 
-/// What someone made by hand inside the networks the state manages (a
-/// subnet, a security group, an instance in the stack's VPC): one filtered
-/// read per kind that lives in a VPC, none for the others.
+/// What someone made by hand inside what the state manages (a subnet or a
+/// security group in the stack's VPC, a record in its zone, a listener on
+/// its load balancer): one read per kind and kind of container it lives in,
+/// none for the others.
 async fn handmade(
     cloud: &AwsCloud,
     st: &crate::state::State,
     rules: &[Rule],
 ) -> Result<Vec<Drift>> {
     use crate::provider::Cloud;
-    let networks = crate::drift::managed_networks(st);
-    let vpcs: Vec<String> = networks.keys().cloned().collect();
-    let reads = crate::aws::KINDS.iter().map(|k| {
-        let vpcs = &vpcs;
-        async move { (k.name, cloud.in_networks(k.name, vpcs).await) }
+    let containers = crate::drift::managed_containers(st);
+    let ids: Vec<(crate::provider::Container, Vec<String>)> = containers
+        .iter()
+        .map(|(c, m)| (*c, m.keys().cloned().collect()))
+        .collect();
+    let reads = crate::aws::KINDS.iter().flat_map(|k| {
+        ids.iter()
+            .map(move |(c, ids)| async move { (k.name, cloud.inside(k.name, *c, ids).await) })
     });
     let mut found = Vec::new();
     for (kind, r) in futures::future::join_all(reads).await {
         found.extend(r?.into_iter().map(|l| (kind.to_string(), l)));
     }
-    Ok(crate::drift::handmade(st, &networks, &found, rules))
+    Ok(crate::drift::handmade(st, &containers, &found, rules))
+}
+
+/// Network interfaces made by hand in the stack's VPCs (those AWS makes for
+/// NAT gateways, mount targets, load balancers and databases, and instances'
+/// first ones, are left out).
+async fn loose_interfaces(
+    cloud: &AwsCloud,
+    st: &crate::state::State,
+    live: &crate::plan::Refreshed,
+    rules: &[Rule],
+) -> Result<Vec<Drift>> {
+    let vpcs = crate::drift::managed_containers(st)
+        .remove(&crate::provider::Container::Vpc)
+        .unwrap_or_default();
+    let ids: Vec<String> = vpcs.keys().cloned().collect();
+    let known: BTreeSet<String> = live
+        .recorded
+        .values()
+        .flatten()
+        .filter_map(|l| {
+            l.outputs
+                .get("network_interface_id")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    let found = cloud.loose_interfaces(&ids, &known).await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(id, vpc, description)| {
+            let address = format!("ec2.network_interface[{id}]");
+            let silenced = rules.iter().any(|r| r.matches(&address) && r.path == ["*"]);
+            let vpc_address = vpcs.get(&vpc).map_or("a VPC of this stack", String::as_str);
+            let what = if description.is_empty() {
+                String::new()
+            } else {
+                format!(" ({description:?})")
+            };
+            (!silenced).then(|| Drift {
+                address,
+                class: "unmanaged".into(),
+                kind: Some("ec2.network_interface".into()),
+                id: Some(id),
+                property: Some(format!(
+                    "made outside provision inside {vpc_address} ({vpc}){what}"
+                )),
+                ..Drift::default()
+            })
+        })
+        .collect())
 }
 
 pub fn summary(r: &DriftReport) -> String {

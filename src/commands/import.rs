@@ -59,9 +59,17 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
 
 /// Resources in the account and region that carry no provision ownership tags.
 pub async fn discover(c: &Common) -> Result<i32> {
-    let region = load_stack(&c.stack, &c.vars).ok().and_then(|s| s.region);
+    // With a stack, only the kinds it uses (and so only their services).
+    let stack = load_stack(&c.stack, &c.vars).ok();
+    let region = stack.as_ref().and_then(|s| s.region.clone());
+    let kinds: Option<Vec<&str>> = stack.as_ref().map(|s| {
+        let mut k: Vec<&str> = s.instances.iter().map(|i| i.kind.name).collect();
+        k.sort_unstable();
+        k.dedup();
+        k
+    });
     let cloud = connect(c, region.as_deref()).await?;
-    let found = cloud.discover().await?;
+    let found = cloud.discover(kinds.as_deref()).await?;
     if c.stats {
         super::print_stats(&cloud);
     }

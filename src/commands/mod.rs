@@ -25,11 +25,31 @@ use crate::state::State;
 
 pub use crate::session::Common;
 
-/// The API calls made, per service and operation, on standard error.
+/// The API calls made, per service and operation, on standard error; then
+/// the S3 state store's own, when it made any.
 pub fn print_stats(cloud: &AwsCloud) {
-    let snap = cloud.counter.snapshot();
+    eprint!("{}", counts_text("API calls", cloud.counter.snapshot()));
+    let retries = cloud.retries();
+    if !retries.is_empty() {
+        eprintln!("Retries: {}", retries.values().sum::<u64>());
+        for ((op, why), n) in retries {
+            eprintln!("  {op:<36} {why:<10} {n}");
+        }
+    }
+    print_state_calls();
+}
+
+/// The S3 state store's calls (lock, reads, writes), when it made any.
+pub fn print_state_calls() {
+    let calls = crate::aws::state_s3::state_calls();
+    if !calls.is_empty() {
+        eprint!("{}", counts_text("State store calls", calls));
+    }
+}
+
+fn counts_text(title: &str, snap: crate::aws::CallCounts) -> String {
     let total: u64 = snap.values().map(|v| v.0).sum();
-    eprintln!("API calls: {total}");
+    let mut out = format!("{title}: {total}\n");
     let w = snap.keys().map(|(s, _)| s.len()).max().unwrap_or(0);
     for ((svc, op), (calls, attempts)) in snap {
         let retries = attempts.saturating_sub(calls);
@@ -38,15 +58,9 @@ pub fn print_stats(cloud: &AwsCloud) {
         } else {
             String::new()
         };
-        eprintln!("  {svc:<w$} {op:<36} {calls}{r}");
+        out.push_str(&format!("  {svc:<w$} {op:<36} {calls}{r}\n"));
     }
-    let retries = cloud.retries();
-    if !retries.is_empty() {
-        eprintln!("Retries: {}", retries.values().sum::<u64>());
-        for ((op, why), n) in retries {
-            eprintln!("  {op:<36} {why:<10} {n}");
-        }
-    }
+    out
 }
 
 /// How apply and destroy run.
@@ -233,6 +247,25 @@ impl Reporter for Ui {
         self.line(format!("{}: {} FAILED: {err}", op.address, verb_ing(op)));
         self.track(op, false);
     }
+}
+
+/// Awaits a refresh with a spinner on a terminal (what it does, for how
+/// long), cleared when it ends; nothing when standard output is not a terminal.
+pub(crate) async fn reading<T>(refresh: impl std::future::Future<Output = T>) -> T {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return refresh.await;
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stdout());
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message("reading what is live");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let r = refresh.await;
+    bar.finish_and_clear();
+    r
 }
 
 /// Prints text for people, its lines coloured by their marks when standard

@@ -104,13 +104,13 @@ pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
 async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     let st = s.state().await?;
     let cloud = s.connect().await?;
-    let live = refresh(
+    let live = super::reading(refresh(
         cloud.as_ref(),
         Some(&s.stack),
         &s.stack.name,
         st.as_ref(),
         Search::Cheap,
-    )
+    ))
     .await;
     s.stats(&cloud);
     let mut p = plan::plan(&s.stack, st.as_ref(), &live?)?;

@@ -24,7 +24,7 @@ pub enum StateOp {
 
 pub async fn run(c: &Common, op: StateOp) -> Result<i32> {
     let s = Session::open(c).await?;
-    match op {
+    let r = match op {
         StateOp::List => list(&s).await,
         StateOp::Show(addr) => show(&s, &addr).await,
         StateOp::Rm(addrs) => s.locked("state rm", rm(&s, &addrs)).await,
@@ -32,7 +32,12 @@ pub async fn run(c: &Common, op: StateOp) -> Result<i32> {
         StateOp::History => history(&s).await,
         StateOp::Pull(version) => pull(&s, version).await,
         StateOp::Migrate { to, force } => migrate(&s, to, force).await,
+    };
+    // State commands call AWS only through an S3 state store.
+    if c.stats {
+        super::print_state_calls();
     }
+    r
 }
 
 async fn existing(s: &Session) -> Result<State> {

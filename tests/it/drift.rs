@@ -399,6 +399,19 @@ async fn what_was_made_by_hand_inside_a_managed_vpc_is_reported() {
         .await
         .unwrap();
     let sg = sg.group_id().unwrap().to_string();
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(&subnet)
+        .description("debug tap")
+        .send()
+        .await
+        .unwrap();
+    let eni = eni
+        .network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_string();
     let r = w.run(&["drift", "-s", s]);
     r.code(2)
         .has(&format!(
@@ -407,12 +420,15 @@ async fn what_was_made_by_hand_inside_a_managed_vpc_is_reported() {
         .has(&format!(
             "? ec2.security_group {sg} made outside provision inside vpc"
         ))
-        .has("Drift: 0 modified, 0 deleted, 0 orphaned, 2 unmanaged.")
+        .has(&format!(
+            "? ec2.network_interface {eni} made outside provision inside vpc ({vpc}) (\"debug tap\")"
+        ))
+        .has("Drift: 0 modified, 0 deleted, 0 orphaned, 3 unmanaged.")
         .lacks("default");
     // An ignore rule silences one of them.
     let rule = format!("ec2.subnet[{subnet}].*");
     w.run(&["drift", "-s", s, "--ignore", &rule])
         .code(2)
-        .has("1 unmanaged")
-        .lacks(&subnet);
+        .has("2 unmanaged")
+        .lacks(&format!("subnet {subnet}"));
 }

@@ -387,6 +387,91 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     let mut args = vec!["plan", "-s", s, "--detailed-exitcode", "--stats"];
     args.extend(vars);
     w.run(&args).code(0).has("No changes.");
+    // Drift finds nothing: none of the stack's own records, listeners,
+    // subnets or groups is taken for one made by hand...
+    let mut args = vec!["drift", "-s", s];
+    args.extend(vars);
+    w.run(&args).code(0);
+    // ...but a record added to its zone and a listener added to its load
+    // balancer are reported, then removed again.
+    let st = w.state("three-az");
+    let zone = st["resources"]["zone"]["id"].as_str().unwrap().to_string();
+    let alb = st["resources"]["alb"]["id"].as_str().unwrap().to_string();
+    let r53 = w.route53().await;
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let txt = ResourceRecordSet::builder()
+        .name("verify.eproc.example.org.")
+        .r#type(RrType::Txt)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("\"by-hand\"")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let change = |action: ChangeAction| {
+        ChangeBatch::builder()
+            .changes(
+                Change::builder()
+                    .action(action)
+                    .resource_record_set(txt.clone())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(change(ChangeAction::Create))
+        .send()
+        .await
+        .unwrap();
+    let elb = w.elbv2().await;
+    let tg = st["resources"]["app_tg"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let extra = elb
+        .create_listener()
+        .load_balancer_arn(&alb)
+        .port(8081)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                .target_group_arn(&tg)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let extra = extra.listeners()[0].listener_arn().unwrap().to_string();
+    let mut args = vec!["drift", "-s", s];
+    args.extend(vars);
+    w.run(&args)
+        .code(2)
+        .has("? route53.record ")
+        .has("verify.eproc.example.org.|TXT made outside provision inside zone")
+        .has(&format!(
+            "? elbv2.listener {extra} made outside provision inside alb"
+        ))
+        .has("2 unmanaged");
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(change(ChangeAction::Delete))
+        .send()
+        .await
+        .unwrap();
+    elb.delete_listener()
+        .listener_arn(&extra)
+        .send()
+        .await
+        .unwrap();
     let mut args = vec!["destroy", "-s", s, "--auto-approve"];
     args.extend(vars);
     w.run(&args)

@@ -213,7 +213,7 @@ async fn deleted_outside_is_created_again_and_hand_made_rules_are_removed() {
         .has("+ ec2.subnet database[us-east-1b] will be created")
         .has("~ ec2.security_group db_sg")
         .has("+ ingress tcp 22 from 0.0.0.0/0")
-        .has("- tcp 22 from 0.0.0.0/0")
+        .has("- ingress tcp 22 from 0.0.0.0/0")
         .has("Plan: 1 to add, 2 to change, 0 to destroy.");
     w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
     let db = ec2

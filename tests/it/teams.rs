@@ -185,8 +185,12 @@ async fn remote_state_locks_writers_and_releases_stale_locks_only_with_the_right
     );
 
     // Every write is a version in the bucket.
-    let hist = w.run(&["state", "-s", s, "--state", REMOTE, "history"]);
-    hist.ok().has("(latest)");
+    let hist = w.run(&["state", "-s", s, "--state", REMOTE, "history", "--stats"]);
+    hist.ok()
+        .has("(latest)")
+        // The S3 state store's own calls, under --stats.
+        .has("State store calls: ")
+        .has("ListObjectVersions");
     let versions: Vec<&str> = hist
         .stdout
         .lines()
@@ -354,12 +358,16 @@ async fn migrate_round_trips_and_state_mv_rm_and_import_keep_plans_honest() {
         .vpc_id()
         .unwrap()
         .to_string();
-    let found = w.run(&["import", "-s", sp, "--discover"]);
+    let found = w.run(&["--stats", "import", "-s", sp, "--discover"]);
     found
         .ok()
         .has("provision import vpc_")
         .has(&hand)
-        .has("kind: ec2.vpc");
+        .has("kind: ec2.vpc")
+        // Only the kinds the stack uses: no other service is called.
+        .has("DescribeVpcs")
+        .lacks("DescribeDBClusters")
+        .lacks("Elastic Load Balancing");
     w.run(&["import", "-s", sp, "vpc", &vpc_id])
         .ok()
         .has(&format!("Imported ec2.vpc {vpc_id} as vpc"));

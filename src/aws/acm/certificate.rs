@@ -136,7 +136,7 @@ impl Kind for Certificate {
             // ListCertificates takes no tag filter: the stack's own are
             // found by reading each certificate's tags.
             Query::Owned(..) => self.arns().await?,
-            Query::All | Query::InVpcs(_) => vec![],
+            Query::All | Query::Inside(..) => vec![],
         };
         let found = each(arns.iter().map(|a| self.get(a)).collect::<Vec<_>>()).await?;
         let found = found.into_iter().flatten();

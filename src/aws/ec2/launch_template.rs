@@ -210,7 +210,7 @@ impl Kind for LaunchTemplate {
         match q {
             // By ids: a filter of template ids exists, but the ids parameter is what AWS documents.
             Query::Ids(ids) => by_pages(ids, 200, |page| self.list(None, Some(page))).await,
-            Query::All | Query::InVpcs(_) => Ok(vec![]),
+            Query::All | Query::Inside(..) => Ok(vec![]),
             q => query(q, "launch-template-id", |f| self.list(Some(f), None)).await,
         }
     }

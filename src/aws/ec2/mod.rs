@@ -25,7 +25,7 @@ use super::call::call;
 use super::tags::{self, Tags};
 use super::{Query, Svc, by_pages};
 use crate::diag::Result;
-use crate::provider::Live;
+use crate::provider::{Container, Live};
 use crate::stack::TAG_STACK;
 
 pub(crate) type Ec2 = Svc<Client>;
@@ -58,10 +58,11 @@ where
             .await
         }
         Query::All => list(vec![]).await,
-        Query::InVpcs(vpcs) => match in_vpc_filter(id_filter) {
+        Query::Inside(Container::Vpc, vpcs) => match in_vpc_filter(id_filter) {
             Some(f) => list(vec![filter(f, vpcs)]).await,
             None => Ok(vec![]),
         },
+        Query::Inside(..) => Ok(vec![]),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "network_interface_id"],
     owned_by_filter: true,
     waits: "create until `available` (fails at once on `failed`, with AWS\'s failure message); delete until `deleted`.",
     refresh_cost: "1 DescribeNatGateways per 200 ids",
@@ -70,7 +71,12 @@ fn live_of(x: &Nat) -> Live {
             .into(),
         tags: tags_of(x.tags()),
     };
-    live(&SPEC, x.nat_gateway_id().unwrap_or_default(), &p, &[])
+    let eni = x
+        .nat_gateway_addresses()
+        .first()
+        .and_then(|a| a.network_interface_id());
+    let outputs = [("network_interface_id", serde_json::json!(eni))];
+    live(&SPEC, x.nat_gateway_id().unwrap_or_default(), &p, &outputs)
 }
 
 fn state(x: &Nat) -> NatGatewayState {

@@ -14,7 +14,7 @@ use crate::aws::tags::Tags;
 use crate::aws::{Clients, Create, Kind, Query, live, no_id};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
-use crate::provider::Live;
+use crate::provider::{Container, Live};
 
 const ROUTE: &[Prop] = &[
     req(p("destination", Ty::Cidr, "destination CIDR block")),
@@ -226,7 +226,7 @@ impl Kind for RouteTable {
         match q {
             Query::All => Ok(vec![]),
             // A VPC's main route table is AWS's.
-            Query::InVpcs(vpcs) => {
+            Query::Inside(Container::Vpc, vpcs) => {
                 let all = self.list_raw(vec![filter("vpc-id", vpcs)]).await?;
                 Ok(all
                     .iter()

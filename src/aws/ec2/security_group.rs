@@ -225,7 +225,7 @@ impl Kind for SecurityGroup {
         let found = query(q, "group-id", |f| self.list(f)).await?;
         Ok(match q {
             // Every VPC has a default group: it is AWS's, not something to import.
-            Query::All | Query::InVpcs(_) => found
+            Query::All | Query::Inside(..) => found
                 .into_iter()
                 .filter(|l| l.props["name"] != "default")
                 .collect(),

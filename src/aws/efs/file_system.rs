@@ -253,7 +253,7 @@ impl Kind for FileSystem {
                 };
                 all.into_iter().filter(ours).collect()
             }
-            Query::All | Query::InVpcs(_) => vec![],
+            Query::All | Query::Inside(..) => vec![],
         };
         self.lives(found).await
     }

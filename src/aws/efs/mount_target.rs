@@ -20,7 +20,12 @@ use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
-    outputs: &["id", "ip_address", "availability_zone"],
+    outputs: &[
+        "id",
+        "ip_address",
+        "availability_zone",
+        "network_interface_id",
+    ],
     refresh_cost: "1 DescribeMountTargets + 1 DescribeMountTargetSecurityGroups per mount target",
     // Mount targets take a minute or two either way.
     takes: Takes::secs(90, 5, 60),
@@ -84,6 +89,7 @@ impl MountTarget {
         let outputs = [
             ("ip_address", json!(m.ip_address())),
             ("availability_zone", json!(m.availability_zone_name())),
+            ("network_interface_id", json!(m.network_interface_id())),
         ];
         Ok(live(&SPEC, id, &p, &outputs))
     }

@@ -277,7 +277,7 @@ impl Kind for ReplicationGroup {
                 let all = self.list(None, None).await?;
                 all.into_iter().filter(|(l, _)| owns(stack, l)).collect()
             }
-            Query::All | Query::InVpcs(_) => vec![],
+            Query::All | Query::Inside(..) => vec![],
         };
         Ok(found
             .into_iter()

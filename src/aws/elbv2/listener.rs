@@ -14,10 +14,10 @@ use serde_json::json;
 use super::{Elb, query, sync_tags, tag_list, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owned_by, owns};
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
-use crate::provider::Live;
+use crate::provider::{Container, Live};
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
@@ -177,6 +177,15 @@ impl Kind for Listener {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         match q {
             Query::Owned(stack, _) => self.owned(stack).await,
+            Query::Inside(Container::LoadBalancer, lbs) => {
+                let found = each(
+                    lbs.iter()
+                        .map(|lb| self.list(None, Some(lb)))
+                        .collect::<Vec<_>>(),
+                )
+                .await?;
+                Ok(found.into_iter().flatten().collect())
+            }
             q => query(q, |arns, _| self.list(arns, None)).await,
         }
     }

@@ -40,7 +40,7 @@ where
     match q {
         Query::Ids(ids) => by_pages(ids, PAGE, |page| list(Some(page), None)).await,
         Query::Owned(stack, _) => list(None, Some(stack)).await,
-        Query::All | Query::InVpcs(_) => Ok(vec![]),
+        Query::All | Query::Inside(..) => Ok(vec![]),
     }
 }
 

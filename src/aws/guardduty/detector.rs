@@ -119,7 +119,7 @@ impl Kind for Detector {
                 let region: Vec<String> = pages!(s, "ListDetectors", list_detectors()).await?;
                 (region.into_iter().take(1).collect(), Some(&w.address))
             }
-            Query::Owned(..) | Query::All | Query::InVpcs(_) => (vec![], None),
+            Query::Owned(..) | Query::All | Query::Inside(..) => (vec![], None),
         };
         let mut out = Vec::new();
         for id in &ids {

@@ -85,7 +85,7 @@ where
             let all = list(None).await?;
             Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
         }
-        Query::All | Query::InVpcs(_) => Ok(vec![]),
+        Query::All | Query::Inside(..) => Ok(vec![]),
     }
 }
 

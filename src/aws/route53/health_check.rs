@@ -135,7 +135,7 @@ impl Kind for HealthCheck {
                 }
                 out
             }
-            Query::All | Query::InVpcs(_) => vec![],
+            Query::All | Query::Inside(..) => vec![],
         })
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {

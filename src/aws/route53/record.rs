@@ -16,7 +16,7 @@ use crate::aws::errors::has_code;
 use crate::aws::{Clients, Create, Kind, Query, each, live, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Takes, Ty, def, new, p, req};
-use crate::provider::Live;
+use crate::provider::{Container, Live};
 
 static SPEC: KindSpec = KindSpec {
     waits: "every change until Route 53 says `INSYNC`.",
@@ -101,6 +101,29 @@ fn record_set(p: &Props) -> Result<ResourceRecordSet> {
     built(r.build())
 }
 
+/// A record as AWS lists it, with its id (`ZONE|NAME.|TYPE`).
+fn live_of(zone: &str, rr: &aws_sdk_route53::types::ResourceRecordSet) -> Live {
+    let name = rr.name();
+    let ty = rr.r#type().as_str();
+    let alias = rr.alias_target();
+    let p = Props {
+        zone_id: zone.into(),
+        name: plain(name),
+        r#type: ty.into(),
+        ttl: rr.ttl(),
+        values: rr
+            .resource_records()
+            .iter()
+            .map(|v| v.value().to_string())
+            .collect(),
+        alias_dns_name: alias.map(|a| plain(a.dns_name())),
+        alias_zone_id: alias.map(|a| a.hosted_zone_id().to_string()),
+        evaluate_target_health: alias.is_some_and(|a| a.evaluate_target_health()),
+    };
+    let id = record_id(zone, name, ty);
+    live(&SPEC, &id, &p, &[("fqdn", json!(plain(name)))])
+}
+
 pub(crate) struct Record(R53);
 
 impl Record {
@@ -129,22 +152,36 @@ impl Record {
         else {
             return Ok(None);
         };
-        let alias = rr.alias_target();
-        let p = Props {
-            zone_id: zone.into(),
-            name: plain(name),
-            r#type: ty.into(),
-            ttl: rr.ttl(),
-            values: rr
-                .resource_records()
-                .iter()
-                .map(|v| v.value().to_string())
-                .collect(),
-            alias_dns_name: alias.map(|a| plain(a.dns_name())),
-            alias_zone_id: alias.map(|a| a.hosted_zone_id().to_string()),
-            evaluate_target_health: alias.is_some_and(|a| a.evaluate_target_health()),
-        };
-        Ok(Some(live(&SPEC, id, &p, &[("fqdn", json!(plain(name)))])))
+        Ok(Some(live_of(zone, rr)))
+    }
+
+    /// Every record of a zone but its SOA and NS, which AWS makes.
+    async fn all_in(&self, zone: &str) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let mut out = Vec::new();
+        let mut next: Option<(String, RrType)> = None;
+        loop {
+            let (name, ty) = next.clone().unzip();
+            let r = match call!(s, read "ListResourceRecordSets", list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .set_start_record_name(name.clone())
+                .set_start_record_type(ty.clone()))
+            .await
+            {
+                Err(e) if has_code(&e, &["NoSuchHostedZone"]) => return Ok(out),
+                r => r?,
+            };
+            out.extend(
+                r.resource_record_sets()
+                    .iter()
+                    .filter(|rr| !matches!(rr.r#type(), RrType::Soa | RrType::Ns))
+                    .map(|rr| live_of(zone, rr)),
+            );
+            match (r.is_truncated(), r.next_record_name(), r.next_record_type()) {
+                (true, Some(n), Some(t)) => next = Some((n.to_string(), t.clone())),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn change(
@@ -184,11 +221,17 @@ impl Kind for Record {
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // Records have no tags: written with UPSERT, writing one again is harmless.
-        let Query::Ids(ids) = q else {
-            return Ok(vec![]);
-        };
-        let found = each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>()).await?;
-        Ok(found.into_iter().flatten().collect())
+        match q {
+            Query::Ids(ids) => {
+                let found = each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>()).await?;
+                Ok(found.into_iter().flatten().collect())
+            }
+            Query::Inside(Container::Zone, zones) => {
+                let all = each(zones.iter().map(|z| self.all_in(z)).collect::<Vec<_>>()).await?;
+                Ok(all.into_iter().flatten().collect())
+            }
+            _ => Ok(vec![]),
+        }
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let timeout = c.timeout;

@@ -106,7 +106,7 @@ impl Kind for Zone {
                     }
                 }
             }
-            Query::All | Query::InVpcs(_) => {}
+            Query::All | Query::Inside(..) => {}
         }
         Ok(out)
     }

@@ -535,7 +535,7 @@ impl Kind for Bucket {
                     }
                 }
             }
-            Query::All | Query::InVpcs(_) => {}
+            Query::All | Query::Inside(..) => {}
         }
         Ok(out)
     }

@@ -116,7 +116,7 @@ impl Kind for Protection {
                 let all = self.all(None).await?;
                 Ok(all.into_iter().filter(|l| owns(stack, l)).collect())
             }
-            Query::All | Query::InVpcs(_) => Ok(vec![]),
+            Query::All | Query::Inside(..) => Ok(vec![]),
         }
     }
     async fn create_blocker(&self, _: &Props) -> Result<Option<String>> {

@@ -311,7 +311,7 @@ impl Kind for WebAcl {
         let arns = match q {
             Query::Ids(ids) => ids.to_vec(),
             Query::Owned(..) => self.arns().await?,
-            Query::All | Query::InVpcs(_) => vec![],
+            Query::All | Query::Inside(..) => vec![],
         };
         let mut out = Vec::new();
         for arn in &arns {
