@@ -2,7 +2,7 @@
 # Feeds many random and mutated stacks to load/validate/plan (src/fuzz_tests.rs).
 # Usage: scripts/soak-fuzz.sh [CASES]   (per generator; default 20000)
 # A case that aborts the process is kept in target/fuzz-last.yaml; replay it with
-#   PROVISION_FUZZ_REPLAY=target/fuzz-last.yaml cargo test --locked --lib fuzz_tests::replay
+#   PROVISION_FUZZ_REPLAY=target/fuzz-last.yaml cargo test --locked --lib fuzz_tests::replay -- --ignored
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases="${1:-20000}"

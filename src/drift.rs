@@ -41,7 +41,7 @@ impl Rule {
         })
     }
 
-    pub fn matches(&self, address: &str) -> bool {
+    fn matches(&self, address: &str) -> bool {
         if self.address == "*" || self.address == address {
             return true;
         }
@@ -172,11 +172,15 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
     out
 }
 
+/// Whether `--ignore ADDRESS.*` (or `lifecycle`) silences every change of an address.
+fn silenced(rules: &[Rule], address: &str) -> bool {
+    rules.iter().any(|r| r.matches(address) && r.path == ["*"])
+}
+
 /// Objects with the stack's tags that state does not record: `orphan` (this
 /// state made it: an earlier attempt's) or `unmanaged` (another state's, or
 /// an older provision's), minus those `address.*` rules silence.
 pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
-    let silenced = |a: &str| rules.iter().any(|r| r.matches(a) && r.path == ["*"]);
     let orphans = live.orphans.iter().map(|(kind, l)| Drift {
         address: l.address().unwrap_or_else(|| "?".into()),
         class: "orphan".into(),
@@ -193,7 +197,7 @@ pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
     });
     orphans
         .chain(unclaimed)
-        .filter(|d| !silenced(&d.address))
+        .filter(|d| !silenced(rules, &d.address))
         .collect()
 }
 
@@ -250,14 +254,18 @@ pub fn handmade(
                 Some((id, addr)) => format!("inside {addr} ({id})"),
                 None => "inside what this stack manages".into(),
             };
+            // What the object says of itself (an interface's description).
+            let what = match l.props.get("description").and_then(Value::as_str) {
+                Some(d) if !d.is_empty() => format!(" ({d:?})"),
+                _ => String::new(),
+            };
             let address = format!("{}[{}]", kind, l.id);
-            let silenced = rules.iter().any(|r| r.matches(&address) && r.path == ["*"]);
-            (!silenced).then(|| Drift {
+            (!silenced(rules, &address)).then(|| Drift {
                 address,
                 class: "unmanaged".into(),
                 kind: Some(kind.clone()),
                 id: Some(l.id.clone()),
-                property: Some(format!("made outside provision {inside}")),
+                property: Some(format!("made outside provision {inside}{what}")),
                 ..Drift::default()
             })
         })

@@ -437,14 +437,17 @@ fn random_text_parses_or_fails_with_an_offset() {
         .unwrap();
 }
 
-/// `PROVISION_FUZZ_REPLAY=FILE cargo test --lib fuzz_tests::replay` runs one
+/// `PROVISION_FUZZ_REPLAY=FILE cargo test --lib fuzz_tests::replay -- --ignored` runs one
 /// saved case (`PROVISION_FUZZ_LAST=FILE` saves each case before it runs, so a
 /// case that aborts the process is left there).
 #[test]
+#[ignore = "a tool, not a check: replays the case PROVISION_FUZZ_REPLAY names"]
 fn replay() {
     if let Ok(p) = std::env::var("PROVISION_FUZZ_REPLAY") {
         let src = std::fs::read_to_string(&p).expect("PROVISION_FUZZ_REPLAY names a readable file");
         exercise(src).unwrap();
+    } else {
+        panic!("set PROVISION_FUZZ_REPLAY to the file of the case to replay");
     }
 }
 

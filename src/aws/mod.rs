@@ -528,12 +528,13 @@ impl AwsCloud {
     /// not made by AWS for a service (requester-managed, or of a service's
     /// type), not an instance's first, not one of `known` (the interfaces
     /// of NAT gateways and mount targets, which AWS names in their reads).
-    /// Answers (id, its VPC, its description).
+    /// Each with its `vpc_id`, `description` and tags, as the other objects
+    /// drift looks at inside a VPC.
     pub async fn loose_interfaces(
         &self,
         vpcs: &[String],
         known: &std::collections::BTreeSet<String>,
-    ) -> Result<Vec<(String, String, String)>> {
+    ) -> Result<Vec<Live>> {
         if vpcs.is_empty() {
             return Ok(vec![]);
         }
@@ -551,12 +552,22 @@ impl AwsCloud {
             .filter(|n| n.attachment().and_then(|a| a.device_index()) != Some(0))
             .filter_map(|n| {
                 let id = n.network_interface_id()?.to_string();
-                (!known.contains(&id)).then(|| {
-                    (
-                        id,
-                        n.vpc_id().unwrap_or_default().to_string(),
-                        n.description().unwrap_or_default().to_string(),
-                    )
+                let tags = tags::from_pairs(
+                    n.tag_set()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+                );
+                let props = serde_json::json!({
+                    "vpc_id": n.vpc_id(),
+                    "description": n.description().unwrap_or_default(),
+                    "tags": tags,
+                });
+                (!known.contains(&id)).then(|| Live {
+                    id,
+                    props,
+                    outputs: serde_json::Map::new(),
+                    unobserved: vec![],
+                    claimed_by: None,
                 })
             })
             .collect())

@@ -52,8 +52,8 @@ pub(crate) struct Group {
 pub(crate) trait Service: Send + Sync + 'static {
     const SPEC: &'static KindSpec;
     fn new(c: &Clients) -> Self;
-    /// The group with this name, or the region's groups (the lists take no
-    /// other filter), tags left empty.
+    /// The group with this name (an error when it does not exist), or the
+    /// region's groups (the lists take no other filter), tags left empty.
     async fn list(&self, name: Option<&str>) -> Result<Vec<Group>>;
     /// One group's tags (the lists carry none: a call each).
     async fn tags(&self, arn: &str) -> Result<Tags>;
@@ -72,7 +72,7 @@ impl<S: Service> SubnetGroup<S> {
     async fn named(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
         let groups: Vec<Group> = match names {
             Some(n) if n.len() <= BY_NAME => {
-                let reads: Vec<_> = n.iter().map(|n| self.0.list(Some(n))).collect();
+                let reads: Vec<_> = n.iter().map(|n| self.by_name(n)).collect();
                 each(reads).await?.into_iter().flatten().collect()
             }
             _ => self.0.list(None).await?,
@@ -96,6 +96,17 @@ impl<S: Service> SubnetGroup<S> {
                 live(S::SPEC, &g.props.name, &g.props, &[("arn", json!(g.arn))])
             })
             .collect())
+    }
+}
+
+impl<S: Service> SubnetGroup<S> {
+    /// The group with this name; none when it does not exist (both services
+    /// answer a name they do not know with a NotFound error).
+    async fn by_name(&self, name: &str) -> Result<Vec<Group>> {
+        match self.0.list(Some(name)).await {
+            Err(e) if super::errors::is(&e, super::errors::Class::NotFound) => Ok(vec![]),
+            r => r,
+        }
     }
 }
 

@@ -57,8 +57,7 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     let mut items = crate::drift::detect(st.as_ref(), &live, &rules);
     items.extend(crate::drift::strays(&live, &rules));
     if let Some(st) = st.as_ref() {
-        items.extend(handmade(cloud, st, &rules).await?);
-        items.extend(loose_interfaces(cloud, st, &live, &rules).await?);
+        items.extend(handmade(cloud, st, &live, &rules).await?);
     }
     let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "orphan", "unmanaged"]
         .iter()
@@ -96,16 +95,17 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
 
 /// What someone made by hand inside what the state manages (a subnet or a
 /// security group in the stack's VPC, a record in its zone, a listener on
-/// its load balancer): one read per kind and kind of container it lives in,
-/// none for the others.
+/// its load balancer, a network interface): one read per kind and kind of
+/// container it lives in, none for the others, and one read of interfaces.
 async fn handmade(
     cloud: &AwsCloud,
     st: &crate::state::State,
+    live: &crate::plan::Refreshed,
     rules: &[Rule],
 ) -> Result<Vec<Drift>> {
-    use crate::provider::Cloud;
+    use crate::provider::{Cloud, Container};
     let containers = crate::drift::managed_containers(st);
-    let ids: Vec<(crate::provider::Container, Vec<String>)> = containers
+    let ids: Vec<(Container, Vec<String>)> = containers
         .iter()
         .map(|(c, m)| (*c, m.keys().cloned().collect()))
         .collect();
@@ -117,22 +117,12 @@ async fn handmade(
     for (kind, r) in futures::future::join_all(reads).await {
         found.extend(r?.into_iter().map(|l| (kind.to_string(), l)));
     }
-    Ok(crate::drift::handmade(st, &containers, &found, rules))
-}
-
-/// Network interfaces made by hand in the stack's VPCs (those AWS makes for
-/// NAT gateways, mount targets, load balancers and databases, and instances'
-/// first ones, are left out).
-async fn loose_interfaces(
-    cloud: &AwsCloud,
-    st: &crate::state::State,
-    live: &crate::plan::Refreshed,
-    rules: &[Rule],
-) -> Result<Vec<Drift>> {
-    let vpcs = crate::drift::managed_containers(st)
-        .remove(&crate::provider::Container::Vpc)
+    // Interfaces are no kind of ours: those AWS makes for our NAT gateways
+    // and mount targets are named in their reads.
+    let vpcs: Vec<String> = containers
+        .get(&Container::Vpc)
+        .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let ids: Vec<String> = vpcs.keys().cloned().collect();
     let known: BTreeSet<String> = live
         .recorded
         .values()
@@ -144,30 +134,13 @@ async fn loose_interfaces(
                 .map(str::to_string)
         })
         .collect();
-    let found = cloud.loose_interfaces(&ids, &known).await?;
-    Ok(found
-        .into_iter()
-        .filter_map(|(id, vpc, description)| {
-            let address = format!("ec2.network_interface[{id}]");
-            let silenced = rules.iter().any(|r| r.matches(&address) && r.path == ["*"]);
-            let vpc_address = vpcs.get(&vpc).map_or("a VPC of this stack", String::as_str);
-            let what = if description.is_empty() {
-                String::new()
-            } else {
-                format!(" ({description:?})")
-            };
-            (!silenced).then(|| Drift {
-                address,
-                class: "unmanaged".into(),
-                kind: Some("ec2.network_interface".into()),
-                id: Some(id),
-                property: Some(format!(
-                    "made outside provision inside {vpc_address} ({vpc}){what}"
-                )),
-                ..Drift::default()
-            })
-        })
-        .collect())
+    let interfaces = cloud.loose_interfaces(&vpcs, &known).await?;
+    found.extend(
+        interfaces
+            .into_iter()
+            .map(|l| ("ec2.network_interface".to_string(), l)),
+    );
+    Ok(crate::drift::handmade(st, &containers, &found, rules))
 }
 
 pub fn summary(r: &DriftReport) -> String {

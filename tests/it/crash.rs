@@ -35,18 +35,23 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-/// Waits until the state file records at least `n` resources (the run is
-/// under way), at most 60 s.
-fn wait_for_progress(w: &World, stack: &str, n: usize) {
+/// Resources the stack's state file records now.
+fn recorded(w: &World, stack: &str) -> usize {
     let path = w.dir.path().join(format!(".provision/{stack}.state.json"));
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["resources"].as_object().map(|o| o.len()))
+        .unwrap_or(0)
+}
+
+/// Waits until the state file records at least `n` resources, and at least
+/// one more than `before` (this run is under way: it holds the lock and has
+/// recorded something, whatever earlier runs left), at most 60 s.
+fn wait_for_progress(w: &World, stack: &str, n: usize, before: usize) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
-        let count = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["resources"].as_object().map(|o| o.len()))
-            .unwrap_or(0);
-        if count >= n {
+        if recorded(w, stack) >= n.max(before + 1) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -64,8 +69,9 @@ async fn a_run_killed_at_any_point_leaves_no_lock_and_the_next_converges_without
     let s = w.stack_from("examples/network.yaml");
     let sp = s.to_str().unwrap();
     for (round, progress) in [1, 4, 9, 14].into_iter().enumerate() {
+        let before = recorded(&w, "network");
         let mut child = spawn(&w, &["apply", "-s", sp, "--auto-approve"]);
-        wait_for_progress(&w, "network", progress);
+        wait_for_progress(&w, "network", progress, before);
         child.kill().unwrap(); // SIGKILL: no handler runs
         let r = finish(child);
         assert_ne!(r.code, 0, "round {round}: killed");
@@ -91,7 +97,7 @@ async fn an_interrupt_starts_nothing_new_records_what_finished_and_releases_the_
         &w,
         &["apply", "-s", sp, "--auto-approve", "--parallelism", "2"],
     );
-    wait_for_progress(&w, "network", 2);
+    wait_for_progress(&w, "network", 2, 0);
     signal(&child, "-INT");
     let r = finish(child);
     assert_eq!(r.code, 130, "{}\n{}", r.stdout, r.stderr);
@@ -128,7 +134,7 @@ async fn a_second_interrupt_stops_at_once_and_leaves_state_whole() {
     let s = w.stack_from("examples/network.yaml");
     let sp = s.to_str().unwrap();
     let child = spawn(&w, &["apply", "-s", sp, "--auto-approve"]);
-    wait_for_progress(&w, "network", 1);
+    wait_for_progress(&w, "network", 1, 0);
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(100));
     let t = Instant::now();

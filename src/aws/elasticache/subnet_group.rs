@@ -40,17 +40,7 @@ impl Service for CacheGroups {
             "DescribeCacheSubnetGroups",
             describe_cache_subnet_groups().set_cache_subnet_group_name(name.map(str::to_string))
         )
-        .await;
-        // A group asked for by name that does not exist is an error, not an empty list.
-        let groups = match groups {
-            Err(e)
-                if name.is_some()
-                    && crate::aws::errors::is(&e, crate::aws::errors::Class::NotFound) =>
-            {
-                vec![]
-            }
-            r => r?,
-        };
+        .await?;
         Ok(groups
             .iter()
             .map(|g| Group {
