@@ -1,6 +1,7 @@
 //! `route53.record`: a DNS record, an alias (to a load balancer) or plain
 //! values. Its id is `ZONE_ID|NAME.|TYPE`. Changes wait for INSYNC.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use crate::provider::{Container, Live};
 static SPEC: KindSpec = KindSpec {
     waits: "every change until Route 53 says `INSYNC`.",
     outputs: &["id", "fqdn"],
-    refresh_cost: "1 ListResourceRecordSets per record",
+    refresh_cost: "1 ListResourceRecordSets per zone (300 records a page), or per record where that is fewer",
     // A change is PENDING until INSYNC, about a minute.
     takes: Takes::secs(60, 60, 60),
     ..KindSpec::new(
@@ -155,12 +156,13 @@ impl Record {
         Ok(Some(live_of(zone, rr)))
     }
 
-    /// Every record of a zone but its SOA and NS, which AWS makes.
-    async fn all_in(&self, zone: &str) -> Result<Vec<Live>> {
+    /// Every record of a zone but its SOA and NS, which AWS makes; `None`
+    /// when that takes more than `pages` pages (of 300 records).
+    async fn all_in(&self, zone: &str, pages: usize) -> Result<Option<Vec<Live>>> {
         let s = &self.0;
         let mut out = Vec::new();
         let mut next: Option<(String, RrType)> = None;
-        loop {
+        for _ in 0..pages {
             let (name, ty) = next.clone().unzip();
             let r = match call!(s, read "ListResourceRecordSets", list_resource_record_sets()
                 .hosted_zone_id(zone)
@@ -168,7 +170,7 @@ impl Record {
                 .set_start_record_type(ty.clone()))
             .await
             {
-                Err(e) if has_code(&e, &["NoSuchHostedZone"]) => return Ok(out),
+                Err(e) if has_code(&e, &["NoSuchHostedZone"]) => return Ok(Some(out)),
                 r => r?,
             };
             out.extend(
@@ -179,9 +181,38 @@ impl Record {
             );
             match (r.is_truncated(), r.next_record_name(), r.next_record_type()) {
                 (true, Some(n), Some(t)) => next = Some((n.to_string(), t.clone())),
-                _ => return Ok(out),
+                _ => return Ok(Some(out)),
             }
         }
+        Ok(None)
+    }
+
+    /// Records by id: a zone holding several of them is listed whole when
+    /// that takes fewer calls than reading them one by one (a page holds
+    /// 300 records), else each is read by name and type.
+    async fn by_ids(&self, ids: &[String]) -> Result<Vec<Live>> {
+        let mut by_zone: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for id in ids {
+            by_zone
+                .entry(id.split('|').next().unwrap_or_default())
+                .or_default()
+                .push(id);
+        }
+        let zones = by_zone.into_iter().map(|(zone, ids)| async move {
+            if ids.len() >= 2
+                && let Some(all) = self.all_in(zone, ids.len() - 1).await?
+            {
+                let wanted: BTreeSet<&str> = ids.iter().map(|i| i.as_str()).collect();
+                return Ok(all
+                    .into_iter()
+                    .filter(|l| wanted.contains(l.id.as_str()))
+                    .collect());
+            }
+            let found = each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>()).await?;
+            Ok::<_, Error>(found.into_iter().flatten().collect::<Vec<_>>())
+        });
+        let found = each(zones.collect::<Vec<_>>()).await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn change(
@@ -222,13 +253,11 @@ impl Kind for Record {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // Records have no tags: written with UPSERT, writing one again is harmless.
         match q {
-            Query::Ids(ids) => {
-                let found = each(ids.iter().map(|id| self.get(id)).collect::<Vec<_>>()).await?;
-                Ok(found.into_iter().flatten().collect())
-            }
+            Query::Ids(ids) => self.by_ids(ids).await,
             Query::Inside(Container::Zone, zones) => {
-                let all = each(zones.iter().map(|z| self.all_in(z)).collect::<Vec<_>>()).await?;
-                Ok(all.into_iter().flatten().collect())
+                let every = zones.iter().map(|z| self.all_in(z, usize::MAX));
+                let all = each(every.collect::<Vec<_>>()).await?;
+                Ok(all.into_iter().flatten().flatten().collect())
             }
             _ => Ok(vec![]),
         }
