@@ -22,6 +22,10 @@ pub struct Life {
     pub record: &'static str,
     /// (available, pending) texts; JSON: the state field's values.
     pub pending: &'static [(&'static str, &'static str)],
+    /// Seconds AWS typically takes to make one available (the figure the
+    /// kind's spec estimates): how long it stays pending, scaled down by
+    /// `Strict::pending_scale`.
+    pub typical: u32,
     pub failed: &'static [(&'static str, &'static str)],
     /// The delete and its parameter naming the id, and (deleted, deleting) texts.
     pub delete: Option<Delete>,
@@ -45,6 +49,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeVpcs",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidVpcID.NotFound"),
@@ -57,6 +62,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeSubnets",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidSubnetID.NotFound"),
@@ -69,6 +75,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeSecurityGroups",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidGroup.NotFound"),
@@ -81,6 +88,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeInternetGateways",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidInternetGatewayID.NotFound"),
@@ -93,6 +101,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeRouteTables",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidRouteTableID.NotFound"),
@@ -105,6 +114,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeAddresses",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidAllocationID.NotFound"),
@@ -117,6 +127,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeLaunchTemplates",
         record: "item",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("InvalidLaunchTemplateId.NotFound"),
@@ -129,6 +140,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeNatGateways",
         record: "item",
         pending: &[("<state>available</state>", "<state>pending</state>")],
+        typical: 120,
         failed: &[(
             "<state>available</state>",
             "<state>failed</state><failureCode>InsufficientFreeAddressesInSubnet</failureCode>\
@@ -152,6 +164,7 @@ pub static LIVES: &[Life] = &[
             "<code>16</code><name>running</name>",
             "<code>0</code><name>pending</name>",
         )],
+        typical: 40,
         failed: &[
             (
                 "<code>16</code><name>running</name>",
@@ -181,6 +194,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeLoadBalancers",
         record: "member",
         pending: &[("<Code>active</Code>", "<Code>provisioning</Code>")],
+        typical: 180,
         failed: &[("<Code>active</Code>", "<Code>failed</Code>")],
         delete: None,
         not_found: Some("LoadBalancerNotFound"),
@@ -193,6 +207,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeTargetGroups",
         record: "member",
         pending: &[],
+        typical: 0,
         failed: &[],
         delete: None,
         not_found: Some("TargetGroupNotFound"),
@@ -205,6 +220,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeDBClusters",
         record: "DBCluster",
         pending: &[("<Status>available</Status>", "<Status>creating</Status>")],
+        typical: 300,
         failed: &[("<Status>available</Status>", "<Status>failed</Status>")],
         delete: None,
         not_found: None,
@@ -220,6 +236,7 @@ pub static LIVES: &[Life] = &[
             "<DBInstanceStatus>available</DBInstanceStatus>",
             "<DBInstanceStatus>creating</DBInstanceStatus>",
         )],
+        typical: 600,
         failed: &[(
             "<DBInstanceStatus>available</DBInstanceStatus>",
             "<DBInstanceStatus>failed</DBInstanceStatus>",
@@ -235,6 +252,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeReplicationGroups",
         record: "ReplicationGroup",
         pending: &[("<Status>available</Status>", "<Status>creating</Status>")],
+        typical: 600,
         failed: &[(
             "<Status>available</Status>",
             "<Status>create-failed</Status>",
@@ -250,6 +268,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeFileSystems",
         record: "",
         pending: &[("available", "creating")],
+        typical: 10,
         failed: &[("available", "error")],
         delete: None,
         not_found: None,
@@ -262,6 +281,7 @@ pub static LIVES: &[Life] = &[
         describe: "DescribeMountTargets",
         record: "",
         pending: &[("available", "creating")],
+        typical: 90,
         failed: &[("available", "error")],
         delete: None,
         not_found: None,

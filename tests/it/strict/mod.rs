@@ -57,6 +57,11 @@ pub struct Strict {
     pub linger: Duration,
     /// Reads that show a new object pending (creating, provisioning).
     pub pending_reads: u32,
+    /// When above zero, a new object stays pending for AWS's typical time
+    /// (`Life::typical`; a Route 53 change 60 s) times this, whatever reads
+    /// it meets, instead of for `pending_reads` reads: applies then take the
+    /// time AWS would, scaled down.
+    pub pending_scale: f64,
     /// Reads that show a deleted object still deleting.
     pub deleting_reads: u32,
     /// Calls naming a new id that are answered NotFound, within
@@ -82,6 +87,7 @@ impl Strict {
             in_use: true,
             linger: Duration::from_secs(2),
             pending_reads: 2,
+            pending_scale: 0.0,
             deleting_reads: 2,
             invisible_calls: 1,
             invisible_for: Duration::from_secs(5),
@@ -143,12 +149,48 @@ impl std::fmt::Display for Closed {
 
 impl std::error::Error for Closed {}
 
+/// How long something new stays pending.
+#[derive(Debug)]
+enum Pending {
+    /// For this many more reads.
+    Reads(u32),
+    /// Until then.
+    Until(Instant),
+}
+
+impl Pending {
+    /// Whether a read now shows it pending (counting the read).
+    fn shown(&mut self) -> bool {
+        match self {
+            Pending::Reads(0) => false,
+            Pending::Reads(n) => {
+                *n -= 1;
+                true
+            }
+            Pending::Until(t) => Instant::now() < *t,
+        }
+    }
+}
+
+impl Strict {
+    /// How long a new object that AWS typically makes in `typical` seconds
+    /// stays pending.
+    fn pending(&self, typical: u32) -> Pending {
+        if self.pending_scale > 0.0 {
+            let d = Duration::from_secs_f64(f64::from(typical) * self.pending_scale);
+            Pending::Until(Instant::now() + d)
+        } else {
+            Pending::Reads(self.pending_reads)
+        }
+    }
+}
+
 /// A new object: what the layer still does to calls about it.
 #[derive(Debug)]
 struct Fresh {
     life: usize,
     created: Instant,
-    pending: u32,
+    pending: Pending,
     invisible: u32,
     failed: bool,
 }
@@ -160,7 +202,7 @@ struct Layer {
     /// id -> (life, reads still deleting)
     deleting: HashMap<String, (usize, u32)>,
     /// Route 53 change id -> reads still PENDING.
-    changes: HashMap<String, u32>,
+    changes: HashMap<String, Pending>,
     seen: Seen,
     /// (service, read) -> (tokens, last refill)
     buckets: HashMap<(String, bool), (f64, Instant)>,
@@ -286,9 +328,9 @@ impl Layer {
                         life: i,
                         created: Instant::now(),
                         pending: if l.pending.is_empty() {
-                            0
+                            Pending::Reads(0)
                         } else {
-                            self.cfg.pending_reads
+                            self.cfg.pending(l.typical)
                         },
                         invisible: if l.not_found.is_some() {
                             self.cfg.invisible_calls
@@ -352,10 +394,10 @@ impl Layer {
                     .cache
                     .remove(r.param("ReplicationGroupId").unwrap_or_default());
             }
-            "ChangeResourceRecordSets" if self.cfg.pending_reads > 0 => {
+            "ChangeResourceRecordSets" => {
                 if let Some(id) = body.split("<Id>").nth(1).and_then(|s| s.split('<').next()) {
                     let id = id.rsplit('/').next().unwrap_or(id).to_string();
-                    self.changes.insert(id, self.cfg.pending_reads);
+                    self.changes.insert(id, self.cfg.pending(60));
                 }
             }
             _ => {}
@@ -366,8 +408,9 @@ impl Layer {
     fn show(&mut self, r: &Req, body: &mut String) {
         if r.action == "GetChange" {
             let id = r.param("PathId").unwrap_or_default();
-            if let Some(n) = self.changes.get_mut(id).filter(|n| **n > 0) {
-                *n -= 1;
+            if let Some(p) = self.changes.get_mut(id)
+                && p.shown()
+            {
                 *body = body.replace("<Status>INSYNC</Status>", "<Status>PENDING</Status>");
                 self.count("pending change".into());
             }
@@ -381,8 +424,7 @@ impl Layer {
             }
             if f.failed {
                 life::rewrite(l, body, id, l.failed);
-            } else if f.pending > 0 && life::rewrite(l, body, id, l.pending) {
-                f.pending -= 1;
+            } else if f.pending.shown() && life::rewrite(l, body, id, l.pending) {
                 shown.push(format!("pending {}", l.name));
             }
         }
