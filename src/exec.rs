@@ -14,7 +14,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the same as std's, except that a test can run it virtually.
+use tokio::time::Instant;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -619,10 +622,8 @@ impl Executor {
             let t = Instant::now();
             let work = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared);
             tokio::pin!(work);
-            let mut tick = tokio::time::interval_at(
-                tokio::time::Instant::now() + PROGRESS_EVERY,
-                PROGRESS_EVERY,
-            );
+            let mut tick =
+                tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
             let r = loop {
                 tokio::select! {
                     r = &mut work => break r,

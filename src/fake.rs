@@ -17,7 +17,21 @@ pub struct FakeCloud {
     /// Address tags whose create fails.
     pub fail_create: Mutex<Vec<String>>,
     pub log: Mutex<Vec<String>>,
+    /// Each create, update and delete takes the time its kind says AWS
+    /// typically takes (`KindSpec::takes`): for runs on tokio's paused clock.
+    pub aws_times: bool,
     next: Mutex<u32>,
+}
+
+impl FakeCloud {
+    /// Waits as AWS would for an operation of this kind, when asked to.
+    async fn take(&self, kind: &str, pick: fn(&crate::kind::Takes) -> u32) {
+        if self.aws_times
+            && let Some(spec) = crate::kind::lookup(kind)
+        {
+            tokio::time::sleep(Duration::from_secs(u64::from(pick(&spec.takes)))).await;
+        }
+    }
 }
 
 #[async_trait]
@@ -60,16 +74,27 @@ impl Cloud for FakeCloud {
                 message: "injected".into(),
             });
         }
+        self.take(kind, |t| t.create).await;
         let id = {
             let mut n = self.next.lock().unwrap();
             *n += 1;
             format!("{}-{}", kind.replace('.', "-"), *n)
         };
         self.log.lock().unwrap().push(format!("create {addr}"));
+        // Every output the kind has, made up from the id.
+        let names = crate::kind::lookup(kind).map_or(&[][..], |s| s.outputs);
+        let outputs = names.iter().map(|o| {
+            let v = match *o {
+                "id" => json!(id),
+                "name_servers" => json!([format!("{id}-ns")]),
+                _ => json!(format!("{id}-{o}")),
+            };
+            (o.to_string(), v)
+        });
         let l = Live {
             id: id.clone(),
             props: props.clone(),
-            outputs: [("id".to_string(), json!(id))].into_iter().collect(),
+            outputs: outputs.chain([("id".to_string(), json!(id))]).collect(),
             unobserved: vec![],
             claimed_by: None,
         };
@@ -87,6 +112,7 @@ impl Cloud for FakeCloud {
         after: &Value,
         _: Duration,
     ) -> Result<Live> {
+        self.take(kind, |t| t.update).await;
         let mut o = self.objects.lock().unwrap();
         let e = o.get_mut(id).ok_or_else(|| Error::other("gone"))?;
         e.0 = kind.into();
@@ -96,12 +122,13 @@ impl Cloud for FakeCloud {
     }
     async fn delete(
         &self,
-        _: &str,
+        kind: &str,
         id: &str,
         _: &Value,
         _: Duration,
         _: Option<Duration>,
     ) -> Result<()> {
+        self.take(kind, |t| t.delete).await;
         self.objects.lock().unwrap().remove(id);
         self.log.lock().unwrap().push(format!("delete {id}"));
         Ok(())
@@ -157,6 +184,60 @@ resources:
             cancel: Arc::new(AtomicBool::new(false)),
         };
         ex.run(&p, st, None).await
+    }
+
+    /// The reference stack on AWS's typical times (tokio's clock paused:
+    /// the hours pass at once, and exactly): with more operations ready than
+    /// slots, the longest chains start first, so the apply takes about its
+    /// critical path (the Aurora cluster and its instances) even at 4 at once.
+    #[tokio::test(start_paused = true)]
+    async fn the_reference_apply_takes_its_critical_path_on_aws_times() {
+        let src = include_str!("../stacks/three-az.yaml");
+        let stack = crate::stack::load("stacks/three-az.yaml", src, &[]).unwrap();
+        for parallelism in [4, 10] {
+            let cloud = Arc::new(FakeCloud {
+                aws_times: true,
+                ..FakeCloud::default()
+            });
+            let st = State::new("three-az");
+            let live = crate::refresh::refresh(
+                cloud.as_ref(),
+                Some(&stack),
+                "three-az",
+                Some(&st),
+                crate::refresh::Search::Cheap,
+            )
+            .await
+            .unwrap();
+            let p = plan::plan(&stack, Some(&st), &live).unwrap();
+            let ex = Executor {
+                cloud: cloud.clone(),
+                stack: Some(Arc::new(stack.clone())),
+                parallelism,
+                reporter: Arc::new(Silent),
+                cancel: Arc::new(AtomicBool::new(false)),
+            };
+            let (r, _) = ex.run(&p, st, None).await;
+            assert!(r.ok(), "{r:?}");
+            let path = r.critical_path_time();
+            let chain: Vec<String> = r
+                .critical_path
+                .iter()
+                .map(|(o, d)| format!("{o} ({}s)", d.as_secs()))
+                .collect();
+            println!(
+                "parallelism {parallelism}: took {}s for {}s of operations; critical path {}s: {}",
+                r.took.as_secs(),
+                r.work.as_secs(),
+                path.as_secs(),
+                chain.join(" -> ")
+            );
+            assert!(
+                r.took.as_secs_f64() <= 1.15 * path.as_secs_f64(),
+                "at --parallelism {parallelism} the apply took {:?}, critical path {path:?}",
+                r.took
+            );
+        }
     }
 
     #[tokio::test]

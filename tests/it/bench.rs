@@ -35,7 +35,10 @@ async fn bench_noop_plan_of_the_reference_stack() {
             latency: Duration::from_millis(latency),
             ..Strict::default()
         });
-        let s = w.stack_from("stacks/three-az.yaml");
+        // PROVISION_BENCH_STACK: another stack (an older version's, to
+        // compare builds of an older provision through PROVISION_BIN).
+        let stack = std::env::var("PROVISION_BENCH_STACK");
+        let s = w.stack_from(stack.as_deref().unwrap_or("stacks/three-az.yaml"));
         let s = s.to_str().unwrap();
         w.run(&with_vars(&[
             "apply",
