@@ -144,7 +144,13 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
                             after = after.map(|v| strip(v, &r.path[1..]));
                         }
                     }
-                    if silenced || before == after {
+                    // Compared in canonical form: a state written by an
+                    // older provision may order a set differently.
+                    let canon = |v: &Option<Value>| match (v, known.and_then(|k| k.prop(&p))) {
+                        (Some(v), Some(prop)) => Some(crate::kind::canonical_prop(prop, v)),
+                        (v, _) => v.clone(),
+                    };
+                    if silenced || canon(&before) == canon(&after) {
                         continue;
                     }
                     out.push(Drift {
@@ -346,5 +352,43 @@ mod tests {
         assert_eq!(detect(Some(&st), &live, &[]).len(), 1);
         let rules = [Rule::parse("vpc.tags.Scanner").unwrap()];
         assert!(detect(Some(&st), &live, &rules).is_empty());
+    }
+
+    /// A set (here a group's rules) read back in another order, or recorded
+    /// with its keys in another order, is the same set: no drift.
+    #[test]
+    fn sets_in_another_order_are_not_drift() {
+        let spec = crate::kind::lookup("ec2.security_group").unwrap();
+        let http = json!({"cidr_block": "0.0.0.0/0", "description": "HTTP", "from_port": 80,
+                          "protocol": "tcp", "to_port": 80});
+        let https = json!({"protocol": "tcp", "from_port": 443, "to_port": 443,
+                           "cidr_block": "0.0.0.0/0", "description": "HTTPS"});
+        let props = |rules: Value| json!({"name": "web", "vpc_id": "vpc-1", "ingress": rules});
+        let mut st = State::new("t");
+        st.resources.insert(
+            "web".into(),
+            crate::state::Recorded {
+                kind: "ec2.security_group".into(),
+                id: "sg-1".into(),
+                properties: props(json!([http, https])),
+                outputs: Default::default(),
+                dependencies: vec![],
+                prevent_destroy: false,
+                imported: false,
+            },
+        );
+        for order in [json!([https, http]), json!([http, https])] {
+            let mut live = Refreshed::default();
+            let l = Live {
+                id: "sg-1".into(),
+                props: crate::kind::canonical(spec, &props(order)),
+                outputs: Default::default(),
+                unobserved: vec![],
+                claimed_by: None,
+            };
+            live.recorded.insert("web".into(), Some(l));
+            let d = detect(Some(&st), &live, &[]);
+            assert!(d.is_empty(), "{d:?}");
+        }
     }
 }

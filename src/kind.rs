@@ -506,8 +506,18 @@ fn canon_rules(v: Value) -> Value {
     Value::Array(out)
 }
 
+/// Sorts items by their text with keys in order: the same items sort the
+/// same whatever order their keys were inserted in (serde_json keeps
+/// insertion order here), so a set read back from AWS or from state compares
+/// equal to the one the stack wrote.
 fn sort_values(a: &mut [Value]) {
-    a.sort_by_key(|x| x.to_string());
+    a.sort_by_cached_key(|x| sorted(x).to_string());
+}
+
+/// One property's value in canonical form (sets sorted, rules split, numbers
+/// as their type says).
+pub fn canonical_prop(prop: &Prop, v: &Value) -> Value {
+    sorted(&canon_value(&prop.ty, v.clone()))
 }
 
 fn type_name(ty: &Ty) -> String {

@@ -305,10 +305,10 @@ async fn replication_group_update_calls_modify_replication_group() {
 #[tokio::test]
 async fn shield_protection_is_attempted_only_with_a_subscription() {
     use aws_sdk_shield::operation::create_protection::CreateProtectionOutput;
+    use aws_sdk_shield::operation::describe_protection::DescribeProtectionOutput;
     use aws_sdk_shield::operation::describe_subscription::{
         DescribeSubscriptionError, DescribeSubscriptionOutput,
     };
-    use aws_sdk_shield::operation::list_protections::ListProtectionsOutput;
     use aws_sdk_shield::operation::list_tags_for_resource::ListTagsForResourceOutput as ShieldTags;
     use aws_sdk_shield::types::{Protection as P, Subscription, SubscriptionLimits};
     // No subscription: AWS answers ResourceNotFoundException.
@@ -362,24 +362,26 @@ async fn shield_protection_is_attempted_only_with_a_subscription() {
                 .protection_id("p-1")
                 .build()
         });
-    let list = mock!(aws_sdk_shield::Client::list_protections).then_output(|| {
-        ListProtectionsOutput::builder()
-            .protections(
-                P::builder()
-                    .id("p-1")
-                    .name("edge-alb")
-                    .resource_arn("arn:alb")
-                    .protection_arn("arn:protection/p-1")
-                    .build(),
-            )
-            .build()
-    });
+    let get = mock!(aws_sdk_shield::Client::describe_protection)
+        .match_requests(|r| r.protection_id() == Some("p-1"))
+        .then_output(|| {
+            DescribeProtectionOutput::builder()
+                .protection(
+                    P::builder()
+                        .id("p-1")
+                        .name("edge-alb")
+                        .resource_arn("arn:alb")
+                        .protection_arn("arn:protection/p-1")
+                        .build(),
+                )
+                .build()
+        });
     let tags = mock!(aws_sdk_shield::Client::list_tags_for_resource)
         .then_output(|| ShieldTags::builder().build());
     let c = mock_client!(
         aws_sdk_shield,
         RuleMode::MatchAny,
-        &[&some, &create, &list, &tags]
+        &[&some, &create, &get, &tags]
     );
     let p = Typed(super::shield::protection::Protection(svc(c)));
     let props = json!({"name": "p", "resource_arn": "arn:alb"});
@@ -458,7 +460,7 @@ async fn waf_update_retries_once_on_an_optimistic_lock_conflict() {
 async fn route53_health_check_create_reads_it_back() {
     use aws_sdk_route53::operation::change_tags_for_resource::ChangeTagsForResourceOutput;
     use aws_sdk_route53::operation::create_health_check::CreateHealthCheckOutput;
-    use aws_sdk_route53::operation::list_health_checks::ListHealthChecksOutput;
+    use aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput;
     use aws_sdk_route53::operation::list_tags_for_resources::ListTagsForResourcesOutput;
     use aws_sdk_route53::types::{
         HealthCheck as Hc, HealthCheckConfig, HealthCheckType, ResourceTagSet, Tag,
@@ -499,15 +501,10 @@ async fn route53_health_check_create_reads_it_back() {
         });
     let tag = mock!(aws_sdk_route53::Client::change_tags_for_resource)
         .then_output(|| ChangeTagsForResourceOutput::builder().build());
-    let list = mock!(aws_sdk_route53::Client::list_health_checks).then_output(move || {
-        ListHealthChecksOutput::builder()
-            .health_checks(hc())
-            .marker("")
-            .is_truncated(false)
-            .max_items(100)
-            .build()
-            .unwrap()
-    });
+    // Read back by its id: the cost does not grow with the account's checks.
+    let get = mock!(aws_sdk_route53::Client::get_health_check)
+        .match_requests(|r| r.health_check_id() == Some("hc-1"))
+        .then_output(move || GetHealthCheckOutput::builder().health_check(hc()).build());
     let tags = mock!(aws_sdk_route53::Client::list_tags_for_resources).then_output(|| {
         ListTagsForResourcesOutput::builder()
             .resource_tag_sets(
@@ -528,7 +525,7 @@ async fn route53_health_check_create_reads_it_back() {
     let c = mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
-        &[&create, &tag, &list, &tags]
+        &[&create, &tag, &get, &tags]
     );
     let kind = Typed(super::route53::health_check::HealthCheck(svc(c)));
     let p = json!({"fqdn": "eproc.example.org", "type": "HTTPS", "port": 443, "resource_path": "/health",
@@ -540,6 +537,7 @@ async fn route53_health_check_create_reads_it_back() {
         .unwrap();
     assert_eq!(create.num_calls(), 1);
     assert_eq!(tag.num_calls(), 1, "tags follow the create at once");
+    assert_eq!(get.num_calls(), 1);
     assert_eq!(l.props["resource_path"], "/health");
     assert_eq!(l.props["tags"]["provision:address"], "site_health");
 }

@@ -419,6 +419,51 @@ where
 /// Reads of one kind in flight at once (kinds are refreshed concurrently too).
 const READS_AT_ONCE: usize = 8;
 
+/// Up to this many objects are read one call each rather than by listing
+/// the region, for APIs that take one id or none.
+pub(crate) const ONE_BY_ONE: usize = 10;
+
+/// Objects by id (or name) for APIs that take one id or none: a few are read
+/// one call each, concurrently (`one`; an id that is gone gives nothing), so
+/// the cost does not grow with the account's other objects; more than
+/// [`ONE_BY_ONE`], by listing the region once (`all`) and keeping these ids.
+pub(crate) async fn one_by_one_or_all<T, One, OneFut, All, AllFut>(
+    ids: &[String],
+    one: One,
+    all: All,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<Vec<T>>
+where
+    One: Fn(String) -> OneFut,
+    OneFut: std::future::Future<Output = Result<Vec<T>>>,
+    All: FnOnce() -> AllFut,
+    AllFut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    if ids.len() <= ONE_BY_ONE {
+        let reads: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let f = one(id.clone());
+                async move {
+                    match f.await {
+                        Err(e) if errors::is(&e, errors::Class::NotFound) => Ok(vec![]),
+                        r => r,
+                    }
+                }
+            })
+            .collect();
+        return Ok(each(reads).await?.into_iter().flatten().collect());
+    }
+    let every = all().await?;
+    Ok(every
+        .into_iter()
+        .filter(|x| ids.iter().any(|i| i == id_of(x)))
+        .collect())
+}
+
 /// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
 /// whole call when one of them is gone: such a page is read id by id.
 pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>

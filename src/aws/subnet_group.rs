@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::tags::{Tags, owns};
-use super::{Clients, Create, Kind, Query, arn_of, each, live, read_one};
+use super::{Clients, Create, Kind, Query, arn_of, each, live, one_by_one_or_all, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -71,16 +71,12 @@ impl<S: Service> SubnetGroup<S> {
     /// many, or all (`None`), by listing the region.
     async fn named(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
         let groups: Vec<Group> = match names {
-            Some(n) if n.len() <= BY_NAME => {
-                let reads: Vec<_> = n.iter().map(|n| self.by_name(n)).collect();
-                each(reads).await?.into_iter().flatten().collect()
+            Some(n) => {
+                let one = |name: String| async move { self.0.list(Some(&name)).await };
+                one_by_one_or_all(n, one, || self.0.list(None), |g| &g.props.name).await?
             }
-            _ => self.0.list(None).await?,
+            None => self.0.list(None).await?,
         };
-        let groups: Vec<Group> = groups
-            .into_iter()
-            .filter(|g| names.is_none_or(|n| n.contains(&g.props.name)))
-            .collect();
         let tags = each(
             groups
                 .iter()
@@ -98,20 +94,6 @@ impl<S: Service> SubnetGroup<S> {
             .collect())
     }
 }
-
-impl<S: Service> SubnetGroup<S> {
-    /// The group with this name; none when it does not exist (both services
-    /// answer a name they do not know with a NotFound error).
-    async fn by_name(&self, name: &str) -> Result<Vec<Group>> {
-        match self.0.list(Some(name)).await {
-            Err(e) if super::errors::is(&e, super::errors::Class::NotFound) => Ok(vec![]),
-            r => r,
-        }
-    }
-}
-
-/// Up to this many groups are read by name rather than by listing the region.
-const BY_NAME: usize = 10;
 
 #[async_trait]
 impl<S: Service> Kind for SubnetGroup<S> {

@@ -1,6 +1,8 @@
 //! What a refresh costs does not grow with what else is in the account: a
-//! no-change plan makes the same calls with hundreds of unrelated objects of
-//! the same kinds beside the stack's.
+//! no-change plan makes the same calls with more than a page of unrelated
+//! objects of the same kinds beside the stack's (subnet groups, replication
+//! groups, file systems; health checks and Shield protections are read the
+//! same way, by id, but moto cannot serve them to the SDK).
 
 use crate::harness::World;
 
@@ -22,6 +24,20 @@ resources:
   cache_group:
     kind: elasticache.subnet_group
     properties: {name: cost-cache, subnet_ids: '${net[*].id}'}
+  cache_sg:
+    kind: ec2.security_group
+    properties: {name: cost-cache, description: cache, vpc_id: '${vpc.id}'}
+  cache:
+    kind: elasticache.replication_group
+    properties:
+      id: cost-cache
+      engine: redis
+      node_type: cache.t4g.micro
+      subnet_group_name: ${cache_group.name}
+      security_group_ids: ['${cache_sg.id}']
+  files:
+    kind: efs.file_system
+    properties: {encrypted: true}
 ";
 
 fn calls_of_a_clean_plan(w: &World, s: &str) -> String {
@@ -33,14 +49,19 @@ fn calls_of_a_clean_plan(w: &World, s: &str) -> String {
 }
 
 #[tokio::test]
-async fn unrelated_subnet_groups_do_not_change_what_a_plan_costs() {
+async fn unrelated_objects_do_not_change_what_a_plan_costs() {
     let w = World::new();
     let s = w.write_stack("cost.yaml", STACK);
     let s = s.to_str().unwrap();
     w.run(&["apply", "-s", s, "--auto-approve"]).ok();
     let before = calls_of_a_clean_plan(&w, s);
     // More than a page (100) of each, made behind provision's back.
-    let (ec2, rds, cache) = (w.ec2().await, w.rds().await, w.elasticache().await);
+    let (ec2, rds, cache, efs) = (
+        w.ec2().await,
+        w.rds().await,
+        w.elasticache().await,
+        w.efs().await,
+    );
     let subnets: Vec<String> = ec2
         .describe_subnets()
         .filters(
@@ -72,8 +93,27 @@ async fn unrelated_subnet_groups_do_not_change_what_a_plan_costs() {
             .send()
             .await
             .unwrap();
+        cache
+            .create_replication_group()
+            .replication_group_id(format!("other-{i}"))
+            .replication_group_description("not ours")
+            .cache_subnet_group_name(format!("other-{i}"))
+            .send()
+            .await
+            .unwrap();
+        efs.create_file_system()
+            .creation_token(format!("other-{i}"))
+            .send()
+            .await
+            .unwrap();
     }
     let after = calls_of_a_clean_plan(&w, s);
     assert_eq!(before, after, "the calls of a clean plan moved");
-    assert!(before.contains("DescribeDBSubnetGroups"), "{before}");
+    for read in [
+        "DescribeDBSubnetGroups",
+        "DescribeReplicationGroups",
+        "DescribeFileSystems",
+    ] {
+        assert!(before.contains(read), "{before}");
+    }
 }

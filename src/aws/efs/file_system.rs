@@ -18,7 +18,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
 use crate::aws::tags::{self, Tags};
 use crate::aws::wait;
-use crate::aws::{Clients, Create, Kind, Query, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, one_by_one_or_all, read_one};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p};
 use crate::provider::Live;
@@ -27,7 +27,7 @@ use crate::stack::{TAG_ADDRESS, TAG_STACK};
 static SPEC: KindSpec = KindSpec {
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "arn", "dns_name"],
-    refresh_cost: "1 DescribeFileSystems per 100 file systems in the region + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
+    refresh_cost: "1 DescribeFileSystems per file system (up to 10; beyond, 1 per 100 in the region) + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",
     takes: Takes::secs(10, 2, 10),
     ..KindSpec::new(
         "efs.file_system",
@@ -116,31 +116,29 @@ impl FileSystem {
 
     /// File systems in full: lifecycle and backup cost a call each.
     async fn lives(&self, found: Vec<FileSystemDescription>) -> Result<Vec<Live>> {
-        let mut out = Vec::new();
-        for f in &found {
-            out.push(self.live_of(f).await?);
-        }
-        Ok(out)
+        each(found.iter().map(|f| self.live_of(f)).collect::<Vec<_>>()).await
     }
 
     async fn live_of(&self, f: &FileSystemDescription) -> Result<Live> {
         let s = &self.s;
         let id = f.file_system_id();
+        // The two reads at once: a refresh waits for the slower, not both.
         let lc = call!(s, read "DescribeLifecycleConfiguration", describe_lifecycle_configuration()
-            .file_system_id(id))
-        .await?;
-        let backup =
+            .file_system_id(id));
+        let backup = async {
             match call!(s, read "DescribeBackupPolicy", describe_backup_policy().file_system_id(id))
                 .await
             {
-                Ok(r) => matches!(
+                Ok(r) => Ok(matches!(
                     r.backup_policy().map(|p| p.status()),
                     Some(Status::Enabled | Status::Enabling)
-                ),
+                )),
                 // No policy was ever set: backups are off.
-                Err(e) if has_code(&e, &["PolicyNotFound"]) => false,
-                Err(e) => return Err(e),
-            };
+                Err(e) if has_code(&e, &["PolicyNotFound"]) => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        let (lc, backup) = futures::future::try_join(lc, backup).await?;
         let ia = lc
             .lifecycle_policies()
             .iter()
@@ -236,13 +234,10 @@ impl Kind for FileSystem {
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         let found = match q {
-            // One file system: ask for it alone.
-            Query::Ids([id]) => self.list(Some(id), None).await?,
             Query::Ids(ids) => {
-                let all = self.list(None, None).await?;
-                all.into_iter()
-                    .filter(|f| ids.iter().any(|i| i == f.file_system_id()))
-                    .collect()
+                let one = |id: String| async move { self.list(Some(&id), None).await };
+                let all = || self.list(None, None);
+                one_by_one_or_all(ids, one, all, |f| f.file_system_id()).await?
             }
             Query::Owned(stack, _) => {
                 let all = self.list(None, None).await?;

@@ -2,8 +2,7 @@
 //! shard, replicas in other AZs.
 //!
 //! Its subnet group, security groups, port and engine version are reported
-//! on its member clusters (DescribeCacheClusters, one paginated call for the
-//! region). When no member cluster is reported (moto describes none), those
+//! on its member clusters (DescribeCacheClusters of its first member). When no member cluster is reported (moto describes none), those
 //! properties are left unobserved and kept as recorded.
 
 use std::time::Duration;
@@ -20,7 +19,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
-use crate::aws::{Clients, Create, Kind, Query, arn_of, live};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, each, live, one_by_one_or_all};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -28,7 +27,7 @@ use crate::provider::Live;
 static SPEC: KindSpec = KindSpec {
     waits: "create and update until `available` (fails at once on `create-failed`); delete until AWS answers not found.",
     outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
-    refresh_cost: "1 DescribeReplicationGroups per 100 groups in the region + 1 ListTagsForResource per group",
+    refresh_cost: "1 DescribeReplicationGroups, 1 DescribeCacheClusters (its first member) and 1 ListTagsForResource per group (up to 10 groups; beyond, 1 DescribeReplicationGroups per 100 in the region)",
     // A replication group takes about ten minutes to create.
     takes: Takes::secs(600, 300, 300),
     ..KindSpec::new(
@@ -134,49 +133,82 @@ const ON_MEMBERS: &[&str] = &[
 pub(crate) struct ReplicationGroup(pub(crate) Cache);
 
 impl ReplicationGroup {
-    /// One group (`id`) or the region's; with `only`, just those ids (their
-    /// tags cost a call each, so none is spent on the others).
-    async fn list(&self, id: Option<&str>, only: Option<&[String]>) -> Result<Vec<(Live, String)>> {
+    /// One group (`id`) or the region's, as listed (no tags, no members).
+    async fn groups(&self, id: Option<&str>) -> Result<Vec<Group>> {
         let s = &self.0;
-        let groups = pages!(
+        pages!(
             s,
             "DescribeReplicationGroups",
             describe_replication_groups().set_replication_group_id(id.map(str::to_string))
         )
-        .await?;
-        let wanted = |g: &Group| {
-            only.is_none_or(|o| {
-                o.iter()
-                    .any(|i| Some(i.as_str()) == g.replication_group_id())
-            })
+        .await
+    }
+
+    /// One group (`id`) or the region's; with `only`, just those ids (read
+    /// one by one when few, so the cost does not grow with the account).
+    async fn list(
+        &self,
+        id: Option<&str>,
+        only: Option<&[String]>,
+        of_stack: Option<&str>,
+    ) -> Result<Vec<(Live, String)>> {
+        let groups = match only {
+            Some(ids) => {
+                let one = |id: String| async move { self.groups(Some(&id)).await };
+                let all = || self.groups(None);
+                one_by_one_or_all(ids, one, all, group_id).await?
+            }
+            None => self.groups(id).await?,
         };
-        let groups: Vec<Group> = groups.into_iter().filter(wanted).collect();
-        if groups.is_empty() {
-            return Ok(vec![]);
+        let full = groups.iter().map(|g| self.full(g, of_stack));
+        Ok(each(full.collect::<Vec<_>>())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// A group with its tags and what its first member cluster reports (a
+    /// call each, at once); with `of_stack`, only if it is that stack's
+    /// (its member then read only if so).
+    async fn full(&self, g: &Group, of_stack: Option<&str>) -> Result<Option<(Live, String)>> {
+        let tags = tags_of(&self.0, g.arn().unwrap_or_default());
+        let (tags, member) = match of_stack {
+            None => futures::future::try_join(tags, self.member(g)).await?,
+            Some(stack) => {
+                let tags = tags.await?;
+                if !owns(stack, &live_of(g, None, tags.clone())) {
+                    return Ok(None);
+                }
+                (tags, self.member(g).await?)
+            }
+        };
+        Ok(Some((
+            live_of(g, member.as_ref(), tags),
+            g.status().unwrap_or_default().to_string(),
+        )))
+    }
+
+    /// The group's first member cluster, as it reports itself.
+    async fn member(&self, g: &Group) -> Result<Option<CacheCluster>> {
+        let s = &self.0;
+        let Some(first) = g.member_clusters().first() else {
+            return Ok(None);
+        };
+        match call!(s, read "DescribeCacheClusters", describe_cache_clusters()
+            .cache_cluster_id(first)
+            .show_cache_node_info(true))
+        .await
+        {
+            Ok(r) => Ok(r.cache_clusters().first().cloned()),
+            Err(e) if is(&e, Class::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
-        let clusters = pages!(
-            s,
-            "DescribeCacheClusters",
-            describe_cache_clusters().show_cache_node_info(true)
-        )
-        .await?;
-        let mut out = Vec::new();
-        for g in groups {
-            let tags = tags_of(s, g.arn().unwrap_or_default()).await?;
-            let member = clusters
-                .iter()
-                .find(|c| c.replication_group_id() == g.replication_group_id());
-            out.push((
-                live_of(&g, member, tags),
-                g.status().unwrap_or_default().to_string(),
-            ));
-        }
-        Ok(out)
     }
 
     /// One group; gone is answered ReplicationGroupNotFoundFault.
     async fn one(&self, id: &str) -> Result<Option<(Live, String)>> {
-        match self.list(Some(id), None).await {
+        match self.list(Some(id), None, None).await {
             Err(e) if is(&e, Class::NotFound) => Ok(None),
             r => Ok(r?.pop()),
         }
@@ -193,6 +225,10 @@ impl ReplicationGroup {
         )
         .await
     }
+}
+
+fn group_id(g: &Group) -> &str {
+    g.replication_group_id().unwrap_or_default()
 }
 
 fn live_of(g: &Group, member: Option<&CacheCluster>, tags: Tags) -> Live {
@@ -269,14 +305,9 @@ impl Kind for ReplicationGroup {
         ReplicationGroup(c.elasticache.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        // DescribeReplicationGroups takes one id or none: list the region once.
         let found = match q {
-            Query::Ids([id]) => self.one(id).await?.into_iter().collect(),
-            Query::Ids(ids) => self.list(None, Some(ids)).await?,
-            Query::Owned(stack, _) => {
-                let all = self.list(None, None).await?;
-                all.into_iter().filter(|(l, _)| owns(stack, l)).collect()
-            }
+            Query::Ids(ids) => self.list(None, Some(ids), None).await?,
+            Query::Owned(stack, _) => self.list(None, None, Some(stack)).await?,
             Query::All | Query::Inside(..) => vec![],
         };
         Ok(found

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::{R53, built, caller_reference, sync_tags, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tags, owns};
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_by_one_or_all, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     coexist: true,
-    refresh_cost: "1 ListHealthChecks per 100 checks + 1 ListTagsForResources per 10 checks",
+    refresh_cost: "1 GetHealthCheck per check (up to 10; beyond, 1 ListHealthChecks per 100 in the account) + 1 ListTagsForResources per 10 checks",
     ..KindSpec::new(
         "route53.health_check",
         "An HTTPS health check of an endpoint.",
@@ -68,10 +68,39 @@ impl Props {
 pub(crate) struct HealthCheck(pub(crate) R53);
 
 impl HealthCheck {
-    /// Every health check of the account, with its tags and caller reference.
-    async fn all(&self) -> Result<Vec<(Live, String)>> {
+    /// Health checks with their tags and caller references: these ids
+    /// (read one by one when few, so the cost does not grow with the
+    /// account), or (`None`) those whose caller reference says provision made
+    /// them for `stack`, or every one.
+    async fn listed(
+        &self,
+        ids: Option<&[String]>,
+        stack: Option<&str>,
+    ) -> Result<Vec<(Live, String)>> {
         let s = &self.0;
-        let items = pages!(s, "ListHealthChecks", list_health_checks()).await?;
+        let all = || pages!(s, "ListHealthChecks", list_health_checks());
+        let items: Vec<Check> = match ids {
+            Some(ids) => {
+                let one = |id: String| async move {
+                    let r =
+                        call!(s, read "GetHealthCheck", get_health_check().health_check_id(&id))
+                            .await?;
+                    Ok(r.health_check().into_iter().cloned().collect())
+                };
+                one_by_one_or_all(ids, one, all, |h: &Check| h.id()).await?
+            }
+            None => {
+                let mine = stack.map(|st| format!("provision/{st}/"));
+                let every = all().await?;
+                every
+                    .into_iter()
+                    .filter(|h| {
+                        mine.as_ref()
+                            .is_none_or(|m| h.caller_reference().starts_with(m))
+                    })
+                    .collect()
+            }
+        };
         let ids: Vec<String> = items.iter().map(|h| h.id().to_string()).collect();
         let mut tags = tags_of(s, TagResourceType::Healthcheck, &ids).await?;
         Ok(items
@@ -108,14 +137,13 @@ impl Kind for HealthCheck {
         HealthCheck(c.route53.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        let all = self.all().await?;
         Ok(match q {
-            Query::Ids(ids) => all
-                .into_iter()
-                .map(|x| x.0)
-                .filter(|l| ids.contains(&l.id))
-                .collect(),
+            Query::Ids(ids) => {
+                let found = self.listed(Some(ids), None).await?;
+                found.into_iter().map(|x| x.0).collect()
+            }
             Query::Owned(stack, _) => {
+                let all = self.listed(None, Some(stack)).await?;
                 // Tagged after the create (CreateHealthCheck takes no tags):
                 // one whose tags were never set is known by its reference,
                 // `provision/STACK/ADDRESS/TOKEN`.

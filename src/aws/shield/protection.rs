@@ -9,21 +9,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_shield::Client;
-use aws_sdk_shield::types::Tag;
+use aws_sdk_shield::types::{Protection as P, Tag};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Create, Kind, Query, Svc, live, no_id, read_one};
+use crate::aws::{
+    Clients, Create, Kind, Query, Svc, each, live, no_id, one_by_one_or_all, read_one,
+};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
-    refresh_cost: "1 ListProtections per 100 protections + 1 ListTagsForResource per protection",
+    refresh_cost: "1 DescribeProtection per protection (up to 10; beyond, 1 ListProtections per 100 in the account) + 1 ListTagsForResource per protection",
     takes: Takes::secs(5, 5, 5),
     ..KindSpec::new(
         "shield.protection",
@@ -59,40 +61,52 @@ fn tag_list(t: &Tags) -> Vec<Tag> {
 pub(crate) struct Protection(pub(crate) Svc<Client>);
 
 impl Protection {
-    /// Every protection, or only those with these ids (tags cost a call each).
+    /// Every protection, or only those with these ids (read one by one when
+    /// few, so the cost does not grow with the account); tags cost a call
+    /// each, at once.
     async fn all(&self, only: Option<&[String]>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let items = match pages!(s, "ListProtections", list_protections()).await {
-            // No protection at all is answered as "not found".
-            Err(e) if has_code(&e, &["ResourceNotFoundException"]) => return Ok(vec![]),
-            r => r?,
+        let every = || async {
+            match pages!(s, "ListProtections", list_protections()).await {
+                // No protection at all is answered as "not found".
+                Err(e) if has_code(&e, &["ResourceNotFoundException"]) => Ok(vec![]),
+                r => r,
+            }
         };
-        let mut out = Vec::new();
-        for p in items
-            .iter()
-            .filter(|p| only.is_none_or(|o| o.iter().any(|i| Some(i.as_str()) == p.id())))
-        {
-            let arn = p.protection_arn().unwrap_or_default();
-            let t =
-                call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
-                    .await?;
-            let props = Props {
-                name: p.name().unwrap_or_default().into(),
-                resource_arn: p.resource_arn().unwrap_or_default().into(),
-                tags: tags::from_pairs(
-                    t.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-                ),
-            };
-            out.push(live(
-                &SPEC,
-                p.id().unwrap_or_default(),
-                &props,
-                &[("arn", json!(arn))],
-            ));
-        }
-        Ok(out)
+        let items: Vec<P> = match only {
+            Some(ids) => {
+                let one = |id: String| async move {
+                    let r = call!(s, read "DescribeProtection", describe_protection().protection_id(&id))
+                        .await?;
+                    Ok(r.protection().into_iter().cloned().collect())
+                };
+                one_by_one_or_all(ids, one, every, |p: &P| p.id().unwrap_or_default()).await?
+            }
+            None => every().await?,
+        };
+        each(items.iter().map(|p| self.live_of(p)).collect::<Vec<_>>()).await
+    }
+
+    async fn live_of(&self, p: &P) -> Result<Live> {
+        let s = &self.0;
+        let arn = p.protection_arn().unwrap_or_default();
+        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
+            .await?;
+        let props = Props {
+            name: p.name().unwrap_or_default().into(),
+            resource_arn: p.resource_arn().unwrap_or_default().into(),
+            tags: tags::from_pairs(
+                t.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+            ),
+        };
+        Ok(live(
+            &SPEC,
+            p.id().unwrap_or_default(),
+            &props,
+            &[("arn", json!(arn))],
+        ))
     }
 }
 
