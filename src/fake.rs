@@ -166,10 +166,20 @@ resources:
 
     async fn apply(cloud: &Arc<FakeCloud>, src: &str, st: State) -> (crate::exec::Report, State) {
         let stack = crate::stack::load("t.yaml", src, &[]).unwrap();
+        apply_at(cloud, stack, st, 4).await
+    }
+
+    /// Refreshes, plans and applies `stack` with `parallelism` slots.
+    async fn apply_at(
+        cloud: &Arc<FakeCloud>,
+        stack: crate::stack::Stack,
+        st: State,
+        parallelism: usize,
+    ) -> (crate::exec::Report, State) {
         let live = crate::refresh::refresh(
             cloud.as_ref(),
             Some(&stack),
-            "t",
+            &stack.name,
             Some(&st),
             crate::refresh::Search::Cheap,
         )
@@ -179,7 +189,7 @@ resources:
         let ex = Executor {
             cloud: cloud.clone(),
             stack: Some(Arc::new(stack)),
-            parallelism: 4,
+            parallelism,
             reporter: Arc::new(Silent),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -200,24 +210,7 @@ resources:
                 ..FakeCloud::default()
             });
             let st = State::new("three-az");
-            let live = crate::refresh::refresh(
-                cloud.as_ref(),
-                Some(&stack),
-                "three-az",
-                Some(&st),
-                crate::refresh::Search::Cheap,
-            )
-            .await
-            .unwrap();
-            let p = plan::plan(&stack, Some(&st), &live).unwrap();
-            let ex = Executor {
-                cloud: cloud.clone(),
-                stack: Some(Arc::new(stack.clone())),
-                parallelism,
-                reporter: Arc::new(Silent),
-                cancel: Arc::new(AtomicBool::new(false)),
-            };
-            let (r, _) = ex.run(&p, st, None).await;
+            let (r, _) = apply_at(&cloud, stack.clone(), st, parallelism).await;
             assert!(r.ok(), "{r:?}");
             let path = r.critical_path_time();
             let chain: Vec<String> = r
