@@ -464,6 +464,29 @@ where
         .collect())
 }
 
+/// An object's read (`main`: `None` when it is gone) and a read of more
+/// about it (`detail`: its tags, say) at once, so a refresh waits for the
+/// slower, not both. When `main` finds nothing, the detail is dropped with
+/// whatever it was still waiting for (a detail read retries NotFound for a
+/// while) and its answer does not count.
+pub(crate) async fn with_detail<A, B>(
+    main: impl std::future::Future<Output = Result<Option<A>>>,
+    detail: impl std::future::Future<Output = Result<B>>,
+) -> Result<Option<(A, B)>> {
+    use futures::future::{Either, select};
+    let (main, detail) = (std::pin::pin!(main), std::pin::pin!(detail));
+    match select(main, detail).await {
+        Either::Left((found, detail)) => match found? {
+            None => Ok(None),
+            Some(a) => Ok(Some((a, detail.await?))),
+        },
+        Either::Right((more, main)) => match main.await? {
+            None => Ok(None),
+            Some(a) => Ok(Some((a, more?))),
+        },
+    }
+}
+
 /// Reads ids a page at a time with `f`. APIs that take a list of ids fail the
 /// whole call when one of them is gone: such a page is read id by id.
 pub(crate) async fn by_pages<F, Fut>(ids: &[String], page: usize, f: F) -> Result<Vec<Live>>

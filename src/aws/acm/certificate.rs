@@ -14,7 +14,7 @@ use super::{Acm, describe};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::{self, Tags, owns};
 use crate::aws::wait::{Seen, until};
-use crate::aws::{Clients, Create, Kind, Query, each, live, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, read_one, with_detail};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -79,7 +79,7 @@ impl Certificate {
 
     /// The certificate with its tags and validation record; `None` when gone.
     async fn get(&self, arn: &str) -> Result<Option<Live>> {
-        let Some(c) = describe(&self.0, arn).await? else {
+        let Some((c, tags)) = with_detail(describe(&self.0, arn), self.tags(arn)).await? else {
             return Ok(None);
         };
         let domain = c.domain_name().unwrap_or_default().to_string();
@@ -91,7 +91,7 @@ impl Certificate {
                 .cloned()
                 .collect(),
             domain_name: domain,
-            tags: self.tags(arn).await?,
+            tags,
         };
         let record = c
             .domain_validation_options()

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::{Ec2, query, sync_tags, tag_spec, tags_of};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
-use crate::aws::{Clients, Create, Kind, Query, by_pages, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, by_pages, each, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -178,11 +178,11 @@ impl LaunchTemplate {
                 .set_launch_template_ids(ids.clone())
         )
         .await?;
-        let mut out = Vec::new();
-        for t in items {
+        // The template's settings are in its versions: one call per
+        // template, all at once.
+        let full = items.iter().map(|t| async move {
             let id = t.launch_template_id().unwrap_or_default();
             let latest = t.latest_version_number().unwrap_or(1).to_string();
-            // The template's settings are in its versions: one call per template.
             let v =
                 call!(s, detail "DescribeLaunchTemplateVersions", describe_launch_template_versions()
                 .launch_template_id(id)
@@ -193,9 +193,9 @@ impl LaunchTemplate {
                 .first()
                 .and_then(|v| v.launch_template_data());
             let outputs = [("latest_version", json!(latest))];
-            out.push(live(&SPEC, id, &props_of(&t, data), &outputs));
-        }
-        Ok(out)
+            Ok(live(&SPEC, id, &props_of(t, data), &outputs))
+        });
+        each(full.collect::<Vec<_>>()).await
     }
 }
 

@@ -11,10 +11,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, query, sync_tags, tag_list, tags_of};
+use super::{Elb, query, sync_tags, tag_list, with_tags_and};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
-use crate::aws::tags::{Tags, owned_by};
+use crate::aws::tags::Tags;
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
@@ -133,55 +133,54 @@ impl LoadBalancer {
             describe_load_balancers().set_load_balancer_arns(arns.clone())
         )
         .await?;
-        let all: Vec<String> = lbs
-            .iter()
-            .filter_map(|l| l.load_balancer_arn().map(str::to_string))
-            .collect();
-        let mut tags = tags_of(s, &all).await?;
-        let mut out = Vec::new();
-        for lb in lbs {
-            let t = tags
-                .remove(lb.load_balancer_arn().unwrap_or_default())
-                .unwrap_or_default();
-            if owner.is_none_or(|o| owned_by(&t, o)) {
-                out.push((self.live_of(&lb, t).await?, state(&lb)));
-            }
-        }
-        Ok(out)
+        let found = with_tags_and(s, &lbs, lb_arn, owner, |lb| self.attributes(lb_arn(lb))).await?;
+        Ok(found
+            .into_iter()
+            .map(|(lb, t, a)| (live_of(lb, t, &a), state(lb)))
+            .collect())
     }
 
-    async fn live_of(&self, lb: &Lb, tags: Tags) -> Result<Live> {
+    async fn attributes(&self, arn: &str) -> Result<Vec<LoadBalancerAttribute>> {
         let s = &self.0;
-        let arn = lb.load_balancer_arn().unwrap_or_default();
-        let attrs =
-            call!(s, read "DescribeLoadBalancerAttributes", describe_load_balancer_attributes()
+        let r = call!(s, read "DescribeLoadBalancerAttributes", describe_load_balancer_attributes()
             .load_balancer_arn(arn))
-            .await?;
-        let attr = |k: &str| {
-            let a = attrs.attributes().iter().find(|a| a.key() == Some(k));
-            a.and_then(|a| a.value())
-        };
-        let boolean = |k: &str| attr(k).map(|v| v == "true");
-        let subnets = lb.availability_zones().iter().filter_map(|z| z.subnet_id());
-        let p = Props {
-            name: lb.load_balancer_name().unwrap_or_default().into(),
-            scheme: lb.scheme().map(|x| x.as_str()).unwrap_or_default().into(),
-            subnet_ids: subnets.map(str::to_string).collect(),
-            security_group_ids: lb.security_groups().to_vec(),
-            idle_timeout: attr("idle_timeout.timeout_seconds").and_then(|v| v.parse().ok()),
-            deletion_protection: boolean("deletion_protection.enabled"),
-            http2: boolean("routing.http2.enabled"),
-            drop_invalid_headers: boolean("routing.http.drop_invalid_header_fields.enabled"),
-            tags,
-        };
-        let outputs = [
-            ("arn", json!(arn)),
-            ("dns_name", json!(lb.dns_name())),
-            ("zone_id", json!(lb.canonical_hosted_zone_id())),
-        ];
-        Ok(live(&SPEC, arn, &p, &outputs))
+        .await?;
+        Ok(r.attributes().to_vec())
     }
+}
 
+fn lb_arn(lb: &Lb) -> &str {
+    lb.load_balancer_arn().unwrap_or_default()
+}
+
+fn live_of(lb: &Lb, tags: Tags, attrs: &[LoadBalancerAttribute]) -> Live {
+    let arn = lb.load_balancer_arn().unwrap_or_default();
+    let attr = |k: &str| {
+        let a = attrs.iter().find(|a| a.key() == Some(k));
+        a.and_then(|a| a.value())
+    };
+    let boolean = |k: &str| attr(k).map(|v| v == "true");
+    let subnets = lb.availability_zones().iter().filter_map(|z| z.subnet_id());
+    let p = Props {
+        name: lb.load_balancer_name().unwrap_or_default().into(),
+        scheme: lb.scheme().map(|x| x.as_str()).unwrap_or_default().into(),
+        subnet_ids: subnets.map(str::to_string).collect(),
+        security_group_ids: lb.security_groups().to_vec(),
+        idle_timeout: attr("idle_timeout.timeout_seconds").and_then(|v| v.parse().ok()),
+        deletion_protection: boolean("deletion_protection.enabled"),
+        http2: boolean("routing.http2.enabled"),
+        drop_invalid_headers: boolean("routing.http.drop_invalid_header_fields.enabled"),
+        tags,
+    };
+    let outputs = [
+        ("arn", json!(arn)),
+        ("dns_name", json!(lb.dns_name())),
+        ("zone_id", json!(lb.canonical_hosted_zone_id())),
+    ];
+    live(&SPEC, arn, &p, &outputs)
+}
+
+impl LoadBalancer {
     /// Sets the attributes that differ from `before` (all of them without one).
     async fn set_attributes(&self, arn: &str, before: Option<&Props>, after: &Props) -> Result<()> {
         let old = before.map(Props::attributes);

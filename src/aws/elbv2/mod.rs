@@ -16,7 +16,7 @@ use aws_sdk_elasticloadbalancingv2::types::Tag;
 
 use super::call::call;
 use super::tags::{self, Tags};
-use super::{Query, Svc, by_pages};
+use super::{Query, Svc, by_pages, each};
 use crate::diag::Result;
 use crate::provider::Live;
 
@@ -42,6 +42,44 @@ where
         Query::Owned(stack, _) => list(None, Some(stack)).await,
         Query::All | Query::Inside(..) => Ok(vec![]),
     }
+}
+
+/// Objects a describe listed, each with its tags (one DescribeTags per 20)
+/// and one more read about it (`more`: attributes, registered targets). By
+/// ARN (`owner` none) every one is wanted, and the reads all run at once;
+/// looking for a stack's own, `more` is read only for those its tags claim.
+async fn with_tags_and<'a, T, M, F, Fut>(
+    s: &Elb,
+    items: &'a [T],
+    arn_of: fn(&T) -> &str,
+    owner: Option<&str>,
+    more: F,
+) -> Result<Vec<(&'a T, Tags, M)>>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = Result<M>>,
+{
+    let arns: Vec<String> = items.iter().map(|x| arn_of(x).to_string()).collect();
+    let (mut tags, items, extra) = match owner {
+        None => {
+            let every: Vec<&T> = items.iter().collect();
+            let reads: Vec<_> = every.iter().map(|x| more(x)).collect();
+            let (tags, extra) = futures::future::try_join(tags_of(s, &arns), each(reads)).await?;
+            (tags, every, extra)
+        }
+        Some(o) => {
+            let tags = tags_of(s, &arns).await?;
+            let claimed = |x: &&T| tags.get(arn_of(x)).is_some_and(|t| tags::owned_by(t, o));
+            let mine: Vec<&T> = items.iter().filter(claimed).collect();
+            let extra = each(mine.iter().map(|x| more(x)).collect::<Vec<_>>()).await?;
+            (tags, mine, extra)
+        }
+    };
+    Ok(items
+        .into_iter()
+        .zip(extra)
+        .map(|(x, m)| (x, tags.remove(arn_of(x)).unwrap_or_default(), m))
+        .collect())
 }
 
 /// Tags of up to 20 resources per call, by ARN.

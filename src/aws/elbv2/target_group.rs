@@ -10,9 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, query, sync_tags, tag_list, tags_of};
+use super::{Elb, query, sync_tags, tag_list, with_tags_and};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::{Tags, owned_by};
+use crate::aws::tags::Tags;
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
@@ -127,31 +127,20 @@ impl TargetGroup {
             describe_target_groups().set_target_group_arns(arns.clone())
         )
         .await?;
-        let all: Vec<String> = groups
-            .iter()
-            .filter_map(|g| g.target_group_arn().map(str::to_string))
-            .collect();
-        let mut tags = tags_of(s, &all).await?;
-        let mut out = Vec::new();
-        for g in groups {
-            let t = tags
-                .remove(g.target_group_arn().unwrap_or_default())
-                .unwrap_or_default();
-            if owner.is_none_or(|o| owned_by(&t, o)) {
-                out.push(self.live_of(&g, t).await?);
-            }
-        }
-        Ok(out)
+        let found = with_tags_and(s, &groups, group_arn, owner, |g| self.targets(g)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(g, t, targets)| live_of(g, t, targets))
+            .collect())
     }
 
-    async fn live_of(&self, g: &Group, tags: Tags) -> Result<Live> {
+    /// Registered targets (not draining): one DescribeTargetHealth per group.
+    async fn targets(&self, g: &Group) -> Result<Vec<String>> {
         let s = &self.0;
-        let arn = g.target_group_arn().unwrap_or_default();
-        // Registered targets: one DescribeTargetHealth per group.
-        let health =
-            call!(s, read "DescribeTargetHealth", describe_target_health().target_group_arn(arn))
-                .await?;
-        let targets = health
+        let health = call!(s, read "DescribeTargetHealth", describe_target_health()
+            .target_group_arn(group_arn(g)))
+        .await?;
+        Ok(health
             .target_health_descriptions()
             .iter()
             .filter(|d| {
@@ -161,28 +150,38 @@ impl TargetGroup {
                     != Some("draining")
             })
             .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-            .collect();
-        let p = Props {
-            name: g.target_group_name().unwrap_or_default().into(),
-            protocol: g.protocol().map(|x| x.as_str()).unwrap_or_default().into(),
-            port: g.port().unwrap_or_default(),
-            vpc_id: g.vpc_id().unwrap_or_default().into(),
-            target_type: g
-                .target_type()
-                .map(|x| x.as_str())
-                .unwrap_or_default()
-                .into(),
-            health_check_path: g.health_check_path().map(str::to_string),
-            health_check_matcher: g.matcher().and_then(|m| m.http_code()).map(str::to_string),
-            health_check_interval: g.health_check_interval_seconds(),
-            healthy_threshold: g.healthy_threshold_count(),
-            unhealthy_threshold: g.unhealthy_threshold_count(),
-            targets,
-            tags,
-        };
-        Ok(live(&SPEC, arn, &p, &[("arn", json!(arn))]))
+            .collect())
     }
+}
 
+fn group_arn(g: &Group) -> &str {
+    g.target_group_arn().unwrap_or_default()
+}
+
+fn live_of(g: &Group, tags: Tags, targets: Vec<String>) -> Live {
+    let arn = group_arn(g);
+    let p = Props {
+        name: g.target_group_name().unwrap_or_default().into(),
+        protocol: g.protocol().map(|x| x.as_str()).unwrap_or_default().into(),
+        port: g.port().unwrap_or_default(),
+        vpc_id: g.vpc_id().unwrap_or_default().into(),
+        target_type: g
+            .target_type()
+            .map(|x| x.as_str())
+            .unwrap_or_default()
+            .into(),
+        health_check_path: g.health_check_path().map(str::to_string),
+        health_check_matcher: g.matcher().and_then(|m| m.http_code()).map(str::to_string),
+        health_check_interval: g.health_check_interval_seconds(),
+        healthy_threshold: g.healthy_threshold_count(),
+        unhealthy_threshold: g.unhealthy_threshold_count(),
+        targets,
+        tags,
+    };
+    live(&SPEC, arn, &p, &[("arn", json!(arn))])
+}
+
+impl TargetGroup {
     /// Registers first: the group never goes empty while instances are replaced.
     async fn set_targets(
         &self,

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
-use crate::aws::{Clients, Create, Kind, Query, Svc, each, live};
+use crate::aws::{Clients, Create, Kind, Query, Svc, each, live, with_detail};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Takes, Ty, def, local, new, p, req};
 use crate::provider::Live;
@@ -144,17 +144,21 @@ pub(crate) struct Bucket {
 impl Bucket {
     /// One bucket's settings; `None` when it does not exist.
     async fn read_bucket(&self, name: &str) -> Result<Option<Live>> {
-        let Some(tags) = self.tags(name).await? else {
+        // One call per setting (S3 has no batch read), all at once; the
+        // tags' answer says whether the bucket exists.
+        let settings = async {
+            tokio::try_join!(
+                self.encryption(name),
+                self.versioning(name),
+                self.public_access_blocked(name),
+                self.ownership(name),
+                self.lifecycle(name),
+            )
+        };
+        let Some((tags, settings)) = with_detail(self.tags(name), settings).await? else {
             return Ok(None);
         };
-        // One call per setting (S3 has no batch read); all at once.
-        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle) = tokio::try_join!(
-            self.encryption(name),
-            self.versioning(name),
-            self.public_access_blocked(name),
-            self.ownership(name),
-            self.lifecycle(name),
-        )?;
+        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle) = settings;
         let p = Props {
             bucket: name.into(),
             versioning,

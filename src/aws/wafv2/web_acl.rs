@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{Waf, is_code};
 use crate::aws::call::call;
 use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
+use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one, with_detail};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -179,14 +179,20 @@ impl WebAcl {
     async fn get(&self, arn: &str) -> Result<Option<(Live, String)>> {
         let (name, id) = name_and_id(arn)?;
         let s = &self.0;
-        let r = match call!(s, read "GetWebACL", get_web_acl()
-            .name(&name)
-            .id(&id)
-            .scope(Scope::Regional))
-        .await
-        {
-            Err(e) if is_code(&e, "WAFNonexistentItemException") => return Ok(None),
-            r => r?,
+        let acl = async {
+            match call!(s, read "GetWebACL", get_web_acl()
+                .name(&name)
+                .id(&id)
+                .scope(Scope::Regional))
+            .await
+            {
+                Err(e) if is_code(&e, "WAFNonexistentItemException") => Ok(None),
+                Ok(r) if r.web_acl().is_none() => Ok(None),
+                r => r.map(Some),
+            }
+        };
+        let Some((r, tags)) = with_detail(acl, self.tags(arn)).await? else {
+            return Ok(None);
         };
         let Some(acl) = r.web_acl() else {
             return Ok(None);
@@ -209,7 +215,7 @@ impl WebAcl {
                 .iter()
                 .find_map(|r| r.statement()?.rate_based_statement().map(|s| s.limit()))
                 .unwrap_or(0),
-            tags: self.tags(arn).await?,
+            tags,
         };
         let token = r.lock_token().unwrap_or_default().to_string();
         Ok(Some((live(&SPEC, arn, &p, &[("arn", json!(arn))]), token)))
@@ -313,13 +319,11 @@ impl Kind for WebAcl {
             Query::Owned(..) => self.arns().await?,
             Query::All | Query::Inside(..) => vec![],
         };
-        let mut out = Vec::new();
-        for arn in &arns {
-            out.extend(self.get(arn).await?.map(|x| x.0));
-        }
+        let found = each(arns.iter().map(|a| self.get(a)).collect::<Vec<_>>()).await?;
+        let out = found.into_iter().flatten().map(|x| x.0);
         Ok(match q {
             Query::Owned(stack, _) => out.into_iter().filter(|l| owns(stack, l)).collect(),
-            _ => out,
+            _ => out.collect(),
         })
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
