@@ -130,7 +130,7 @@ enum Cmd {
         #[arg(short = 'o', long = "out", value_name = "PLANFILE")]
         out: Option<PathBuf>,
         /// Draw the dependency graph with each resource coloured by its planned action:
-        /// FILE.svg (needs Graphviz) or FILE.dot.
+        /// FILE.svg or FILE.dot.
         #[arg(long, value_name = "FILE")]
         graph: Option<PathBuf>,
     },

@@ -1,8 +1,5 @@
 //! `provision graph`: the dependency graph as DOT, JSON or SVG.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use super::Common;
 use crate::diag::{Error, Result};
 use crate::graph;
@@ -28,27 +25,34 @@ pub fn run(c: &Common, format: Format) -> Result<i32> {
     Ok(0)
 }
 
-/// Renders DOT to SVG with Graphviz's `dot`, when it is installed.
+/// Renders DOT to SVG in process (layout-rs: no Graphviz needed; for
+/// Graphviz's own drawing, `--format dot | dot -Tsvg`).
 pub fn dot_to_svg(dot: &str) -> Result<String> {
-    let mut child = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Error::other(format!(
-                "cannot run Graphviz `dot` ({e}); install it (apt-get install graphviz) or use --format dot"
-            ))
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(dot.as_bytes())?;
+    use layout::backends::svg::SVGWriter;
+    use layout::gv::{DotParser, GraphBuilder};
+    let ast = DotParser::new(dot)
+        .process()
+        .map_err(|e| Error::other(format!("internal: the graph's DOT did not parse: {e}")))?;
+    let mut builder = GraphBuilder::new();
+    builder.visit_graph(&ast);
+    let mut graph = builder.get();
+    let mut svg = SVGWriter::new();
+    graph.do_it(false, false, false, &mut svg);
+    Ok(svg.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The reference stack drawn without Graphviz: every resource is in the picture.
+    #[test]
+    fn the_reference_stack_draws_as_svg() {
+        let src = include_str!("../../stacks/three-az.yaml");
+        let stack = crate::stack::load("stacks/three-az.yaml", src, &[]).unwrap();
+        let svg = super::dot_to_svg(&crate::graph::dot(&stack)).unwrap();
+        assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+        for i in &stack.instances {
+            let label = format!(">{}<", i.address);
+            assert!(svg.contains(&label), "{} is not drawn", i.address);
+        }
     }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        return Err(Error::other(format!(
-            "dot failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }

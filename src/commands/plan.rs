@@ -58,7 +58,7 @@ pub struct PlanOpts {
     pub json: bool,
     pub out: Option<PathBuf>,
     /// Draw the graph with each node coloured by its planned action
-    /// (`.svg` through Graphviz, anything else as DOT).
+    /// (`.svg` drawn in process, anything else as DOT).
     pub graph: Option<PathBuf>,
 }
 
