@@ -181,6 +181,14 @@ async fn drift_reports_exactly_what_changed_outside_and_only_reads() {
         .map(|c| c["operation"].as_str().unwrap())
         .collect();
     assert!(ops.contains(&"DescribeSecurityGroups"), "{ops:?}");
+    // Only the services the stack and state use: an EC2 stack asks EC2 alone.
+    let services: Vec<&str> = v["api_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["service"].as_str().unwrap())
+        .collect();
+    assert!(services.iter().all(|s| *s == "EC2"), "{services:?}");
     assert!(
         ops.iter()
             .all(|o| o.starts_with("Describe") || o.starts_with("List") || o.starts_with("Get")),
