@@ -55,6 +55,14 @@ pub trait Cloud: Send + Sync {
     /// absent from the answer.
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>>;
 
+    /// Reads what state records, given the properties it recorded of each:
+    /// a kind that AWS reads fastest by a parent those name (EFS mount
+    /// targets by their file system) uses them; the rest read by id.
+    async fn read_recorded(&self, kind: &str, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+        let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
+        self.read(kind, &ids).await
+    }
+
     /// Resources of one kind that belong to this stack though state does not
     /// record them: by the ownership tag, or, for kinds whose identity is a
     /// name (S3 buckets, EFS creation tokens), by the names in `wanted`.

@@ -42,11 +42,20 @@ pub async fn refresh(
     state: Option<&State>,
     search: Search,
 ) -> Result<Refreshed> {
-    let mut recorded: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // Per kind, the ids state records with their recorded properties (some
+    // reads go by a parent those name: mount targets by file system).
+    let mut recorded: BTreeMap<&str, Vec<(String, Value)>> = BTreeMap::new();
     if let Some(st) = state {
-        let ids = st.resources.values().map(|r| (&r.kind, &r.id));
-        for (k, id) in ids.chain(st.deposed.iter().map(|d| (&d.kind, &d.id))) {
-            recorded.entry(k).or_default().push(id.clone());
+        let objs = st
+            .resources
+            .values()
+            .map(|r| (&r.kind, &r.id, &r.properties));
+        let deposed = st.deposed.iter().map(|d| (&d.kind, &d.id, &d.properties));
+        for (k, id, props) in objs.chain(deposed) {
+            recorded
+                .entry(k)
+                .or_default()
+                .push((id.clone(), props.clone()));
         }
     }
     let wanted = wanted(stack, state);
@@ -100,10 +109,11 @@ async fn read_kind(
     cloud: &dyn Cloud,
     kind: &str,
     stack_name: &str,
-    ids: &[String],
+    recorded: &[(String, Value)],
     wanted: &[Wanted],
     look: bool,
 ) -> Result<KindRead> {
+    let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
     let by_filter = crate::kind::lookup(kind).is_some_and(|k| k.owned_by_filter);
     let owned = if look {
         cloud.find_owned(kind, stack_name, wanted).await?
@@ -111,13 +121,13 @@ async fn read_kind(
         vec![]
     };
     let mut live: Vec<Live> = Vec::new();
-    let mut rest: Vec<String> = ids.to_vec();
+    let mut rest: Vec<(String, Value)> = recorded.to_vec();
     if by_filter {
         live.extend(owned.iter().filter(|l| ids.contains(&l.id)).cloned());
-        rest.retain(|id| !live.iter().any(|l| &l.id == id));
+        rest.retain(|(id, _)| !live.iter().any(|l| &l.id == id));
     }
     if !rest.is_empty() {
-        live.extend(cloud.read(kind, &rest).await?);
+        live.extend(cloud.read_recorded(kind, &rest).await?);
     }
     Ok(KindRead {
         kind: kind.to_string(),

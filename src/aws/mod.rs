@@ -128,6 +128,13 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// that cannot answer a query (no tags to find its own by, no way to
     /// list the region) answers it with nothing.
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>>;
+    /// Reads what state records, knowing what it recorded of each: for
+    /// kinds AWS reads fastest by a parent those properties name. The rest
+    /// read by id.
+    async fn describe_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+        let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
+        self.describe(Query::Ids(&ids)).await
+    }
     async fn create(&self, p: &Self::Props, c: &Create<'_>) -> Result<Live>;
     /// Waits until an object created moments ago (or found again after a
     /// lost answer) is usable, and reads it. Kinds with nothing to wait for
@@ -173,6 +180,7 @@ const CREATE_ATTEMPTS: u32 = 3;
 trait Resource: Send + Sync {
     fn spec(&self) -> &'static KindSpec;
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
+    async fn read_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>>;
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
     async fn create(&self, props: &Value, timeout: Duration, intent: &Intent) -> Result<Live>;
     async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live>;
@@ -258,6 +266,12 @@ impl<K: Kind> Resource for Typed<K> {
             return Ok(vec![]);
         }
         self.0.describe(Query::Ids(ids)).await
+    }
+    async fn read_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+        if recorded.is_empty() {
+            return Ok(vec![]);
+        }
+        self.0.describe_recorded(recorded).await
     }
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.0.describe(Query::Owned(stack, wanted)).await
@@ -676,6 +690,9 @@ impl AwsCloud {
 impl Cloud for AwsCloud {
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
         self.kind(kind)?.read(ids).await
+    }
+    async fn read_recorded(&self, kind: &str, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+        self.kind(kind)?.read_recorded(recorded).await
     }
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await

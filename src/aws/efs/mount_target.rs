@@ -2,12 +2,13 @@
 //! gives mount targets no tags: a create that meets an existing one in the
 //! same subnet adopts it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_efs::types::{LifeCycleState, MountTargetDescription};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Efs;
 use crate::aws::call::call;
@@ -26,7 +27,7 @@ static SPEC: KindSpec = KindSpec {
         "availability_zone",
         "network_interface_id",
     ],
-    refresh_cost: "1 DescribeMountTargets + 1 DescribeMountTargetSecurityGroups per mount target",
+    refresh_cost: "1 DescribeMountTargets per file system + 1 DescribeMountTargetSecurityGroups per mount target",
     // Mount targets take a minute or two either way.
     takes: Takes::secs(90, 5, 60),
     ..KindSpec::new(
@@ -51,6 +52,14 @@ pub(crate) struct Props {
 
 pub(crate) struct MountTarget(pub(crate) Efs);
 
+/// The mount targets that are not gone or going.
+fn alive(found: impl Iterator<Item = (Live, LifeCycleState)>) -> Vec<Live> {
+    found
+        .filter(|(_, st)| !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting))
+        .map(|x| x.0)
+        .collect()
+}
+
 impl MountTarget {
     /// One mount target, or a file system's, with their states.
     async fn list(
@@ -67,11 +76,11 @@ impl MountTarget {
             Err(e) if is(&e, Class::NotFound) => return Ok(vec![]),
             r => r?,
         };
-        let mut out = Vec::new();
-        for m in r.mount_targets() {
-            out.push((self.live_of(m).await?, m.life_cycle_state().clone()));
-        }
-        Ok(out)
+        let full = r
+            .mount_targets()
+            .iter()
+            .map(|m| async move { Ok((self.live_of(m).await?, m.life_cycle_state().clone())) });
+        each(full.collect::<Vec<_>>()).await
     }
 
     /// A mount target with its security groups (a call each).
@@ -132,11 +141,31 @@ impl Kind for MountTarget {
                 .collect::<Vec<_>>(),
         )
         .await?;
-        let alive = found
-            .into_iter()
-            .flatten()
-            .filter(|(_, st)| !matches!(st, LifeCycleState::Deleted | LifeCycleState::Deleting));
-        Ok(alive.map(|x| x.0).collect())
+        Ok(alive(found.into_iter().flatten()))
+    }
+    /// What state records is read a file system at a time (the file system
+    /// its properties name: one DescribeMountTargets for all of its mount
+    /// targets); what names none, one by one.
+    async fn describe_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+        let mut by_fs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut alone: Vec<String> = Vec::new();
+        for (id, props) in recorded {
+            match props["file_system_id"].as_str() {
+                Some(fs) => by_fs.entry(fs).or_default().push(id),
+                None => alone.push(id.clone()),
+            }
+        }
+        let per_fs = by_fs.into_iter().map(|(fs, ids)| async move {
+            let all = self.list(None, Some(fs)).await?;
+            Ok(all
+                .into_iter()
+                .filter(|(l, _)| ids.contains(&l.id.as_str()))
+                .collect::<Vec<_>>())
+        });
+        let found = each(per_fs.collect::<Vec<_>>()).await?;
+        let mut out = alive(found.into_iter().flatten());
+        out.extend(self.describe(Query::Ids(&alone)).await?);
+        Ok(out)
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let timeout = c.timeout;
