@@ -95,6 +95,35 @@ pub struct KindSpec {
     /// How long AWS typically takes, in seconds: the executor starts the
     /// operations with the longest expected chain behind them first.
     pub takes: Takes,
+    /// How the Resource Groups Tagging API names this kind's objects, for
+    /// kinds whose own APIs cannot filter by tag: the search for a stack's
+    /// orphans (drift, destroy) asks that index which objects carry the
+    /// stack's tag, and reads only those, instead of listing the region
+    /// and reading every object's tags.
+    pub tagged: Option<Tagged>,
+}
+
+/// An ARN of a kind as the tagging index lists it:
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:PREFIX...`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tagged {
+    pub service: &'static str,
+    pub prefix: &'static str,
+    /// The kind's id is the whole ARN (else what follows the prefix).
+    pub id_is_arn: bool,
+}
+
+impl Tagged {
+    /// The id of the object this ARN names, if it is one of this kind.
+    pub fn id_of(&self, arn: &str) -> Option<String> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [_, _, service, _, _, resource] = parts[..] else {
+            return None;
+        };
+        let rest = resource.strip_prefix(self.prefix)?;
+        (service == self.service && !rest.is_empty())
+            .then(|| if self.id_is_arn { arn } else { rest }.to_string())
+    }
 }
 
 /// Typical seconds an operation of a kind takes on AWS, including its waits.
@@ -169,6 +198,7 @@ impl KindSpec {
             waits: "",
             owned_by_filter: false,
             takes: Takes::QUICK,
+            tagged: None,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {
@@ -655,6 +685,38 @@ mod tests {
         for k in crate::aws::KINDS {
             all(k.props, k.name);
         }
+    }
+
+    /// ARNs as the tagging index lists them, to the ids the kinds read by.
+    #[test]
+    fn tagged_arns_name_their_kind_and_id() {
+        let group = Tagged {
+            service: "rds",
+            prefix: "subgrp:",
+            id_is_arn: false,
+        };
+        let arn = "arn:aws:rds:eu-west-1:123456789012:subgrp:eproc-db";
+        assert_eq!(group.id_of(arn).as_deref(), Some("eproc-db"));
+        assert_eq!(
+            group.id_of("arn:aws:rds:eu-west-1:123456789012:db:eproc-db"),
+            None
+        );
+        assert_eq!(group.id_of("arn:aws:ec2:eu-west-1:1:subgrp:x"), None);
+        assert_eq!(group.id_of("not an arn"), None);
+        let acl = Tagged {
+            service: "wafv2",
+            prefix: "regional/webacl/",
+            id_is_arn: true,
+        };
+        let arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/eproc-web/1a2b";
+        assert_eq!(acl.id_of(arn).as_deref(), Some(arn));
+        let fs = Tagged {
+            service: "elasticfilesystem",
+            prefix: "file-system/",
+            id_is_arn: false,
+        };
+        let arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123";
+        assert_eq!(fs.id_of(arn).as_deref(), Some("fs-0123"));
     }
 
     #[test]

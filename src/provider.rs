@@ -68,6 +68,14 @@ pub trait Cloud: Send + Sync {
     /// name (S3 buckets, EFS creation tokens), by the names in `wanted`.
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
 
+    /// Objects of one kind that carry the stack's ownership tag, when no
+    /// address is missing and no create of the kind is in doubt (drift and
+    /// destroy looking for orphans): a cloud may answer from an index that
+    /// can lag behind the last minutes, since nothing was just created.
+    async fn find_orphans(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+        self.find_owned(kind, stack, &[]).await
+    }
+
     /// Every object of one kind inside these containers (VPCs, zones, load
     /// balancers), whoever made it, minus what AWS makes itself (a default
     /// group, a main route table, a zone's SOA and NS records); nothing for

@@ -25,6 +25,18 @@ pub enum Search {
     Everywhere,
 }
 
+/// How refresh looks for a kind's objects that state does not record.
+#[derive(Debug, Clone, Copy)]
+enum Look {
+    /// Not at all.
+    No,
+    /// For addresses state lacks, or after a create in doubt: with the
+    /// kind's own reads (right after a create, nothing else is current).
+    Owned,
+    /// For orphans only, nothing just created: an index may answer.
+    Orphans,
+}
+
 /// What one kind's reads found: recorded objects by id, and the stack's own.
 struct KindRead {
     kind: String,
@@ -67,10 +79,17 @@ pub async fn refresh(
     kinds.extend(wanted.keys().copied());
     kinds.extend(out.searched.iter().map(String::as_str));
     let none = (Vec::new(), Vec::new());
+    let doubtful = state.map(State::doubtful_kinds).unwrap_or_default();
     let reads = kinds.iter().map(|&k| {
         let ids = recorded.get(k).unwrap_or(&none.0);
         let w = wanted.get(k).unwrap_or(&none.1);
-        let look = !w.is_empty() || out.searched.contains(k);
+        let look = if !w.is_empty() || doubtful.contains(k) {
+            Look::Owned
+        } else if out.searched.contains(k) {
+            Look::Orphans
+        } else {
+            Look::No
+        };
         read_kind(cloud, k, stack_name, ids, w, look)
     });
     let mut found: Vec<KindRead> = Vec::new();
@@ -111,14 +130,14 @@ async fn read_kind(
     stack_name: &str,
     recorded: &[(String, Value)],
     wanted: &[Wanted],
-    look: bool,
+    look: Look,
 ) -> Result<KindRead> {
     let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
     let by_filter = crate::kind::lookup(kind).is_some_and(|k| k.owned_by_filter);
-    let owned = if look {
-        cloud.find_owned(kind, stack_name, wanted).await?
-    } else {
-        vec![]
+    let owned = match look {
+        Look::Owned => cloud.find_owned(kind, stack_name, wanted).await?,
+        Look::Orphans => cloud.find_orphans(kind, stack_name).await?,
+        Look::No => vec![],
     };
     let mut live: Vec<Live> = Vec::new();
     let mut rest: Vec<(String, Value)> = recorded.to_vec();

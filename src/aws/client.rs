@@ -180,6 +180,9 @@ pub(crate) struct Clients {
     pub route53: Svc<aws_sdk_route53::Client>,
     pub guardduty: Svc<aws_sdk_guardduty::Client>,
     pub acm: Svc<aws_sdk_acm::Client>,
+    /// The Resource Groups Tagging API: which objects carry a stack's tag,
+    /// for finding orphans of kinds whose own APIs cannot filter by tag.
+    pub tagging: Svc<aws_sdk_resourcegroupstagging::Client>,
 }
 
 /// The shared SDK configuration: region (the stack's wins over the
@@ -280,6 +283,7 @@ impl Clients {
             ),
             guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api()),
             acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api()),
+            tagging: Svc::new(client!(aws_sdk_resourcegroupstagging, sdk, counter), api()),
         })
     }
 }

@@ -575,6 +575,7 @@ pub(crate) fn no_id(op: &str) -> Error {
 pub struct AwsCloud {
     kinds: HashMap<&'static str, Box<dyn Resource>>,
     ec2: ec2::Ec2,
+    tagging: Svc<aws_sdk_resourcegroupstagging::Client>,
     pub counter: CallCounter,
     retries: std::sync::Arc<std::sync::Mutex<call::RetryCounts>>,
     pub region: String,
@@ -592,6 +593,7 @@ impl AwsCloud {
         Ok(AwsCloud {
             kinds,
             ec2: clients.ec2.clone(),
+            tagging: clients.tagging.clone(),
             counter,
             retries: clients.retries,
             region: clients.region,
@@ -678,6 +680,43 @@ impl AwsCloud {
         Ok(out)
     }
 
+    /// The stack's objects of one kind that the tagging index lists (the
+    /// ARNs carrying the stack's tag, of the kind's service), read by id:
+    /// the index finds candidates at the cost of the stack's size, not the
+    /// account's; what it lists that is gone, or no longer the stack's, is
+    /// dropped by the read, which is the authority.
+    async fn owned_by_index(
+        &self,
+        r: &dyn Resource,
+        t: &crate::kind::Tagged,
+        stack: &str,
+    ) -> Result<Vec<Live>> {
+        use aws_sdk_resourcegroupstagging::types::TagFilter;
+        let s = &self.tagging;
+        let filter = TagFilter::builder()
+            .key(crate::stack::TAG_STACK)
+            .values(stack)
+            .build();
+        let found = call::pages!(
+            s,
+            "GetResources",
+            get_resources()
+                .tag_filters(filter.clone())
+                .resource_type_filters(t.service)
+                .resources_per_page(100)
+        )
+        .await?;
+        let ids: Vec<String> = found
+            .iter()
+            .filter_map(|m| t.id_of(m.resource_arn()?))
+            .collect();
+        let live = r.read(&ids).await?;
+        Ok(live
+            .into_iter()
+            .filter(|l| l.props["tags"][crate::stack::TAG_STACK] == stack)
+            .collect())
+    }
+
     fn kind(&self, kind: &str) -> Result<&dyn Resource> {
         self.kinds
             .get(kind)
@@ -696,6 +735,14 @@ impl Cloud for AwsCloud {
     }
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await
+    }
+    /// Through the tagging index where the kind cannot filter by tag itself.
+    async fn find_orphans(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+        let r = self.kind(kind)?;
+        match r.spec().tagged {
+            Some(t) => self.owned_by_index(r, &t, stack).await,
+            None => r.find_owned(stack, &[]).await,
+        }
     }
     async fn inside(&self, kind: &str, c: Container, ids: &[String]) -> Result<Vec<Live>> {
         if ids.is_empty() {

@@ -40,8 +40,11 @@ resources:
     properties: {encrypted: true}
 ";
 
-fn calls_of_a_clean_plan(w: &World, s: &str) -> String {
-    let r = w.run(&["--stats", "plan", "-s", s, "--detailed-exitcode"]);
+/// The calls a command makes, per operation, when it finds nothing to do.
+fn calls_of(w: &World, args: &[&str]) -> String {
+    let mut all = vec!["--stats"];
+    all.extend(args);
+    let r = w.run(&all);
     r.code(0);
     let text = format!("{}{}", r.stdout, r.stderr);
     let from = text.find("API calls: ").expect("--stats prints the calls");
@@ -49,12 +52,14 @@ fn calls_of_a_clean_plan(w: &World, s: &str) -> String {
 }
 
 #[tokio::test]
-async fn unrelated_objects_do_not_change_what_a_plan_costs() {
+async fn unrelated_objects_do_not_change_what_a_plan_or_drift_costs() {
     let w = World::new();
     let s = w.write_stack("cost.yaml", STACK);
     let s = s.to_str().unwrap();
     w.run(&["apply", "-s", s, "--auto-approve"]).ok();
-    let before = calls_of_a_clean_plan(&w, s);
+    let plan = ["plan", "-s", s, "--detailed-exitcode"];
+    let drift = ["drift", "-s", s];
+    let (before, drift_before) = (calls_of(&w, &plan), calls_of(&w, &drift));
     // More than a page (100) of each, made behind provision's back.
     let (ec2, rds, cache, efs) = (
         w.ec2().await,
@@ -107,7 +112,7 @@ async fn unrelated_objects_do_not_change_what_a_plan_costs() {
             .await
             .unwrap();
     }
-    let after = calls_of_a_clean_plan(&w, s);
+    let after = calls_of(&w, &plan);
     assert_eq!(before, after, "the calls of a clean plan moved");
     for read in [
         "DescribeDBSubnetGroups",
@@ -116,4 +121,39 @@ async fn unrelated_objects_do_not_change_what_a_plan_costs() {
     ] {
         assert!(before.contains(read), "{before}");
     }
+    // Drift looks for orphans in every kind the stack uses: through the
+    // tagging index where a kind's API cannot filter by tag, so its cost
+    // does not move either.
+    assert_eq!(
+        drift_before,
+        calls_of(&w, &drift),
+        "the calls of drift moved"
+    );
+    assert!(drift_before.contains("GetResources"), "{drift_before}");
+
+    // The index finds this state's orphan among them all: a replication
+    // group carrying the stack's tags and this state's lineage, that the
+    // state records nowhere.
+    let lineage = w.state("cost")["lineage"].as_str().unwrap().to_string();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_elasticache::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    cache
+        .create_replication_group()
+        .replication_group_id("stray")
+        .replication_group_description("an earlier attempt's")
+        .cache_subnet_group_name("cost-cache")
+        .tags(tag("provision:stack", "cost"))
+        .tags(tag("provision:address", "stray"))
+        .tags(tag("provision:lineage", &lineage))
+        .send()
+        .await
+        .unwrap();
+    w.run(&["drift", "-s", s])
+        .has("stray")
+        .has("0 unmanaged")
+        .has("1 orphaned");
 }

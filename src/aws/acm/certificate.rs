@@ -16,10 +16,15 @@ use crate::aws::tags::{self, Tags, owns};
 use crate::aws::wait::{Seen, until};
 use crate::aws::{Clients, Create, Kind, Query, each, live, read_one, with_detail};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Tagged, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    tagged: Some(Tagged {
+        service: "acm",
+        prefix: "certificate/",
+        id_is_arn: true,
+    }),
     outputs: &[
         "id",
         "arn",

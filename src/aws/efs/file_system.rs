@@ -20,11 +20,16 @@ use crate::aws::tags::{self, Tags};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, each, live, one_by_one_or_all, read_one};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p};
+use crate::kind::{KindSpec, TAGS, Tagged, Takes, Ty, def, new, p};
 use crate::provider::Live;
 use crate::stack::{TAG_ADDRESS, TAG_STACK};
 
 static SPEC: KindSpec = KindSpec {
+    tagged: Some(Tagged {
+        service: "elasticfilesystem",
+        prefix: "file-system/",
+        id_is_arn: false,
+    }),
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &["id", "arn", "dns_name"],
     refresh_cost: "1 DescribeFileSystems per file system (up to 10; beyond, 1 per 100 in the region) + 1 DescribeLifecycleConfiguration and 1 DescribeBackupPolicy per file system",

@@ -21,10 +21,15 @@ use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, each, live, one_by_one_or_all};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req};
+use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Tagged, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    tagged: Some(Tagged {
+        service: "elasticache",
+        prefix: "replicationgroup:",
+        id_is_arn: false,
+    }),
     waits: "create and update until `available` (fails at once on `create-failed`); delete until AWS answers not found.",
     outputs: &["id", "arn", "primary_endpoint", "reader_endpoint"],
     refresh_cost: "1 DescribeReplicationGroups, 1 DescribeCacheClusters (its first member) and 1 ListTagsForResource per group (up to 10 groups; beyond, 1 DescribeReplicationGroups per 100 in the region)",

@@ -8,9 +8,14 @@ use crate::aws::call::{call, pages};
 use crate::aws::subnet_group::{Group, Props, Service, SubnetGroup, props};
 use crate::aws::tags::Tags;
 use crate::diag::Result;
-use crate::kind::KindSpec;
+use crate::kind::{KindSpec, Tagged};
 
 static SPEC: KindSpec = KindSpec {
+    tagged: Some(Tagged {
+        service: "rds",
+        prefix: "subgrp:",
+        id_is_arn: false,
+    }),
     coexist: true,
     unique: Some(("name", 255)),
     in_use: 1200,

@@ -22,10 +22,15 @@ use crate::aws::call::call;
 use crate::aws::tags::{self, Tags, owns};
 use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one, with_detail};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Tagged, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    tagged: Some(Tagged {
+        service: "wafv2",
+        prefix: "regional/webacl/",
+        id_is_arn: true,
+    }),
     coexist: true,
     unique: Some(("name", 128)),
     outputs: &["id", "arn"],
