@@ -433,6 +433,33 @@ where
 /// Reads of one kind in flight at once (kinds are refreshed concurrently too).
 const READS_AT_ONCE: usize = 8;
 
+/// A kind AWS reads one object per call and cannot filter by tag: by id
+/// (`get`; `None` when gone), or, for the stack's own, every id `all` lists,
+/// read and kept when its tags say it is the stack's.
+pub(crate) async fn one_call_each<G, GFut, A, AFut>(
+    q: Query<'_>,
+    all: A,
+    get: G,
+) -> Result<Vec<Live>>
+where
+    G: Fn(String) -> GFut,
+    GFut: std::future::Future<Output = Result<Option<Live>>>,
+    A: FnOnce() -> AFut,
+    AFut: std::future::Future<Output = Result<Vec<String>>>,
+{
+    let ids = match q {
+        Query::Ids(ids) => ids.to_vec(),
+        Query::Owned(..) => all().await?,
+        Query::All | Query::Inside(..) => vec![],
+    };
+    let found = each(ids.into_iter().map(get).collect::<Vec<_>>()).await?;
+    let found = found.into_iter().flatten();
+    Ok(match q {
+        Query::Owned(stack, _) => found.filter(|l| tags::owns(stack, l)).collect(),
+        _ => found.collect(),
+    })
+}
+
 /// Up to this many objects are read one call each rather than by listing
 /// the region, for APIs that take one id or none.
 pub(crate) const ONE_BY_ONE: usize = 10;

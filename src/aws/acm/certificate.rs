@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::{Acm, describe};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::{self, Tags, owns};
+use crate::aws::tags::{self, Tags};
 use crate::aws::wait::{Seen, until};
-use crate::aws::{Clients, Create, Kind, Query, each, live, read_one, with_detail};
+use crate::aws::{Clients, Create, Kind, Query, live, one_call_each, read_one, with_detail};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Tagged, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -136,19 +136,9 @@ impl Kind for Certificate {
         Certificate(c.acm.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        let arns = match q {
-            Query::Ids(ids) => ids.to_vec(),
-            // ListCertificates takes no tag filter: the stack's own are
-            // found by reading each certificate's tags.
-            Query::Owned(..) => self.arns().await?,
-            Query::All | Query::Inside(..) => vec![],
-        };
-        let found = each(arns.iter().map(|a| self.get(a)).collect::<Vec<_>>()).await?;
-        let found = found.into_iter().flatten();
-        Ok(match q {
-            Query::Owned(stack, _) => found.filter(|l| owns(stack, l)).collect(),
-            _ => found.collect(),
-        })
+        // ListCertificates takes no tag filter: the stack's own are found
+        // by reading each certificate's tags.
+        one_call_each(q, || self.arns(), |a| async move { self.get(&a).await }).await
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;

@@ -19,8 +19,8 @@ use serde_json::json;
 
 use super::{Waf, is_code};
 use crate::aws::call::call;
-use crate::aws::tags::{self, Tags, owns};
-use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one, with_detail};
+use crate::aws::tags::{self, Tags};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each, read_one, with_detail};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Tagged, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -319,17 +319,8 @@ impl Kind for WebAcl {
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // GetWebACL takes one ACL: one call per web ACL.
-        let arns = match q {
-            Query::Ids(ids) => ids.to_vec(),
-            Query::Owned(..) => self.arns().await?,
-            Query::All | Query::Inside(..) => vec![],
-        };
-        let found = each(arns.iter().map(|a| self.get(a)).collect::<Vec<_>>()).await?;
-        let out = found.into_iter().flatten().map(|x| x.0);
-        Ok(match q {
-            Query::Owned(stack, _) => out.into_iter().filter(|l| owns(stack, l)).collect(),
-            _ => out.collect(),
-        })
+        let get = |a: String| async move { Ok(self.get(&a).await?.map(|x| x.0)) };
+        one_call_each(q, || self.arns(), get).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let tags = p
