@@ -58,8 +58,8 @@ pub trait Cloud: Send + Sync {
     /// Reads what state records, given the properties it recorded of each:
     /// a kind that AWS reads fastest by a parent those name (EFS mount
     /// targets by their file system) uses them; the rest read by id.
-    async fn read_recorded(&self, kind: &str, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
-        let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
+    async fn read_recorded(&self, kind: &str, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
+        let ids: Vec<String> = recorded.iter().map(|r| r.0.to_string()).collect();
         self.read(kind, &ids).await
     }
 
@@ -72,7 +72,9 @@ pub trait Cloud: Send + Sync {
     /// address is missing and no create of the kind is in doubt (drift and
     /// destroy looking for orphans): a cloud may answer from an index that
     /// can lag behind the last minutes, since nothing was just created.
-    async fn find_orphans(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+    /// `known` are the ids state records (read apart): a cloud that reads
+    /// candidates one by one need not read those again.
+    async fn find_orphans(&self, kind: &str, stack: &str, _known: &[String]) -> Result<Vec<Live>> {
         self.find_owned(kind, stack, &[]).await
     }
 

@@ -56,7 +56,7 @@ pub async fn refresh(
 ) -> Result<Refreshed> {
     // Per kind, the ids state records with their recorded properties (some
     // reads go by a parent those name: mount targets by file system).
-    let mut recorded: BTreeMap<&str, Vec<(String, Value)>> = BTreeMap::new();
+    let mut recorded: BTreeMap<&str, Vec<(&str, &Value)>> = BTreeMap::new();
     if let Some(st) = state {
         let objs = st
             .resources
@@ -64,10 +64,7 @@ pub async fn refresh(
             .map(|r| (&r.kind, &r.id, &r.properties));
         let deposed = st.deposed.iter().map(|d| (&d.kind, &d.id, &d.properties));
         for (k, id, props) in objs.chain(deposed) {
-            recorded
-                .entry(k)
-                .or_default()
-                .push((id.clone(), props.clone()));
+            recorded.entry(k).or_default().push((id, props));
         }
     }
     let wanted = wanted(stack, state);
@@ -128,22 +125,22 @@ async fn read_kind(
     cloud: &dyn Cloud,
     kind: &str,
     stack_name: &str,
-    recorded: &[(String, Value)],
+    recorded: &[(&str, &Value)],
     wanted: &[Wanted],
     look: Look,
 ) -> Result<KindRead> {
-    let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
+    let ids: Vec<String> = recorded.iter().map(|r| r.0.to_string()).collect();
     let by_filter = crate::kind::lookup(kind).is_some_and(|k| k.owned_by_filter);
     let owned = match look {
         Look::Owned => cloud.find_owned(kind, stack_name, wanted).await?,
-        Look::Orphans => cloud.find_orphans(kind, stack_name).await?,
+        Look::Orphans => cloud.find_orphans(kind, stack_name, &ids).await?,
         Look::No => vec![],
     };
     let mut live: Vec<Live> = Vec::new();
-    let mut rest: Vec<(String, Value)> = recorded.to_vec();
+    let mut rest: Vec<(&str, &Value)> = recorded.to_vec();
     if by_filter {
         live.extend(owned.iter().filter(|l| ids.contains(&l.id)).cloned());
-        rest.retain(|(id, _)| !live.iter().any(|l| &l.id == id));
+        rest.retain(|(id, _)| !live.iter().any(|l| l.id == *id));
     }
     if !rest.is_empty() {
         live.extend(cloud.read_recorded(kind, &rest).await?);

@@ -131,8 +131,8 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     /// Reads what state records, knowing what it recorded of each: for
     /// kinds AWS reads fastest by a parent those properties name. The rest
     /// read by id.
-    async fn describe_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
-        let ids: Vec<String> = recorded.iter().map(|r| r.0.clone()).collect();
+    async fn describe_recorded(&self, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
+        let ids: Vec<String> = recorded.iter().map(|r| r.0.to_string()).collect();
         self.describe(Query::Ids(&ids)).await
     }
     async fn create(&self, p: &Self::Props, c: &Create<'_>) -> Result<Live>;
@@ -180,7 +180,7 @@ const CREATE_ATTEMPTS: u32 = 3;
 trait Resource: Send + Sync {
     fn spec(&self) -> &'static KindSpec;
     async fn read(&self, ids: &[String]) -> Result<Vec<Live>>;
-    async fn read_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>>;
+    async fn read_recorded(&self, recorded: &[(&str, &Value)]) -> Result<Vec<Live>>;
     async fn find_owned(&self, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>>;
     async fn create(&self, props: &Value, timeout: Duration, intent: &Intent) -> Result<Live>;
     async fn update(&self, id: &str, b: &Value, a: &Value, timeout: Duration) -> Result<Live>;
@@ -267,7 +267,7 @@ impl<K: Kind> Resource for Typed<K> {
         }
         self.0.describe(Query::Ids(ids)).await
     }
-    async fn read_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+    async fn read_recorded(&self, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
         if recorded.is_empty() {
             return Ok(vec![]);
         }
@@ -708,15 +708,16 @@ impl AwsCloud {
     }
 
     /// The stack's objects of one kind that the tagging index lists (the
-    /// ARNs carrying the stack's tag, of the kind's service), read by id:
-    /// the index finds candidates at the cost of the stack's size, not the
-    /// account's; what it lists that is gone, or no longer the stack's, is
-    /// dropped by the read, which is the authority.
+    /// ARNs carrying the stack's tag, of the kind's service), but for the
+    /// `known` ids, read by id: the index finds candidates at the cost of the
+    /// stack's size, not the account's; what it lists that is gone, or no
+    /// longer the stack's, is dropped by the read, which is the authority.
     async fn owned_by_index(
         &self,
         r: &dyn Resource,
         t: &crate::kind::Tagged,
         stack: &str,
+        known: &[String],
     ) -> Result<Vec<Live>> {
         use aws_sdk_resourcegroupstagging::types::TagFilter;
         let s = &self.tagging;
@@ -736,6 +737,7 @@ impl AwsCloud {
         let ids: Vec<String> = found
             .iter()
             .filter_map(|m| t.id_of(m.resource_arn()?))
+            .filter(|id| !known.contains(id))
             .collect();
         let live = r.read(&ids).await?;
         Ok(live
@@ -757,17 +759,17 @@ impl Cloud for AwsCloud {
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
         self.kind(kind)?.read(ids).await
     }
-    async fn read_recorded(&self, kind: &str, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+    async fn read_recorded(&self, kind: &str, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
         self.kind(kind)?.read_recorded(recorded).await
     }
     async fn find_owned(&self, kind: &str, stack: &str, wanted: &[Wanted]) -> Result<Vec<Live>> {
         self.kind(kind)?.find_owned(stack, wanted).await
     }
     /// Through the tagging index where the kind cannot filter by tag itself.
-    async fn find_orphans(&self, kind: &str, stack: &str) -> Result<Vec<Live>> {
+    async fn find_orphans(&self, kind: &str, stack: &str, known: &[String]) -> Result<Vec<Live>> {
         let r = self.kind(kind)?;
         match r.spec().tagged {
-            Some(t) => self.owned_by_index(r, &t, stack).await,
+            Some(t) => self.owned_by_index(r, &t, stack, known).await,
             None => r.find_owned(stack, &[]).await,
         }
     }

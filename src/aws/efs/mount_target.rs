@@ -61,11 +61,13 @@ fn alive(found: impl Iterator<Item = (Live, LifeCycleState)>) -> Vec<Live> {
 }
 
 impl MountTarget {
-    /// One mount target, or a file system's, with their states.
+    /// One mount target, or those of a file system that `keep` keeps (their
+    /// security groups cost a call each), with their states.
     async fn list(
         &self,
         mount_target: Option<&str>,
         file_system: Option<&str>,
+        keep: &(dyn Fn(&MountTargetDescription) -> bool + Sync),
     ) -> Result<Vec<(Live, LifeCycleState)>> {
         let s = &self.0;
         let r = match call!(s, read "DescribeMountTargets", describe_mount_targets()
@@ -79,6 +81,7 @@ impl MountTarget {
         let full = r
             .mount_targets()
             .iter()
+            .filter(|m| keep(m))
             .map(|m| async move { Ok((self.live_of(m).await?, m.life_cycle_state().clone())) });
         each(full.collect::<Vec<_>>()).await
     }
@@ -105,11 +108,9 @@ impl MountTarget {
 
     /// The mount target a conflicting create met: the file system's one in that subnet.
     async fn existing(&self, p: &Props) -> Result<Option<String>> {
-        let all = self.list(None, Some(&p.file_system_id)).await?;
-        let found = all
-            .into_iter()
-            .find(|(l, _)| l.props["subnet_id"] == p.subnet_id.as_str());
-        Ok(found.map(|(l, _)| l.id))
+        let in_subnet = |m: &MountTargetDescription| m.subnet_id() == p.subnet_id;
+        let all = self.list(None, Some(&p.file_system_id), &in_subnet).await?;
+        Ok(all.into_iter().next().map(|(l, _)| l.id))
     }
 
     async fn set_groups(&self, id: &str, groups: &[String]) -> Result<()> {
@@ -137,7 +138,7 @@ impl Kind for MountTarget {
         };
         let found = each(
             ids.iter()
-                .map(|id| self.list(Some(id), None))
+                .map(|id| self.list(Some(id), None, &|_| true))
                 .collect::<Vec<_>>(),
         )
         .await?;
@@ -146,21 +147,18 @@ impl Kind for MountTarget {
     /// What state records is read a file system at a time (the file system
     /// its properties name: one DescribeMountTargets for all of its mount
     /// targets); what names none, one by one.
-    async fn describe_recorded(&self, recorded: &[(String, Value)]) -> Result<Vec<Live>> {
+    async fn describe_recorded(&self, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
         let mut by_fs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut alone: Vec<String> = Vec::new();
         for (id, props) in recorded {
             match props["file_system_id"].as_str() {
                 Some(fs) => by_fs.entry(fs).or_default().push(id),
-                None => alone.push(id.clone()),
+                None => alone.push(id.to_string()),
             }
         }
         let per_fs = by_fs.into_iter().map(|(fs, ids)| async move {
-            let all = self.list(None, Some(fs)).await?;
-            Ok(all
-                .into_iter()
-                .filter(|(l, _)| ids.contains(&l.id.as_str()))
-                .collect::<Vec<_>>())
+            let recorded = |m: &MountTargetDescription| ids.contains(&m.mount_target_id());
+            self.list(None, Some(fs), &recorded).await
         });
         let found = each(per_fs.collect::<Vec<_>>()).await?;
         let mut out = alive(found.into_iter().flatten());
@@ -194,7 +192,7 @@ impl Kind for MountTarget {
     async fn ready(&self, id: &str, timeout: Duration) -> Result<Live> {
         let what = format!("mount target {id} to become available");
         wait::for_status(&what, timeout, &["available"], &["error"], || async {
-            let found = self.list(Some(id), None).await?;
+            let found = self.list(Some(id), None, &|_| true).await?;
             Ok(found
                 .into_iter()
                 .next()
