@@ -187,6 +187,10 @@ pub fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// The longest line an error shows with a source snippet (longer ones are
+/// named by line and column only).
+const SNIPPET_LINE_BYTES: usize = 4096;
+
 fn snippet(e: &StackError, src: &Arc<str>) -> Option<String> {
     if e.loc.line == 0 {
         return None;
@@ -194,6 +198,11 @@ fn snippet(e: &StackError, src: &Arc<str>) -> Option<String> {
     let mut offset = 0usize;
     for (i, line) in src.split_inclusive('\n').enumerate() {
         if i + 1 == e.loc.line as usize {
+            // miette pads with the column as a format width, which panics
+            // past 65,535; a line that long shows nothing readable anyway.
+            if line.len() > SNIPPET_LINE_BYTES {
+                return None;
+            }
             let col = (e.loc.col.max(1) - 1) as usize;
             let byte = line
                 .char_indices()
@@ -250,5 +259,28 @@ impl std::error::Error for Error {}
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error far out on a very long line (found by the fuzz test: miette
+    /// panics on columns past 65,535) is named, not drawn.
+    #[test]
+    fn an_error_on_a_huge_line_renders_without_a_snippet() {
+        let src = format!("stack: {}\n", "x".repeat(70_000));
+        let e = Error::stack(vec![StackError::at(
+            "s.yaml",
+            Loc {
+                line: 1,
+                col: 69_000,
+            },
+            "bad",
+        )])
+        .with_source(&src);
+        let text = e.render();
+        assert!(text.contains("s.yaml:1:69000"), "{text}");
     }
 }

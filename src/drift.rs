@@ -1,15 +1,17 @@
 //! Drift: what changed outside provision since the last apply. Pure.
 //!
 //! Compares the last applied state with what is live (never with the YAML),
-//! and classifies each difference: `modified` (one entry per property, with a
-//! line diff of nested values), `deleted`, or `unmanaged` (carries this
-//! stack's ownership tags but state does not know it).
+//! and says what it found of each object as a [`Finding`]: a property
+//! modified (one entry per property, with both values), deleted, an orphan,
+//! another state's object with the stack's tags, or one made by hand inside
+//! what the state manages. Drawing the differences is the renderer's.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::plan::{Drift, Refreshed, changed_props};
+use crate::compare::{changed_props, managed};
+use crate::model::{Drift, Finding, Refreshed};
 use crate::provider::{Container, Live};
 use crate::state::State;
 
@@ -66,57 +68,6 @@ fn strip(mut v: Value, path: &[String]) -> Value {
     v
 }
 
-/// Pretty JSON lines of a value, for line diffs.
-fn lines(v: Option<&Value>) -> String {
-    let v = v.map(crate::kind::sorted);
-    let text = match v.as_ref() {
-        None => String::new(),
-        Some(Value::String(s)) if s.contains('\n') => s.clone(),
-        Some(Value::String(s)) => {
-            // A JSON document in a string (a policy) is diffed as a document.
-            match serde_json::from_str::<Value>(s) {
-                Ok(doc @ (Value::Object(_) | Value::Array(_))) => {
-                    serde_json::to_string_pretty(&crate::kind::sorted(&doc)).unwrap_or_default()
-                }
-                _ => s.clone(),
-            }
-        }
-        Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
-    };
-    text + "\n"
-}
-
-/// `-`/`+` lines of one property: lists of objects (rules, routes, records)
-/// item by item, one line each; anything else line by line.
-pub fn property_diff(prop: &str, recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> {
-    let objects = |v: Option<&Value>| -> Option<Vec<Value>> {
-        match v.map(crate::kind::sorted) {
-            Some(Value::Array(a)) if a.iter().all(Value::is_object) => Some(a),
-            None | Some(Value::Null) => Some(vec![]),
-            _ => None,
-        }
-    };
-    match (objects(recorded), objects(live)) {
-        (Some(b), Some(a)) if !(b.is_empty() && a.is_empty()) => {
-            crate::render::item_diff(prop, &b, &a)
-        }
-        _ => line_diff(recorded, live),
-    }
-}
-
-/// `-`/`+` lines between two values (unchanged lines are left out).
-pub fn line_diff(recorded: Option<&Value>, live: Option<&Value>) -> Vec<String> {
-    let (a, b) = (lines(recorded), lines(live));
-    similar::TextDiff::from_lines(&a, &b)
-        .iter_all_changes()
-        .filter_map(|c| match c.tag() {
-            similar::ChangeTag::Delete => Some(format!("- {}", c.value().trim_end())),
-            similar::ChangeTag::Insert => Some(format!("+ {}", c.value().trim_end())),
-            similar::ChangeTag::Equal => None,
-        })
-        .collect()
-}
-
 /// Every difference between the last applied state and live, minus the ignored.
 pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
     let mut out = Vec::new();
@@ -126,10 +77,7 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
         match live.recorded.get(addr) {
             Some(Some(l)) => {
                 let known = crate::kind::lookup(&rec.kind);
-                for p in changed_props(
-                    &rec.properties,
-                    &crate::plan::managed(&l.props, &rec.properties),
-                ) {
+                for p in changed_props(&rec.properties, &managed(&l.props, &rec.properties)) {
                     if known.is_some_and(|k| k.prop(&p).is_none()) {
                         continue;
                     }
@@ -155,22 +103,21 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
                     }
                     out.push(Drift {
                         address: addr.clone(),
-                        class: "modified".into(),
-                        diff: property_diff(&p, before.as_ref(), after.as_ref()),
-                        recorded: before,
-                        live: after,
-                        property: Some(p),
-                        kind: Some(rec.kind.clone()),
-                        id: Some(rec.id.clone()),
+                        kind: rec.kind.clone(),
+                        id: rec.id.clone(),
+                        finding: Finding::Modified {
+                            property: p,
+                            recorded: before,
+                            live: after,
+                        },
                     });
                 }
             }
             Some(None) => out.push(Drift {
                 address: addr.clone(),
-                class: "deleted".into(),
-                kind: Some(rec.kind.clone()),
-                id: Some(rec.id.clone()),
-                ..Drift::default()
+                kind: rec.kind.clone(),
+                id: rec.id.clone(),
+                finding: Finding::Deleted,
             }),
             None => {}
         }
@@ -189,17 +136,17 @@ fn silenced(rules: &[Rule], address: &str) -> bool {
 pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
     let orphans = live.orphans.iter().map(|(kind, l)| Drift {
         address: l.address().unwrap_or_else(|| "?".into()),
-        class: "orphan".into(),
-        kind: Some(kind.clone()),
-        id: Some(l.id.clone()),
-        ..Drift::default()
+        kind: kind.clone(),
+        id: l.id.clone(),
+        finding: Finding::Orphan,
     });
     let unclaimed = live.unclaimed.iter().map(|u| Drift {
         address: u.address.clone().unwrap_or_else(|| "?".into()),
-        class: "unmanaged".into(),
-        kind: Some(u.kind.clone()),
-        id: Some(u.id.clone()),
-        ..Drift::default()
+        kind: u.kind.clone(),
+        id: u.id.clone(),
+        finding: Finding::Unclaimed {
+            lineage: u.lineage.clone(),
+        },
     });
     orphans
         .chain(unclaimed)
@@ -220,8 +167,8 @@ pub fn managed_containers(state: &State) -> BTreeMap<Container, BTreeMap<String,
     }
     let mut out: BTreeMap<Container, BTreeMap<String, String>> = BTreeMap::new();
     for r in state.resources.values() {
-        for (c, prop) in Container::ALL {
-            if let Some(parent) = r.properties.get(prop).and_then(Value::as_str)
+        for c in Container::ALL {
+            if let Some(parent) = r.properties.get(c.prop()).and_then(Value::as_str)
                 && let Some(addr) = address_of.get(parent)
             {
                 out.entry(c)
@@ -252,27 +199,26 @@ pub fn handmade(
         .filter(|(_, l)| !ours.contains(l.id.as_str()))
         .filter(|(_, l)| l.props["tags"].get(crate::stack::TAG_STACK).is_none())
         .filter_map(|(kind, l)| {
-            let parent = Container::ALL.iter().find_map(|(c, prop)| {
-                let id = l.props.get(*prop).and_then(Value::as_str)?;
+            let parent = Container::ALL.iter().find_map(|c| {
+                let id = l.props.get(c.prop()).and_then(Value::as_str)?;
                 containers.get(c)?.get_key_value(id)
             });
-            let inside = match parent {
-                Some((id, addr)) => format!("inside {addr} ({id})"),
-                None => "inside what this stack manages".into(),
-            };
             // What the object says of itself (an interface's description).
-            let what = match l.props.get("description").and_then(Value::as_str) {
-                Some(d) if !d.is_empty() => format!(" ({d:?})"),
-                _ => String::new(),
-            };
+            let description = l
+                .props
+                .get("description")
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string);
             let address = format!("{}[{}]", kind, l.id);
             (!silenced(rules, &address)).then(|| Drift {
                 address,
-                class: "unmanaged".into(),
-                kind: Some(kind.clone()),
-                id: Some(l.id.clone()),
-                property: Some(format!("made outside provision {inside}{what}")),
-                ..Drift::default()
+                kind: kind.clone(),
+                id: l.id.clone(),
+                finding: Finding::HandMade {
+                    inside: parent.map(|(id, addr)| (addr.clone(), id.clone())),
+                    description,
+                },
             })
         })
         .collect()
@@ -293,36 +239,6 @@ mod tests {
         assert!(Rule::parse("public[*].tags").unwrap().matches("public[b]"));
         assert!(!Rule::parse("public[*].tags").unwrap().matches("private[b]"));
         assert!(Rule::parse("vpc").is_err());
-    }
-
-    #[test]
-    fn a_rule_opened_by_hand_reads_as_one_line() {
-        let rule = |port: i64, cidr: &str, desc: &str| {
-            serde_json::json!({"protocol": "tcp", "from_port": port, "to_port": port,
-                "cidr_block": cidr, "description": desc})
-        };
-        let before = serde_json::json!([rule(443, "10.0.0.0/16", "")]);
-        let after = serde_json::json!([rule(443, "10.0.0.0/16", ""), rule(22, "0.0.0.0/0", "ssh")]);
-        let d = property_diff("ingress", Some(&before), Some(&after));
-        assert_eq!(d, vec!["+ ingress tcp 22 from 0.0.0.0/0 \"ssh\""]);
-        let all = serde_json::json!([{"protocol": "-1", "from_port": 0, "to_port": 0,
-            "cidr_blocks": ["0.0.0.0/0"], "security_group_ids": []}]);
-        let d = property_diff("egress", Some(&all), Some(&serde_json::json!([])));
-        assert_eq!(d, vec!["- egress all to 0.0.0.0/0"]);
-    }
-
-    #[test]
-    fn nested_values_and_documents_diff_by_line() {
-        let d = line_diff(
-            Some(&json!({"A": "1", "B": "2"})),
-            Some(&json!({"A": "1", "B": "3"})),
-        );
-        assert_eq!(d, vec!["-   \"B\": \"2\"", "+   \"B\": \"3\""]);
-        let pol_a = json!(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}"#);
-        let pol_b = json!(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#);
-        let d = line_diff(Some(&pol_a), Some(&pol_b));
-        assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[1].contains("s3:*"));
     }
 
     #[test]

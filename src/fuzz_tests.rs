@@ -19,7 +19,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::diag::Error;
-use crate::plan::{self, Refreshed};
+use crate::model::Refreshed;
+use crate::plan;
 
 /// A case that takes longer than this hangs (a debug build on a busy machine
 /// loads the reference stack in well under a second).
@@ -77,7 +78,7 @@ fn outcome(src: &str) -> Result<(), String> {
             if let Ok(p) = plan::plan(&stack, None, &Refreshed::default()) {
                 PLANNED.fetch_add(1, Relaxed);
                 let _ = crate::render::plan(&p);
-                let _ = crate::commands::plan::plan_json(&p);
+                let _ = crate::render::json::plan(&p);
             }
             Ok(())
         }

@@ -9,9 +9,9 @@
 //! Kind names are `service.type`, lower case, as AWS names the service in its
 //! API (`ec2.vpc`, `elbv2.load_balancer`, ...).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Ty {
     Str,
     Bool,
@@ -26,12 +26,13 @@ pub enum Ty {
     Tags,
     /// A list of objects with the given fields; compared as a set.
     ObjList(&'static [Prop]),
-    /// Security-group rules as written (these fields), kept one per source
-    /// (see [`canonical`]).
-    Rules(&'static [Prop]),
+    /// Rules as written (these fields), brought to canonical form by the
+    /// kind's own function (a security group's: one rule per source), and
+    /// drawn one rule a line (`tcp 22 from 0.0.0.0/0`).
+    Rules(&'static [Prop], fn(Value) -> Value),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Prop {
     pub name: &'static str,
     pub ty: Ty,
@@ -43,6 +44,10 @@ pub struct Prop {
     /// A setting of provision's, not of AWS (read back from state, never from AWS):
     /// `skip_final_snapshot`, `force_destroy`.
     pub local: bool,
+    /// For a field of a list's items: part of what says which item it is (a
+    /// route's destination, a record's name and type), so an item whose key
+    /// fields stay and whose others change is shown changed, not replaced.
+    pub key: bool,
     pub doc: &'static str,
 }
 
@@ -51,6 +56,44 @@ pub struct Prop {
 pub enum ReplaceOrder {
     DeleteThenCreate,
     CreateThenDelete,
+}
+
+/// What other objects live in: drift looks inside the ones the state
+/// manages for objects made by hand. A closed set: a kind names the one it
+/// lives in ([`KindSpec::inside`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Container {
+    /// Subnets, route tables, security groups, instances, gateways.
+    Vpc,
+    /// Records.
+    Zone,
+    /// Listeners.
+    LoadBalancer,
+}
+
+impl Container {
+    pub const ALL: [Container; 3] = [Container::Vpc, Container::Zone, Container::LoadBalancer];
+
+    /// The property an object names its container by.
+    pub fn prop(self) -> &'static str {
+        match self {
+            Container::Vpc => "vpc_id",
+            Container::Zone => "zone_id",
+            Container::LoadBalancer => "load_balancer_arn",
+        }
+    }
+}
+
+/// Whether drift looks inside managed containers for hand-made objects of
+/// a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inside {
+    /// The kind lives in no container.
+    Nothing,
+    /// It lives in one, and its reads answer `Query::Inside` for it.
+    Searched(Container),
+    /// It lives in one, but is not looked for there (why, for the docs).
+    NotSearched(Container, &'static str),
 }
 
 /// A CIDR property that must lie inside the block of the resource another
@@ -101,6 +144,9 @@ pub struct KindSpec {
     /// stack's tag, and reads only those, instead of listing the region
     /// and reading every object's tags.
     pub tagged: Option<Tagged>,
+    /// The container its objects live in, and whether drift looks there
+    /// for hand-made ones.
+    pub inside: Inside,
 }
 
 /// An ARN of a kind as the tagging index lists it:
@@ -174,9 +220,18 @@ pub fn is_suffixed(live: &str, base: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_hexdigit())
 }
 
-/// `base` with a new replacement's suffix, within `max` characters.
-pub fn suffixed(base: &str, max: usize) -> String {
-    let hex = uuid::Uuid::new_v4().simple().to_string();
+/// `base` with a replacement's suffix, within `max` characters. The suffix
+/// is drawn from `seed` (the id of the object being replaced): the same plan
+/// gives the same name every time it is made, and every replaced object a
+/// name of its own.
+pub fn suffixed(base: &str, max: usize, seed: &str) -> String {
+    // FNV-1a: small, stable across builds and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes().chain(base.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let hex = format!("{h:016x}");
     format!("{}-{}", stem(base, max), &hex[..SUFFIX_LEN - 1])
 }
 
@@ -199,6 +254,7 @@ impl KindSpec {
             owned_by_filter: false,
             takes: Takes::QUICK,
             tagged: None,
+            inside: Inside::Nothing,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {
@@ -218,6 +274,7 @@ pub const fn p(name: &'static str, ty: Ty, doc: &'static str) -> Prop {
         force_new: false,
         default: None,
         local: false,
+        key: false,
         doc,
     }
 }
@@ -234,6 +291,11 @@ pub const fn new(mut x: Prop) -> Prop {
 /// A setting of provision's own, kept in state.
 pub const fn local(mut x: Prop) -> Prop {
     x.local = true;
+    x
+}
+/// Part of what identifies an item of a list (see [`Prop::key`]).
+pub const fn key(mut x: Prop) -> Prop {
+    x.key = true;
     x
 }
 /// With a default (JSON text).
@@ -308,7 +370,7 @@ pub fn check(ty: &Ty, v: &Value, path: &str) -> Result<(), String> {
             }
             _ => bad("a mapping of tag names to values"),
         },
-        Ty::ObjList(fields) | Ty::Rules(fields) => check_objects(fields, v, path),
+        Ty::ObjList(fields) | Ty::Rules(fields, _) => check_objects(fields, v, path),
     }
 }
 
@@ -445,7 +507,7 @@ fn canon_value(ty: &Ty, v: Value) -> Value {
             ),
             _ => Value::Object(Map::new()),
         },
-        Ty::Rules(_) => canon_rules(v),
+        Ty::Rules(_, canon) => sorted_set(canon(v)),
         Ty::ObjList(fields) => {
             let mut a: Vec<Value> = items(v)
                 .into_iter()
@@ -478,70 +540,20 @@ fn items(v: Value) -> Vec<Value> {
     }
 }
 
-/// Security group rules, one per source: `{protocol, from_port, to_port,
-/// cidr_block | security_group_id, description?}`; protocol `all` is `-1`
-/// with ports -1, as EC2 reports it.
-fn canon_rules(v: Value) -> Value {
-    let mut out = Vec::new();
-    for r in items(v) {
-        let proto = match r.get("protocol").and_then(Value::as_str).unwrap_or("tcp") {
-            "all" | "-1" => "-1".to_string(),
-            "6" => "tcp".into(),
-            "17" => "udp".into(),
-            "1" => "icmp".into(),
-            other => other.to_lowercase(),
-        };
-        let int = |k: &str| {
-            r.get(k).and_then(|x| match x {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
-            })
-        };
-        let (from, to) = if proto == "-1" {
-            (-1, -1)
-        } else {
-            let from = int("from_port").or_else(|| int("port")).unwrap_or(0);
-            (from, int("to_port").or_else(|| int("port")).unwrap_or(from))
-        };
-        let desc = r
-            .get("description")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let mut push = |key: &str, src: &Value| {
-            let mut o = json!({"protocol": proto, "from_port": from, "to_port": to, key: src});
-            if let Some(d) = desc {
-                o["description"] = json!(d);
-            }
-            out.push(o);
-        };
-        let list = |k: &str| r.get(k).and_then(Value::as_array).cloned();
-        for c in list("cidr_blocks").into_iter().flatten() {
-            push("cidr_block", &c);
-        }
-        for g in list("security_group_ids").into_iter().flatten() {
-            push("security_group_id", &g);
-        }
-        for (single, key) in [
-            ("cidr_block", "cidr_block"),
-            ("security_group_id", "security_group_id"),
-        ] {
-            if let Some(x) = r.get(single) {
-                push(key, x);
-            }
-        }
-    }
-    sort_values(&mut out);
-    out.dedup();
-    Value::Array(out)
-}
-
 /// Sorts items by their text with keys in order: the same items sort the
 /// same whatever order their keys were inserted in (serde_json keeps
 /// insertion order here), so a set read back from AWS or from state compares
 /// equal to the one the stack wrote.
 fn sort_values(a: &mut [Value]) {
     a.sort_by_cached_key(|x| sorted(x).to_string());
+}
+
+/// A list as a set: sorted as [`sort_values`] sorts, duplicates dropped.
+fn sorted_set(v: Value) -> Value {
+    let mut a = items(v);
+    sort_values(&mut a);
+    a.dedup();
+    Value::Array(a)
 }
 
 /// One property's value in canonical form (sets sorted, rules split, numbers
@@ -561,7 +573,7 @@ fn type_name(ty: &Ty) -> String {
         Ty::StrList { set: false } => "list of strings".into(),
         Ty::Tags => "map".into(),
         Ty::ObjList(f) => format!("list of {{{}}}", fields(f)),
-        Ty::Rules(f) => format!("list of rules {{{}}}", fields(f)),
+        Ty::Rules(f, _) => format!("list of rules {{{}}}", fields(f)),
     }
 }
 
@@ -642,6 +654,7 @@ pub fn docs_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn rules_flatten_and_sort() {
@@ -677,7 +690,7 @@ mod tests {
                         .unwrap_or_else(|e| panic!("{kind}.{}: default {d}: {e}", p.name));
                     check(&p.ty, &v, p.name).unwrap_or_else(|e| panic!("{kind}: {e}"));
                 }
-                if let Ty::ObjList(f) | Ty::Rules(f) = p.ty {
+                if let Ty::ObjList(f) | Ty::Rules(f, _) = p.ty {
                     all(f, kind);
                 }
             }

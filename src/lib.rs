@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod commands;
+pub mod compare;
 pub mod diag;
 pub mod drift;
 pub mod exec;
@@ -9,6 +10,7 @@ pub mod expr;
 pub mod graph;
 pub mod kind;
 pub mod limits;
+pub mod model;
 pub mod plan;
 pub mod provider;
 pub mod refresh;
@@ -71,6 +73,106 @@ mod architecture {
         // The walkthrough's example is a registered kind.
         let registry = std::fs::read_to_string(root().join("src/aws/mod.rs")).unwrap();
         assert!(doc.contains("src/aws/ec2/eip.rs") && registry.contains("ec2::eip::Eip,"));
+    }
+
+    /// Every source file outside the services' folders is on the map: the
+    /// map is where a new engineer starts.
+    #[test]
+    fn every_file_is_on_the_map() {
+        let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+        let mut files = Vec::new();
+        sources(&root().join("src"), &mut files);
+        let services = root().join("src/aws");
+        for f in files {
+            let in_service = f
+                .parent()
+                .is_some_and(|d| d != services && d.starts_with(&services));
+            if in_service {
+                continue;
+            }
+            let rel = f.strip_prefix(root().join("src")).unwrap();
+            let name = rel.file_name().unwrap().to_string_lossy().to_string();
+            let named = doc.contains(&format!("`{}`", rel.display()))
+                || doc.contains(&format!("`{name}`"))
+                || (name == "mod.rs"
+                    && doc.contains(&format!("`{}/`", rel.parent().unwrap().display())));
+            assert!(named, "ARCHITECTURE.md does not name src/{}", rel.display());
+        }
+    }
+
+    /// The core imports in one direction (ARCHITECTURE.md, bird's-eye
+    /// view): no module imports one that imports it back.
+    #[test]
+    fn the_core_has_no_import_circles() {
+        let forbidden: &[(&str, &[&str])] = &[
+            (
+                "src/model.rs",
+                &[
+                    "crate::plan",
+                    "crate::drift",
+                    "crate::refresh",
+                    "crate::exec",
+                    "crate::render",
+                ],
+            ),
+            (
+                "src/compare.rs",
+                &[
+                    "crate::plan",
+                    "crate::drift",
+                    "crate::exec",
+                    "crate::render",
+                ],
+            ),
+            (
+                "src/plan.rs",
+                &["crate::exec", "crate::render", "crate::refresh"],
+            ),
+            (
+                "src/drift.rs",
+                &[
+                    "crate::plan",
+                    "crate::exec",
+                    "crate::render",
+                    "crate::refresh",
+                ],
+            ),
+            (
+                "src/refresh.rs",
+                &["crate::plan", "crate::exec", "crate::render"],
+            ),
+            (
+                "src/render",
+                &[
+                    "crate::plan",
+                    "crate::drift",
+                    "crate::refresh",
+                    "crate::aws",
+                ],
+            ),
+            (
+                "src/exec",
+                &["crate::plan", "crate::render", "crate::drift", "crate::aws"],
+            ),
+        ];
+        for (path, banned) in forbidden {
+            let p = root().join(path);
+            let mut files = Vec::new();
+            if p.is_dir() {
+                sources(&p, &mut files);
+            } else {
+                files.push(p);
+            }
+            for f in files {
+                let text = code(&f);
+                for b in *banned {
+                    let used = text.match_indices(b).any(|(i, _)| {
+                        !text[i + b.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                    });
+                    assert!(!used, "{} imports {b}", f.display());
+                }
+            }
+        }
     }
 
     #[test]

@@ -257,12 +257,8 @@ fn apply_opts(r: &RunArgs, i: &Interrupt) -> ApplyOpts {
 }
 
 async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
-    let s = &cli.s;
     match &cli.cmd {
-        Cmd::Validate => {
-            provision::session::load_stack(&s.stack, &s.vars)?;
-            Ok(0)
-        }
+        Cmd::Validate => commands::validate(&common(&cli, &i)),
         Cmd::Plan {
             detailed_exitcode,
             json,
@@ -295,28 +291,19 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             metrics_addr,
             on_drift,
         } => {
-            let c = common(&cli, &i);
-            let rules = ignore
-                .iter()
-                .map(|i| provision::drift::Rule::parse(i))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(Error::Other)?;
-            let Some(every) = every else {
-                return commands::drift::run(&c, &rules, *json).await;
+            let o = commands::drift::DriftOpts {
+                json: *json,
+                ignore: ignore.clone(),
+                every: every.map(|every| provision::watch::WatchOpts {
+                    every,
+                    jitter_percent: *jitter,
+                    reports: reports.clone(),
+                    keep: *keep,
+                    metrics_addr: *metrics_addr,
+                    on_drift: on_drift.clone(),
+                }),
             };
-            let reports = reports.clone().unwrap_or_else(|| {
-                let dir = s.stack.parent().unwrap_or(std::path::Path::new("."));
-                dir.join(".provision/drift-reports")
-            });
-            let o = provision::watch::WatchOpts {
-                every: *every,
-                jitter_percent: *jitter,
-                reports: Some(reports),
-                keep: *keep,
-                metrics_addr: *metrics_addr,
-                on_drift: on_drift.clone(),
-            };
-            provision::watch::watch(&c, &rules, &o, i.clone()).await
+            commands::drift::run(&common(&cli, &i), &o).await
         }
         Cmd::ForceUnlock { lock_id } => {
             commands::state::force_unlock(&common(&cli, &i), lock_id).await

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::diag::Result;
+pub use crate::kind::Container;
 
 /// A resource as read from the cloud.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,27 +140,6 @@ pub trait Cloud: Send + Sync {
     async fn create_blocker(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {
         Ok(None)
     }
-}
-
-/// What other objects live in: drift looks inside the ones the state
-/// manages for objects made by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Container {
-    /// Subnets, route tables, security groups, instances, gateways.
-    Vpc,
-    /// Records.
-    Zone,
-    /// Listeners.
-    LoadBalancer,
-}
-
-impl Container {
-    /// Every container, with the property its children name it by.
-    pub const ALL: [(Container, &'static str); 3] = [
-        (Container::Vpc, "vpc_id"),
-        (Container::Zone, "zone_id"),
-        (Container::LoadBalancer, "load_balancer_arn"),
-    ];
 }
 
 /// A desired resource missing from state, for `find_owned`.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::diag::Result;
-use crate::plan::{Action, Plan, Refreshed, Unclaimed};
+use crate::model::{Action, Plan, Refreshed, Unclaimed};
 use crate::provider::{Cloud, Live, Wanted};
 use crate::stack::{Stack, TAG_LINEAGE};
 use crate::state::{Recorded, State};
@@ -275,11 +275,7 @@ pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
                 .map_err(|e| e.at_address(&c.address))?;
             continue;
         }
-        let deletes = matches!(
-            c.action,
-            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
-        );
-        if !deletes || c.gone {
+        if !c.action.deletes() {
             continue;
         }
         if let (Some(id), Some(before)) = (&c.id, &c.before) {

@@ -16,6 +16,7 @@ use crate::commands::Common;
 use crate::commands::drift::DriftReport;
 use crate::diag::{Error, Result};
 
+#[derive(Debug, Clone)]
 pub struct WatchOpts {
     pub every: Duration,
     pub jitter_percent: u8,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::tags::{Tags, owns};
+use super::tags::{Tagging, Tags, owns};
 use super::{Clients, Create, Kind, Query, arn_of, each, live, one_by_one_or_all, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
@@ -55,11 +55,10 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The group with this name (an error when it does not exist), or the
     /// region's groups (the lists take no other filter), tags left empty.
     async fn list(&self, name: Option<&str>) -> Result<Vec<Group>>;
-    /// One group's tags (the lists carry none: a call each).
-    async fn tags(&self, arn: &str) -> Result<Tags>;
+    /// The service's tag calls (the lists carry no tags: a call each).
+    fn tagging(&self) -> &dyn Tagging;
     async fn create(&self, p: &Props) -> Result<()>;
     async fn modify(&self, p: &Props) -> Result<()>;
-    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()>;
     async fn delete(&self, name: &str) -> Result<()>;
 }
 
@@ -80,7 +79,7 @@ impl<S: Service> SubnetGroup<S> {
         let tags = each(
             groups
                 .iter()
-                .map(|g| self.0.tags(&g.arn))
+                .map(|g| self.0.tagging().tags(&g.arn))
                 .collect::<Vec<_>>(),
         )
         .await?;
@@ -128,7 +127,10 @@ impl<S: Service> Kind for SubnetGroup<S> {
         }
         if before.tags != after.tags {
             let arn = arn_of(self, id).await?;
-            self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
+            self.0
+                .tagging()
+                .sync_tags(&arn, &before.tags, &after.tags)
+                .await?;
         }
         read_one(self, id).await
     }

@@ -2,7 +2,6 @@
 //! ownership test. Each service supplies its own remove and add calls.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use crate::diag::Result;
 use crate::provider::Live;
@@ -45,21 +44,132 @@ pub(crate) fn owns(stack: &str, l: &Live) -> bool {
     l.props["tags"][TAG_STACK] == stack
 }
 
-/// Makes an object's tags go from `before` to `after`: the keys to remove
-/// first, then the pairs to set, each call made only when it has work.
-pub(crate) async fn sync<R, RF, A, AF>(before: &Tags, after: &Tags, remove: R, add: A) -> Result<()>
-where
-    R: FnOnce(Vec<String>) -> RF,
-    RF: Future<Output = Result<()>>,
-    A: FnOnce(Vec<(String, String)>) -> AF,
-    AF: Future<Output = Result<()>>,
-{
-    let (set, removed) = changes(before, after);
-    if !removed.is_empty() {
-        remove(removed).await?;
+/// A service's own tag type (every SDK has one, alike but distinct).
+pub(crate) trait SdkTag: Sized {
+    fn pair(&self) -> Option<(&str, &str)>;
+    fn of(key: &str, value: &str) -> Option<Self>;
+}
+
+/// [`SdkTag`] for one service's tag type: `optional` where the SDK's key and
+/// value getters give `Option`s and the builder cannot fail, `required`
+/// where they are plain and the builder checks them.
+macro_rules! sdk_tag {
+    (optional $t:ty) => {
+        impl $crate::aws::tags::SdkTag for $t {
+            fn pair(&self) -> Option<(&str, &str)> {
+                Some((self.key()?, self.value().unwrap_or_default()))
+            }
+            fn of(key: &str, value: &str) -> Option<Self> {
+                Some(<$t>::builder().key(key).value(value).build())
+            }
+        }
+    };
+    (required_key $t:ty) => {
+        impl $crate::aws::tags::SdkTag for $t {
+            fn pair(&self) -> Option<(&str, &str)> {
+                Some((self.key(), self.value().unwrap_or_default()))
+            }
+            fn of(key: &str, value: &str) -> Option<Self> {
+                <$t>::builder().key(key).value(value).build().ok()
+            }
+        }
+    };
+    (required $t:ty) => {
+        impl $crate::aws::tags::SdkTag for $t {
+            fn pair(&self) -> Option<(&str, &str)> {
+                Some((self.key(), self.value()))
+            }
+            fn of(key: &str, value: &str) -> Option<Self> {
+                <$t>::builder().key(key).value(value).build().ok()
+            }
+        }
+    };
+}
+pub(crate) use sdk_tag;
+
+/// [`Tagging`] for a service whose calls name the object by one parameter
+/// (`by`), remove keys with `set_tag_keys` and set tags with `set_tags`;
+/// `read` names the call that lists an object's tags and where its answer
+/// holds them (for services whose reads carry none).
+macro_rules! tagging {
+    (
+        $svc:ty, by $by:ident,
+        untag $untag:literal $untag_fn:ident,
+        tag $tag:literal $tag_fn:ident
+        $(, read $read:literal $read_fn:ident, |$t:ident| $answer:expr)? $(,)?
+    ) => {
+        #[async_trait::async_trait]
+        impl $crate::aws::tags::Tagging for $svc {
+            async fn untag(&self, id: &str, keys: Vec<String>) -> $crate::diag::Result<()> {
+                let s = self;
+                $crate::aws::call::call!(s, write $untag, $untag_fn()
+                    .$by(id)
+                    .set_tag_keys(Some(keys.clone())))
+                .await
+                .map(drop)
+            }
+            async fn tag(
+                &self,
+                id: &str,
+                tags: &$crate::aws::tags::Tags,
+            ) -> $crate::diag::Result<()> {
+                let s = self;
+                let set: Vec<_> = $crate::aws::tags::to_sdk(tags);
+                $crate::aws::call::call!(s, write $tag, $tag_fn()
+                    .$by(id)
+                    .set_tags(Some(set.clone())))
+                .await
+                .map(drop)
+            }
+            $(
+            async fn tags(&self, id: &str) -> $crate::diag::Result<$crate::aws::tags::Tags> {
+                let s = self;
+                let $t = $crate::aws::call::call!(s, detail $read, $read_fn().$by(id)).await?;
+                Ok($crate::aws::tags::from_sdk($answer))
+            }
+            )?
+        }
+    };
+}
+pub(crate) use tagging;
+
+/// Tags as AWS answered them (without AWS's own `aws:` tags).
+pub(crate) fn from_sdk<T: SdkTag>(tags: &[T]) -> Tags {
+    from_pairs(tags.iter().filter_map(SdkTag::pair))
+}
+
+/// Tags as a service's calls take them.
+pub(crate) fn to_sdk<T: SdkTag>(tags: &Tags) -> Vec<T> {
+    tags.iter().filter_map(|(k, v)| T::of(k, v)).collect()
+}
+
+/// One service's tag calls, implemented once per service (on its client):
+/// every kind of the service syncs its tags through it.
+#[async_trait::async_trait]
+pub(crate) trait Tagging: Send + Sync {
+    /// Removes these keys from the object (`id`: an id or ARN, as the
+    /// service's tag calls name objects).
+    async fn untag(&self, id: &str, keys: Vec<String>) -> Result<()>;
+    /// Sets these tags on the object.
+    async fn tag(&self, id: &str, tags: &Tags) -> Result<()>;
+    /// The object's tags, for services whose reads carry none (one call
+    /// each); the others answer with their reads, never here.
+    async fn tags(&self, id: &str) -> Result<Tags> {
+        Err(crate::diag::Error::other(format!(
+            "internal: tags of {id} come with its read"
+        )))
     }
-    if !set.is_empty() {
-        add(set).await?;
+    /// Makes the object's tags go from `before` to `after`: the keys to
+    /// remove first, then the pairs to set, each call made only when it has
+    /// work.
+    async fn sync_tags(&self, id: &str, before: &Tags, after: &Tags) -> Result<()> {
+        let (set, removed) = changes(before, after);
+        if !removed.is_empty() {
+            self.untag(id, removed).await?;
+        }
+        if !set.is_empty() {
+            self.tag(id, &set.into_iter().collect()).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -10,9 +10,11 @@ use super::Common;
 use crate::aws::AwsCloud;
 use crate::diag::Result;
 use crate::drift::Rule;
-use crate::plan::{self, Drift};
+use crate::model::{Drift, DriftClass};
+use crate::plan;
 use crate::refresh::{Search, refresh};
 use crate::render;
+use crate::render::json::DriftItem;
 use crate::session::{Session, connect, load_stack};
 
 /// One drift check's result, as written to reports and printed with `--json`.
@@ -26,9 +28,12 @@ pub struct DriftReport {
     pub drifted: bool,
     /// Resources drifted, by class: `modified`, `deleted`, `unmanaged`.
     pub counts: BTreeMap<String, usize>,
-    pub items: Vec<Drift>,
+    pub items: Vec<DriftItem>,
     /// The AWS operations the check called: all reads.
     pub api_calls: Vec<ApiCall>,
+    /// The findings themselves (`items` is their format 1 text).
+    #[serde(skip)]
+    pub found: Vec<Drift>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,14 +64,15 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     if let Some(st) = st.as_ref() {
         items.extend(handmade(cloud, st, &live, &rules).await?);
     }
-    let mut counts: BTreeMap<String, usize> = ["modified", "deleted", "orphan", "unmanaged"]
+    let mut counts: BTreeMap<String, usize> = DriftClass::ALL
         .iter()
-        .map(|k| (k.to_string(), 0))
+        .map(|k| (k.name().to_string(), 0))
         .collect();
     let mut seen = BTreeSet::new();
     for d in &items {
-        if seen.insert((d.class.clone(), d.address.clone())) {
-            *counts.entry(d.class.clone()).or_default() += 1;
+        let class = d.finding.class();
+        if seen.insert((class, d.address.clone())) {
+            *counts.entry(class.name().to_string()).or_default() += 1;
         }
     }
     let after = cloud.counter.snapshot();
@@ -88,7 +94,8 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
         duration_ms: started.elapsed().map_or(0, |d| d.as_millis() as u64),
         drifted: !items.is_empty(),
         counts,
-        items,
+        items: items.iter().map(render::json::drift_item).collect(),
+        found: items,
         api_calls,
     })
 }
@@ -100,18 +107,20 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
 async fn handmade(
     cloud: &AwsCloud,
     st: &crate::state::State,
-    live: &crate::plan::Refreshed,
+    live: &crate::model::Refreshed,
     rules: &[Rule],
 ) -> Result<Vec<Drift>> {
+    use crate::kind::Inside;
     use crate::provider::{Cloud, Container};
     let containers = crate::drift::managed_containers(st);
-    let ids: Vec<(Container, Vec<String>)> = containers
-        .iter()
-        .map(|(c, m)| (*c, m.keys().cloned().collect()))
-        .collect();
-    let reads = crate::aws::KINDS.iter().flat_map(|k| {
-        ids.iter()
-            .map(move |(c, ids)| async move { (k.name, cloud.inside(k.name, *c, ids).await) })
+    // Each kind that says it is searched in a kind of container, in the
+    // managed containers of that kind.
+    let reads = crate::aws::KINDS.iter().filter_map(|k| {
+        let Inside::Searched(c) = k.inside else {
+            return None;
+        };
+        let ids: Vec<String> = containers.get(&c)?.keys().cloned().collect();
+        Some(async move { (k.name, cloud.inside(k.name, c, &ids).await) })
     });
     let mut found = Vec::new();
     for (kind, r) in futures::future::join_all(reads).await {
@@ -134,12 +143,7 @@ async fn handmade(
                 .map(str::to_string)
         })
         .collect();
-    let interfaces = cloud.loose_interfaces(&vpcs, &known).await?;
-    found.extend(
-        interfaces
-            .into_iter()
-            .map(|l| ("ec2.network_interface".to_string(), l)),
-    );
+    found.extend(cloud.loose_interfaces(&vpcs, &known).await?);
     Ok(crate::drift::handmade(st, &containers, &found, rules))
 }
 
@@ -157,8 +161,38 @@ pub fn summary(r: &DriftReport) -> String {
     )
 }
 
-/// `provision drift` once. Exit 0 no drift, 2 drift, 1 error.
-pub async fn run(c: &Common, rules: &[Rule], json: bool) -> Result<i32> {
+/// What `provision drift` is asked.
+pub struct DriftOpts {
+    pub json: bool,
+    /// `--ignore` rules, as written.
+    pub ignore: Vec<String>,
+    /// `--every`: check on a schedule instead of once.
+    pub every: Option<crate::watch::WatchOpts>,
+}
+
+/// `provision drift`: once (exit 0 no drift, 2 drift, 1 error), or on a
+/// schedule with `--every` until SIGINT or SIGTERM.
+pub async fn run(c: &Common, o: &DriftOpts) -> Result<i32> {
+    let rules = o
+        .ignore
+        .iter()
+        .map(|i| Rule::parse(i))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(crate::diag::Error::Other)?;
+    match &o.every {
+        Some(w) => {
+            let mut w = w.clone();
+            w.reports.get_or_insert_with(|| {
+                let dir = c.stack.parent().unwrap_or(std::path::Path::new("."));
+                dir.join(".provision/drift-reports")
+            });
+            crate::watch::watch(c, &rules, &w, c.interrupt.clone()).await
+        }
+        None => once(c, &rules, o.json).await,
+    }
+}
+
+async fn once(c: &Common, rules: &[Rule], json: bool) -> Result<i32> {
     let stack = load_stack(&c.stack, &c.vars)?;
     let cloud = connect(c, stack.region.as_deref()).await?;
     let r = check(c, &cloud, rules).await?;
@@ -166,7 +200,7 @@ pub async fn run(c: &Common, rules: &[Rule], json: bool) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     } else {
         let mut out = String::new();
-        render::drift(&mut out, &r.items);
+        render::drift(&mut out, &r.found);
         super::show(&out);
         println!("{}", summary(&r));
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::aws::AwsCloud;
 use crate::diag::{Error, Result};
 use crate::exec::{Executor, Op, OpKind, Report, Reporter};
-use crate::plan::Plan;
+use crate::model::Plan;
 use crate::provider::Cloud;
 use crate::session::Session;
 use crate::stack::Stack;
@@ -61,6 +61,12 @@ fn counts_text(title: &str, snap: crate::aws::CallCounts) -> String {
         out.push_str(&format!("  {svc:<w$} {op:<36} {calls}{r}\n"));
     }
     out
+}
+
+/// `provision validate`: loads and checks the stack; silent on success.
+pub fn validate(c: &Common) -> Result<i32> {
+    crate::session::load_stack(&c.stack, &c.vars)?;
+    Ok(0)
 }
 
 /// How apply and destroy run.
@@ -193,7 +199,7 @@ fn verb_ing(op: &Op) -> &'static str {
         OpKind::Create => "creating",
         OpKind::Update => "updating",
         OpKind::Adopt => "adopting",
-        OpKind::Delete | OpKind::DeleteDeposed => "deleting",
+        OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => "deleting",
         OpKind::Forget => "forgetting",
     }
 }
@@ -233,7 +239,7 @@ impl Reporter for Ui {
             OpKind::Create => "created",
             OpKind::Update => "updated",
             OpKind::Adopt => "adopted",
-            OpKind::Delete | OpKind::DeleteDeposed => "deleted",
+            OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => "deleted",
             OpKind::Forget => "forgotten",
         };
         self.line(format!(

@@ -7,11 +7,15 @@ use serde_json::Value;
 
 use super::Common;
 use crate::diag::{Error, Result};
-use crate::plan::{self, Plan};
+use crate::model::Plan;
+use crate::plan;
 use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 use crate::state;
+
+/// The format of saved plans this provision writes and reads.
+pub const PLAN_FORMAT: u32 = 2;
 
 /// A saved plan: the plan, the stack it was made from, and the state it was made against.
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,28 +33,18 @@ impl PlanFile {
     pub fn read(path: &std::path::Path) -> Result<PlanFile> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::other(format!("cannot read plan {}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::other(format!("{} is not a provision plan: {e}", path.display())))
-    }
-}
-
-/// The plan as JSON for machines: unknown values read "(known after apply)".
-pub fn plan_json(p: &Plan) -> Value {
-    fn fix(v: &mut Value) {
-        match v {
-            Value::String(s) if s == crate::expr::UNKNOWN => *s = "(known after apply)".into(),
-            Value::Array(a) => a.iter_mut().for_each(fix),
-            Value::Object(o) => o.values_mut().for_each(fix),
-            _ => {}
+        let not_a_plan =
+            |e: String| Error::other(format!("{} is not a provision plan: {e}", path.display()));
+        let v: Value = serde_json::from_str(&text).map_err(|e| not_a_plan(e.to_string()))?;
+        let format = v.get("format").and_then(Value::as_u64).unwrap_or(0);
+        if format != u64::from(PLAN_FORMAT) {
+            return Err(Error::other(format!(
+                "{} was saved by another version of provision (plan format {format}, this one reads {PLAN_FORMAT}): make a new plan",
+                path.display()
+            )));
         }
+        serde_json::from_value(v).map_err(|e| not_a_plan(e.to_string()))
     }
-    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
-    fix(&mut v);
-    let (add, change, destroy, adopt) = p.counts();
-    v["summary"] =
-        serde_json::json!({"add": add, "change": change, "destroy": destroy, "adopt": adopt});
-    v["format_version"] = serde_json::json!(1);
-    v
 }
 
 pub struct PlanOpts {
@@ -63,9 +57,9 @@ pub struct PlanOpts {
 }
 
 /// The plan drawn on the dependency graph.
-fn draw(stack: &crate::stack::Stack, p: &crate::plan::Plan, path: &std::path::Path) -> Result<()> {
+fn draw(stack: &crate::stack::Stack, p: &Plan, path: &std::path::Path) -> Result<()> {
     use crate::graph::Mark;
-    use crate::plan::Action;
+    use crate::model::Action;
     let mut marks = std::collections::BTreeMap::new();
     let mut gone = Vec::new();
     for c in &p.changes {
@@ -73,8 +67,10 @@ fn draw(stack: &crate::stack::Stack, p: &crate::plan::Plan, path: &std::path::Pa
             Action::Create => Mark::Create,
             Action::Update => Mark::Update,
             Action::DeleteThenCreate | Action::CreateThenDelete => Mark::Replace,
-            Action::Delete => Mark::Delete,
-            Action::NoOp => Mark::Unchanged,
+            Action::Delete | Action::DeleteDeposed | Action::DeleteOrphan | Action::Forget => {
+                Mark::Delete
+            }
+            Action::NoOp | Action::Adopt => Mark::Unchanged,
         };
         if stack.instance(&c.address).is_some() {
             marks.entry(c.address.clone()).or_insert(mark);
@@ -118,7 +114,7 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     if o.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(&p)).unwrap_or_default()
+            serde_json::to_string_pretty(&render::json::plan(&p)).unwrap_or_default()
         );
     } else {
         super::show(&render::plan(&p));
@@ -128,7 +124,7 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     }
     if let Some(path) = &o.out {
         let f = PlanFile {
-            format: 1,
+            format: PLAN_FORMAT,
             stack_file: s.stack.file.clone(),
             stack_source: s.stack.source.clone(),
             vars: s.opts.vars.clone(),

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{Acm, describe};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{Tagging, Tags, to_sdk};
 use crate::aws::wait::{Seen, until};
 use crate::aws::{Clients, Create, Kind, Query, live, one_call_each, read_one, with_detail};
 use crate::diag::Result;
@@ -70,21 +70,9 @@ pub(crate) struct Props {
 pub(crate) struct Certificate(Acm);
 
 impl Certificate {
-    async fn tags(&self, arn: &str) -> Result<Tags> {
-        let s = &self.0;
-        let t = call!(s, detail "ListTagsForCertificate", list_tags_for_certificate()
-            .certificate_arn(arn))
-        .await?;
-        Ok(tags::from_pairs(
-            t.tags()
-                .iter()
-                .map(|t| (t.key(), t.value().unwrap_or_default())),
-        ))
-    }
-
     /// The certificate with its tags and validation record; `None` when gone.
     async fn get(&self, arn: &str) -> Result<Option<Live>> {
-        let Some((c, tags)) = with_detail(describe(&self.0, arn), self.tags(arn)).await? else {
+        let Some((c, tags)) = with_detail(describe(&self.0, arn), self.0.tags(arn)).await? else {
             return Ok(None);
         };
         let domain = c.domain_name().unwrap_or_default().to_string();
@@ -150,11 +138,7 @@ impl Kind for Certificate {
             .filter(char::is_ascii_alphanumeric)
             .take(32)
             .collect();
-        let tags: Vec<Tag> = p
-            .tags
-            .iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
+        let tags: Vec<Tag> = to_sdk(&p.tags);
         let sans = (!p.subject_alternative_names.is_empty()).then(|| {
             let mut all = vec![p.domain_name.clone()];
             all.extend(p.subject_alternative_names.iter().cloned());
@@ -186,33 +170,7 @@ impl Kind for Certificate {
     }
     async fn update(&self, arn: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
-        tags::sync(
-            &before.tags,
-            &after.tags,
-            |gone| async move {
-                let keys: Vec<Tag> = gone
-                    .iter()
-                    .filter_map(|k| Tag::builder().key(k).build().ok())
-                    .collect();
-                call!(s, write "RemoveTagsFromCertificate", remove_tags_from_certificate()
-                    .certificate_arn(arn)
-                    .set_tags(Some(keys.clone())))
-                .await
-                .map(drop)
-            },
-            |add| async move {
-                let t: Vec<Tag> = add
-                    .iter()
-                    .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                    .collect();
-                call!(s, write "AddTagsToCertificate", add_tags_to_certificate()
-                    .certificate_arn(arn)
-                    .set_tags(Some(t.clone())))
-                .await
-                .map(drop)
-            },
-        )
-        .await?;
+        s.sync_tags(arn, &before.tags, &after.tags).await?;
         read_one(self, arn).await
     }
     async fn delete(&self, arn: &str, _: &Props, _: Duration) -> Result<()> {

@@ -7,9 +7,9 @@ use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, query, tag_spec};
 use crate::aws::call::call;
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS};
@@ -26,6 +26,12 @@ static SPEC: KindSpec = KindSpec {
         "An Elastic IP address in the VPC domain.",
         &[TAGS],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "allocation-id",
+    vpc: None,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,7 +52,7 @@ impl Eip {
             .iter()
             .map(|a| {
                 let p = Props {
-                    tags: tags_of(a.tags()),
+                    tags: from_sdk(a.tags()),
                 };
                 let ip = ("public_ip", json!(a.public_ip()));
                 live(&SPEC, a.allocation_id().unwrap_or_default(), &p, &[ip])
@@ -63,7 +69,7 @@ impl Kind for Eip {
         Eip(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        query(q, "allocation-id", |f| self.list(f)).await
+        query(q, BY, |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -76,7 +82,7 @@ impl Kind for Eip {
         read_one(self, id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -11,16 +11,17 @@ use aws_sdk_ec2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, filter, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::wait::{self, Seen};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, ReplaceOrder, TAGS, Takes, Ty, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, ReplaceOrder, TAGS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     waits: "create until `running` (fails at once if it is terminated at launch, with AWS\'s reason); delete until `terminated`.",
     coexist: true,
@@ -46,6 +47,12 @@ static SPEC: KindSpec = KindSpec {
     )
 };
 
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "instance-id",
+    vpc: Some("vpc-id"),
+};
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Props {
@@ -69,7 +76,7 @@ fn live_of(x: &Ec2Instance) -> Live {
         launch_template_id: aws_tag("aws:ec2launchtemplate:id"),
         launch_template_version: aws_tag("aws:ec2launchtemplate:version"),
         subnet_id: x.subnet_id().unwrap_or_default().into(),
-        tags: tags_of(x.tags()),
+        tags: from_sdk(x.tags()),
     };
     let zone = x.placement().and_then(|p| p.availability_zone());
     let outputs = [
@@ -125,7 +132,7 @@ impl Kind for Instance {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         match q {
             Query::All => Ok(vec![]),
-            q => query(q, "instance-id", |f| self.list(f)).await,
+            q => query(q, BY, |f| self.list(f)).await,
         }
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
@@ -171,7 +178,7 @@ impl Kind for Instance {
         .await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {

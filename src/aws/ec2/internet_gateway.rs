@@ -6,16 +6,17 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, query, tag_spec};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Takes, Ty, p};
+use crate::kind::{Container, Inside, KindSpec, TAGS, Takes, Ty, p};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     // In use: NAT gateways keep public addresses mapped while they go.
     in_use: 600,
@@ -27,6 +28,12 @@ static SPEC: KindSpec = KindSpec {
         "An internet gateway, attached to a VPC.",
         &[p("vpc_id", Ty::Str, "the VPC to attach to"), TAGS],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "internet-gateway-id",
+    vpc: Some("attachment.vpc-id"),
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,7 +63,7 @@ impl InternetGateway {
                         .first()
                         .and_then(|a| a.vpc_id())
                         .map(str::to_string),
-                    tags: tags_of(x.tags()),
+                    tags: from_sdk(x.tags()),
                 };
                 live(&SPEC, x.internet_gateway_id().unwrap_or_default(), &p, &[])
             })
@@ -93,7 +100,7 @@ impl Kind for InternetGateway {
         InternetGateway(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        query(q, "internet-gateway-id", |f| self.list(f)).await
+        query(q, BY, |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -119,7 +126,7 @@ impl Kind for InternetGateway {
                 self.attach(id, new).await?;
             }
         }
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {

@@ -14,9 +14,9 @@ use aws_sdk_ec2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, by_pages, each, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
@@ -55,6 +55,12 @@ static SPEC: KindSpec = KindSpec {
             TAGS,
         ],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "launch-template-id",
+    vpc: None,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -157,7 +163,7 @@ fn props_of(t: &Template, data: Option<&ResponseLaunchTemplateData>) -> Props {
             .and_then(|d| d.metadata_options())
             .and_then(|m| m.http_tokens())
             .is_some_and(|t| t.as_str() == "required"),
-        tags: tags_of(t.tags()),
+        tags: from_sdk(t.tags()),
     }
 }
 
@@ -211,7 +217,7 @@ impl Kind for LaunchTemplate {
             // By ids: a filter of template ids exists, but the ids parameter is what AWS documents.
             Query::Ids(ids) => by_pages(ids, 200, |page| self.list(None, Some(page))).await,
             Query::All | Query::Inside(..) => Ok(vec![]),
-            q => query(q, "launch-template-id", |f| self.list(Some(f), None)).await,
+            q => query(q, BY, |f| self.list(Some(f), None)).await,
         }
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
@@ -249,7 +255,7 @@ impl Kind for LaunchTemplate {
                 .default_version(&n))
             .await?;
         }
-        sync_tags(s, id, &before.tags, &after.tags).await?;
+        s.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -22,13 +22,17 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
 
 use super::call::call;
-use super::tags::{self, Tags};
+use super::tags::{self, Tagging, Tags};
 use super::{Query, Svc, by_pages};
 use crate::diag::Result;
 use crate::provider::{Container, Live};
 use crate::stack::TAG_STACK;
 
 pub(crate) type Ec2 = Svc<Client>;
+
+/// Network interfaces are no kind of provision's: drift reports those made
+/// by hand in a managed VPC under this name.
+pub(crate) const NETWORK_INTERFACE: &str = "ec2.network_interface";
 
 /// Ids per Describe call: AWS accepts up to 1000 filter values; 200 keeps
 /// requests small.
@@ -41,15 +45,22 @@ pub(super) fn filter(name: &str, values: &[String]) -> Filter {
         .build()
 }
 
-/// A query as EC2 filters: ids a page at a time by `id_filter`, the stack's
-/// own by its ownership tag, or everything.
-pub(super) async fn query<F, Fut>(q: Query<'_>, id_filter: &str, list: F) -> Result<Vec<Live>>
+/// The filters a kind's objects are found by: their id, and (for kinds
+/// that live in a VPC and are searched there, `Inside::Searched`) their VPC.
+pub(super) struct By {
+    pub id: &'static str,
+    pub vpc: Option<&'static str>,
+}
+
+/// A query as EC2 filters: ids a page at a time by the id filter, the
+/// stack's own by its ownership tag, everything, or what is inside VPCs.
+pub(super) async fn query<F, Fut>(q: Query<'_>, by: By, list: F) -> Result<Vec<Live>>
 where
     F: Fn(Vec<Filter>) -> Fut,
     Fut: Future<Output = Result<Vec<Live>>>,
 {
     match q {
-        Query::Ids(ids) => by_pages(ids, PAGE, |page| list(vec![filter(id_filter, &page)])).await,
+        Query::Ids(ids) => by_pages(ids, PAGE, |page| list(vec![filter(by.id, &page)])).await,
         Query::Owned(stack, _) => {
             list(vec![filter(
                 &format!("tag:{TAG_STACK}"),
@@ -58,7 +69,7 @@ where
             .await
         }
         Query::All => list(vec![]).await,
-        Query::Inside(Container::Vpc, vpcs) => match in_vpc_filter(id_filter) {
+        Query::Inside(Container::Vpc, vpcs) => match by.vpc {
             Some(f) => list(vec![filter(f, vpcs)]).await,
             None => Ok(vec![]),
         },
@@ -66,36 +77,13 @@ where
     }
 }
 
-/// The filter that finds a kind's objects by their VPC, for the kinds that
-/// live inside one (named by their id filter).
-fn in_vpc_filter(id_filter: &str) -> Option<&'static str> {
-    match id_filter {
-        "subnet-id" | "route-table-id" | "group-id" | "instance-id" | "nat-gateway-id" => {
-            Some("vpc-id")
-        }
-        "internet-gateway-id" => Some("attachment.vpc-id"),
-        _ => None,
-    }
-}
-
-pub(super) fn tags_of(tags: &[Tag]) -> Tags {
-    tags::from_pairs(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    )
-}
-
-fn tag_list(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+tags::sdk_tag!(optional Tag);
 
 /// The tags of a create call.
 pub(super) fn tag_spec(rt: ResourceType, tags: &Tags) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(rt)
-        .set_tags(Some(tag_list(tags)))
+        .set_tags(Some(tags::to_sdk(tags)))
         .build()
 }
 
@@ -103,23 +91,20 @@ pub(super) fn flag(v: bool) -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(v).build()
 }
 
-/// Makes the tags of `id` go from `before` to `after`.
-pub(super) async fn sync_tags(s: &Ec2, id: &str, before: &Tags, after: &Tags) -> Result<()> {
-    tags::sync(
-        before,
-        after,
-        |keys| async move {
-            let keys: Vec<Tag> = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
-            call!(s, write "DeleteTags", delete_tags().resources(id).set_tags(Some(keys.clone())))
-                .await
-                .map(drop)
-        },
-        |set| async move {
-            let set = tag_list(&set.into_iter().collect());
-            call!(s, write "CreateTags", create_tags().resources(id).set_tags(Some(set.clone())))
-                .await
-                .map(drop)
-        },
-    )
-    .await
+#[async_trait::async_trait]
+impl Tagging for Ec2 {
+    async fn untag(&self, id: &str, keys: Vec<String>) -> Result<()> {
+        let s = self;
+        let keys: Vec<Tag> = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+        call!(s, write "DeleteTags", delete_tags().resources(id).set_tags(Some(keys.clone())))
+            .await
+            .map(drop)
+    }
+    async fn tag(&self, id: &str, tags: &Tags) -> Result<()> {
+        let s = self;
+        let set: Vec<Tag> = tags::to_sdk(tags);
+        call!(s, write "CreateTags", create_tags().resources(id).set_tags(Some(set.clone())))
+            .await
+            .map(drop)
+    }
 }

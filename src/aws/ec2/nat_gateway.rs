@@ -10,16 +10,17 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, filter, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::wait::{self, Seen};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     outputs: &["id", "network_interface_id"],
     owned_by_filter: true,
     waits: "create until `available` (fails at once on `failed`, with AWS\'s failure message); delete until `deleted`.",
@@ -43,6 +44,12 @@ static SPEC: KindSpec = KindSpec {
             TAGS,
         ],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "nat-gateway-id",
+    vpc: Some("vpc-id"),
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,7 +76,7 @@ fn live_of(x: &Nat) -> Live {
             .map(|c| c.as_str())
             .unwrap_or("public")
             .into(),
-        tags: tags_of(x.tags()),
+        tags: from_sdk(x.tags()),
     };
     let eni = x
         .nat_gateway_addresses()
@@ -138,7 +145,7 @@ impl Kind for NatGateway {
         NatGateway(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        query(q, "nat-gateway-id", |f| self.list(f)).await
+        query(q, BY, |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -176,7 +183,7 @@ impl Kind for NatGateway {
         .await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, p: &Props, timeout: Duration) -> Result<()> {

@@ -8,21 +8,22 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, RouteTable as Table};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, filter, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, filter, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
-use crate::provider::{Container, Live};
+use crate::kind::{Container, Inside, KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
+use crate::provider::Live;
 
 const ROUTE: &[Prop] = &[
-    req(p("destination", Ty::Cidr, "destination CIDR block")),
+    key(req(p("destination", Ty::Cidr, "destination CIDR block"))),
     p("gateway_id", Ty::Str, "an internet gateway"),
     p("nat_gateway_id", Ty::Str, "a NAT gateway"),
 ];
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     refresh_cost: "1 DescribeRouteTables per 200 ids",
     ..KindSpec::new(
@@ -45,6 +46,12 @@ static SPEC: KindSpec = KindSpec {
             TAGS,
         ],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "route-table-id",
+    vpc: None,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -103,7 +110,7 @@ fn now_of(x: &Table) -> Now {
             vpc_id: x.vpc_id().unwrap_or_default().into(),
             routes,
             subnet_ids: assoc.keys().cloned().collect(),
-            tags: tags_of(x.tags()),
+            tags: from_sdk(x.tags()),
         },
         assoc,
     }
@@ -234,7 +241,7 @@ impl Kind for RouteTable {
                     .map(|x| now_of(x).live(x))
                     .collect())
             }
-            q => query(q, "route-table-id", |f| self.list(f)).await,
+            q => query(q, BY, |f| self.list(f)).await,
         }
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
@@ -253,7 +260,7 @@ impl Kind for RouteTable {
         self.converge(id, p).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         self.converge(id, after).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -6,36 +6,106 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{Ec2, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, Prop, TAGS, Ty, def, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
 use crate::provider::Live;
 
-/// A rule as written; kept one per source (see `kind::canonical`).
+/// A rule as written; kept one per source (`canonical_rules`). Everything
+/// but the description says which rule it is.
 const RULE: &[Prop] = &[
-    def(p("protocol", Ty::Str, "tcp, udp, icmp or all"), "\"tcp\""),
-    p("from_port", Ty::Int, "first port"),
-    p("to_port", Ty::Int, "last port (defaults to from_port)"),
-    p("port", Ty::Int, "shorthand for from_port = to_port"),
-    p(
+    key(def(
+        p("protocol", Ty::Str, "tcp, udp, icmp or all"),
+        "\"tcp\"",
+    )),
+    key(p("from_port", Ty::Int, "first port")),
+    key(p("to_port", Ty::Int, "last port (defaults to from_port)")),
+    key(p("port", Ty::Int, "shorthand for from_port = to_port")),
+    key(p(
         "cidr_blocks",
         Ty::StrList { set: true },
         "IPv4 sources or destinations",
-    ),
-    p(
+    )),
+    key(p(
         "security_group_ids",
         Ty::StrList { set: true },
         "security groups as sources or destinations",
-    ),
+    )),
+    key(p("cidr_block", Ty::Str, "one IPv4 source or destination")),
+    key(p(
+        "security_group_id",
+        Ty::Str,
+        "one security group as source or destination",
+    )),
     p("description", Ty::Str, "rule description"),
 ];
 
+/// The rules in canonical form, one per source: `{protocol, from_port,
+/// to_port, cidr_block | security_group_id, description?}`; protocol `all`
+/// is `-1` with ports -1, as EC2 reports it. (`kind::canonical` sorts them.)
+fn canonical_rules(v: Value) -> Value {
+    let mut out = Vec::new();
+    let Value::Array(rules) = v else {
+        return Value::Array(out);
+    };
+    for r in rules {
+        let proto = match r.get("protocol").and_then(Value::as_str).unwrap_or("tcp") {
+            "all" | "-1" => "-1".to_string(),
+            "6" => "tcp".into(),
+            "17" => "udp".into(),
+            "1" => "icmp".into(),
+            other => other.to_lowercase(),
+        };
+        let int = |k: &str| {
+            r.get(k).and_then(|x| match x {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            })
+        };
+        let (from, to) = if proto == "-1" {
+            (-1, -1)
+        } else {
+            let from = int("from_port").or_else(|| int("port")).unwrap_or(0);
+            (from, int("to_port").or_else(|| int("port")).unwrap_or(from))
+        };
+        let desc = r
+            .get("description")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let mut push = |key: &str, src: &Value| {
+            let mut o = json!({"protocol": proto, "from_port": from, "to_port": to, key: src});
+            if let Some(d) = desc {
+                o["description"] = json!(d);
+            }
+            out.push(o);
+        };
+        let list = |k: &str| r.get(k).and_then(Value::as_array).cloned();
+        for c in list("cidr_blocks").into_iter().flatten() {
+            push("cidr_block", &c);
+        }
+        for g in list("security_group_ids").into_iter().flatten() {
+            push("security_group_id", &g);
+        }
+        for (single, key) in [
+            ("cidr_block", "cidr_block"),
+            ("security_group_id", "security_group_id"),
+        ] {
+            if let Some(x) = r.get(single) {
+                push(key, x);
+            }
+        }
+    }
+    Value::Array(out)
+}
+
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     coexist: true,
     unique: Some(("name", 255)),
@@ -53,11 +123,14 @@ static SPEC: KindSpec = KindSpec {
                 "\"Managed by provision\"",
             ),
             req(new(p("vpc_id", Ty::Str, "the VPC"))),
-            def(p("ingress", Ty::Rules(RULE), "inbound rules"), "[]"),
+            def(
+                p("ingress", Ty::Rules(RULE, canonical_rules), "inbound rules"),
+                "[]",
+            ),
             def(
                 p(
                     "egress",
-                    Ty::Rules(RULE),
+                    Ty::Rules(RULE, canonical_rules),
                     "outbound rules (default: all traffic to anywhere)",
                 ),
                 r#"[{"protocol":"all","cidr_blocks":["0.0.0.0/0"]}]"#,
@@ -65,6 +138,12 @@ static SPEC: KindSpec = KindSpec {
             TAGS,
         ],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "group-id",
+    vpc: Some("vpc-id"),
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -154,7 +233,7 @@ impl SecurityGroup {
                     vpc_id: x.vpc_id().unwrap_or_default().into(),
                     ingress: rules_of(x.ip_permissions()),
                     egress: rules_of(x.ip_permissions_egress()),
-                    tags: tags_of(x.tags()),
+                    tags: from_sdk(x.tags()),
                 };
                 let arn = ("arn", json!(x.security_group_arn()));
                 live(&SPEC, x.group_id().unwrap_or_default(), &p, &[arn])
@@ -222,7 +301,7 @@ impl Kind for SecurityGroup {
         SecurityGroup(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        let found = query(q, "group-id", |f| self.list(f)).await?;
+        let found = query(q, BY, |f| self.list(f)).await?;
         Ok(match q {
             // Every VPC has a default group: it is AWS's, not something to import.
             Query::All | Query::Inside(..) => found
@@ -248,7 +327,7 @@ impl Kind for SecurityGroup {
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         self.converge(id, after).await?;
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -6,15 +6,16 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, flag, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, Within, def, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, TAGS, Ty, Within, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     // In use: network interfaces of what was in it linger for minutes.
     in_use: 1200,
@@ -48,6 +49,12 @@ static SPEC: KindSpec = KindSpec {
     )
 };
 
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "subnet-id",
+    vpc: Some("vpc-id"),
+};
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Props {
@@ -77,7 +84,7 @@ impl Subnet {
                     cidr_block: x.cidr_block().unwrap_or_default().into(),
                     availability_zone: x.availability_zone().unwrap_or_default().into(),
                     map_public_ip_on_launch: x.map_public_ip_on_launch().unwrap_or(false),
-                    tags: tags_of(x.tags()),
+                    tags: from_sdk(x.tags()),
                 };
                 let arn = serde_json::json!(x.subnet_arn());
                 live(
@@ -108,7 +115,7 @@ impl Kind for Subnet {
         Subnet(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        query(q, "subnet-id", |f| self.list(f)).await
+        query(q, BY, |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -132,7 +139,7 @@ impl Kind for Subnet {
             self.map_public_ip(id, after.map_public_ip_on_launch)
                 .await?;
         }
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcAttributeName};
 use serde::{Deserialize, Serialize};
 
-use super::{Ec2, flag, query, sync_tags, tag_spec, tags_of};
+use super::{By, Ec2, flag, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
@@ -36,6 +36,12 @@ static SPEC: KindSpec = KindSpec {
             TAGS,
         ],
     )
+};
+
+/// How EC2 filters find its objects.
+const BY: By = By {
+    id: "vpc-id",
+    vpc: None,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,7 +81,7 @@ impl Vpc {
                     .instance_tenancy()
                     .map_or("default", |t| t.as_str())
                     .into(),
-                tags: tags_of(v.tags()),
+                tags: from_sdk(v.tags()),
             };
             out.push(live(&SPEC, id, &p, &[]));
         }
@@ -127,7 +133,7 @@ impl Kind for Vpc {
         Vpc(c.ec2.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        query(q, "vpc-id", |f| self.list(f)).await
+        query(q, BY, |f| self.list(f)).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -151,7 +157,7 @@ impl Kind for Vpc {
         let support = change(before.enable_dns_support, after.enable_dns_support);
         let hostnames = change(before.enable_dns_hostnames, after.enable_dns_hostnames);
         self.set_attrs(id, support, hostnames).await?;
-        sync_tags(&self.0, id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_efs::types::{
     BackupPolicy, FileSystemDescription, LifeCycleState, LifecyclePolicy, PerformanceMode, Status,
-    Tag, ThroughputMode, TransitionToIaRules,
+    ThroughputMode, TransitionToIaRules,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::Efs;
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, has_code, is};
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{self, Tagging, Tags, to_sdk};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, each, live, one_by_one_or_all, read_one};
 use crate::diag::{Error, Result};
@@ -155,7 +155,7 @@ impl FileSystem {
             throughput_mode: f.throughput_mode().map(|x| x.as_str().to_string()),
             transition_to_ia: ia.map_or("NONE", |t| t.as_str()).into(),
             backup,
-            tags: tags::from_pairs(f.tags().iter().map(|t| (t.key(), t.value()))),
+            tags: tags::from_sdk(f.tags()),
         };
         let dns = format!("{id}.efs.{}.amazonaws.com", self.region);
         let outputs = [
@@ -199,32 +199,6 @@ impl FileSystem {
         .await
         .map(drop)
     }
-
-    async fn sync_tags(&self, id: &str, before: &Tags, after: &Tags) -> Result<()> {
-        let s = &self.s;
-        tags::sync(
-            before,
-            after,
-            |keys| async move {
-                call!(s, write "UntagResource", untag_resource().resource_id(id).set_tag_keys(Some(keys.clone())))
-                    .await
-                    .map(drop)
-            },
-            |set| async move {
-                let set = tag_list(&set.into_iter().collect());
-                call!(s, write "TagResource", tag_resource().resource_id(id).set_tags(Some(set.clone())))
-                    .await
-                    .map(drop)
-            },
-        )
-        .await
-    }
-}
-
-fn tag_list(t: &Tags) -> Vec<Tag> {
-    t.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
 }
 
 #[async_trait]
@@ -271,7 +245,7 @@ impl Kind for FileSystem {
             .performance_mode(PerformanceMode::from(p.performance_mode.as_str()))
             .set_throughput_mode(p.throughput_mode.as_deref().map(ThroughputMode::from))
             .backup(p.backup)
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await;
         let id = match made {
             Ok(r) => r.file_system_id().to_string(),
@@ -308,7 +282,7 @@ impl Kind for FileSystem {
         if before.backup != after.backup {
             self.set_backup(id, after.backup).await?;
         }
-        self.sync_tags(id, &before.tags, &after.tags).await?;
+        self.s.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {

@@ -16,10 +16,14 @@ use crate::aws::errors::{Class, has_code, is};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, each, gone, live, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, Takes, Ty, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, SECURITY_GROUPS, Takes, Ty, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::NotSearched(
+        Container::Vpc,
+        "mount targets belong to a file system: the file system is what is looked for",
+    ),
     waits: "create until `available` (fails at once on `error`); delete until it is gone.",
     outputs: &[
         "id",

@@ -14,9 +14,10 @@ use aws_sdk_elasticache::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Cache, sync_tags, tag_list, tags_of};
+use super::Cache;
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
+use crate::aws::tags::{Tagging, to_sdk};
 use crate::aws::tags::{Tags, owns};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, each, live, one_by_one_or_all};
@@ -177,7 +178,7 @@ impl ReplicationGroup {
     /// call each, at once); with `of_stack`, only if it is that stack's
     /// (its member then read only if so).
     async fn full(&self, g: &Group, of_stack: Option<&str>) -> Result<Option<(Live, String)>> {
-        let tags = tags_of(&self.0, g.arn().unwrap_or_default());
+        let tags = self.0.tags(g.arn().unwrap_or_default());
         let (tags, member) = match of_stack {
             None => futures::future::try_join(tags, self.member(g)).await?,
             Some(stack) => {
@@ -339,7 +340,7 @@ impl Kind for ReplicationGroup {
             .set_security_group_ids(Some(p.security_group_ids.clone()))
             .set_port(p.port)
             .set_snapshot_retention_limit(p.snapshot_retention_limit)
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         self.ready(&p.id, c.timeout).await
     }
@@ -378,7 +379,7 @@ impl Kind for ReplicationGroup {
         }
         if before.tags != after.tags {
             let arn = arn_of(self, id).await?;
-            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+            s.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
         self.wait_available(id, timeout).await
     }

@@ -11,15 +11,17 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, query, sync_tags, tag_list, tags_of};
+use super::{Elb, query, tags_of};
 use crate::aws::call::{call, pages};
+use crate::aws::tags::{Tagging, to_sdk};
 use crate::aws::tags::{Tags, owned_by, owns};
 use crate::aws::{Clients, Create, Kind, Query, each, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
-use crate::provider::{Container, Live};
+use crate::kind::{Container, Inside, KindSpec, TAGS, Takes, Ty, def, new, p, req};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::LoadBalancer),
     outputs: &["id", "arn"],
     refresh_cost: "1 DescribeListeners + 1 DescribeTags per 20",
     takes: Takes::secs(2, 2, 2),
@@ -199,7 +201,7 @@ impl Kind for Listener {
             .set_certificates(p.certificates())
             .set_ssl_policy(p.ssl_policy.clone())
             .default_actions(p.default_action())
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         let arn = r
             .listeners()
@@ -220,7 +222,7 @@ impl Kind for Listener {
                 .default_actions(after.default_action()))
             .await?;
         }
-        sync_tags(s, id, &before.tags, &after.tags).await?;
+        s.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

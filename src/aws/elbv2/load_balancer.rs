@@ -11,17 +11,24 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, query, sync_tags, tag_list, with_tags_and};
+use super::{Elb, query, with_tags_and};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, is};
 use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, to_sdk};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, gone, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req};
+use crate::kind::{
+    Container, Inside, KindSpec, SECURITY_GROUPS, TAGS, Takes, Ty, def, new, p, req,
+};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::NotSearched(
+        Container::Vpc,
+        "load balancers made by hand in the VPC are not looked for yet",
+    ),
     waits: "create until `active` (fails at once on `failed`); delete until it is gone.",
     coexist: true,
     unique: Some(("name", 32)),
@@ -224,7 +231,7 @@ impl Kind for LoadBalancer {
             .scheme(LoadBalancerSchemeEnum::from(p.scheme.as_str()))
             .set_subnets(Some(p.subnet_ids.clone()))
             .set_security_groups(Some(p.security_group_ids.clone()))
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         let arn = r
             .load_balancers()
@@ -266,7 +273,7 @@ impl Kind for LoadBalancer {
             .await?;
         }
         self.set_attributes(id, Some(before), after).await?;
-        sync_tags(s, id, &before.tags, &after.tags).await?;
+        s.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, timeout: Duration) -> Result<()> {

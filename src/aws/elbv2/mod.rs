@@ -24,11 +24,7 @@ pub(crate) type Elb = Svc<Client>;
 
 const PAGE: usize = 20;
 
-fn tag_list(t: &Tags) -> Vec<Tag> {
-    t.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+tags::sdk_tag!(optional Tag);
 
 /// A query as ELBv2 reads: ARNs 20 at a time (`list(Some(arns), None)`),
 /// or the stack's own (`list(None, Some(stack))`); the region's are not listed.
@@ -90,34 +86,16 @@ async fn tags_of(s: &Elb, arns: &[String]) -> Result<HashMap<String, Tags>> {
             call!(s, detail "DescribeTags", describe_tags().set_resource_arns(Some(chunk.to_vec())))
                 .await?;
         for d in r.tag_descriptions() {
-            let pairs = d
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
             out.insert(
                 d.resource_arn().unwrap_or_default().to_string(),
-                tags::from_pairs(pairs),
+                tags::from_sdk(d.tags()),
             );
         }
     }
     Ok(out)
 }
 
-async fn sync_tags(s: &Elb, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
-    tags::sync(
-        before,
-        after,
-        |keys| async move {
-            call!(s, write "RemoveTags", remove_tags().resource_arns(arn).set_tag_keys(Some(keys.clone())))
-                .await
-                .map(drop)
-        },
-        |set| async move {
-            let set = tag_list(&set.into_iter().collect());
-            call!(s, write "AddTags", add_tags().resource_arns(arn).set_tags(Some(set.clone())))
-                .await
-                .map(drop)
-        },
-    )
-    .await
-}
+tags::tagging!(Elb, by resource_arns,
+    untag "RemoveTags" remove_tags,
+    tag "AddTags" add_tags,
+);

@@ -10,15 +10,20 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Elb, query, sync_tags, tag_list, with_tags_and};
+use super::{Elb, query, with_tags_and};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, to_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{Container, Inside, KindSpec, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::NotSearched(
+        Container::Vpc,
+        "target groups made by hand in the VPC are not looked for yet",
+    ),
     coexist: true,
     unique: Some(("name", 32)),
     outputs: &["id", "arn"],
@@ -234,7 +239,7 @@ impl Kind for TargetGroup {
             .set_healthy_threshold_count(p.healthy_threshold)
             .set_unhealthy_threshold_count(p.unhealthy_threshold)
             .set_matcher(p.matcher())
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         let arn = r
             .target_groups()
@@ -258,7 +263,7 @@ impl Kind for TargetGroup {
         }
         self.set_targets(id, &before.targets, &after.targets, after.port)
             .await?;
-        sync_tags(s, id, &before.tags, &after.tags).await?;
+        s.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

@@ -8,9 +8,10 @@ use aws_sdk_rds::types::{DbCluster, Filter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Rds, filter, protected, query, sync_tags, tag_list, tags_of};
+use super::{Rds, filter, protected, query};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, from_sdk, to_sdk};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
@@ -142,7 +143,7 @@ fn live_of(c: &DbCluster) -> Live {
         deletion_protection: c.deletion_protection(),
         copy_tags_to_snapshot: c.copy_tags_to_snapshot(),
         skip_final_snapshot: false,
-        tags: tags_of(c.tag_list()),
+        tags: from_sdk(c.tag_list()),
     };
     let outputs = [
         ("arn", json!(c.db_cluster_arn())),
@@ -222,7 +223,7 @@ impl Kind for Cluster {
             .set_preferred_backup_window(p.preferred_backup_window.clone())
             .set_deletion_protection(p.deletion_protection)
             .set_copy_tags_to_snapshot(p.copy_tags_to_snapshot)
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         self.ready(&p.identifier, c.timeout).await
     }
@@ -257,7 +258,7 @@ impl Kind for Cluster {
         }
         if before.tags != after.tags {
             let arn = arn_of(self, id).await?;
-            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+            s.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
         self.wait_available(id, timeout).await
     }

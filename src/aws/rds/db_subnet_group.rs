@@ -2,15 +2,19 @@
 
 use async_trait::async_trait;
 
-use super::{Rds, sync_tags, tag_list, tags_of};
+use super::Rds;
 use crate::aws::Clients;
 use crate::aws::call::{call, pages};
 use crate::aws::subnet_group::{Group, Props, Service, SubnetGroup, props};
-use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, Tags, to_sdk};
 use crate::diag::Result;
-use crate::kind::{KindSpec, Tagged};
+use crate::kind::{Container, Inside, KindSpec, Tagged};
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::NotSearched(
+        Container::Vpc,
+        "subnet groups made by hand are not looked for yet",
+    ),
     tagged: Some(Tagged {
         service: "rds",
         prefix: "subgrp:",
@@ -64,11 +68,8 @@ impl Service for DbGroups {
             })
             .collect())
     }
-    async fn tags(&self, arn: &str) -> Result<Tags> {
-        let s = &self.0;
-        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_name(arn))
-            .await?;
-        Ok(tags_of(t.tag_list()))
+    fn tagging(&self) -> &dyn Tagging {
+        &self.0
     }
     async fn create(&self, p: &Props) -> Result<()> {
         let s = &self.0;
@@ -76,7 +77,7 @@ impl Service for DbGroups {
             .db_subnet_group_name(&p.name)
             .db_subnet_group_description(&p.description)
             .set_subnet_ids(Some(p.subnet_ids.clone()))
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await
         .map(drop)
     }
@@ -88,9 +89,6 @@ impl Service for DbGroups {
             .set_subnet_ids(Some(p.subnet_ids.clone())))
         .await
         .map(drop)
-    }
-    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
-        sync_tags(&self.0, arn, before, after).await
     }
     async fn delete(&self, name: &str) -> Result<()> {
         let s = &self.0;

@@ -8,9 +8,10 @@ use aws_sdk_rds::types::{DbInstance as Db, Filter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Rds, filter, query, sync_tags, tag_list, tags_of};
+use super::{Rds, filter, query};
 use crate::aws::call::{call, pages};
 use crate::aws::tags::Tags;
+use crate::aws::tags::{Tagging, from_sdk, to_sdk};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
@@ -64,7 +65,7 @@ fn live_of(x: &Db) -> Live {
         instance_class: x.db_instance_class().map(str::to_string),
         availability_zone: x.availability_zone().map(str::to_string),
         promotion_tier: x.promotion_tier(),
-        tags: tags_of(x.tag_list()),
+        tags: from_sdk(x.tag_list()),
     };
     let outputs = [
         ("arn", json!(x.db_instance_arn())),
@@ -128,7 +129,7 @@ impl Kind for DbInstance {
             .set_db_instance_class(p.instance_class.clone())
             .set_availability_zone(p.availability_zone.clone())
             .set_promotion_tier(p.promotion_tier)
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(to_sdk(&p.tags))))
         .await?;
         self.ready(&p.identifier, c.timeout).await
     }
@@ -155,7 +156,7 @@ impl Kind for DbInstance {
         }
         if before.tags != after.tags {
             let arn = arn_of(self, id).await?;
-            sync_tags(s, &arn, &before.tags, &after.tags).await?;
+            s.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
         self.wait_available(id, timeout).await
     }

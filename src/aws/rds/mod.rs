@@ -13,8 +13,7 @@ use std::future::Future;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{Filter, Tag};
 
-use super::call::call;
-use super::tags::{self, Tags, owns};
+use super::tags::{self, owns};
 use super::{Query, Svc};
 use crate::diag::Result;
 use crate::provider::Live;
@@ -23,19 +22,6 @@ pub(crate) type Rds = Svc<Client>;
 
 const PAGE: usize = 100;
 
-fn tag_list(t: &Tags) -> Vec<Tag> {
-    t.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn tags_of(t: &[Tag]) -> Tags {
-    tags::from_pairs(
-        t.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    )
-}
-
 fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder()
         .name(name)
@@ -43,28 +29,13 @@ fn filter(name: &str, values: &[String]) -> Filter {
         .build()
 }
 
-async fn sync_tags(s: &Rds, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
-    tags::sync(
-        before,
-        after,
-        |keys| async move {
-            call!(s, write "RemoveTagsFromResource", remove_tags_from_resource()
-                .resource_name(arn)
-                .set_tag_keys(Some(keys.clone())))
-            .await
-            .map(drop)
-        },
-        |set| async move {
-            let set = tag_list(&set.into_iter().collect());
-            call!(s, write "AddTagsToResource", add_tags_to_resource()
-                .resource_name(arn)
-                .set_tags(Some(set.clone())))
-            .await
-            .map(drop)
-        },
-    )
-    .await
-}
+tags::sdk_tag!(optional Tag);
+
+tags::tagging!(Rds, by resource_name,
+    untag "RemoveTagsFromResource" remove_tags_from_resource,
+    tag "AddTagsToResource" add_tags_to_resource,
+    read "ListTagsForResource" list_tags_for_resource, |t| t.tag_list(),
+);
 
 /// A query as RDS reads: ids 100 at a time by the `id_filter`, or every
 /// object of the region filtered by the stack's tag (RDS filters take no tags).

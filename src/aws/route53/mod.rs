@@ -57,6 +57,8 @@ fn caller_reference(t: &Tags, token: &str) -> String {
     format!("provision/{}/{}/{token}", tag(TAG_STACK), tag(TAG_ADDRESS))
 }
 
+tags::sdk_tag!(optional Tag);
+
 /// Tags of up to 10 zones or health checks per call.
 async fn tags_of(s: &R53, kind: TagResourceType, ids: &[String]) -> Result<HashMap<String, Tags>> {
     let mut out = HashMap::new();
@@ -66,11 +68,7 @@ async fn tags_of(s: &R53, kind: TagResourceType, ids: &[String]) -> Result<HashM
             .set_resource_ids(Some(chunk.to_vec())))
         .await?;
         for t in r.resource_tag_sets() {
-            let tags = tags::from_pairs(
-                t.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-            );
+            let tags = tags::from_sdk(t.tags());
             out.insert(t.resource_id().unwrap_or_default().to_string(), tags);
         }
     }
@@ -89,11 +87,7 @@ async fn sync_tags(
         return Ok(());
     }
     // One call does both.
-    let add: Option<Vec<Tag>> = (!set.is_empty()).then(|| {
-        set.iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect()
-    });
+    let add: Option<Vec<Tag>> = (!set.is_empty()).then(|| tags::to_sdk(&set.into_iter().collect()));
     let remove = (!removed.is_empty()).then_some(removed);
     call!(s, write "ChangeTagsForResource", change_tags_for_resource()
         .resource_type(kind.clone())

@@ -16,10 +16,11 @@ use crate::aws::call::call;
 use crate::aws::errors::has_code;
 use crate::aws::{Clients, Create, Kind, Query, each, live, read_one};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Takes, Ty, def, new, p, req};
-use crate::provider::{Container, Live};
+use crate::kind::{Container, Inside, KindSpec, Takes, Ty, def, new, p, req};
+use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    inside: Inside::Searched(Container::Zone),
     waits: "every change until Route 53 says `INSYNC`.",
     outputs: &["id", "fqdn"],
     refresh_cost: "1 ListResourceRecordSets per zone (300 records a page), or per record where that is fewer",

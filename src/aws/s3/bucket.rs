@@ -27,12 +27,12 @@ use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
 use crate::aws::{Clients, Create, Kind, Query, Svc, each, live, with_detail};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Prop, TAGS, Takes, Ty, def, local, new, p, req};
+use crate::kind::{KindSpec, Prop, TAGS, Takes, Ty, def, key, local, new, p, req};
 use crate::provider::Live;
 use crate::stack::{TAG_LINEAGE, TAG_STACK};
 
 const LIFECYCLE: &[Prop] = &[
-    req(p("id", Ty::Str, "rule id")),
+    key(req(p("id", Ty::Str, "rule id"))),
     def(p("prefix", Ty::Str, "objects under this prefix"), "\"\""),
     p(
         "transition_days",

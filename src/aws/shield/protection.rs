@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::aws::call::{call, pages};
 use crate::aws::errors::has_code;
-use crate::aws::tags::{self, Tags, owns};
+use crate::aws::tags::{self, Tagging, Tags, owns};
 use crate::aws::{
     Clients, Create, Kind, Query, Svc, each, live, no_id, one_by_one_or_all, read_one,
 };
@@ -52,11 +52,13 @@ pub(crate) struct Props {
     tags: Tags,
 }
 
-fn tag_list(t: &Tags) -> Vec<Tag> {
-    t.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+tags::sdk_tag!(optional Tag);
+
+tags::tagging!(Svc<Client>, by resource_arn,
+    untag "UntagResource" untag_resource,
+    tag "TagResource" tag_resource,
+    read "ListTagsForResource" list_tags_for_resource, |t| t.tags(),
+);
 
 pub(crate) struct Protection(pub(crate) Svc<Client>);
 
@@ -90,16 +92,10 @@ impl Protection {
     async fn live_of(&self, p: &P) -> Result<Live> {
         let s = &self.0;
         let arn = p.protection_arn().unwrap_or_default();
-        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
-            .await?;
         let props = Props {
             name: p.name().unwrap_or_default().into(),
             resource_arn: p.resource_arn().unwrap_or_default().into(),
-            tags: tags::from_pairs(
-                t.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-            ),
+            tags: s.tags(arn).await?,
         };
         Ok(live(
             &SPEC,
@@ -147,7 +143,7 @@ impl Kind for Protection {
         let r = call!(s, create "CreateProtection", create_protection()
             .name(&p.name)
             .resource_arn(&p.resource_arn)
-            .set_tags(Some(tag_list(&p.tags))))
+            .set_tags(Some(tags::to_sdk(&p.tags))))
         .await?;
         let id = r.protection_id().ok_or_else(|| no_id("CreateProtection"))?;
         read_one(self, id).await
@@ -156,26 +152,7 @@ impl Kind for Protection {
         let s = &self.0;
         let now = read_one(self, id).await?;
         let arn = now.outputs["arn"].as_str().unwrap_or_default();
-        tags::sync(
-            &before.tags,
-            &after.tags,
-            |keys| async move {
-                call!(s, write "UntagResource", untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys.clone())))
-                .await
-                .map(|_| ())
-            },
-            |set| async move {
-                let set: Tags = set.into_iter().collect();
-                call!(s, write "TagResource", tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(tag_list(&set))))
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+        s.sync_tags(arn, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {

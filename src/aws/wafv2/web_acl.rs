@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{Waf, is_code};
 use crate::aws::call::call;
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{Tagging, Tags, to_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each, read_one, with_detail};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, TAGS, Tagged, Ty, def, new, p, req};
@@ -196,7 +196,7 @@ impl WebAcl {
                 r => r.map(Some),
             }
         };
-        let Some((r, tags)) = with_detail(acl, self.tags(arn)).await? else {
+        let Some((r, tags)) = with_detail(acl, self.0.tags(arn)).await? else {
             return Ok(None);
         };
         let Some(acl) = r.web_acl() else {
@@ -224,19 +224,6 @@ impl WebAcl {
         };
         let token = r.lock_token().unwrap_or_default().to_string();
         Ok(Some((live(&SPEC, arn, &p, &[("arn", json!(arn))]), token)))
-    }
-
-    async fn tags(&self, arn: &str) -> Result<Tags> {
-        let s = &self.0;
-        let t = call!(s, detail "ListTagsForResource", list_tags_for_resource().resource_arn(arn))
-            .await?;
-        Ok(tags::from_pairs(
-            t.tag_info_for_resource()
-                .map(|t| t.tag_list())
-                .unwrap_or_default()
-                .iter()
-                .map(|t| (t.key(), t.value())),
-        ))
     }
 
     /// Every regional web ACL's ARN.
@@ -281,33 +268,6 @@ impl WebAcl {
         .await?;
         Ok(())
     }
-
-    async fn sync_tags(&self, arn: &str, before: &Tags, after: &Tags) -> Result<()> {
-        let s = &self.0;
-        tags::sync(
-            before,
-            after,
-            |keys| async move {
-                call!(s, write "UntagResource", untag_resource()
-                    .resource_arn(arn)
-                    .set_tag_keys(Some(keys.clone())))
-                .await
-                .map(|_| ())
-            },
-            |set| async move {
-                let set = set
-                    .into_iter()
-                    .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-                    .collect::<Result<Vec<_>>>()?;
-                call!(s, write "TagResource", tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(set.clone())))
-                .await
-                .map(|_| ())
-            },
-        )
-        .await
-    }
 }
 
 #[async_trait]
@@ -323,11 +283,7 @@ impl Kind for WebAcl {
         one_call_each(q, || self.arns(), get).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
-        let tags = p
-            .tags
-            .iter()
-            .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-            .collect::<Result<Vec<_>>>()?;
+        let tags: Vec<Tag> = to_sdk(&p.tags);
         let (rules, vis) = (rules(p)?, visibility(&p.name)?);
         let s = &self.0;
         let r = call!(s, create "CreateWebACL", create_web_acl()
@@ -355,7 +311,7 @@ impl Kind for WebAcl {
                 r => r?,
             }
         }
-        self.sync_tags(id, &before.tags, &after.tags).await?;
+        self.0.sync_tags(id, &before.tags, &after.tags).await?;
         read_one(self, id).await
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
