@@ -1,8 +1,10 @@
 //! The expression language inside `${ ... }`.
 //!
 //! Small on purpose: references (`var.x`, `each.key`, `vpc.id`,
-//! `subnet["us-east-1a"].id`, `subnet[*].id`), integer and string literals,
-//! `+ - *` on integers, and a few functions (`cidrsubnet`, `concat`, `format`).
+//! `subnet["us-east-1a"].id`, `subnet[*].id`), integer, string and boolean
+//! literals (`true`, `false`, `null`), `+ - *` on integers, comparisons
+//! (`== != < <= > >=`), `&& || !`, `cond ? a : b`, and a few functions
+//! (`cidrsubnet`, `concat`, `format`, ...).
 //! Parsing is pure; evaluation asks a [`Scope`] for what references mean.
 
 use serde_json::Value;
@@ -30,9 +32,48 @@ pub fn contains_unknown(v: &Value) -> bool {
 pub enum Expr {
     Int(i64),
     Str(String),
+    Bool(bool),
+    Null,
     Ref { root: String, segs: Vec<Seg> },
     Call(String, Vec<Expr>),
+    /// Integer arithmetic: `+`, `-`, `*`.
     Bin(char, Box<Expr>, Box<Expr>),
+    Cmp(Cmp, Box<Expr>, Box<Expr>),
+    /// `&&` (true) or `||` (false).
+    Logic(bool, Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    /// `cond ? then : otherwise`.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Expr {
+    /// The expressions directly inside this one.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Int(_) | Expr::Str(_) | Expr::Bool(_) | Expr::Null => vec![],
+            Expr::Bin(_, l, r) | Expr::Cmp(_, l, r) | Expr::Logic(_, l, r) => vec![l, r],
+            Expr::Not(e) => vec![e],
+            Expr::Cond(c, a, b) => vec![c, a, b],
+            Expr::Call(_, args) => args.iter().collect(),
+            Expr::Ref { segs, .. } => segs
+                .iter()
+                .filter_map(|s| match s {
+                    Seg::Index(i) => Some(i),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +147,8 @@ enum Tok {
     Int(i64),
     Str(String),
     Sym(char),
+    /// Two-character operators: `== != <= >= && ||`.
+    Op(&'static str),
 }
 
 fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
@@ -148,7 +191,13 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, (usize, String)> {
             }
             i += 1;
             out.push((st, Tok::Str(v)));
-        } else if ".[]()*,+-".contains(c) {
+        } else if let Some(op) = ["==", "!=", "<=", ">=", "&&", "||"]
+            .into_iter()
+            .find(|op| chars[i..].starts_with(&op.chars().collect::<Vec<_>>()))
+        {
+            out.push((i, Tok::Op(op)));
+            i += 2;
+        } else if ".[]()*,+-<>!?:".contains(c) {
             out.push((i, Tok::Sym(c)));
             i += 1;
         } else {
@@ -211,15 +260,7 @@ fn depth(e: &Expr) -> usize {
     let mut todo = vec![(e, 1)];
     while let Some((e, d)) = todo.pop() {
         deepest = deepest.max(d);
-        match e {
-            Expr::Int(_) | Expr::Str(_) => {}
-            Expr::Bin(_, l, r) => todo.extend([(&**l, d + 1), (&**r, d + 1)]),
-            Expr::Call(_, args) => todo.extend(args.iter().map(|a| (a, d + 1))),
-            Expr::Ref { segs, .. } => todo.extend(segs.iter().filter_map(|s| match s {
-                Seg::Index(i) => Some((i, d + 1)),
-                _ => None,
-            })),
-        }
+        todo.extend(e.children().into_iter().map(|c| (c, d + 1)));
     }
     deepest
 }
@@ -246,14 +287,64 @@ impl Parser {
             Err((self.off(), format!("expected `{c}`")))
         }
     }
+    fn eat_op(&mut self, op: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Op(o)) if *o == op) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    /// A whole expression (a nesting level: parentheses, indexes, arguments).
     fn add(&mut self) -> Result<Expr, (usize, String)> {
         self.nest += 1;
         if self.nest > limits::EXPR_DEPTH {
             return Err((self.off(), too_deep()));
         }
-        let e = self.sum();
+        let e = self.cond();
         self.nest -= 1;
         e
+    }
+    fn cond(&mut self) -> Result<Expr, (usize, String)> {
+        let c = self.or()?;
+        if !self.eat('?') {
+            return Ok(c);
+        }
+        let a = self.add()?;
+        self.expect(':')?;
+        let b = self.add()?;
+        Ok(Expr::Cond(Box::new(c), Box::new(a), Box::new(b)))
+    }
+    fn or(&mut self) -> Result<Expr, (usize, String)> {
+        let mut l = self.and()?;
+        while self.eat_op("||") {
+            let r = self.and()?;
+            l = Expr::Logic(false, Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+    fn and(&mut self) -> Result<Expr, (usize, String)> {
+        let mut l = self.compare()?;
+        while self.eat_op("&&") {
+            let r = self.compare()?;
+            l = Expr::Logic(true, Box::new(l), Box::new(r));
+        }
+        Ok(l)
+    }
+    fn compare(&mut self) -> Result<Expr, (usize, String)> {
+        let l = self.sum()?;
+        let op = match self.peek() {
+            Some(Tok::Op("==")) => Cmp::Eq,
+            Some(Tok::Op("!=")) => Cmp::Ne,
+            Some(Tok::Op("<=")) => Cmp::Le,
+            Some(Tok::Op(">=")) => Cmp::Ge,
+            Some(Tok::Sym('<')) => Cmp::Lt,
+            Some(Tok::Sym('>')) => Cmp::Gt,
+            _ => return Ok(l),
+        };
+        self.pos += 1;
+        let r = self.sum()?;
+        Ok(Expr::Cmp(op, Box::new(l), Box::new(r)))
     }
     fn sum(&mut self) -> Result<Expr, (usize, String)> {
         let mut l = self.mul()?;
@@ -298,11 +389,29 @@ impl Parser {
                 self.nest -= 1;
                 Ok(Expr::Bin('-', Box::new(Expr::Int(0)), Box::new(e?)))
             }
+            Some(Tok::Sym('!')) => {
+                self.pos += 1;
+                self.nest += 1;
+                if self.nest > limits::EXPR_DEPTH {
+                    return Err((self.off(), too_deep()));
+                }
+                let e = self.postfix();
+                self.nest -= 1;
+                Ok(Expr::Not(Box::new(e?)))
+            }
             Some(Tok::Sym('(')) => {
                 self.pos += 1;
                 let e = self.add()?;
                 self.expect(')')?;
                 Ok(e)
+            }
+            Some(Tok::Ident(name)) if name == "true" || name == "false" => {
+                self.pos += 1;
+                Ok(Expr::Bool(name == "true"))
+            }
+            Some(Tok::Ident(name)) if name == "null" => {
+                self.pos += 1;
+                Ok(Expr::Null)
             }
             Some(Tok::Ident(name)) => {
                 self.pos += 1;
@@ -364,6 +473,43 @@ pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
     match e {
         Expr::Int(n) => Ok(Value::from(*n)),
         Expr::Str(s) => Ok(Value::String(s.clone())),
+        Expr::Bool(b) => Ok(Value::Bool(*b)),
+        Expr::Null => Ok(Value::Null),
+        Expr::Cmp(op, l, r) => {
+            let (l, r) = (eval(l, sc)?, eval(r, sc)?);
+            if contains_unknown(&l) || contains_unknown(&r) {
+                return Ok(unknown());
+            }
+            compare(*op, &l, &r).map(Value::Bool)
+        }
+        Expr::Logic(and, l, r) => {
+            // Short-circuit: `false && x` is false and `true || x` true,
+            // whatever x is (known or not).
+            let l = eval(l, sc)?;
+            if !contains_unknown(&l) && as_bool(&l)? != *and {
+                return Ok(Value::Bool(!*and));
+            }
+            let r = eval(r, sc)?;
+            if contains_unknown(&l) || contains_unknown(&r) {
+                return Ok(unknown());
+            }
+            Ok(Value::Bool(as_bool(&r)?))
+        }
+        Expr::Not(e) => {
+            let v = eval(e, sc)?;
+            if contains_unknown(&v) {
+                return Ok(unknown());
+            }
+            Ok(Value::Bool(!as_bool(&v)?))
+        }
+        Expr::Cond(c, a, b) => {
+            let c = eval(c, sc)?;
+            if contains_unknown(&c) {
+                let (a, b) = (eval(a, sc)?, eval(b, sc)?);
+                return Ok(if a == b { a } else { unknown() });
+            }
+            if as_bool(&c)? { eval(a, sc) } else { eval(b, sc) }
+        }
         Expr::Bin(op, l, r) => {
             let (l, r) = (eval(l, sc)?, eval(r, sc)?);
             if contains_unknown(&l) || contains_unknown(&r) {
@@ -483,6 +629,39 @@ pub fn key_string(v: &Value) -> Result<String, String> {
         Value::Bool(b) => Ok(b.to_string()),
         _ => Err(format!("{} cannot be used as a key", short(v))),
     }
+}
+
+fn as_bool(v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
+        _ => Err(format!("{} is not true or false", short(v))),
+    }
+}
+
+/// `==` and `!=` on any values (a number and its text are equal, as a
+/// variable given with `--var` may be either); the others on integers.
+fn compare(op: Cmp, l: &Value, r: &Value) -> Result<bool, String> {
+    let same = |l: &Value, r: &Value| match (l, r) {
+        (Value::Number(a), Value::String(b)) | (Value::String(b), Value::Number(a)) => {
+            a.to_string() == *b
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => l == r,
+    };
+    Ok(match op {
+        Cmp::Eq => same(l, r),
+        Cmp::Ne => !same(l, r),
+        _ => {
+            let (a, b) = (as_int(l)?, as_int(r)?);
+            match op {
+                Cmp::Lt => a < b,
+                Cmp::Le => a <= b,
+                Cmp::Gt => a > b,
+                _ => a >= b,
+            }
+        }
+    })
 }
 
 fn as_int(v: &Value) -> Result<i64, String> {
@@ -688,5 +867,47 @@ mod tests {
             "expected a name after `.`"
         );
         assert!(parse_template("${vpc.id").is_err());
+    }
+
+    struct Vars;
+    impl Scope for Vars {
+        fn special(&self, root: &str, name: &str) -> Option<Result<Value, String>> {
+            match (root, name) {
+                ("var", "env") => Some(Ok(Value::from("staging"))),
+                ("var", "n") => Some(Ok(Value::from(3))),
+                ("var", "later") => Some(Ok(unknown())),
+                _ => None,
+            }
+        }
+        fn resource_attr(&self, _: &str, _: Option<&str>, _: &str) -> Result<Value, String> {
+            Ok(unknown())
+        }
+        fn keys_of(&self, _: &str) -> Result<Option<&[String]>, String> {
+            Ok(None)
+        }
+    }
+
+    fn ev(s: &str) -> Value {
+        eval(&parse_expr(s).unwrap(), &Vars).unwrap()
+    }
+
+    #[test]
+    fn comparisons_booleans_and_conditionals() {
+        assert_eq!(ev("var.env == \"production\" ? 3 : 1"), Value::from(1));
+        assert_eq!(ev("var.n >= 3 && !(var.env != \"staging\")"), Value::Bool(true));
+        assert_eq!(ev("var.n < 2 || var.n > 2"), Value::Bool(true));
+        assert_eq!(ev("var.n == \"3\""), Value::Bool(true), "a number and its text");
+        assert_eq!(ev("true ? null : 1"), Value::Null);
+        // Unknowns stay unknown, except where the answer does not depend on them.
+        assert_eq!(ev("var.later == 1"), unknown());
+        assert_eq!(ev("false && var.later"), Value::Bool(false));
+        assert_eq!(ev("true || var.later"), Value::Bool(true));
+        assert_eq!(ev("var.later ? 2 : 2"), Value::from(2));
+        assert_eq!(ev("var.later ? 1 : 2"), unknown());
+        // Precedence: arithmetic, then comparison, then && then ||, then ?:.
+        assert_eq!(ev("1 + 2 * 3 == 7 || false && false"), Value::Bool(true));
+        let err = eval(&parse_expr("var.n ? 1 : 2").unwrap(), &Vars).unwrap_err();
+        assert!(err.contains("not true or false"), "{err}");
+        assert!(parse_expr("var.n ? 1").unwrap_err().1.contains("expected `:`"));
     }
 }

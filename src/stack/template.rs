@@ -192,20 +192,10 @@ pub(super) fn references(e: &Expr) -> Vec<(&str, &[Seg])> {
 }
 
 fn refs_in<'a>(e: &'a Expr, out: &mut Vec<(&'a str, &'a [Seg])>) {
-    match e {
-        Expr::Ref { root, segs } => {
-            out.push((root, segs));
-            for s in segs {
-                if let Seg::Index(ix) = s {
-                    refs_in(ix, out);
-                }
-            }
-        }
-        Expr::Call(_, args) => args.iter().for_each(|a| refs_in(a, out)),
-        Expr::Bin(_, l, r) => {
-            refs_in(l, out);
-            refs_in(r, out);
-        }
-        Expr::Int(_) | Expr::Str(_) => {}
+    if let Expr::Ref { root, segs } = e {
+        out.push((root, segs));
+    }
+    for c in e.children() {
+        refs_in(c, out);
     }
 }
