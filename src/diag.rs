@@ -9,7 +9,7 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 
 /// A position in a stack file, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Loc {
     pub line: u32,
     pub col: u32,
@@ -49,7 +49,8 @@ pub enum Error {
     /// The stack (or a variable given on the command line) is wrong. Nothing was touched.
     Stack {
         errors: Vec<StackError>,
-        source: Option<Arc<str>>,
+        /// The text of the files the errors are in, by file name.
+        sources: Vec<(String, Arc<str>)>,
     },
     /// AWS answered with an error.
     Aws {
@@ -72,7 +73,7 @@ impl Error {
     pub fn stack(errors: Vec<StackError>) -> Self {
         Error::Stack {
             errors,
-            source: None,
+            sources: vec![],
         }
     }
 
@@ -117,12 +118,24 @@ impl Error {
         }
     }
 
+    /// Stack errors with the text of the one file they are in.
     pub fn with_source(self, src: &str) -> Self {
         match self {
-            Error::Stack { errors, .. } => Error::Stack {
-                errors,
-                source: Some(Arc::from(src)),
-            },
+            Error::Stack { errors, .. } => {
+                let file = errors.first().map(|e| e.file.clone()).unwrap_or_default();
+                Error::Stack {
+                    errors,
+                    sources: vec![(file, Arc::from(src))],
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Stack errors with the texts of the files they may be in.
+    pub fn with_sources(self, sources: Vec<(String, Arc<str>)>) -> Self {
+        match self {
+            Error::Stack { errors, .. } => Error::Stack { errors, sources },
             other => other,
         }
     }
@@ -130,14 +143,12 @@ impl Error {
     /// Renders the error for a terminal: stack errors with a source snippet.
     pub fn render(&self) -> String {
         match self {
-            Error::Stack {
-                errors,
-                source: Some(src),
-            } => {
+            Error::Stack { errors, sources } => {
                 let mut out = String::new();
                 for e in errors.iter().take(ERRORS_SHOWN) {
                     out.push_str(&format!("error: {e}\n"));
-                    if let Some(snippet) = snippet(e, src) {
+                    let src = sources.iter().find(|(f, _)| *f == e.file).map(|(_, s)| s);
+                    if let Some(snippet) = src.and_then(|src| snippet(e, src)) {
                         out.push_str(&snippet);
                     }
                 }

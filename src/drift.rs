@@ -25,13 +25,7 @@ pub struct Rule {
 
 impl Rule {
     pub fn parse(s: &str) -> Result<Rule, String> {
-        let (address, rest) = match s.find(']') {
-            Some(i) if s.contains('[') => (&s[..=i], s[i + 1..].strip_prefix('.')),
-            _ => match s.split_once('.') {
-                Some((a, r)) => (a, Some(r)),
-                None => (s, None),
-            },
-        };
+        let (address, rest) = split_address(s);
         let Some(rest) = rest.filter(|r| !r.is_empty()) else {
             return Err(format!(
                 "--ignore {s}: expected ADDRESS.PROPERTY, for example vpc.tags or '*.tags.LastScanned'"
@@ -43,14 +37,63 @@ impl Rule {
         })
     }
 
+    /// `*` matches every address; `[*]` any key (`module.net[*].vpc`).
     fn matches(&self, address: &str) -> bool {
-        if self.address == "*" || self.address == address {
+        if self.address == "*" {
             return true;
         }
-        match self.address.strip_suffix("[*]") {
-            Some(name) => address.starts_with(&format!("{name}[")),
-            None => false,
+        let (mut r, mut a) = (self.address.as_str(), address);
+        loop {
+            let Some(i) = r.find("[*]") else {
+                return r == a;
+            };
+            if !a.starts_with(&r[..=i]) {
+                return false;
+            }
+            let Some(j) = a[i + 1..].find(']') else {
+                return false;
+            };
+            a = &a[i + 1 + j + 1..];
+            r = &r[i + 3..];
         }
+    }
+}
+
+/// `module.NAME[KEY].` prefixes, then `NAME`, `NAME[KEY]` or `KIND[ID]` (an
+/// object made by hand: `ec2.subnet[subnet-0c9]`); the rest after a `.`.
+fn split_address(s: &str) -> (&str, Option<&str>) {
+    // A name, and a `[...]` right after it: where they end.
+    let segment = |from: usize| -> usize {
+        let t = &s[from..];
+        let name_end = t.find(['.', '[']).unwrap_or(t.len());
+        if t[name_end..].starts_with('[') {
+            match t[name_end..].find(']') {
+                Some(j) => from + name_end + j + 1,
+                None => s.len(),
+            }
+        } else {
+            from + name_end
+        }
+    };
+    let mut at = 0;
+    while s[at..].starts_with("module.") {
+        at = segment(at + "module.".len());
+        match s[at..].strip_prefix('.') {
+            Some(_) => at += 1,
+            None => return (s, None),
+        }
+    }
+    let mut end = segment(at);
+    // `KIND[ID]`: a service, a dot, then a type with a bracket.
+    if s[end..].starts_with('.') && !s[at..end].contains('[') {
+        let next = segment(end + 1);
+        if s[end + 1..next].contains('[') {
+            end = next;
+        }
+    }
+    match s[end..].strip_prefix('.') {
+        Some(r) => (&s[..end], Some(r)),
+        None => (&s[..end], None),
     }
 }
 
@@ -239,6 +282,26 @@ mod tests {
         assert!(Rule::parse("public[*].tags").unwrap().matches("public[b]"));
         assert!(!Rule::parse("public[*].tags").unwrap().matches("private[b]"));
         assert!(Rule::parse("vpc").is_err());
+        let r = Rule::parse("module.net[a].subnet[us-east-1a].tags.Owner").unwrap();
+        assert_eq!(r.address, "module.net[a].subnet[us-east-1a]");
+        assert_eq!(r.path, vec!["tags", "Owner"]);
+        let r = Rule::parse("module.edge.zone.tags").unwrap();
+        assert_eq!((r.address.as_str(), r.path.len()), ("module.edge.zone", 1));
+        let r = Rule::parse("ec2.subnet[subnet-0c9].*").unwrap();
+        assert_eq!(
+            (r.address.as_str(), r.path[0].as_str()),
+            ("ec2.subnet[subnet-0c9]", "*")
+        );
+        assert!(
+            Rule::parse("module.net[*].vpc.tags")
+                .unwrap()
+                .matches("module.net[b].vpc")
+        );
+        assert!(
+            !Rule::parse("module.net[*].vpc.tags")
+                .unwrap()
+                .matches("module.net[b].sg")
+        );
     }
 
     #[test]

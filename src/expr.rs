@@ -34,7 +34,10 @@ pub enum Expr {
     Str(String),
     Bool(bool),
     Null,
-    Ref { root: String, segs: Vec<Seg> },
+    Ref {
+        root: String,
+        segs: Vec<Seg>,
+    },
     Call(String, Vec<Expr>),
     /// Integer arithmetic: `+`, `-`, `*`.
     Bin(char, Box<Expr>, Box<Expr>),
@@ -461,13 +464,25 @@ impl Parser {
 
 /// What references mean. The engine implements this at plan and at apply time.
 pub trait Scope {
-    /// `var.NAME`, `each.key`, `each.value`, `each.index`.
+    /// `var.NAME`, `each.key`, `each.value`, `each.index`; `data.NAME` (a
+    /// data source's attributes) and `stack.NAME` (another stack's outputs).
     fn special(&self, root: &str, name: &str) -> Option<Result<Value, String>>;
     /// `RES.ATTR`, `RES[KEY].ATTR`, `RES[*].ATTR` (key `None` for splat).
     fn resource_attr(&self, name: &str, key: Option<&str>, attr: &str) -> Result<Value, String>;
     /// Keys of a resource with `for_each`, in order; `None` if it has none.
     fn keys_of(&self, name: &str) -> Result<Option<&[String]>, String>;
+    /// `module.NAME.OUTPUT`, `module.NAME[KEY].OUTPUT`.
+    fn module_output(&self, m: &str, _key: Option<&str>, _out: &str) -> Result<Value, String> {
+        Err(format!("`module.{m}` cannot be referenced here"))
+    }
+    /// Keys of a module with `for_each`, in order; `None` if it has none.
+    fn module_keys(&self, m: &str) -> Result<Option<&[String]>, String> {
+        Err(format!("`module.{m}` cannot be referenced here"))
+    }
 }
+
+/// The roots `Scope::special` answers.
+pub const SPECIAL_ROOTS: [&str; 4] = ["var", "each", "data", "stack"];
 
 pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
     match e {
@@ -508,7 +523,11 @@ pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
                 let (a, b) = (eval(a, sc)?, eval(b, sc)?);
                 return Ok(if a == b { a } else { unknown() });
             }
-            if as_bool(&c)? { eval(a, sc) } else { eval(b, sc) }
+            if as_bool(&c)? {
+                eval(a, sc)
+            } else {
+                eval(b, sc)
+            }
         }
         Expr::Bin(op, l, r) => {
             let (l, r) = (eval(l, sc)?, eval(r, sc)?);
@@ -536,7 +555,7 @@ pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
 }
 
 fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
-    if root == "var" || root == "each" {
+    if SPECIAL_ROOTS.contains(&root) {
         let Some(Seg::Attr(name)) = segs.first() else {
             return Err(format!("`{root}` must be followed by `.NAME`"));
         };
@@ -544,6 +563,9 @@ fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
             .special(root, name)
             .ok_or_else(|| format!("`{root}.{name}` is not defined here"))??;
         return walk(v, &segs[1..], sc);
+    }
+    if root == "module" {
+        return eval_module(segs, sc);
     }
     let keys = sc.keys_of(root)?;
     match (segs.first(), keys) {
@@ -576,6 +598,41 @@ fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
         )),
         (Some(_), None) => Err(format!("`{root}` has no for_each and cannot be indexed")),
         (None, _) => Err(format!("`{root}` must be followed by `.ATTRIBUTE`")),
+    }
+}
+
+/// `module.NAME.OUTPUT`, `module.NAME[KEY].OUTPUT`, `module.NAME[*].OUTPUT`.
+fn eval_module(segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
+    let Some(Seg::Attr(m)) = segs.first() else {
+        return Err("`module` must be followed by `.NAME`".into());
+    };
+    let keys = sc.module_keys(m)?;
+    match (segs.get(1), keys) {
+        (Some(Seg::Splat), Some(keys)) => {
+            let Some(Seg::Attr(out)) = segs.get(2) else {
+                return Err(format!("`module.{m}[*]` must be followed by `.OUTPUT`"));
+            };
+            let mut all = Vec::new();
+            for k in keys {
+                all.push(walk(sc.module_output(m, Some(k), out)?, &segs[3..], sc)?);
+            }
+            Ok(Value::Array(all))
+        }
+        (Some(Seg::Index(ix)), Some(_)) => {
+            let k = key_string(&eval(ix, sc)?)?;
+            let Some(Seg::Attr(out)) = segs.get(2) else {
+                return Err(format!("`module.{m}[...]` must be followed by `.OUTPUT`"));
+            };
+            walk(sc.module_output(m, Some(&k), out)?, &segs[3..], sc)
+        }
+        (Some(Seg::Attr(out)), None) => walk(sc.module_output(m, None, out)?, &segs[2..], sc),
+        (Some(Seg::Attr(_)), Some(_)) => Err(format!(
+            "`module.{m}` has for_each: write `module.{m}[KEY].OUTPUT` or `module.{m}[*].OUTPUT`"
+        )),
+        (Some(_), None) => Err(format!(
+            "`module.{m}` has no for_each and cannot be indexed"
+        )),
+        (None, _) => Err(format!("`module.{m}` must be followed by `.OUTPUT`")),
     }
 }
 
@@ -769,8 +826,81 @@ fn call(f: &str, args: &[Value]) -> Result<Value, String> {
             [Value::Object(o)] => Ok(Value::from(o.len())),
             _ => Err("length takes one list or map".into()),
         },
+        "slice" => {
+            let [Value::Array(a), from, to] = args else {
+                return Err("slice takes (list, from, to)".into());
+            };
+            let (from, to) = (as_int(from)?, as_int(to)?);
+            let ok = |n: i64| usize::try_from(n).ok().filter(|&n| n <= a.len());
+            match (ok(from), ok(to)) {
+                (Some(f), Some(t)) if f <= t => Ok(Value::Array(a[f..t].to_vec())),
+                _ => Err(format!(
+                    "slice: {from}..{to} is not within the list's {} items",
+                    a.len()
+                )),
+            }
+        }
+        "zipmap" => {
+            let [Value::Array(k), Value::Array(v)] = args else {
+                return Err("zipmap takes (list of keys, list of values)".into());
+            };
+            if k.len() != v.len() {
+                return Err(format!("zipmap: {} keys but {} values", k.len(), v.len()));
+            }
+            let mut m = serde_json::Map::new();
+            for (key, val) in k.iter().zip(v) {
+                m.insert(key_string(key)?, val.clone());
+            }
+            Ok(Value::Object(m))
+        }
+        "keys" | "values" => match args {
+            [Value::Object(o)] if f == "keys" => {
+                Ok(Value::Array(o.keys().cloned().map(Value::String).collect()))
+            }
+            [Value::Object(o)] => Ok(Value::Array(o.values().cloned().collect())),
+            _ => Err(format!("{f} takes one map")),
+        },
+        "merge" => {
+            let mut m = serde_json::Map::new();
+            for a in args {
+                let Value::Object(o) = a else {
+                    return Err("merge takes maps".into());
+                };
+                m.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Ok(Value::Object(m))
+        }
+        "lookup" => match args {
+            [Value::Object(o), k] => o
+                .get(&key_string(k)?)
+                .cloned()
+                .ok_or_else(|| format!("lookup: no key {k}")),
+            [Value::Object(o), k, default] => Ok(o
+                .get(&key_string(k)?)
+                .cloned()
+                .unwrap_or_else(|| default.clone())),
+            _ => Err("lookup takes (map, key) or (map, key, default)".into()),
+        },
+        "join" => {
+            let [Value::String(sep), Value::Array(items)] = args else {
+                return Err("join takes (separator, list)".into());
+            };
+            let parts = items
+                .iter()
+                .map(scalar_text)
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = parts.join(sep);
+            if out.len() > limits::STRING_BYTES {
+                return Err(too_long("join"));
+            }
+            Ok(Value::String(out))
+        }
+        "contains" => match args {
+            [Value::Array(a), x] => Ok(Value::Bool(a.contains(x))),
+            _ => Err("contains takes (list, value)".into()),
+        },
         _ => Err(format!(
-            "unknown function `{f}` (known: cidrsubnet, concat, format, length, range, setproduct)"
+            "unknown function `{f}` (known: cidrsubnet, concat, contains, format, join, keys, length, lookup, merge, range, setproduct, slice, values, zipmap)"
         )),
     }
 }
@@ -894,9 +1024,16 @@ mod tests {
     #[test]
     fn comparisons_booleans_and_conditionals() {
         assert_eq!(ev("var.env == \"production\" ? 3 : 1"), Value::from(1));
-        assert_eq!(ev("var.n >= 3 && !(var.env != \"staging\")"), Value::Bool(true));
+        assert_eq!(
+            ev("var.n >= 3 && !(var.env != \"staging\")"),
+            Value::Bool(true)
+        );
         assert_eq!(ev("var.n < 2 || var.n > 2"), Value::Bool(true));
-        assert_eq!(ev("var.n == \"3\""), Value::Bool(true), "a number and its text");
+        assert_eq!(
+            ev("var.n == \"3\""),
+            Value::Bool(true),
+            "a number and its text"
+        );
         assert_eq!(ev("true ? null : 1"), Value::Null);
         // Unknowns stay unknown, except where the answer does not depend on them.
         assert_eq!(ev("var.later == 1"), unknown());
@@ -908,6 +1045,11 @@ mod tests {
         assert_eq!(ev("1 + 2 * 3 == 7 || false && false"), Value::Bool(true));
         let err = eval(&parse_expr("var.n ? 1 : 2").unwrap(), &Vars).unwrap_err();
         assert!(err.contains("not true or false"), "{err}");
-        assert!(parse_expr("var.n ? 1").unwrap_err().1.contains("expected `:`"));
+        assert!(
+            parse_expr("var.n ? 1")
+                .unwrap_err()
+                .1
+                .contains("expected `:`")
+        );
     }
 }

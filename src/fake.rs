@@ -202,8 +202,8 @@ resources:
     /// critical path (the Aurora cluster and its instances) even at 4 at once.
     #[tokio::test(start_paused = true)]
     async fn the_reference_apply_takes_its_critical_path_on_aws_times() {
-        let src = include_str!("../stacks/three-az.yaml");
-        let stack = crate::stack::load("stacks/three-az.yaml", src, &[]).unwrap();
+        let src = include_str!("../tests/fixtures/three-az-flat.yaml");
+        let stack = crate::stack::load("tests/fixtures/three-az-flat.yaml", src, &[]).unwrap();
         for parallelism in [4, 10] {
             let cloud = Arc::new(FakeCloud {
                 aws_times: true,

@@ -316,6 +316,35 @@ pub const SECURITY_GROUPS: Prop = def(
     "[]",
 );
 
+/// A data source kind, as data: the filters it takes (properties) and the
+/// attributes its read gives. Read at plan time, never written.
+#[derive(Debug)]
+pub struct DataSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub props: &'static [Prop],
+    /// Attributes the read gives, with what each is.
+    pub attrs: &'static [(&'static str, &'static str)],
+}
+
+impl DataSpec {
+    pub fn prop(&self, name: &str) -> Option<&'static Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.attrs.iter().any(|(a, _)| *a == name)
+    }
+}
+
+/// A data source kind by name.
+pub fn lookup_data(name: &str) -> Option<&'static DataSpec> {
+    crate::aws::DATA.iter().copied().find(|k| k.name == name)
+}
+
+pub fn data_names() -> impl Iterator<Item = &'static str> + Clone {
+    crate::aws::DATA.iter().map(|k| k.name)
+}
+
 /// The spec of a kind by name.
 pub fn lookup(name: &str) -> Option<&'static KindSpec> {
     crate::aws::KINDS.iter().copied().find(|k| k.name == name)

@@ -49,9 +49,16 @@ struct StackArgs {
         global = true
     )]
     stack: PathBuf,
-    /// Set a variable: NAME=VALUE (VALUE is read as YAML, so [a, b] is a list).
+    /// Set a variable: NAME=VALUE (VALUE is read as YAML, so [a, b] is a list); wins over var files.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var, global = true)]
     vars: Vec<(String, String)>,
+    /// Variables from a YAML file (NAME: VALUE); repeatable, later files win.
+    #[arg(long = "var-file", value_name = "FILE", global = true)]
+    var_files: Vec<PathBuf>,
+    /// The environment: loads env/NAME.yaml beside the stack as a var file, and keeps a
+    /// state (and objects) of its own.
+    #[arg(short = 'e', long = "env", value_name = "NAME", global = true)]
+    env: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -194,6 +201,14 @@ enum Cmd {
         #[arg(required_unless_present = "discover")]
         id: Option<String>,
     },
+    /// Print the stack's outputs as the last apply recorded them (sensitive ones masked);
+    /// NAME prints one value raw, for scripts.
+    Output {
+        name: Option<String>,
+        /// All outputs as one JSON object (sensitive values included).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script: `provision completions bash > /etc/bash_completion.d/provision`.
     Completions {
         #[arg(value_enum)]
@@ -211,6 +226,8 @@ fn common(cli: &Cli, i: &Interrupt) -> Common {
         stack: cli.s.stack.clone(),
         state: cli.st.state.clone(),
         vars: cli.s.vars.clone(),
+        var_files: cli.s.var_files.clone(),
+        env: cli.s.env.clone(),
         endpoint_url: cli.endpoint_url.clone(),
         stats: cli.stats,
         lock_timeout: cli.lock_timeout,
@@ -335,6 +352,9 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                 _ => Err(Error::other("import needs ADDRESS and ID, or --discover")),
             }
         }
+        Cmd::Output { name, json } => {
+            commands::output::run(&common(&cli, &i), name.as_deref(), *json).await
+        }
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -347,7 +367,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                 GraphFormat::Json => commands::graph::Format::Json,
                 GraphFormat::Svg => commands::graph::Format::Svg,
             };
-            commands::graph::run(&common(&cli, &i), format)
+            commands::graph::run(&common(&cli, &i), format).await
         }
     }
 }

@@ -170,6 +170,35 @@ pub struct Plan {
     /// Kinds whose orphans refresh looked for.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub searched: BTreeSet<String>,
+    /// The stack's outputs that apply will record differently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputChange>,
+    /// Outputs of the stacks this one reads that changed since its last
+    /// apply (shown; what uses them is planned against the new values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<UpstreamChange>,
+}
+
+/// An output of the stack that apply records differently: `before` as
+/// recorded (none: new), `after` as planned (none: removed; unknown parts
+/// known after apply).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// Masked wherever it is shown.
+    pub sensitive: bool,
+}
+
+/// An output of another stack (`stacks:`) that is not what it was at this
+/// stack's last apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamChange {
+    pub stack: String,
+    pub output: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
 }
 
 /// How many of each, as the plan's summary line says.
@@ -183,7 +212,7 @@ pub struct Counts {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(Change::does_something)
+        self.changes.iter().any(Change::does_something) || !self.outputs.is_empty()
     }
 
     pub fn counts(&self) -> Counts {
@@ -247,6 +276,13 @@ pub enum Finding {
     Orphan,
     /// The stack's tags, another state's (or no) lineage: left alone.
     Unclaimed { lineage: Option<String> },
+    /// An output of a stack this one reads is not what it was at this
+    /// stack's last apply.
+    Upstream {
+        output: String,
+        before: Option<Value>,
+        after: Option<Value>,
+    },
     /// No tags of provision's, inside a container the state manages.
     HandMade {
         /// The container's address and id, when state records it.
@@ -263,9 +299,12 @@ pub enum DriftClass {
     Deleted,
     Orphan,
     Unmanaged,
+    Upstream,
 }
 
 impl DriftClass {
+    /// The classes every report counts, found or not (`upstream` is
+    /// counted when found: it was added to format 1 later).
     pub const ALL: [DriftClass; 4] = [
         DriftClass::Modified,
         DriftClass::Deleted,
@@ -279,6 +318,7 @@ impl DriftClass {
             DriftClass::Deleted => "deleted",
             DriftClass::Orphan => "orphan",
             DriftClass::Unmanaged => "unmanaged",
+            DriftClass::Upstream => "upstream",
         }
     }
 }
@@ -290,6 +330,7 @@ impl Finding {
             Finding::Deleted => DriftClass::Deleted,
             Finding::Orphan => DriftClass::Orphan,
             Finding::Unclaimed { .. } | Finding::HandMade { .. } => DriftClass::Unmanaged,
+            Finding::Upstream { .. } => DriftClass::Upstream,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::compare::{changed_props, ignore, keep_suffixed_name, managed};
 use crate::diag::{Error, Result, StackError};
 use crate::kind::{KindSpec, ReplaceOrder};
-use crate::model::{Action, Change, Plan, Reason, Refreshed};
+use crate::model::{Action, Change, OutputChange, Plan, Reason, Refreshed, UpstreamChange};
 use crate::provider::Live;
 use crate::stack::{Instance, Known, Stack};
 use crate::state::{Recorded, State};
@@ -56,8 +56,9 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
             Err(e) => errors.push(e),
         }
     }
+    let outputs = output_changes(stack, state, &known, &mut errors);
     if !errors.is_empty() {
-        return Err(Error::stack(errors).with_source(&stack.source));
+        return Err(Error::stack(errors).with_sources(stack.sources.clone()));
     }
     // What state has and the stack no longer wants.
     for (addr, rec) in recorded {
@@ -79,13 +80,85 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     let deps_of = |a: &str| stack.instance(a).map(|i| i.deps.clone());
     changes.extend(orphan_changes(deps_of, live));
     Ok(Plan {
-        stack: stack.name.clone(),
+        stack: stack.owner(),
         destroy: false,
         changes,
         drift: crate::drift::detect(state, live, &lifecycle_rules(stack)),
         unclaimed: live.unclaimed.clone(),
         searched: live.searched.clone(),
+        outputs,
+        upstream: upstream_changes(stack, state),
     })
+}
+
+/// The stack's outputs that apply would record differently from state:
+/// each evaluated with what the plan knows (unknown parts are known after
+/// apply).
+fn output_changes(
+    stack: &Stack,
+    state: Option<&State>,
+    known: &dyn Known,
+    errors: &mut Vec<StackError>,
+) -> Vec<OutputChange> {
+    let empty = BTreeMap::new();
+    let recorded = state.map(|s| &s.outputs).unwrap_or(&empty);
+    let mut out = Vec::new();
+    for (name, o) in stack.outputs() {
+        let after = match stack.output_value(o, known) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let before = recorded.get(name);
+        if before.is_some_and(|b| b.value == after && b.sensitive == o.sensitive) {
+            continue;
+        }
+        out.push(OutputChange {
+            name: name.clone(),
+            before: before.map(|b| b.value.clone()),
+            after: Some(after),
+            sensitive: o.sensitive,
+        });
+    }
+    for (name, r) in recorded {
+        if !stack.outputs().contains_key(name) {
+            out.push(OutputChange {
+                name: name.clone(),
+                before: Some(r.value.clone()),
+                after: None,
+                sensitive: r.sensitive,
+            });
+        }
+    }
+    out
+}
+
+/// Outputs of the stacks this one reads that are not what they were at
+/// its last apply.
+pub fn upstream_changes(stack: &Stack, state: Option<&State>) -> Vec<UpstreamChange> {
+    let Some(st) = state else { return vec![] };
+    let mut out = Vec::new();
+    for (name, now) in &stack.upstream {
+        let (Some(now), Some(Value::Object(then))) = (now.as_object(), st.upstream.get(name))
+        else {
+            continue;
+        };
+        let keys: std::collections::BTreeSet<&String> = now.keys().chain(then.keys()).collect();
+        for k in keys {
+            let (b, a) = (then.get(k), now.get(k));
+            if b != a {
+                out.push(UpstreamChange {
+                    stack: name.clone(),
+                    output: k.clone(),
+                    before: b.cloned(),
+                    after: a.cloned(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Deletes of the orphans refresh found: each after what its address's
@@ -370,6 +443,19 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
     }
     let deps_of = |a: &str| Some(state?.resources.get(a)?.dependencies.clone());
     changes.extend(orphan_changes(deps_of, live));
+    let outputs = state
+        .map(|s| {
+            s.outputs
+                .iter()
+                .map(|(name, r)| OutputChange {
+                    name: name.clone(),
+                    before: Some(r.value.clone()),
+                    after: None,
+                    sensitive: r.sensitive,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Plan {
         stack: stack_name.to_string(),
         destroy: true,
@@ -377,6 +463,8 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
         drift: vec![],
         unclaimed: live.unclaimed.clone(),
         searched: live.searched.clone(),
+        outputs,
+        upstream: vec![],
     })
 }
 

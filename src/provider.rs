@@ -135,6 +135,13 @@ pub trait Cloud: Send + Sync {
         Ok(None)
     }
 
+    /// Reads a data source: its attributes, from what its filters select.
+    async fn read_data(&self, kind: &str, _props: &Value) -> Result<Value> {
+        Err(crate::diag::Error::other(format!(
+            "data source kind {kind} cannot be read here"
+        )))
+    }
+
     /// Why this object will not be created (a paid subscription it needs is
     /// missing), if anything stops it. Such a create is shown and skipped.
     async fn create_blocker(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {

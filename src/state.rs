@@ -43,6 +43,22 @@ pub struct State {
     /// are no longer its to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<Released>,
+    /// The stack's outputs as of the last apply (what `provision output`
+    /// prints and other stacks read through `stacks:`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, OutputValue>,
+    /// The outputs of the stacks this one reads (`stacks:`), as they were
+    /// at the last apply: a plan or drift says when one has changed since.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstream: BTreeMap<String, Value>,
+}
+
+/// One recorded output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutputValue {
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,6 +123,8 @@ impl State {
             creating: BTreeMap::new(),
             unsure: BTreeSet::new(),
             released: vec![],
+            outputs: BTreeMap::new(),
+            upstream: BTreeMap::new(),
         }
     }
 }

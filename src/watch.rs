@@ -187,7 +187,7 @@ pub async fn watch(
     o: &WatchOpts,
     stop: crate::session::Interrupt,
 ) -> Result<i32> {
-    let stack = crate::session::load_stack(&c.stack, &c.vars)?;
+    let stack = crate::session::load_stack(c)?;
     let metrics = Arc::new(Mutex::new(Metrics {
         stack: stack.name.clone(),
         ..Metrics::default()

@@ -180,6 +180,10 @@ pub(crate) struct Clients {
     pub route53: Svc<aws_sdk_route53::Client>,
     pub guardduty: Svc<aws_sdk_guardduty::Client>,
     pub acm: Svc<aws_sdk_acm::Client>,
+    /// Parameters, read as data sources.
+    pub ssm: Svc<aws_sdk_ssm::Client>,
+    /// Who the caller is, read as a data source.
+    pub sts: Svc<aws_sdk_sts::Client>,
     /// The Resource Groups Tagging API: which objects carry a stack's tag,
     /// for finding orphans of kinds whose own APIs cannot filter by tag.
     pub tagging: Svc<aws_sdk_resourcegroupstagging::Client>,
@@ -283,6 +287,8 @@ impl Clients {
             ),
             guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api()),
             acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api()),
+            ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api()),
+            sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api()),
             tagging: Svc::new(client!(aws_sdk_resourcegroupstagging, sdk, counter), api()),
         })
     }

@@ -8,13 +8,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::data::DataRead;
 use super::typed::Resource;
-use super::{CallCounter, Clients, Connect, KINDS, Svc, call, client, ec2, implementations, tags};
+use super::{
+    CallCounter, Clients, Connect, KINDS, Svc, call, client, data_reads, ec2, implementations, tags,
+};
 use crate::diag::{Error, Result};
 use crate::provider::{Cloud, Container, Intent, Live, Wanted};
 
 pub struct AwsCloud {
     kinds: HashMap<&'static str, Box<dyn Resource>>,
+    data: HashMap<&'static str, Box<dyn DataRead>>,
     ec2: ec2::Ec2,
     tagging: Svc<aws_sdk_resourcegroupstagging::Client>,
     pub counter: CallCounter,
@@ -31,8 +35,13 @@ impl AwsCloud {
             .into_iter()
             .map(|r| (r.spec().name, r))
             .collect();
+        let data = data_reads(&clients)
+            .into_iter()
+            .map(|r| (r.spec().name, r))
+            .collect();
         Ok(AwsCloud {
             kinds,
+            data,
             ec2: clients.ec2.clone(),
             tagging: clients.tagging.clone(),
             counter,
@@ -202,6 +211,12 @@ impl Cloud for AwsCloud {
         intent: &Intent,
     ) -> Result<Live> {
         self.kind(kind)?.create(props, timeout, intent).await
+    }
+    async fn read_data(&self, kind: &str, props: &Value) -> Result<Value> {
+        let r = self.data.get(kind).ok_or_else(|| {
+            Error::other(format!("data source kind {kind} has no AWS implementation"))
+        })?;
+        r.read(props).await
     }
     async fn update(
         &self,

@@ -9,6 +9,7 @@
 pub mod call;
 mod client;
 mod cloud;
+mod data;
 mod errors;
 mod kind;
 mod read;
@@ -27,6 +28,8 @@ mod rds;
 mod route53;
 mod s3;
 mod shield;
+mod ssm;
+mod sts;
 mod wafv2;
 
 #[cfg(test)]
@@ -42,8 +45,31 @@ pub(crate) use read::{
     with_detail,
 };
 
-use crate::kind::KindSpec;
+use crate::kind::{DataSpec, KindSpec};
+use data::{DataKind, DataRead, Reader};
 use typed::{Resource, Typed};
+
+/// Declares the data source kinds: `DATA` (their specs) and the registry
+/// of their reads.
+macro_rules! data {
+    ($($k:ty),* $(,)?) => {
+        /// Every data source kind provision knows.
+        pub static DATA: &[&DataSpec] = &[$(<$k as DataKind>::SPEC),*];
+
+        fn data_reads(c: &Clients) -> Vec<Box<dyn DataRead>> {
+            vec![$(Box::new(Reader(<$k as DataKind>::new(c)))),*]
+        }
+    };
+}
+
+data![
+    ec2::availability_zones::AvailabilityZones,
+    ec2::ami::Ami,
+    ec2::vpc_lookup::VpcLookup,
+    ec2::subnets::Subnets,
+    ssm::parameter::Parameter,
+    sts::caller_identity::CallerIdentity,
+];
 
 /// Declares the kinds: `KINDS` (their specs, in the order of
 /// docs/resources.md) and the registry of their implementations.

@@ -41,7 +41,7 @@ async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let live = super::reading(refresh(
         cloud.as_ref(),
         Some(&s.stack),
-        &s.stack.name,
+        &s.stack.owner(),
         st.as_ref(),
         Search::Cheap,
     ))
@@ -78,15 +78,67 @@ async fn saved(s: &Session, o: &ApplyOpts, f: PlanFile) -> Result<i32> {
 async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
     let cloud = s.connect().await?;
     if !p.has_changes() {
-        // The search for orphans found none: the doubts it settled are over.
-        if let Some(mut st) = st
-            && crate::exec::settle_doubts(&p, &mut st)
-        {
-            s.store.save(&mut st).await?;
+        // The search for orphans found none: the doubts it settled are over;
+        // the outputs of the stacks this one reads are seen as they are.
+        if let Some(mut st) = st {
+            let settled = crate::exec::settle_doubts(&p, &mut st);
+            if record_outputs(&s.stack, &mut st) || settled {
+                s.store.save(&mut st).await?;
+            }
         }
         s.stats(&cloud);
         return Ok(0);
     }
-    let st = st.unwrap_or_else(|| State::new(&s.stack.name));
-    Ok(execute(s, &cloud, Some(s.stack.clone()), &p, st, o, "Apply").await)
+    let st = st.unwrap_or_else(|| State::new(&s.stack.owner()));
+    let (code, mut st) = execute(s, &cloud, Some(s.stack.clone()), &p, st, o, "Apply").await;
+    if record_outputs(&s.stack, &mut st) {
+        s.store.save(&mut st).await?;
+    }
+    super::print_outputs(&st);
+    Ok(code)
+}
+
+/// What state records, as the values outputs refer to.
+struct Recorded<'a>(&'a State);
+
+impl crate::stack::Known for Recorded<'_> {
+    fn output(&self, address: &str, attr: &str) -> Option<serde_json::Value> {
+        self.0.resources.get(address)?.outputs.get(attr).cloned()
+    }
+    fn props(&self, address: &str) -> Option<&serde_json::Value> {
+        self.0.resources.get(address).map(|r| &r.properties)
+    }
+}
+
+/// Records the stack's outputs as they are after apply (an output whose
+/// value is not known, because what it refers to failed, keeps its last
+/// value), and the outputs of the stacks it reads. True when state changed.
+fn record_outputs(stack: &crate::stack::Stack, st: &mut State) -> bool {
+    let mut outputs = std::collections::BTreeMap::new();
+    for (name, o) in stack.outputs() {
+        match stack.output_value(o, &Recorded(st)) {
+            Ok(v) if !crate::expr::contains_unknown(&v) => {
+                let value = crate::state::OutputValue {
+                    value: v,
+                    sensitive: o.sensitive,
+                };
+                outputs.insert(name.clone(), value);
+            }
+            _ => {
+                if let Some(old) = st.outputs.get(name) {
+                    outputs.insert(name.clone(), old.clone());
+                }
+            }
+        }
+    }
+    let upstream: std::collections::BTreeMap<String, serde_json::Value> = stack
+        .upstream
+        .iter()
+        .filter(|(_, v)| v.is_object())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let changed = outputs != st.outputs || upstream != st.upstream;
+    st.outputs = outputs;
+    st.upstream = upstream;
+    changed
 }

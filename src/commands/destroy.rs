@@ -8,7 +8,8 @@ use crate::render;
 use crate::session::Session;
 
 pub async fn run(c: &Common, o: &ApplyOpts) -> Result<i32> {
-    let s = Session::open(c).await?;
+    // Destroy goes by what state records: it reads no data source.
+    let s = Session::open_offline(c).await?;
     s.locked_to_the_end("destroy", destroy(&s, o)).await
 }
 
@@ -24,12 +25,12 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let live = super::reading(refresh(
         cloud.as_ref(),
         None,
-        &s.stack.name,
+        &s.stack.owner(),
         Some(&st),
         Search::Everywhere,
     ))
     .await?;
-    let mut p = plan::plan_destroy(&s.stack.name, Some(&st), &live)?;
+    let mut p = plan::plan_destroy(&s.stack.owner(), Some(&st), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
     super::show(&render::plan(&p));
     if !p.has_changes() {
@@ -39,5 +40,11 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
         println!("Destroy cancelled.");
         return Ok(1);
     }
-    Ok(execute(s, &cloud, Some(s.stack.clone()), &p, st, o, "Destroy").await)
+    let (code, mut st) = execute(s, &cloud, Some(s.stack.clone()), &p, st, o, "Destroy").await;
+    if st.resources.is_empty() && !(st.outputs.is_empty() && st.upstream.is_empty()) {
+        st.outputs.clear();
+        st.upstream.clear();
+        s.store.save(&mut st).await?;
+    }
+    Ok(code)
 }

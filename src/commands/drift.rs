@@ -47,12 +47,13 @@ pub struct ApiCall {
 pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<DriftReport> {
     let started = std::time::SystemTime::now();
     let before = cloud.counter.snapshot();
-    let s = Session::open(c).await?;
+    // Drift is recorded against live: it reads no data source.
+    let s = Session::open_offline(c).await?;
     let st = s.state().await?;
     let live = super::reading(refresh(
         cloud,
         None,
-        &s.stack.name,
+        &s.stack.owner(),
         st.as_ref(),
         Search::Everywhere,
     ))
@@ -63,6 +64,7 @@ pub async fn check(c: &Common, cloud: &AwsCloud, extra: &[Rule]) -> Result<Drift
     items.extend(crate::drift::strays(&live, &rules));
     if let Some(st) = st.as_ref() {
         items.extend(handmade(cloud, st, &live, &rules).await?);
+        items.extend(upstream(c, &s.stack, st).await);
     }
     let mut counts: BTreeMap<String, usize> = DriftClass::ALL
         .iter()
@@ -147,13 +149,41 @@ async fn handmade(
     Ok(crate::drift::handmade(st, &containers, &found, rules))
 }
 
+/// Outputs of the stacks this one reads that are not what they were at its
+/// last apply (their states are read without their locks).
+async fn upstream(c: &Common, stack: &crate::stack::Stack, st: &crate::state::State) -> Vec<Drift> {
+    let mut now = stack.clone();
+    for s in &stack.stacks {
+        if let Ok(v) = crate::session::read_upstream(c, s).await {
+            now.upstream.insert(s.name.clone(), v);
+        }
+    }
+    plan::upstream_changes(&now, Some(st))
+        .into_iter()
+        .map(|u| Drift {
+            address: format!("stack.{}.{}", u.stack, u.output),
+            kind: "stack".into(),
+            id: u.stack.clone(),
+            finding: crate::model::Finding::Upstream {
+                output: u.output,
+                before: u.before,
+                after: u.after,
+            },
+        })
+        .collect()
+}
+
 pub fn summary(r: &DriftReport) -> String {
     if !r.drifted {
         return "No drift: the live infrastructure matches the last apply.".into();
     }
     let n = |k: &str| r.counts.get(k).copied().unwrap_or(0);
+    let upstream = match n("upstream") {
+        0 => String::new(),
+        u => format!(", {u} upstream outputs changed"),
+    };
     format!(
-        "Drift: {} modified, {} deleted, {} orphaned, {} unmanaged.",
+        "Drift: {} modified, {} deleted, {} orphaned, {} unmanaged{upstream}.",
         n("modified"),
         n("deleted"),
         n("orphan"),
@@ -193,7 +223,7 @@ pub async fn run(c: &Common, o: &DriftOpts) -> Result<i32> {
 }
 
 async fn once(c: &Common, rules: &[Rule], json: bool) -> Result<i32> {
-    let stack = load_stack(&c.stack, &c.vars)?;
+    let stack = load_stack(c)?;
     let cloud = connect(c, stack.region.as_deref()).await?;
     let r = check(c, &cloud, rules).await?;
     if json {

@@ -60,7 +60,7 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
 /// Resources in the account and region that carry no provision ownership tags.
 pub async fn discover(c: &Common) -> Result<i32> {
     // With a stack, only the kinds it uses (and so only their services).
-    let stack = load_stack(&c.stack, &c.vars).ok();
+    let stack = load_stack(c).ok();
     let region = stack.as_ref().and_then(|s| s.region.clone());
     let kinds: Option<Vec<&str>> = stack.as_ref().map(|s| {
         let mut k: Vec<&str> = s.instances.iter().map(|i| i.kind.name).collect();

@@ -6,6 +6,7 @@ pub mod destroy;
 pub mod drift;
 pub mod graph;
 pub mod import;
+pub mod output;
 pub mod plan;
 pub mod state;
 
@@ -65,7 +66,7 @@ fn counts_text(title: &str, snap: crate::aws::CallCounts) -> String {
 
 /// `provision validate`: loads and checks the stack; silent on success.
 pub fn validate(c: &Common) -> Result<i32> {
-    crate::session::load_stack(&c.stack, &c.vars)?;
+    crate::session::load_stack(c)?;
     Ok(0)
 }
 
@@ -100,7 +101,7 @@ async fn execute(
     st: State,
     o: &ApplyOpts,
     verb: &str,
-) -> i32 {
+) -> (i32, State) {
     let ex = Executor {
         cloud: cloud.clone() as Arc<dyn Cloud>,
         stack: stack.map(Arc::new),
@@ -108,15 +109,31 @@ async fn execute(
         reporter: Arc::new(Ui::new()),
         cancel: o.cancel.clone(),
     };
-    let (report, _) = ex.run(p, st, Some(s.store.clone())).await;
+    let (report, st) = ex.run(p, st, Some(s.store.clone())).await;
     print_report(&report, verb);
     s.stats(cloud);
-    if o.cancel.load(std::sync::atomic::Ordering::SeqCst) {
+    let code = if o.cancel.load(std::sync::atomic::Ordering::SeqCst) {
         130
     } else if report.ok() {
         0
     } else {
         1
+    };
+    (code, st)
+}
+
+/// Prints the stack's outputs as recorded, sensitive ones masked.
+pub fn print_outputs(st: &State) {
+    if st.outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:");
+    let w = st.outputs.keys().map(String::len).max().unwrap_or(0);
+    for (name, o) in &st.outputs {
+        println!(
+            "  {name:w$} = {}",
+            crate::render::output_text(&o.value, o.sensitive)
+        );
     }
 }
 

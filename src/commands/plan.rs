@@ -103,7 +103,7 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     let live = super::reading(refresh(
         cloud.as_ref(),
         Some(&s.stack),
-        &s.stack.name,
+        &s.stack.owner(),
         st.as_ref(),
         Search::Cheap,
     ))

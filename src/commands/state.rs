@@ -23,7 +23,7 @@ pub enum StateOp {
 }
 
 pub async fn run(c: &Common, op: StateOp) -> Result<i32> {
-    let s = Session::open(c).await?;
+    let s = Session::open_offline(c).await?;
     let r = match op {
         StateOp::List => list(&s).await,
         StateOp::Show(addr) => show(&s, &addr).await,
@@ -52,7 +52,7 @@ async fn list(s: &Session) -> Result<i32> {
         .store
         .load()
         .await?
-        .unwrap_or_else(|| State::new(&s.stack.name));
+        .unwrap_or_else(|| State::new(&s.stack.owner()));
     for (addr, r) in &st.resources {
         println!("{addr:<40} {:<32} {}", r.kind, r.id);
     }
@@ -67,7 +67,7 @@ async fn show(s: &Session, addr: &str) -> Result<i32> {
         .store
         .load()
         .await?
-        .unwrap_or_else(|| State::new(&s.stack.name));
+        .unwrap_or_else(|| State::new(&s.stack.owner()));
     let r = st.resources.get(addr).ok_or_else(|| {
         Error::State(format!(
             "{addr} is not in the state of {}",
@@ -169,7 +169,7 @@ async fn migrate(s: &Session, to: PathBuf, force: bool) -> Result<i32> {
 
 /// `provision force-unlock LOCK_ID`: releases a stale lock whose id matches.
 pub async fn force_unlock(c: &Common, id: &str) -> Result<i32> {
-    let s = Session::open(c).await?;
+    let s = Session::open_offline(c).await?;
     let h = s.store.force_unlock(id).await?;
     println!(
         "Released the lock of {} held by {}@{} (pid {}, {}) since {}.",

@@ -181,7 +181,7 @@ async fn create(
         );
         sh.save(&mut st).await?;
         Intent {
-            stack: stack.name.clone(),
+            stack: stack.owner(),
             lineage: st.lineage.clone(),
             address: addr.to_string(),
             token,

@@ -16,7 +16,7 @@ pub fn show(v: &Value) -> String {
         Value::String(s) => format!("{s:?}"),
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Object(o) if o.is_empty() => "{}".into(),
-        Value::Array(a) if a.iter().all(|x| !x.is_array() && !x.is_object()) => {
+        Value::Array(a) if a.iter().all(|x| !x.is_object()) => {
             format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", "))
         }
         Value::Object(o) if o.values().all(|x| !x.is_array() && !x.is_object()) && o.len() <= 6 => {

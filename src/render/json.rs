@@ -101,6 +101,11 @@ pub fn drift_item(d: &Drift) -> DriftItem {
             live,
         } => (Some(property.clone()), recorded.clone(), live.clone()),
         Finding::HandMade { .. } => (Some(super::handmade_text(d)), None, None),
+        Finding::Upstream {
+            output,
+            before,
+            after,
+        } => (Some(output.clone()), before.clone(), after.clone()),
         _ => (None, None, None),
     };
     DriftItem {
@@ -142,6 +147,24 @@ pub fn plan(p: &Plan) -> Value {
     if !p.searched.is_empty() {
         v["searched"] = json!(p.searched);
     }
+    if !p.outputs.is_empty() {
+        let masked = |x: &Option<Value>, s: bool| match x {
+            Some(_) if s => json!("(sensitive)"),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+        v["output_changes"] = p
+            .outputs
+            .iter()
+            .map(|o| {
+                json!({"name": o.name, "before": masked(&o.before, o.sensitive),
+                       "after": masked(&o.after, o.sensitive), "sensitive": o.sensitive})
+            })
+            .collect();
+    }
+    if !p.upstream.is_empty() {
+        v["upstream_changes"] = json!(p.upstream);
+    }
     fix_unknowns(&mut v);
     v["summary"] =
         json!({"add": n.add, "change": n.change, "destroy": n.destroy, "adopt": n.adopt});
@@ -171,6 +194,8 @@ mod tests {
             drift: vec![],
             unclaimed: vec![],
             searched: Default::default(),
+            outputs: vec![],
+            upstream: vec![],
         };
         let v = plan(&p);
         let c = &v["changes"];

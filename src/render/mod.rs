@@ -274,6 +274,12 @@ pub fn finding_line(d: &Drift) -> String {
         Finding::Modified { property, .. } => {
             format!("  ~ {} changed outside provision: {property}", d.address)
         }
+        Finding::Upstream { before, after, .. } => format!(
+            "  ~ {} changed since the last apply: {} -> {}",
+            d.address,
+            before.as_ref().map_or("(none)".into(), show),
+            after.as_ref().map_or("(removed)".into(), show)
+        ),
     }
 }
 
@@ -380,10 +386,64 @@ pub fn paint(text: &str) -> String {
     out
 }
 
+/// An output's value as shown: masked when sensitive.
+pub fn output_text(v: &Value, sensitive: bool) -> String {
+    if sensitive {
+        "(sensitive)".into()
+    } else {
+        show(v)
+    }
+}
+
+/// Outputs of the stacks this one reads that changed since its last apply.
+fn upstream(out: &mut String, p: &Plan) {
+    if p.upstream.is_empty() {
+        return;
+    }
+    out.push_str("Outputs of the stacks this one reads changed since its last apply:\n\n");
+    for u in &p.upstream {
+        let b = u.before.as_ref().map_or("(none)".into(), show);
+        let a = u.after.as_ref().map_or("(removed)".into(), show);
+        let _ = writeln!(out, "  ~ stack.{}.{}: {b} -> {a}", u.stack, u.output);
+    }
+    out.push('\n');
+}
+
+/// The stack's outputs that apply will record differently.
+fn outputs(out: &mut String, p: &Plan) {
+    if p.outputs.is_empty() {
+        return;
+    }
+    out.push_str("Changes to outputs:\n");
+    let w = p.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    for o in &p.outputs {
+        let name = &o.name;
+        match (&o.before, &o.after) {
+            (None, Some(a)) => {
+                let _ = writeln!(out, "  + {name:w$} = {}", output_text(a, o.sensitive));
+            }
+            (Some(b), None) => {
+                let _ = writeln!(out, "  - {name:w$} = {}", output_text(b, o.sensitive));
+            }
+            (Some(b), Some(a)) => {
+                let _ = writeln!(
+                    out,
+                    "  ~ {name:w$} = {} -> {}",
+                    output_text(b, o.sensitive),
+                    output_text(a, o.sensitive)
+                );
+            }
+            (None, None) => {}
+        }
+    }
+    out.push('\n');
+}
+
 /// The whole plan, with drift first and the summary line last.
 pub fn plan(p: &Plan) -> String {
     let mut out = String::new();
     drift(&mut out, &p.drift);
+    upstream(&mut out, p);
     unclaimed(&mut out, p);
     if !p.has_changes() {
         for c in p.changes.iter().filter(|c| c.not_attempted()) {
@@ -404,6 +464,7 @@ pub fn plan(p: &Plan) -> String {
     if p.changes.iter().any(|c| c.action.is_replace()) {
         order(&mut out, p);
     }
+    outputs(&mut out, p);
     out.push_str(&summary(p));
     out
 }

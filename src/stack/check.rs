@@ -2,7 +2,7 @@
 //! unknown (types, expressions), and CIDR blocks inside their parent's block
 //! without overlapping their siblings (a kind's `within`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::cx::Cx;
 use super::refs::Refs;
@@ -11,13 +11,7 @@ use super::{Instance, Stack, prop_loc};
 pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     let (props, errors) = stack.evaluate_static();
     cx.errors.extend(errors);
-    let no_names = BTreeSet::new();
-    let kinds = stack
-        .instances
-        .iter()
-        .map(|i| (i.name.as_str(), i.kind))
-        .collect();
-    let refs = Refs::new(&stack.vars, &stack.keys, kinds, &no_names);
+    let refs = Refs::new(&stack.scopes, &stack.upstream);
     // Blocks by parent: (instance, block), in file order.
     let mut by_parent: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
     for inst in &stack.instances {
@@ -32,7 +26,17 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
             .props
             .as_ref()
             .and_then(|p| p.field(w.parent))
-            .map(|t| refs.deps(t, &inst.name, inst.each.as_ref(), &mut Cx::new("")))
+            .map(|t| {
+                let scratch = &mut Cx::new("");
+                refs.deps(
+                    inst.scope,
+                    t,
+                    &inst.name,
+                    inst.each.as_ref(),
+                    &inst.file,
+                    scratch,
+                )
+            })
             .unwrap_or_default();
         let Some(parent) = inst.deps.iter().find(|d| parent_deps.contains(d)) else {
             continue;
@@ -48,7 +52,7 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
                 "{}: subnet {net} is outside its VPC `{parent}` ({outer})",
                 inst.address
             );
-            cx.push(prop_loc(inst, w.cidr), msg);
+            cx.push_in(&inst.file, prop_loc(inst, w.cidr), msg);
         }
         by_parent
             .entry(parent.clone())
@@ -77,7 +81,11 @@ fn overlaps(children: &[(&Instance, ipnet::Ipv4Net)], cx: &mut Cx) {
                 "{}: subnet {nb} overlaps {na} of `{}`",
                 ib.address, ia.address
             );
-            cx.push(prop_loc(ib, ib.kind.within.map_or("", |w| w.cidr)), msg);
+            cx.push_in(
+                &ib.file,
+                prop_loc(ib, ib.kind.within.map_or("", |w| w.cidr)),
+                msg,
+            );
         }
         if widest.is_none_or(|w| net.broadcast() > children[w].1.broadcast()) {
             widest = Some(i);

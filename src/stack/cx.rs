@@ -9,6 +9,9 @@ use crate::yaml::{Key, Node};
 pub(super) struct Cx {
     pub file: String,
     pub errors: Vec<StackError>,
+    /// Loading without reading anything (`validate`, `graph`, `state`):
+    /// what is unknown before data sources are read is passed over.
+    pub offline: bool,
 }
 
 impl Cx {
@@ -16,11 +19,24 @@ impl Cx {
         Cx {
             file: file.to_string(),
             errors: vec![],
+            offline: false,
         }
     }
 
     pub fn push(&mut self, loc: Loc, msg: impl Into<String>) {
         self.errors.push(StackError::at(&self.file, loc, msg));
+    }
+
+    /// An error in another file than the one being read (a module's, a var file).
+    pub fn push_in(&mut self, file: &str, loc: Loc, msg: impl Into<String>) {
+        self.errors.push(StackError::at(file, loc, msg));
+    }
+
+    /// [`Cx::only`] for a mapping in another file.
+    pub fn only_in(&mut self, file: &str, map: &[(Key, Node)], allowed: &[&str], what: &str) {
+        let saved = std::mem::replace(&mut self.file, file.to_string());
+        self.only(map, allowed, what);
+        self.file = saved;
     }
 
     pub fn ok(&self) -> bool {

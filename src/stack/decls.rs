@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::cx::{Cx, get, suggest};
-use super::scope::VarScope;
+use super::scope::{Statics, VarScope};
 use super::template::{Tmpl, compile};
 use super::{Lifecycle, Timeouts};
 use crate::diag::Loc;
@@ -29,6 +29,8 @@ const FIELDS: &[&str] = &[
 /// One resource as declared.
 pub(super) struct Decl {
     pub name: String,
+    /// The file it is written in.
+    pub file: String,
     pub loc: Loc,
     pub kind: &'static KindSpec,
     /// `(key, value)` of each copy, in order; `None` without `for_each`.
@@ -38,6 +40,9 @@ pub(super) struct Decl {
     pub timeouts: Timeouts,
     /// Resources named in `depends_on`.
     pub depends_on: Vec<String>,
+    /// `depends_on` entries written as expressions (`${var.efs_targets}`):
+    /// whatever they refer to comes first.
+    pub depends_on_refs: Vec<Arc<Tmpl>>,
 }
 
 /// Every declaration, the keys of each name, and the disabled names.
@@ -50,19 +55,34 @@ pub(super) struct Decls {
 
 /// A declaration's head, read before any body: what it is and its keys.
 struct Head<'a> {
+    file: &'a str,
     key: &'a Key,
     fields: &'a [(Key, Node)],
     kind: &'static KindSpec,
     items: Option<Vec<(String, Value)>>,
 }
 
-pub(super) fn read(top: &[(Key, Node)], vars: &BTreeMap<String, Value>, cx: &mut Cx) -> Decls {
+/// The `resources:` of these files (one file for a stack, one or more for
+/// a module), read with what is known before anything is created.
+pub(super) fn read(files: &[(&str, &[(Key, Node)])], st: &Statics, cx: &mut Cx) -> Decls {
     let mut disabled = BTreeSet::new();
-    let mut heads = Vec::new();
-    for (k, v) in resources(top, cx) {
-        if let Some(h) = head(k, v, vars, &mut disabled, cx) {
-            heads.push(h);
+    let mut heads: Vec<Head> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for (file, top) in files {
+        let saved = std::mem::replace(&mut cx.file, file.to_string());
+        for (k, v) in resources(top, cx) {
+            if !seen.insert(k.name.as_str()) {
+                cx.push(
+                    k.loc,
+                    format!("resource `{}` is declared twice in the module", k.name),
+                );
+                continue;
+            }
+            if let Some(h) = head(file, k, v, st, &mut disabled, cx) {
+                heads.push(h);
+            }
         }
+        cx.file = saved;
     }
     let keys: BTreeMap<String, Option<Vec<String>>> = heads
         .iter()
@@ -76,7 +96,12 @@ pub(super) fn read(top: &[(Key, Node)], vars: &BTreeMap<String, Value>, cx: &mut
         .collect();
     let list = heads
         .into_iter()
-        .map(|h| body(h, &keys, &disabled, cx))
+        .map(|h| {
+            let saved = std::mem::replace(&mut cx.file, h.file.to_string());
+            let d = body(h, &keys, &disabled, cx);
+            cx.file = saved;
+            d
+        })
         .collect();
     Decls {
         list,
@@ -98,18 +123,22 @@ fn resources<'a>(top: &'a [(Key, Node)], cx: &mut Cx) -> &'a [(Key, Node)] {
     }
 }
 
-fn valid_name(s: &str) -> bool {
+pub(super) fn valid_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch == '_')
         && s.chars()
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
 }
 
+/// Names no resource, module or data source may take: they start references.
+pub(super) const RESERVED: [&str; 5] = ["var", "each", "module", "data", "stack"];
+
 /// The head of a declaration; `None` when it is disabled or unusable.
 fn head<'a>(
+    file: &'a str,
     k: &'a Key,
     v: &'a Node,
-    vars: &BTreeMap<String, Value>,
+    st: &Statics,
     disabled: &mut BTreeSet<String>,
     cx: &mut Cx,
 ) -> Option<Head<'a>> {
@@ -121,7 +150,7 @@ fn head<'a>(
         cx.push(k.loc, msg);
         return None;
     }
-    if k.name == "var" || k.name == "each" {
+    if RESERVED.contains(&k.name.as_str()) {
         cx.push(
             k.loc,
             format!("`{}` is reserved and cannot name a resource", k.name),
@@ -139,14 +168,15 @@ fn head<'a>(
     };
     cx.only(m, FIELDS, &format!("resource `{}`", k.name));
     if let Some(en) = get(m, "enabled")
-        && !enabled(en, vars, cx)
+        && !enabled(en, st, cx)
     {
         disabled.insert(k.name.clone());
         return None;
     }
     let kind = kind_of(k, m, cx)?;
-    let items = get(m, "for_each").map(|fe| for_each(fe, vars, cx));
+    let items = get(m, "for_each").map(|fe| for_each(fe, st, None, cx));
     Some(Head {
+        file,
         key: k,
         fields: m,
         kind,
@@ -155,12 +185,24 @@ fn head<'a>(
 }
 
 /// `enabled:`, true unless it says false (an error counts as true: reported).
-fn enabled(en: &Node, vars: &BTreeMap<String, Value>, cx: &mut Cx) -> bool {
-    let sc = VarScope { vars, each: None };
+pub(super) fn enabled(en: &Node, st: &Statics, cx: &mut Cx) -> bool {
+    let sc = VarScope {
+        st,
+        each: None,
+        lenient: false,
+    };
     let t = compile(en, cx);
     match t.eval(&sc, &cx.file) {
         Ok(Value::Bool(b)) => b,
         Ok(Value::String(t)) if t == "true" || t == "false" => t == "true",
+        Ok(other) if expr::contains_unknown(&other) && cx.offline => true,
+        Ok(other) if expr::contains_unknown(&other) => {
+            cx.push(
+                en.loc,
+                "`enabled` depends on a value known only when a data source has been read or a resource exists; it must be known before anything is created",
+            );
+            true
+        }
         Ok(other) => {
             cx.push(
                 en.loc,
@@ -217,12 +259,29 @@ fn valid_key(s: &str) -> bool {
 /// The copies `for_each` asks for: `(key, value)` in order. Keys come from
 /// list items (a mapping's `key` or `name`, a list's parts joined by `-`)
 /// or a mapping's keys.
-fn for_each(fe: &Node, vars: &BTreeMap<String, Value>, cx: &mut Cx) -> Vec<(String, Value)> {
-    let sc = VarScope { vars, each: None };
+pub(super) fn for_each(
+    fe: &Node,
+    st: &Statics,
+    each: Option<&super::Each>,
+    cx: &mut Cx,
+) -> Vec<(String, Value)> {
+    let sc = VarScope {
+        st,
+        each,
+        lenient: false,
+    };
     let t = compile(fe, cx);
     let items: Vec<(String, Value)> = match t.eval(&sc, &cx.file) {
         Ok(Value::Array(a)) => a.into_iter().map(|x| (item_key(&x), x)).collect(),
         Ok(Value::Object(o)) => o.into_iter().collect(),
+        Ok(other) if expr::contains_unknown(&other) && cx.offline => vec![],
+        Ok(other) if expr::contains_unknown(&other) => {
+            cx.push(
+                fe.loc,
+                "`for_each` depends on a value known only when a data source has been read or a resource exists; it must be known before anything is created",
+            );
+            vec![]
+        }
         Ok(other) => {
             cx.push(
                 fe.loc,
@@ -294,11 +353,12 @@ fn body(
         }
         None => {}
     }
-    let depends_on = get(m, "depends_on")
+    let (depends_on, depends_on_refs) = get(m, "depends_on")
         .map(|d| depends_on(d, keys, disabled, cx))
         .unwrap_or_default();
     Decl {
         name: k.name.clone(),
+        file: h.file.to_string(),
         loc: k.loc,
         kind: spec,
         items: h.items,
@@ -306,6 +366,7 @@ fn body(
         lifecycle,
         timeouts,
         depends_on,
+        depends_on_refs,
     }
 }
 
@@ -314,14 +375,16 @@ fn depends_on(
     keys: &BTreeMap<String, Option<Vec<String>>>,
     disabled: &BTreeSet<String>,
     cx: &mut Cx,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<Arc<Tmpl>>) {
     let NodeKind::Seq(items) = &d.kind else {
         cx.push(d.loc, "`depends_on` must be a list of resource names");
-        return vec![];
+        return (vec![], vec![]);
     };
     let mut out = Vec::new();
+    let mut refs = Vec::new();
     for it in items {
         match it.as_str() {
+            Some(e) if e.contains("${") => refs.push(Arc::new(compile(it, cx))),
             Some(n) if keys.contains_key(n) => out.push(n.to_string()),
             // Depending on a disabled resource is depending on nothing.
             Some(n) if disabled.contains(n) => {}
@@ -329,7 +392,7 @@ fn depends_on(
             None => cx.push(it.loc, "`depends_on` takes resource names"),
         }
     }
-    out
+    (out, refs)
 }
 
 fn lifecycle(n: &Node, spec: &KindSpec, cx: &mut Cx) -> Lifecycle {

@@ -7,26 +7,26 @@ use super::refs::Refs;
 use super::{Each, Instance};
 use crate::diag::Loc;
 use crate::limits;
-use serde_json::Value;
-use std::collections::BTreeMap;
 
+/// The instances of one scope (`prefix` before their addresses), counted
+/// against the limits with those of the scopes before (`copies_before`,
+/// `edges`).
 pub(super) fn instances(
     decls: &Decls,
-    vars: &BTreeMap<String, Value>,
+    scope: usize,
+    prefix: &str,
+    refs: &Refs,
+    copies_before: usize,
+    edges: &mut usize,
     cx: &mut Cx,
 ) -> Vec<Instance> {
-    let kinds = decls
-        .list
-        .iter()
-        .map(|d| (d.name.as_str(), d.kind))
-        .collect();
-    let refs = Refs::new(vars, &decls.keys, kinds, &decls.disabled);
     let mut out = Vec::new();
-    let copies: usize = decls
-        .list
-        .iter()
-        .map(|d| d.items.as_ref().map_or(1, Vec::len))
-        .sum();
+    let copies: usize = copies_before
+        + decls
+            .list
+            .iter()
+            .map(|d| d.items.as_ref().map_or(1, Vec::len))
+            .sum::<usize>();
     if copies > limits::INSTANCES {
         let msg = format!(
             "the stack has {copies} resource instances, at most {} allowed",
@@ -35,7 +35,6 @@ pub(super) fn instances(
         cx.push(Loc { line: 1, col: 1 }, msg);
         return out;
     }
-    let mut edges = 0usize;
     for d in &decls.list {
         let copies: Vec<Option<Each>> = match &d.items {
             Some(items) => items
@@ -53,32 +52,37 @@ pub(super) fn instances(
         };
         for each in copies {
             let address = match &each {
-                Some(e) => format!("{}[{}]", d.name, e.key),
-                None => d.name.clone(),
+                Some(e) => format!("{prefix}{}[{}]", d.name, e.key),
+                None => format!("{prefix}{}", d.name),
             };
             let mut deps = match &d.props {
-                Some(p) => refs.deps(p, &d.name, each.as_ref(), cx),
+                Some(p) => refs.deps(scope, p, &d.name, each.as_ref(), &d.file, cx),
                 None => vec![],
             };
+            for t in &d.depends_on_refs {
+                deps.extend(refs.deps(scope, t, &d.name, each.as_ref(), &d.file, cx));
+            }
             for n in &d.depends_on {
                 match decls.keys.get(n) {
-                    Some(Some(ks)) => deps.extend(ks.iter().map(|x| format!("{n}[{x}]"))),
-                    _ => deps.push(n.clone()),
+                    Some(Some(ks)) => deps.extend(ks.iter().map(|x| format!("{prefix}{n}[{x}]"))),
+                    _ => deps.push(format!("{prefix}{n}")),
                 }
             }
             deps.sort();
             deps.dedup();
-            edges += deps.len();
-            if edges > limits::DEPENDENCIES {
+            *edges += deps.len();
+            if *edges > limits::DEPENDENCIES {
                 let msg = format!(
                     "the stack's resources have more than {} dependencies in all",
                     limits::DEPENDENCIES
                 );
-                cx.push(d.loc, msg);
+                cx.push_in(&d.file, d.loc, msg);
                 return out;
             }
             out.push(Instance {
                 address,
+                scope,
+                file: d.file.clone(),
                 name: d.name.clone(),
                 each,
                 kind: d.kind,

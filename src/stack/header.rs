@@ -22,7 +22,72 @@ const FIELDS: &[&str] = &[
     "tags",
     "variables",
     "resources",
+    "data",
+    "outputs",
+    "modules",
+    "stacks",
 ];
+
+/// What a module's files may hold (the stack's own fields are the stack's).
+pub(super) const MODULE_FIELDS: &[&str] = &["variables", "resources", "data", "outputs", "modules"];
+
+/// `stacks: NAME: {state: PATH | s3://BUCKET/KEY}`: another stack whose
+/// recorded outputs this one reads (`${stack.NAME.OUTPUT}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRef {
+    pub name: String,
+    /// As written: a path (relative to the stack file) or `s3://BUCKET/KEY`.
+    pub state: String,
+    pub file: String,
+    pub loc: Loc,
+}
+
+/// The `stacks:` the stack reads outputs from.
+pub(super) fn stacks(top: &[(Key, Node)], cx: &mut Cx) -> Vec<StackRef> {
+    let Some(sn) = get(top, "stacks") else {
+        return vec![];
+    };
+    let Some(m) = sn.as_map() else {
+        cx.push(
+            sn.loc,
+            "`stacks` must be a mapping of names to {state: PATH or s3://BUCKET/KEY}",
+        );
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (k, v) in m {
+        if !super::decls::valid_name(&k.name) {
+            cx.push(
+                k.loc,
+                format!(
+                    "stack reference name `{}` must be lower case letters, digits and `_`",
+                    k.name
+                ),
+            );
+            continue;
+        }
+        let state = v.as_map().and_then(|f| {
+            cx.only(f, &["state", "description"], &format!("stack `{}`", k.name));
+            get(f, "state")
+        });
+        match state.and_then(Node::as_str) {
+            Some(s) if !s.is_empty() => out.push(StackRef {
+                name: k.name.clone(),
+                state: s.to_string(),
+                file: cx.file.clone(),
+                loc: state.map_or(k.loc, |n| n.loc),
+            }),
+            _ => cx.push(
+                v.loc,
+                format!(
+                    "stack `{}` needs `state:` (a path or s3://BUCKET/KEY)",
+                    k.name
+                ),
+            ),
+        }
+    }
+    out
+}
 
 /// Reads the header of the top-level mapping `top` (found at `at`).
 pub(super) fn read(top: &[(Key, Node)], at: Loc, cx: &mut Cx) -> Header {

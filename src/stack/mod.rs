@@ -2,27 +2,38 @@
 //! with its own module and a typed result:
 //!
 //! 1. `yaml`: text to nodes that carry line and column;
-//! 2. `header`: the stack's name, region, backend and tags;
-//! 3. `vars`: variables, defaults then `--var` overrides;
-//! 4. `decls`: each resource's kind, `enabled`, `for_each` keys, lifecycle,
-//!    timeouts, and its properties compiled once (`template`);
-//! 5. `expand`: instances with their dependencies (`refs`);
+//! 2. `header.rs`: the stack's name, region, backend, tags, the `stacks:` it reads;
+//! 3. `vars.rs`: variables: defaults, var files, `--var`; types and rules;
+//! 4. `modules.rs`: the tree of scopes (the stack, each copy of each module),
+//!    each with its data sources (`data.rs`), resource declarations
+//!    (`decls.rs`: kind, `enabled`, `for_each` keys, lifecycle, timeouts,
+//!    properties compiled once by `template.rs`) and outputs (`outputs.rs`);
+//! 5. `expand.rs`: instances with their dependencies (`refs.rs`, across
+//!    modules);
 //! 6. `graph`: dependency order and cycles;
-//! 7. `check`: values with every output unknown: types, CIDR blocks.
+//! 7. `check.rs`: values with every output unknown: types, CIDR blocks.
 //!
 //! Every error names file, line and column; a phase reports all its errors.
+//! The loader does no IO of its own: module folders come through
+//! [`Files`], and what needs AWS (data sources) or another state (`stacks:`)
+//! is asked for ([`Wants`]) and given on the next pass ([`Input`]).
 
 mod check;
 mod cx;
+mod data;
 mod decls;
 mod expand;
 mod header;
+mod modules;
+mod outputs;
 mod refs;
 mod scope;
 pub mod template;
+pub mod types;
 mod vars;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +41,10 @@ use serde_json::{Map, Value};
 
 use crate::diag::{Error, Loc, StackError};
 use crate::graph;
-use crate::kind::{self, KindSpec};
+use crate::kind::{self, DataSpec, KindSpec};
 
+pub use data::DataReq;
+pub use header::StackRef;
 pub use scope::Known;
 use scope::{NothingKnown, ResScope};
 use template::Tmpl;
@@ -47,18 +60,97 @@ pub struct Stack {
     pub file: String,
     pub source: String,
     pub name: String,
+    /// The environment (`-e NAME`): its objects and state are its own.
+    pub env: Option<String>,
     pub region: Option<String>,
     /// Where the stack's state lives when `--state` does not say.
     pub backend: Option<Backend>,
     pub tags: BTreeMap<String, String>,
+    /// The stack's own variables.
     pub vars: BTreeMap<String, Value>,
-    /// Keys of each resource with `for_each`, in order; `None` without.
-    pub keys: BTreeMap<String, Option<Vec<String>>>,
+    /// The stack (scope 0) and every copy of every module it uses.
+    pub scopes: Vec<Scope>,
     pub instances: Vec<Instance>,
     /// Indices into `instances`, dependencies first.
     pub order: Vec<usize>,
     /// Index into `instances` by address.
     index: HashMap<String, usize>,
+    /// The stacks it reads (`stacks:`), and their outputs as read (unknown
+    /// when not read: `validate`).
+    pub stacks: Vec<StackRef>,
+    pub upstream: BTreeMap<String, Value>,
+    /// The data sources read, by address, with their attributes.
+    pub data: BTreeMap<String, Value>,
+    /// The text of every module file, for error snippets.
+    pub sources: Vec<(String, Arc<str>)>,
+}
+
+/// One scope: the stack itself, or one copy of a module.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// What its addresses start with: empty, `module.net.` or `module.net[a].`.
+    pub prefix: String,
+    /// The scope that uses this module.
+    pub parent: Option<usize>,
+    /// The copy of the module (its `for_each` item), seen by its inputs.
+    pub each: Option<Each>,
+    /// Variables as known before anything is created (unknown parts are
+    /// known after apply: inputs that refer to resources).
+    pub vars: BTreeMap<String, Value>,
+    pub var_names: BTreeSet<String>,
+    /// A module's inputs, evaluated where the module is used.
+    pub inputs: BTreeMap<String, TmplAt>,
+    /// Keys of each resource with `for_each`, in order; `None` without.
+    pub keys: BTreeMap<String, Option<Vec<String>>>,
+    pub kinds: HashMap<String, &'static KindSpec>,
+    pub disabled: BTreeSet<String>,
+    pub modules: BTreeMap<String, ModuleUse>,
+    pub disabled_modules: BTreeSet<String>,
+    pub outputs: BTreeMap<String, Output>,
+    /// Data sources by name, and their values (unknown until read).
+    pub data: BTreeMap<String, &'static DataSpec>,
+    pub data_values: BTreeMap<String, Value>,
+}
+
+/// A template and the file it is written in.
+#[derive(Debug, Clone)]
+pub struct TmplAt {
+    pub tmpl: Arc<Tmpl>,
+    pub file: String,
+}
+
+/// A module used in a scope: its copies' keys (`None` without `for_each`),
+/// the scope of each copy (by key; `""` without), its outputs' names.
+#[derive(Debug, Clone)]
+pub struct ModuleUse {
+    pub keys: Option<Vec<String>>,
+    pub children: BTreeMap<String, usize>,
+    pub outputs: BTreeSet<String>,
+    /// Its source could not be read or parsed (reported there): what uses
+    /// it is not checked against it.
+    pub broken: bool,
+}
+
+impl ModuleUse {
+    pub(crate) fn broken() -> ModuleUse {
+        ModuleUse {
+            keys: None,
+            children: BTreeMap::new(),
+            outputs: BTreeSet::new(),
+            broken: true,
+        }
+    }
+}
+
+/// An output: its value (a template), whether it is secret, what it is.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: String,
+    pub tmpl: Arc<Tmpl>,
+    pub file: String,
+    pub loc: Loc,
+    pub sensitive: bool,
+    pub description: Option<String>,
 }
 
 /// `backend: {bucket, key, region, kms_key_id}`: state in S3.
@@ -72,8 +164,13 @@ pub struct Backend {
 
 #[derive(Debug, Clone)]
 pub struct Instance {
-    /// `name` or `name[key]`.
+    /// `name`, `name[key]`, with its module's prefix (`module.net.name`).
     pub address: String,
+    /// The scope it is declared in (0: the stack).
+    pub scope: usize,
+    /// The file it is written in.
+    pub file: String,
+    /// Its name in its scope.
     pub name: String,
     pub each: Option<Each>,
     pub kind: &'static KindSpec,
@@ -126,17 +223,29 @@ impl Default for Timeouts {
     }
 }
 
-/// The tag value that records an address: `name` or `name/key`
-/// (brackets are not allowed in tag values by every AWS service).
+/// The tag value that records an address (brackets are not allowed in tag
+/// values by every AWS service): `name`, `name/key`; in a module
+/// `module.net/a/.vpc` (each `[` and `]` a `/`, but the last `]`).
 pub fn address_tag(address: &str) -> String {
-    address.replace('[', "/").replace(']', "")
+    let t = address.replace(['[', ']'], "/");
+    match t.strip_suffix('/') {
+        Some(s) if address.ends_with(']') => s.to_string(),
+        _ => t,
+    }
 }
 
 pub fn address_from_tag(tag: &str) -> String {
-    match tag.split_once('/') {
-        Some((n, k)) => format!("{n}[{k}]"),
-        None => tag.to_string(),
+    let mut out = String::new();
+    for (i, part) in tag.split('/').enumerate() {
+        if i % 2 == 1 {
+            out.push('[');
+            out.push_str(part);
+            out.push(']');
+        } else {
+            out.push_str(part);
+        }
     }
+    out
 }
 
 /// Where a property of an instance is written (the instance, without one).
@@ -147,16 +256,168 @@ fn prop_loc(inst: &Instance, prop: &str) -> Loc {
         .map_or(inst.loc, |t| t.loc)
 }
 
-/// Parses and validates a stack. `vars` are `--var name=value` overrides.
+/// Where modules' files come from.
+pub trait Files {
+    /// The `.yaml` and `.yml` files of a folder, by path, in name order.
+    fn module(&self, dir: &Path) -> Result<Vec<(String, String)>, String>;
+}
+
+/// Files on disk.
+pub struct Disk;
+
+impl Files for Disk {
+    fn module(&self, dir: &Path) -> Result<Vec<(String, String)>, String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("there is no folder {}", dir.display()),
+            _ => format!("{}: {e}", dir.display()),
+        })?;
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| {
+                let text =
+                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Ok((p.display().to_string(), text))
+            })
+            .collect()
+    }
+}
+
+/// Everything a stack is loaded from.
+pub struct Input<'a> {
+    pub file: &'a str,
+    pub source: &'a str,
+    /// `--var NAME=VALUE`, last.
+    pub vars: &'a [(String, String)],
+    /// Var files (`--var-file`, `-e ENV`'s file), in order: (path, text).
+    pub var_files: &'a [(String, String)],
+    pub env: Option<&'a str>,
+    pub files: &'a dyn Files,
+    /// Data sources read so far, by address.
+    pub data: &'a HashMap<String, Value>,
+    /// Other stacks' outputs (`stacks:`), by name: read, or why not.
+    pub upstream: &'a BTreeMap<String, std::result::Result<Value, String>>,
+    /// Nothing will be read (`validate`, `graph`, `state`): `for_each` and
+    /// `enabled` that wait for a data source are passed over, not errors.
+    pub offline: bool,
+}
+
+/// What loading needs that the loader cannot get itself.
+#[derive(Debug, Default, Clone)]
+pub struct Wants {
+    /// The stack's region (to read in), when its header says it.
+    pub region: Option<String>,
+    /// Data sources to read (their filters known, not read yet).
+    pub data: Vec<DataReq>,
+    /// The stacks whose outputs it reads.
+    pub stacks: Vec<StackRef>,
+}
+
+/// A load's result, and what a next pass would need.
+pub struct Loaded {
+    pub stack: Result<Stack, Error>,
+    pub wants: Wants,
+}
+
+/// Parses and validates a stack alone: `vars` are `--var name=value`
+/// overrides; modules come from disk beside the file; no data source is
+/// read and no other state: what depends on them is unknown.
 pub fn load(file: &str, source: &str, vars: &[(String, String)]) -> Result<Stack, Error> {
-    phases(file, source, vars).map_err(|errors| Error::stack(errors).with_source(source))
+    let no_data = HashMap::new();
+    let no_upstream = BTreeMap::new();
+    let input = Input {
+        file,
+        source,
+        vars,
+        var_files: &[],
+        env: None,
+        files: &Disk,
+        data: &no_data,
+        upstream: &no_upstream,
+        offline: false,
+    };
+    load_with(&input).stack
+}
+
+/// Loads a stack with what was gathered for it so far.
+pub fn load_with(input: &Input) -> Loaded {
+    let mut wants = Wants::default();
+    let mut sources = vec![(input.file.to_string(), Arc::<str>::from(input.source))];
+    sources.extend(
+        input
+            .var_files
+            .iter()
+            .map(|(f, t)| (f.clone(), Arc::<str>::from(t.as_str()))),
+    );
+    let r = phases(input, &mut wants, &mut sources);
+    let stack = r.map_err(|errors| {
+        // In the order found (a phase's first error first); each once (a
+        // module used twice reports its own mistakes once).
+        let mut seen = std::collections::HashSet::new();
+        let errors = errors
+            .into_iter()
+            .filter(|e| seen.insert((e.file.clone(), e.loc, e.message.clone())))
+            .collect();
+        Error::stack(errors).with_sources(sources)
+    });
+    Loaded { stack, wants }
+}
+
+/// The stack's tags that are expressions (`Environment: ${var.environment}`),
+/// evaluated with the stack's variables.
+fn stack_tags(
+    top: &[(crate::yaml::Key, crate::yaml::Node)],
+    tags: &mut BTreeMap<String, String>,
+    vars: &BTreeMap<String, Value>,
+    upstream: &BTreeMap<String, Value>,
+    cx: &mut cx::Cx,
+) {
+    let Some(m) = cx::get(top, "tags").and_then(|t| t.as_map()) else {
+        return;
+    };
+    let none = BTreeMap::new();
+    let st = scope::Statics {
+        vars,
+        data: &none,
+        stacks: upstream,
+    };
+    let sc = scope::VarScope {
+        st: &st,
+        each: None,
+        lenient: false,
+    };
+    for (k, v) in m {
+        if !v.as_str().is_some_and(|s| s.contains("${")) {
+            continue;
+        }
+        let t = template::compile(v, cx);
+        match t.eval(&sc, &cx.file.clone()) {
+            Ok(Value::String(s)) => {
+                tags.insert(k.name.clone(), s);
+            }
+            Ok(other) if !crate::expr::contains_unknown(&other) => {
+                tags.insert(k.name.clone(), other.to_string());
+            }
+            Ok(_) => cx.push(
+                v.loc,
+                format!("tag `{}` must be known before anything is created", k.name),
+            ),
+            Err(e) => cx.errors.push(e),
+        }
+    }
 }
 
 fn phases(
-    file: &str,
-    source: &str,
-    overrides: &[(String, String)],
+    input: &Input,
+    wants: &mut Wants,
+    sources: &mut Vec<(String, Arc<str>)>,
 ) -> Result<Stack, Vec<StackError>> {
+    let (file, source) = (input.file, input.source);
     if source.len() > crate::limits::STACK_FILE_BYTES {
         let msg = format!(
             "the stack file has {} bytes, at most {} allowed",
@@ -167,6 +428,7 @@ fn phases(
     }
     let root = crate::yaml::parse(file, source).map_err(|e| vec![e])?;
     let mut cx = cx::Cx::new(file);
+    cx.offline = input.offline;
     let Some(top) = root.as_map() else {
         cx.push(
             root.loc,
@@ -175,37 +437,111 @@ fn phases(
         return Err(cx.errors);
     };
     let head = header::read(top, root.loc, &mut cx);
-    let vars = vars::read(top, overrides, &mut cx);
-    let decls = decls::read(top, &vars, &mut cx);
-    let instances = expand::instances(&decls, &vars, &mut cx);
+    wants.region = head.region.clone();
+    let stacks = header::stacks(top, &mut cx);
+    wants.stacks = stacks.clone();
+    let mut upstream = BTreeMap::new();
+    for s in &stacks {
+        let v = match input.upstream.get(&s.name) {
+            Some(Ok(v)) => v.clone(),
+            Some(Err(why)) => {
+                cx.push(
+                    s.loc,
+                    format!(
+                        "stack `{}`: cannot read its state {}: {why}",
+                        s.name, s.state
+                    ),
+                );
+                crate::expr::unknown()
+            }
+            None => crate::expr::unknown(),
+        };
+        upstream.insert(s.name.clone(), v);
+    }
+    let files = [(file, top)];
+    let decls = vars::declarations(&files, &mut cx);
+    let section = cx::get(top, "variables").map_or(Loc { line: 1, col: 1 }, |v| v.loc);
+    let none = BTreeMap::new();
+    let st = scope::Statics {
+        vars: &none,
+        data: &none,
+        stacks: &upstream,
+    };
+    let vars = vars::root_values(&decls, section, input.var_files, input.vars, &st, &mut cx);
+    let mut head = head;
+    stack_tags(top, &mut head.tags, &vars, &upstream, &mut cx);
+    let mut tree = modules::Tree::new(input, &upstream);
+    let root_scope = modules::NewScope {
+        prefix: String::new(),
+        parent: None,
+        each: None,
+        vars: vars.clone(),
+        inputs: BTreeMap::new(),
+        var_names: decls.iter().map(|d| d.name.clone()).collect(),
+    };
+    tree.scope(root_scope, &files, &mut cx);
+    let built = tree.built;
+    sources.extend(built.sources.iter().cloned());
+    wants.data = built.data;
+    let scopes = built.scopes;
+    let refs = refs::Refs::new(&scopes, &upstream);
+    let mut instances = Vec::new();
+    let mut edges = 0usize;
+    for (i, d) in built.decls.iter().enumerate() {
+        if let Some(d) = d {
+            let more = expand::instances(
+                d,
+                i,
+                &scopes[i].prefix,
+                &refs,
+                instances.len(),
+                &mut edges,
+                &mut cx,
+            );
+            instances.extend(more);
+        }
+    }
+    drop(refs);
     if !cx.ok() {
         return Err(cx.errors);
     }
     let order = graph::topo_order(&instances).map_err(|cycle| {
-        let first = instances
-            .iter()
-            .find(|i| i.address == cycle[0])
-            .map(|i| i.loc);
+        let first = instances.iter().find(|i| i.address == cycle[0]);
         let msg = format!("dependency cycle: {}", cycle.join(" -> "));
-        vec![StackError::at(file, first.unwrap_or_default(), msg)]
+        let (f, loc) = first.map_or((file, Loc::default()), |i| (i.file.as_str(), i.loc));
+        vec![StackError::at(f, loc, msg)]
     })?;
     let index = instances
         .iter()
         .enumerate()
         .map(|(i, x)| (x.address.clone(), i))
         .collect();
+    let data = scopes
+        .iter()
+        .flat_map(|s| {
+            s.data_values
+                .iter()
+                .filter(|(_, v)| !crate::expr::contains_unknown(v))
+                .map(|(n, v)| (format!("{}data.{n}", s.prefix), v.clone()))
+        })
+        .collect();
     let stack = Stack {
         file: file.to_string(),
         source: source.to_string(),
         name: head.name,
+        env: input.env.map(str::to_string),
         region: head.region,
         backend: head.backend,
         tags: head.tags,
         vars,
-        keys: decls.keys,
+        scopes,
         instances,
         order,
         index,
+        stacks,
+        upstream,
+        data,
+        sources: sources.clone(),
     };
     check::values(&stack, &mut cx);
     if !cx.ok() {
@@ -215,6 +551,35 @@ fn phases(
 }
 
 impl Stack {
+    /// Who owns its objects: the stack's name, and its environment's
+    /// (`three-az:staging`). The `provision:stack` tag and the state carry it.
+    pub fn owner(&self) -> String {
+        match &self.env {
+            Some(e) => format!("{}:{e}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The stack's own outputs.
+    pub fn outputs(&self) -> &BTreeMap<String, Output> {
+        &self.scopes[0].outputs
+    }
+
+    /// An output's value with what `known` knows (unknown parts are known
+    /// after apply).
+    pub fn output_value(&self, o: &Output, known: &dyn Known) -> Result<Value, StackError> {
+        let sc = ResScope {
+            stack: self,
+            scope: 0,
+            each: None,
+            known,
+        };
+        o.tmpl.eval(&sc, &o.file).map_err(|mut e| {
+            e.message = format!("output `{}`: {}", o.name, e.message);
+            e
+        })
+    }
+
     pub fn instance(&self, address: &str) -> Option<&Instance> {
         self.index.get(address).map(|&i| &self.instances[i])
     }
@@ -229,11 +594,12 @@ impl Stack {
     pub fn desired(&self, inst: &Instance, known: &dyn Known) -> Result<Value, StackError> {
         let sc = ResScope {
             stack: self,
+            scope: inst.scope,
             each: inst.each.as_ref(),
             known,
         };
         let raw = match &inst.props {
-            Some(p) => p.eval(&sc, &self.file).map_err(|mut e| {
+            Some(p) => p.eval(&sc, &inst.file).map_err(|mut e| {
                 e.message = format!("{}: {}", inst.address, e.message);
                 e
             })?,
@@ -245,7 +611,7 @@ impl Stack {
             && let Some(why) = own.keys().find_map(|k| crate::limits::reserved_tag(k))
         {
             return Err(StackError::at(
-                &self.file,
+                &inst.file,
                 prop_loc(inst, "tags"),
                 format!("{}: {why}", inst.address),
             ));
@@ -266,7 +632,7 @@ impl Stack {
             if let Err(msg) = kind::check(&prop.ty, v, k) {
                 let loc = prop_loc(inst, k);
                 return Err(StackError::at(
-                    &self.file,
+                    &inst.file,
                     loc,
                     format!("{}: {msg}", inst.address),
                 ));
@@ -285,7 +651,7 @@ impl Stack {
         if let Some(Value::Object(own)) = own {
             tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        tags.insert(TAG_STACK.into(), Value::String(self.name.clone()));
+        tags.insert(TAG_STACK.into(), Value::String(self.owner()));
         tags.insert(
             TAG_ADDRESS.into(),
             Value::String(address_tag(&inst.address)),

@@ -395,8 +395,14 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     // ...but a record added to its zone and a listener added to its load
     // balancer are reported, then removed again.
     let st = w.state("three-az");
-    let zone = st["resources"]["zone"]["id"].as_str().unwrap().to_string();
-    let alb = st["resources"]["alb"]["id"].as_str().unwrap().to_string();
+    let zone = st["resources"]["module.edge.zone"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alb = st["resources"]["module.app.alb"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r53 = w.route53().await;
     use aws_sdk_route53::types::{
         Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
@@ -432,7 +438,7 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         .await
         .unwrap();
     let elb = w.elbv2().await;
-    let tg = st["resources"]["app_tg"]["id"]
+    let tg = st["resources"]["module.app.app_tg"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -456,9 +462,9 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     w.run(&args)
         .code(2)
         .has("? route53.record ")
-        .has("verify.eproc.example.org.|TXT made outside provision inside zone")
+        .has("verify.eproc.example.org.|TXT made outside provision inside module.edge.zone")
         .has(&format!(
-            "? elbv2.listener {extra} made outside provision inside alb"
+            "? elbv2.listener {extra} made outside provision inside module.app.alb"
         ))
         .has("2 unmanaged");
     r53.change_resource_record_sets()
@@ -476,18 +482,21 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     args.extend(vars);
     w.run(&args)
         .code(1)
-        .has("db cannot be deleted: deletion protection is on");
+        .has("module.data.db cannot be deleted: deletion protection is on");
     // The stack protects its database; turning that off is a change of the stack.
-    w.edit(
-        std::path::Path::new(s),
-        "      deletion_protection: true\n    timeouts",
-        "      deletion_protection: false\n      skip_final_snapshot: true\n    timeouts",
-    );
+    let off = [
+        "--var",
+        "db_deletion_protection=false",
+        "--var",
+        "db_skip_final_snapshot=true",
+    ];
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
     args.extend(vars);
+    args.extend(off);
     w.run(&args).ok();
     let mut args = vec!["destroy", "-s", s, "--auto-approve"];
     args.extend(vars);
+    args.extend(off);
     w.run(&args).ok().has("Destroy complete");
     // Nothing tagged with the stack remains, in any service.
     let ec2 = w.ec2().await;
@@ -639,6 +648,39 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
 #[tokio::test]
 async fn every_example_plans_against_the_emulator() {
     let w = World::new();
+    // The integration example reads the reference stack's outputs from its
+    // state in S3: production's, as an apply would have recorded them.
+    let s3 = w.s3().await;
+    s3.create_bucket()
+        .bucket("court-infra-state")
+        .send()
+        .await
+        .unwrap();
+    let vpc = w
+        .ec2()
+        .await
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap();
+    let state = serde_json::json!({
+        "version": 1, "lineage": "l", "serial": 1, "stack": "three-az:production",
+        "resources": {},
+        "outputs": {
+            "vpc_id": {"value": vpc_id},
+            "db_endpoint": {"value": "eproc.cluster-x.us-east-1.rds.amazonaws.com"},
+            "private_subnet_ids": {"value": ["subnet-a", "subnet-b", "subnet-c"]}
+        }
+    });
+    s3.put_object()
+        .bucket("court-infra-state")
+        .key("env:/production/eproc/three-az.json")
+        .body(state.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut n = 0;
     for e in std::fs::read_dir(dir).unwrap() {

@@ -44,6 +44,19 @@ fn moto_server() -> PathBuf {
     );
 }
 
+/// Copies a folder's files (and folders) into another.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -148,9 +161,22 @@ impl World {
     }
 
     /// Copies an example or stack of the repository into the scratch folder.
+    /// A stack of `stacks/` comes with the repository's `modules/` and its
+    /// `env/` files, laid out as in the repository (`stacks/NAME.yaml`).
     pub fn stack_from(&self, rel: &str) -> PathBuf {
         let src = std::fs::read_to_string(repo().join(rel)).unwrap();
-        self.write_stack(Path::new(rel).file_name().unwrap().to_str().unwrap(), &src)
+        let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
+        if rel.starts_with("stacks/") {
+            copy_dir(&repo().join("modules"), &self.dir.path().join("modules"));
+            copy_dir(
+                &repo().join("stacks/env"),
+                &self.dir.path().join("stacks/env"),
+            );
+            let p = self.dir.path().join("stacks").join(name);
+            std::fs::write(&p, &src).unwrap();
+            return p;
+        }
+        self.write_stack(name, &src)
     }
 
     pub fn write_stack(&self, name: &str, text: &str) -> PathBuf {
@@ -246,12 +272,16 @@ impl World {
         aws_sdk_s3::Client::from_conf(cfg)
     }
 
+    /// The state of a stack written in the scratch folder, or in its
+    /// `stacks/` (see [`World::stack_from`]).
     pub fn state(&self, stack_name: &str) -> serde_json::Value {
-        let p = self
-            .dir
-            .path()
-            .join(".provision")
-            .join(format!("{stack_name}.state.json"));
+        let file = format!("{stack_name}.state.json");
+        let top = self.dir.path().join(".provision").join(&file);
+        let p = if top.exists() {
+            top
+        } else {
+            self.dir.path().join("stacks/.provision").join(&file)
+        };
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 }

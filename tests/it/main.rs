@@ -3,6 +3,7 @@
 
 mod bad;
 mod bench;
+mod compose;
 mod cost;
 mod crash;
 mod drift;

@@ -550,7 +550,7 @@ const REFERENCE_CREATES: &[&str] = &[
 /// makes by default: the harness makes 2, to keep failure tests short), then
 /// checks exactly-once. Returns the answers lost.
 async fn reference_exactly_once(w: &World, label: &str) -> u64 {
-    let s = w.stack_from("stacks/three-az.yaml");
+    let s = w.stack_from("tests/fixtures/three-az-flat.yaml");
     let sp = s.to_str().unwrap();
     let vars = ["--var", "cache=false", "--var", "health_check=false"];
     let mut args = vec!["apply", "-s", sp, "--auto-approve", "--stats"];

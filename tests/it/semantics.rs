@@ -457,7 +457,7 @@ async fn a_throttling_account_slows_the_apply_down_and_it_finishes() {
 #[tokio::test]
 async fn the_reference_stack_is_applied_changed_and_destroyed_with_every_aws_behaviour_on() {
     let w = World::strict(strict());
-    let s = w.stack_from("stacks/three-az.yaml");
+    let s = w.stack_from("tests/fixtures/three-az-flat.yaml");
     let sp = s.to_str().unwrap();
     // moto cannot finish an ElastiCache deletion nor describe a health check
     // to the SDK (see edge.rs); its ModifyDBSubnetGroup loses the group

@@ -6,6 +6,8 @@
 //! the `*Ids` parameters), tags in the create call (TagSpecifications), tag
 //! sync.
 
+pub(super) mod ami;
+pub(super) mod availability_zones;
 pub(super) mod eip;
 pub(super) mod instance;
 pub(super) mod internet_gateway;
@@ -14,7 +16,9 @@ pub(super) mod nat_gateway;
 pub(super) mod route_table;
 pub(super) mod security_group;
 pub(super) mod subnet;
+pub(super) mod subnets;
 pub(super) mod vpc;
+pub(super) mod vpc_lookup;
 
 use std::future::Future;
 
