@@ -209,6 +209,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a JSON Schema of the stack format (or, --module, of a module's files) for
+    /// editors: with the YAML language server, `# yaml-language-server: $schema=FILE`.
+    Schema {
+        #[arg(long)]
+        module: bool,
+    },
     /// Print a shell completion script: `provision completions bash > /etc/bash_completion.d/provision`.
     Completions {
         #[arg(value_enum)]
@@ -355,6 +361,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
         Cmd::Output { name, json } => {
             commands::output::run(&common(&cli, &i), name.as_deref(), *json).await
         }
+        Cmd::Schema { module } => commands::schema(*module),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -373,6 +380,13 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a program that stops reading (`| head`) ends this
+    // one quietly, as command-line tools do, instead of a panic.
+    // SAFETY: restoring the default disposition of one signal, before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if cli.no_color {
         anstream::ColorChoice::Never.write_global();

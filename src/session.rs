@@ -81,6 +81,32 @@ struct Texts {
     var_files: Vec<(String, String)>,
 }
 
+/// Other stacks' outputs as read, by name (or why they could not be).
+type Upstream = BTreeMap<String, std::result::Result<serde_json::Value, String>>;
+
+impl Texts {
+    /// What the loader is given: these texts, with what was read so far.
+    fn input<'a>(
+        &'a self,
+        c: &'a Common,
+        data: &'a HashMap<String, serde_json::Value>,
+        upstream: &'a Upstream,
+        offline: bool,
+    ) -> stack::Input<'a> {
+        stack::Input {
+            file: &self.file,
+            source: &self.source,
+            vars: &c.vars,
+            var_files: &self.var_files,
+            env: c.env.as_deref(),
+            files: &stack::Disk,
+            data,
+            upstream,
+            offline,
+        }
+    }
+}
+
 fn read_texts(c: &Common) -> Result<Texts> {
     let path = &c.stack;
     let source = std::fs::read_to_string(path)
@@ -135,18 +161,7 @@ pub fn env_file(c: &Common, env: &str) -> PathBuf {
 pub fn load_stack(c: &Common) -> Result<Stack> {
     let t = read_texts(c)?;
     let (data, upstream) = (HashMap::new(), BTreeMap::new());
-    let input = stack::Input {
-        file: &t.file,
-        source: &t.source,
-        vars: &c.vars,
-        var_files: &t.var_files,
-        env: c.env.as_deref(),
-        files: &stack::Disk,
-        data: &data,
-        upstream: &upstream,
-        offline: true,
-    };
-    stack::load_with(&input).stack
+    stack::load_with(&t.input(c, &data, &upstream, true)).stack
 }
 
 /// Loading rounds at most: each reads the data sources the one before
@@ -161,18 +176,7 @@ async fn load_online(c: &Common, cloud: &tokio::sync::OnceCell<Arc<AwsCloud>>) -
     let mut upstream = BTreeMap::new();
     let mut upstream_read = false;
     for _ in 0..DATA_ROUNDS {
-        let input = stack::Input {
-            file: &t.file,
-            source: &t.source,
-            vars: &c.vars,
-            var_files: &t.var_files,
-            env: c.env.as_deref(),
-            files: &stack::Disk,
-            data: &data,
-            upstream: &upstream,
-            offline: false,
-        };
-        let loaded = stack::load_with(&input);
+        let loaded = stack::load_with(&t.input(c, &data, &upstream, false));
         if !upstream_read && !loaded.wants.stacks.is_empty() {
             upstream_read = true;
             for s in &loaded.wants.stacks {

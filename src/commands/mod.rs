@@ -70,6 +70,18 @@ pub fn validate(c: &Common) -> Result<i32> {
     Ok(0)
 }
 
+/// `provision schema`: the stack format (or a module file's) as JSON Schema.
+pub fn schema(module: bool) -> Result<i32> {
+    let (k, d) = (crate::aws::KINDS, crate::aws::DATA);
+    let s = if module {
+        crate::schema::module(k, d)
+    } else {
+        crate::schema::stack(k, d)
+    };
+    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+    Ok(0)
+}
+
 /// How apply and destroy run.
 pub struct ApplyOpts {
     pub auto_approve: bool,

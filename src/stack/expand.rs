@@ -36,21 +36,7 @@ pub(super) fn instances(
         return out;
     }
     for d in &decls.list {
-        let copies: Vec<Option<Each>> = match &d.items {
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(index, (key, value))| {
-                    Some(Each {
-                        key: key.clone(),
-                        value: value.clone(),
-                        index,
-                    })
-                })
-                .collect(),
-            None => vec![None],
-        };
-        for each in copies {
+        for each in Each::copies(d.items.as_deref()) {
             let address = match &each {
                 Some(e) => format!("{prefix}{}[{}]", d.name, e.key),
                 None => format!("{prefix}{}", d.name),

@@ -223,88 +223,33 @@ impl<'a> Tree<'a> {
     fn module(&mut self, at: &Use, st: &Statics, cx: &mut Cx) -> Option<ModuleUse> {
         let (file, k, v) = (at.file, at.key, at.node);
         if !decls::valid_name(&k.name) {
-            cx.push_in(
-                file,
-                k.loc,
-                format!(
-                    "module name `{}` must be lower case letters, digits and `_`",
-                    k.name
-                ),
+            let msg = format!(
+                "module name `{}` must be lower case letters, digits and `_`",
+                k.name
             );
+            cx.push_in(file, k.loc, msg);
             return None;
         }
         let Some(m) = v.as_map() else {
-            cx.push_in(
-                file,
-                v.loc,
-                format!(
-                    "module `{}` must be a mapping with `source` and `inputs`",
-                    k.name
-                ),
+            let msg = format!(
+                "module `{}` must be a mapping with `source` and `inputs`",
+                k.name
             );
+            cx.push_in(file, v.loc, msg);
             return None;
         };
         let what = format!("module `{}`", k.name);
-        cx.only_in(
-            file,
-            m,
-            &["source", "inputs", "for_each", "enabled", "description"],
-            &what,
-        );
+        let fields = ["source", "inputs", "for_each", "enabled", "description"];
+        cx.only_in(file, m, &fields, &what);
         let saved = std::mem::replace(&mut cx.file, file.to_string());
         let on = get(m, "enabled").is_none_or(|en| decls::enabled(en, st, cx));
         cx.file = saved;
         if !on {
             return None;
         }
-        let Some(src) = get(m, "source") else {
-            cx.push_in(
-                file,
-                k.loc,
-                format!("{what} has no `source` (the folder of its YAML files)"),
-            );
-            return None;
-        };
-        let Some(rel) = src.as_str() else {
-            cx.push_in(
-                file,
-                src.loc,
-                format!("{what}: `source` must be a folder path"),
-            );
-            return None;
-        };
-        let dir = Path::new(file).parent().unwrap_or(Path::new("")).join(rel);
-        let dir = normalize(&dir);
-        if self.chain.contains(&dir) {
-            cx.push_in(
-                file,
-                src.loc,
-                format!(
-                    "{what} uses itself: {} is already being built",
-                    dir.display()
-                ),
-            );
-            return None;
-        }
-        if self.chain.len() >= MODULE_DEPTH {
-            cx.push_in(
-                file,
-                src.loc,
-                format!("modules nest more than {MODULE_DEPTH} deep"),
-            );
-            return None;
-        }
-        let source = match self.source(&dir, cx) {
-            Ok(s) if s.broken => return Some(ModuleUse::broken()),
-            Ok(s) => s,
-            Err(why) => {
-                cx.push_in(
-                    file,
-                    src.loc,
-                    format!("{what}: cannot read its source: {why}"),
-                );
-                return Some(ModuleUse::broken());
-            }
+        let (dir, source) = match self.folder(at, m, &what, cx) {
+            Ok(found) => found,
+            Err(unusable) => return unusable,
         };
         let files: Vec<(&str, &[(Key, Node)])> = source
             .files
@@ -315,124 +260,24 @@ impl<'a> Tree<'a> {
         let out_names: BTreeSet<String> = outputs::read(&files, &mut Cx::new(file))
             .into_keys()
             .collect();
-        // Inputs: every one a declared variable, compiled once.
-        let mut inputs: BTreeMap<String, (TmplAt, Loc)> = BTreeMap::new();
-        if let Some(inn) = get(m, "inputs") {
-            match inn.as_map() {
-                Some(im) => {
-                    for (ik, iv) in im {
-                        if !declared.iter().any(|d| d.name == ik.name) {
-                            let names = declared.iter().map(|d| d.name.as_str());
-                            let hint = suggest(&ik.name, names.clone());
-                            let all: Vec<&str> = names.collect();
-                            cx.push_in(
-                                file,
-                                ik.loc,
-                                format!(
-                                    "{what} declares no variable `{}`{hint} (it declares: {})",
-                                    ik.name,
-                                    if all.is_empty() {
-                                        "none".to_string()
-                                    } else {
-                                        all.join(", ")
-                                    }
-                                ),
-                            );
-                            continue;
-                        }
-                        let saved = std::mem::replace(&mut cx.file, file.to_string());
-                        let tmpl = Arc::new(compile(iv, cx));
-                        cx.file = saved;
-                        let t = TmplAt {
-                            tmpl,
-                            file: file.to_string(),
-                        };
-                        inputs.insert(ik.name.clone(), (t, iv.loc));
-                    }
-                }
-                None => cx.push_in(
-                    file,
-                    inn.loc,
-                    format!("{what}: `inputs` must be a mapping of variable names to values"),
-                ),
-            }
-        }
+        let inputs = inputs(at, m, &declared, &what, cx);
         let copies: Option<Vec<(String, Value)>> = get(m, "for_each").map(|fe| {
             let saved = std::mem::replace(&mut cx.file, file.to_string());
             let items = decls::for_each(fe, st, None, cx);
             cx.file = saved;
             items
         });
-        let each_of: Vec<Option<Each>> = match &copies {
-            Some(items) => items
-                .iter()
-                .enumerate()
-                .map(|(index, (key, value))| {
-                    Some(Each {
-                        key: key.clone(),
-                        value: value.clone(),
-                        index,
-                    })
-                })
-                .collect(),
-            None => vec![None],
-        };
-        self.chain.push(dir.clone());
+        self.chain.push(dir);
         let mut children = BTreeMap::new();
-        for each in each_of {
-            let sc = VarScope {
-                st,
-                each: each.as_ref(),
-                lenient: true,
+        for each in Each::copies(copies.as_deref()) {
+            let c = Copy {
+                inputs: &inputs,
+                declared: &declared,
+                files: &files,
+                what: &what,
             };
-            let mut given: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
-            for (name, (t, loc)) in &inputs {
-                let v = match t.tmpl.eval(&sc, file) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        cx.errors.push(e);
-                        unknown()
-                    }
-                };
-                let origin = Origin {
-                    file,
-                    loc: *loc,
-                    what: format!("input `{name}` of {what}"),
-                };
-                given.insert(name.clone(), (v, origin));
-            }
-            let none = BTreeMap::new();
-            let child_st = Statics {
-                vars: &none,
-                data: &none,
-                stacks: self.upstream,
-            };
-            let mut missing = |n: &str, cx: &mut Cx| {
-                cx.push_in(
-                    file,
-                    k.loc,
-                    format!("{what} needs input `{n}` (its variable has no default)"),
-                )
-            };
-            let vals = vars::module_values(&declared, &given, &child_st, &mut missing, cx);
-            let key = each.as_ref().map(|e| e.key.clone());
-            let child_prefix = match &key {
-                Some(key) => format!("{}module.{}[{key}].", at.prefix, k.name),
-                None => format!("{}module.{}.", at.prefix, k.name),
-            };
-            let new = NewScope {
-                prefix: child_prefix,
-                parent: Some(at.parent),
-                each,
-                vars: vals,
-                inputs: inputs
-                    .iter()
-                    .map(|(n, (t, _))| (n.clone(), t.clone()))
-                    .collect(),
-                var_names: declared.iter().map(|d| d.name.clone()).collect(),
-            };
-            let child = self.scope(new, &files, cx);
-            children.insert(key.unwrap_or_default(), child);
+            let (key, child) = self.copy(at, each, &c, st, cx);
+            children.insert(key, child);
         }
         self.chain.pop();
         Some(ModuleUse {
@@ -442,6 +287,172 @@ impl<'a> Tree<'a> {
             broken: false,
         })
     }
+
+    /// The module's folder, read: or, when it is unusable, what its use
+    /// is (`None`: nothing; a broken use: its errors are reported).
+    fn folder(
+        &mut self,
+        at: &Use,
+        m: &[(Key, Node)],
+        what: &str,
+        cx: &mut Cx,
+    ) -> Result<(PathBuf, Rc<Source>), Option<ModuleUse>> {
+        let file = at.file;
+        let Some(src) = get(m, "source") else {
+            let msg = format!("{what} has no `source` (the folder of its YAML files)");
+            cx.push_in(file, at.key.loc, msg);
+            return Err(None);
+        };
+        let Some(rel) = src.as_str() else {
+            cx.push_in(
+                file,
+                src.loc,
+                format!("{what}: `source` must be a folder path"),
+            );
+            return Err(None);
+        };
+        let dir = normalize(&Path::new(file).parent().unwrap_or(Path::new("")).join(rel));
+        if self.chain.contains(&dir) {
+            let msg = format!(
+                "{what} uses itself: {} is already being built",
+                dir.display()
+            );
+            cx.push_in(file, src.loc, msg);
+            return Err(None);
+        }
+        if self.chain.len() >= MODULE_DEPTH {
+            let msg = format!("modules nest more than {MODULE_DEPTH} deep");
+            cx.push_in(file, src.loc, msg);
+            return Err(None);
+        }
+        match self.source(&dir, cx) {
+            Ok(s) if s.broken => Err(Some(ModuleUse::broken())),
+            Ok(s) => Ok((dir, s)),
+            Err(why) => {
+                let msg = format!("{what}: cannot read its source: {why}");
+                cx.push_in(file, src.loc, msg);
+                Err(Some(ModuleUse::broken()))
+            }
+        }
+    }
+
+    /// One copy of a module: its inputs evaluated as far as they are known
+    /// before anything exists, checked, and its scope built. Its key (`""`
+    /// without `for_each`) and scope.
+    fn copy(
+        &mut self,
+        at: &Use,
+        each: Option<Each>,
+        c: &Copy,
+        st: &Statics,
+        cx: &mut Cx,
+    ) -> (String, usize) {
+        let (file, k, what) = (at.file, at.key, c.what);
+        let sc = VarScope {
+            st,
+            each: each.as_ref(),
+            lenient: true,
+        };
+        let mut given: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
+        for (name, (t, loc)) in c.inputs {
+            let v = t.tmpl.eval(&sc, file).unwrap_or_else(|e| {
+                cx.errors.push(e);
+                unknown()
+            });
+            let origin = Origin {
+                file,
+                loc: *loc,
+                what: format!("input `{name}` of {what}"),
+            };
+            given.insert(name.clone(), (v, origin));
+        }
+        let none = BTreeMap::new();
+        let child_st = Statics {
+            vars: &none,
+            data: &none,
+            stacks: self.upstream,
+        };
+        let mut missing = |n: &str, cx: &mut Cx| {
+            let msg = format!("{what} needs input `{n}` (its variable has no default)");
+            cx.push_in(file, k.loc, msg)
+        };
+        let vals = vars::module_values(c.declared, &given, &child_st, &mut missing, cx);
+        let key = each.as_ref().map(|e| e.key.clone());
+        let prefix = match &key {
+            Some(key) => format!("{}module.{}[{key}].", at.prefix, k.name),
+            None => format!("{}module.{}.", at.prefix, k.name),
+        };
+        let new = NewScope {
+            prefix,
+            parent: Some(at.parent),
+            each,
+            vars: vals,
+            inputs: c
+                .inputs
+                .iter()
+                .map(|(n, (t, _))| (n.clone(), t.clone()))
+                .collect(),
+            var_names: c.declared.iter().map(|d| d.name.clone()).collect(),
+        };
+        let child = self.scope(new, c.files, cx);
+        (key.unwrap_or_default(), child)
+    }
+}
+
+/// What every copy of a module shares.
+struct Copy<'a> {
+    inputs: &'a BTreeMap<String, (TmplAt, Loc)>,
+    declared: &'a [vars::VarDecl],
+    files: &'a [(&'a str, &'a [(Key, Node)])],
+    what: &'a str,
+}
+
+/// A module's inputs, each a declared variable, compiled once (with where
+/// each is written).
+fn inputs(
+    at: &Use,
+    m: &[(Key, Node)],
+    declared: &[vars::VarDecl],
+    what: &str,
+    cx: &mut Cx,
+) -> BTreeMap<String, (TmplAt, Loc)> {
+    let file = at.file;
+    let mut out = BTreeMap::new();
+    let Some(inn) = get(m, "inputs") else {
+        return out;
+    };
+    let Some(im) = inn.as_map() else {
+        let msg = format!("{what}: `inputs` must be a mapping of variable names to values");
+        cx.push_in(file, inn.loc, msg);
+        return out;
+    };
+    for (ik, iv) in im {
+        if !declared.iter().any(|d| d.name == ik.name) {
+            let names = declared.iter().map(|d| d.name.as_str());
+            let hint = suggest(&ik.name, names.clone());
+            let all: Vec<&str> = names.collect();
+            let all = if all.is_empty() {
+                "none".to_string()
+            } else {
+                all.join(", ")
+            };
+            let msg = format!(
+                "{what} declares no variable `{}`{hint} (it declares: {all})",
+                ik.name
+            );
+            cx.push_in(file, ik.loc, msg);
+            continue;
+        }
+        let saved = std::mem::replace(&mut cx.file, file.to_string());
+        let tmpl = Arc::new(compile(iv, cx));
+        cx.file = saved;
+        let t = TmplAt {
+            tmpl,
+            file: file.to_string(),
+        };
+        out.insert(ik.name.clone(), (t, iv.loc));
+    }
+    out
 }
 
 /// Where a `modules:` entry is written, and in which scope.

@@ -271,34 +271,22 @@ impl<'a> Refs<'a> {
         }
         let (children, rest): (Vec<usize>, &[Seg]) = match (&u.keys, segs.get(1)) {
             (Some(_), Some(Seg::Splat)) => (u.children.values().copied().collect(), &segs[2..]),
-            (Some(keys), Some(Seg::Index(ix))) => {
-                let st = Statics {
-                    vars: &sc.vars,
-                    data: &sc.data_values,
-                    stacks: self.upstream,
-                };
-                let vs = VarScope {
-                    st: &st,
-                    each: at.each,
-                    lenient: false,
-                };
-                match expr::eval(ix, &vs).and_then(|v| expr::key_string(&v)) {
-                    Ok(k) => match u.children.get(&k) {
-                        Some(&c) => (vec![c], &segs[2..]),
-                        None => {
-                            return self.push(
-                                at,
-                                cx,
-                                format!(
-                                    "unknown reference `module.{m}[{k}]`: keys are {}",
-                                    keys.join(", ")
-                                ),
-                            );
-                        }
-                    },
-                    Err(e) => return self.push(at, cx, e),
-                }
-            }
+            (Some(keys), Some(Seg::Index(ix))) => match self.key(ix, at) {
+                Ok(k) => match u.children.get(&k) {
+                    Some(&c) => (vec![c], &segs[2..]),
+                    None => {
+                        return self.push(
+                            at,
+                            cx,
+                            format!(
+                                "unknown reference `module.{m}[{k}]`: keys are {}",
+                                keys.join(", ")
+                            ),
+                        );
+                    }
+                },
+                Err(e) => return self.push(at, cx, e),
+            },
             (None, Some(Seg::Attr(_))) => (u.children.values().copied().collect(), &segs[1..]),
             (Some(_), _) => {
                 return self.push(
@@ -386,6 +374,22 @@ impl<'a> Refs<'a> {
         deps
     }
 
+    /// The key an index expression gives, known before anything exists.
+    fn key(&self, ix: &crate::expr::Expr, at: &At) -> Result<String, String> {
+        let sc = &self.scopes[at.scope];
+        let st = Statics {
+            vars: &sc.vars,
+            data: &sc.data_values,
+            stacks: self.upstream,
+        };
+        let vs = VarScope {
+            st: &st,
+            each: at.each,
+            lenient: false,
+        };
+        expr::eval(ix, &vs).and_then(|v| expr::key_string(&v))
+    }
+
     fn name_of(&self, scope: usize, v: &Via) -> String {
         let p = &self.scopes[scope].prefix;
         match v {
@@ -413,17 +417,7 @@ impl<'a> Refs<'a> {
                 Some(segs.get(1))
             }
             (Some(ks), Some(Seg::Index(ix))) => {
-                let st = Statics {
-                    vars: &sc.vars,
-                    data: &sc.data_values,
-                    stacks: self.upstream,
-                };
-                let vs = VarScope {
-                    st: &st,
-                    each: at.each,
-                    lenient: false,
-                };
-                match expr::eval(ix, &vs).and_then(|v| expr::key_string(&v)) {
+                match self.key(ix, at) {
                     Ok(key)
                         if self.key_sets[at.scope]
                             .get(root)
