@@ -78,6 +78,36 @@ struct RunArgs {
     parallelism: usize,
 }
 
+/// What plan and apply can be narrowed or turned to.
+#[derive(Args, Clone)]
+struct ControlArgs {
+    /// Only this resource (a module's address: all of it) and what it depends on; repeatable.
+    /// The rest is not looked at: a warning says so.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    targets: Vec<String>,
+    /// Replace this object though nothing of it changed (a broken instance); repeatable.
+    #[arg(long = "replace", value_name = "ADDRESS")]
+    replace: Vec<String>,
+    /// Accept what changed outside provision into state; write nothing in AWS.
+    #[arg(long, conflicts_with_all = ["targets", "replace"])]
+    refresh_only: bool,
+    /// Check the plan against these rules before anything is applied: a policy FILE, or
+    /// `baseline` (the built-in set); repeatable, beside the stack's own `policy:`.
+    #[arg(long = "policy", value_name = "FILE|baseline")]
+    policies: Vec<String>,
+}
+
+impl ControlArgs {
+    fn controls(&self) -> commands::Controls {
+        commands::Controls {
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
+            refresh_only: self.refresh_only,
+            policies: self.policies.clone(),
+        }
+    }
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -111,6 +141,13 @@ enum StateCmd {
         #[arg(long)]
         version: Option<String>,
     },
+    /// Write a state file (a backup, an earlier pull) as the state: refused when it is
+    /// another lineage's or older than the state, unless --force.
+    Push {
+        from: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Copy the state to another place: a path or s3://BUCKET/KEY.
     Migrate {
         #[arg(long, value_name = "PATH_OR_S3_URL")]
@@ -140,11 +177,15 @@ enum Cmd {
         /// FILE.svg or FILE.dot.
         #[arg(long, value_name = "FILE")]
         graph: Option<PathBuf>,
+        #[command(flatten)]
+        ctl: ControlArgs,
     },
     /// Make the live infrastructure match the stack (or a saved plan).
     Apply {
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        ctl: ControlArgs,
         /// A plan saved with `plan -o`.
         plan_file: Option<PathBuf>,
     },
@@ -200,6 +241,13 @@ enum Cmd {
         /// The AWS id (vpc-..., an ARN, a name: what the kind's `id` is).
         #[arg(required_unless_present = "discover")]
         id: Option<String>,
+    },
+    /// Show a plan saved with `plan -o` (no AWS call, no state read).
+    Show {
+        plan_file: PathBuf,
+        /// As JSON (docs/plan-json.md), with what it was made against.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the stack's outputs as the last apply recorded them (sensitive ones masked);
     /// NAME prints one value raw, for scripts.
@@ -271,8 +319,9 @@ fn on_signals(interrupt: Interrupt) {
     });
 }
 
-fn apply_opts(r: &RunArgs, i: &Interrupt) -> ApplyOpts {
+fn apply_opts(r: &RunArgs, ctl: Option<&ControlArgs>, i: &Interrupt) -> ApplyOpts {
     ApplyOpts {
+        controls: ctl.map(ControlArgs::controls).unwrap_or_default(),
         auto_approve: r.auto_approve,
         parallelism: r.parallelism,
         cancel: i.flag(),
@@ -287,8 +336,10 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             json,
             out,
             graph,
+            ctl,
         } => {
             let o = PlanOpts {
+                controls: ctl.controls(),
                 detailed_exitcode: *detailed_exitcode,
                 json: *json,
                 out: out.clone(),
@@ -296,12 +347,16 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             };
             commands::plan::run(&common(&cli, &i), &o).await
         }
-        Cmd::Apply { run, plan_file } => {
-            let o = apply_opts(run, &i);
+        Cmd::Apply {
+            run,
+            ctl,
+            plan_file,
+        } => {
+            let o = apply_opts(run, Some(ctl), &i);
             commands::apply::run(&common(&cli, &i), &o, plan_file.as_deref()).await
         }
         Cmd::Destroy { run } => {
-            let o = apply_opts(run, &i);
+            let o = apply_opts(run, None, &i);
             commands::destroy::run(&common(&cli, &i), &o).await
         }
         Cmd::Drift {
@@ -343,6 +398,10 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                     to: to.clone(),
                     force: *force,
                 },
+                StateCmd::Push { from, force } => StateOp::Push {
+                    from: from.clone(),
+                    force: *force,
+                },
             };
             commands::state::run(&common(&cli, &i), op).await
         }
@@ -358,6 +417,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                 _ => Err(Error::other("import needs ADDRESS and ID, or --discover")),
             }
         }
+        Cmd::Show { plan_file, json } => commands::plan::show(plan_file, *json),
         Cmd::Output { name, json } => {
             commands::output::run(&common(&cli, &i), name.as_deref(), *json).await
         }

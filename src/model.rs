@@ -52,6 +52,12 @@ pub enum Action {
     /// removed from the stack (provision deletes only what it created):
     /// state only.
     Forget,
+    /// Record in state what is live, as changed outside provision
+    /// (`--refresh-only`): state only.
+    Accept,
+    /// Bring an existing object under the address (`import:` in the
+    /// stack), then change what differs from the stack in place.
+    Import,
 }
 
 impl Action {
@@ -177,6 +183,28 @@ pub struct Plan {
     /// apply (shown; what uses them is planned against the new values).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<UpstreamChange>,
+    /// Addresses state renames before anything else (`moved:`): (from, to).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<(String, String)>,
+    /// `--target`: the plan covers only these and what they depend on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// `--refresh-only`: what changed outside provision is accepted into
+    /// state; nothing in AWS is written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_only: bool,
+    /// Policy rules the plan breaks (a `deny` stops apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<crate::policy::Violation>,
+}
+
+impl Plan {
+    /// Whether a `deny` rule is broken: apply refuses it.
+    pub fn denied(&self) -> bool {
+        self.violations
+            .iter()
+            .any(|v| v.level == crate::policy::Level::Deny)
+    }
 }
 
 /// An output of the stack that apply records differently: `before` as
@@ -208,11 +236,15 @@ pub struct Counts {
     pub change: usize,
     pub destroy: usize,
     pub adopt: usize,
+    pub import: usize,
+    pub accept: usize,
 }
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(Change::does_something) || !self.outputs.is_empty()
+        self.changes.iter().any(Change::does_something)
+            || !self.outputs.is_empty()
+            || !self.moved.is_empty()
     }
 
     pub fn counts(&self) -> Counts {
@@ -227,6 +259,8 @@ impl Plan {
                     n.destroy += 1;
                 }
                 Action::Adopt => n.adopt += 1,
+                Action::Import => n.import += 1,
+                Action::Accept => n.accept += 1,
                 Action::NoOp | Action::Forget => {}
             }
             if c.reason == Some(Reason::Adopted) && c.action != Action::Adopt {

@@ -7,7 +7,7 @@
 //! were made outside provision. The plan is a [`crate::model::Plan`]: each
 //! change's [`Action`] is the whole decision.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -33,8 +33,121 @@ impl Known for PlanKnown {
     }
 }
 
+/// What an operator asks of a plan beyond the stack.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--target`: only these addresses (a module's address: all of it)
+    /// and what they depend on.
+    pub targets: Vec<String>,
+    /// `--replace`: replace these objects though nothing of theirs changed.
+    pub replace: Vec<String>,
+    /// Addresses whose state record was put there for an `import:` block:
+    /// their change is an import.
+    pub imports: BTreeSet<String>,
+}
+
 /// Plans the changes that make the cloud match the stack.
 pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Plan> {
+    plan_with(stack, state, live, &Options::default())
+}
+
+/// Plans with an operator's options: `--replace` forces replacements,
+/// import blocks become imports, `--target` narrows the plan to what the
+/// targets need.
+pub fn plan_with(
+    stack: &Stack,
+    state: Option<&State>,
+    live: &Refreshed,
+    opts: &Options,
+) -> Result<Plan> {
+    for r in &opts.replace {
+        let recorded = state.is_some_and(|s| s.resources.contains_key(r));
+        if stack.instance(r).is_none() || !recorded {
+            return Err(Error::other(format!(
+                "--replace {r}: no object of the stack is recorded at that address (`provision state list` shows them)"
+            )));
+        }
+    }
+    let mut p = plan_all(stack, state, live, opts)?;
+    for c in p
+        .changes
+        .iter_mut()
+        .filter(|c| opts.imports.contains(&c.address))
+    {
+        c.action = match c.action {
+            Action::NoOp | Action::Update => Action::Import,
+            Action::Create => {
+                return Err(Error::other(format!(
+                    "import {}: there is no {} with id {} (or it is of another kind)",
+                    c.address,
+                    c.kind,
+                    state
+                        .and_then(|s| s.resources.get(&c.address))
+                        .map_or("?", |r| r.id.as_str())
+                )));
+            }
+            _ => {
+                return Err(Error::other(format!(
+                    "import {}: the object differs from the stack in {} which replaces it; provision deletes only what it created: change the stack to match it first",
+                    c.address,
+                    c.replace_because.join(", ")
+                )));
+            }
+        };
+        c.reason = Some(Reason::Imported);
+    }
+    if !opts.targets.is_empty() {
+        narrow(&mut p, stack, state, &opts.targets)?;
+    }
+    Ok(p)
+}
+
+/// Keeps the changes of the targets and of what they depend on.
+fn narrow(p: &mut Plan, stack: &Stack, state: Option<&State>, targets: &[String]) -> Result<()> {
+    let hits = |t: &str, a: &str| {
+        a == t || a.starts_with(&format!("{t}[")) || a.starts_with(&format!("{t}."))
+    };
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for t in targets {
+        let mut found = false;
+        let recorded = state.into_iter().flat_map(|s| s.resources.keys());
+        for a in stack.instances.iter().map(|i| &i.address).chain(recorded) {
+            if hits(t, a) {
+                keep.insert(a.clone());
+                found = true;
+            }
+        }
+        if !found {
+            return Err(Error::other(format!(
+                "--target {t}: no resource of the stack or its state has that address"
+            )));
+        }
+    }
+    // What the targets depend on, transitively.
+    let mut todo: Vec<String> = keep.iter().cloned().collect();
+    while let Some(a) = todo.pop() {
+        for d in stack
+            .instance(&a)
+            .map(|i| i.deps.as_slice())
+            .unwrap_or_default()
+        {
+            if keep.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    p.changes.retain(|c| keep.contains(&c.address));
+    p.targets = targets.to_vec();
+    Ok(())
+}
+
+/// The whole plan, before an operator's narrowing.
+fn plan_all(
+    stack: &Stack,
+    state: Option<&State>,
+    live: &Refreshed,
+    opts: &Options,
+) -> Result<Plan> {
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
     let mut known = PlanKnown {
@@ -51,7 +164,11 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
     for inst in stack.ordered() {
         let has_dependents = depended.contains(inst.address.as_str());
         let rec = recorded.get(&inst.address);
-        match change_of(stack, inst, rec, live, has_dependents, &mut known) {
+        let at = At {
+            has_dependents,
+            forced: opts.replace.contains(&inst.address),
+        };
+        match change_of(stack, inst, rec, live, at, &mut known) {
             Ok(c) => changes.push(c),
             Err(e) => errors.push(e),
         }
@@ -88,6 +205,10 @@ pub fn plan(stack: &Stack, state: Option<&State>, live: &Refreshed) -> Result<Pl
         searched: live.searched.clone(),
         outputs,
         upstream: upstream_changes(stack, state),
+        moved: vec![],
+        targets: vec![],
+        refresh_only: false,
+        violations: vec![],
     })
 }
 
@@ -193,7 +314,7 @@ fn change_of(
     inst: &Instance,
     rec: Option<&Recorded>,
     live: &Refreshed,
-    has_dependents: bool,
+    at: At,
     known: &mut PlanKnown,
 ) -> std::result::Result<Change, StackError> {
     let mut desired = stack.desired(inst, known)?;
@@ -236,7 +357,8 @@ fn change_of(
                 stack,
                 inst,
                 rec,
-                has_dependents,
+                has_dependents: at.has_dependents,
+                forced: at.forced,
             };
             from_existing(&mut change, &mut desired, base, &at, known)?
         }
@@ -253,6 +375,15 @@ struct Existing<'a> {
     rec: Option<&'a Recorded>,
     /// Other resources of the stack refer to it.
     has_dependents: bool,
+    /// `--replace` asks for its replacement.
+    forced: bool,
+}
+
+/// What the plan knows of an instance beside its own values.
+#[derive(Clone, Copy)]
+struct At {
+    has_dependents: bool,
+    forced: bool,
 }
 
 /// The order a replacement takes: the stack's word, else the kind's, else
@@ -317,6 +448,8 @@ fn from_existing(
     change.changed = changed_props(&managed(&l.props, desired), desired);
     change.replace_because = if base.kind != inst.kind.name {
         vec!["kind".into()]
+    } else if at.forced {
+        vec!["--replace".into()]
     } else {
         let forces = |p: &&String| inst.kind.prop(p).is_some_and(|p| p.force_new);
         change.changed.iter().filter(forces).cloned().collect()
@@ -424,6 +557,69 @@ fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> C
     }
 }
 
+/// `--refresh-only`: what changed outside provision, accepted into state
+/// as it is (a property changed: the live values recorded; an object
+/// deleted: forgotten). Nothing in AWS is written; the stack is not read.
+pub fn plan_refresh_only(stack_name: &str, state: Option<&State>, live: &Refreshed) -> Plan {
+    let drift = crate::drift::detect(state, live, &[]);
+    let mut changes = Vec::new();
+    if let Some(st) = state {
+        for (addr, rec) in &st.resources {
+            let Some(l) = live.recorded.get(addr) else {
+                continue;
+            };
+            let mut c = Change {
+                id: Some(rec.id.clone()),
+                old_deps: rec.dependencies.clone(),
+                ..Change::new(addr, &rec.kind, Action::NoOp)
+            };
+            match l {
+                None => {
+                    c.action = Action::Forget;
+                    c.reason = Some(Reason::DeletedOutside);
+                    c.before = Some(rec.properties.clone());
+                }
+                Some(l) => {
+                    let now = managed(&l.props, &rec.properties);
+                    c.changed = drift
+                        .iter()
+                        .filter(|d| d.address == *addr)
+                        .filter_map(|d| match &d.finding {
+                            crate::model::Finding::Modified { property, .. } => {
+                                Some(property.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if c.changed.is_empty() {
+                        continue;
+                    }
+                    // What is recorded (before) becomes what is live (after).
+                    c.action = Action::Accept;
+                    c.before = Some(rec.properties.clone());
+                    c.after = Some(now);
+                    c.outputs = l.outputs.clone();
+                }
+            }
+            changes.push(c);
+        }
+    }
+    Plan {
+        stack: stack_name.to_string(),
+        destroy: false,
+        changes,
+        drift,
+        unclaimed: vec![],
+        searched: Default::default(),
+        outputs: vec![],
+        upstream: vec![],
+        moved: vec![],
+        targets: vec![],
+        refresh_only: true,
+        violations: vec![],
+    }
+}
+
 /// Plans the deletion of everything in state, dependents first.
 pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -> Result<Plan> {
     let mut changes = Vec::new();
@@ -465,6 +661,10 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
         searched: live.searched.clone(),
         outputs,
         upstream: vec![],
+        moved: vec![],
+        targets: vec![],
+        refresh_only: false,
+        violations: vec![],
     })
 }
 

@@ -213,7 +213,11 @@ impl LocalStore {
             }
         };
         let st: State = serde_json::from_str(&text).map_err(|e| {
-            Error::State(format!("state {} is not valid: {e}", self.path.display()))
+            Error::State(format!(
+                "state {} is not valid: {e}{}",
+                self.path.display(),
+                self.backup_hint()
+            ))
         })?;
         if st.version > FORMAT_VERSION {
             return Err(Error::State(format!(
@@ -225,19 +229,59 @@ impl LocalStore {
         Ok(Some(st))
     }
 
-    /// Bumps the serial and writes the state atomically.
+    /// Bumps the serial and writes the state atomically; the version it
+    /// replaces is kept as `PATH.backup` (a state stays readable however
+    /// the write ends: the backup is linked before the new one is renamed in).
     pub fn save(&self, st: &mut State) -> Result<()> {
         st.serial += 1;
         let text = serde_json::to_string_pretty(st).expect("state serializes");
-        write_atomic(&self.path, text.as_bytes())
-            .map_err(|e| Error::State(format!("cannot write state {}: {e}", self.path.display())))
+        let cannot = |e: std::io::Error| {
+            Error::State(format!("cannot write state {}: {e}", self.path.display()))
+        };
+        if self.path.exists() {
+            let backup = self.backup_path();
+            let link = with_suffix(&backup, &format!(".{}.tmp", std::process::id()));
+            let _ = fs::remove_file(&link);
+            fs::hard_link(&self.path, &link)
+                .and_then(|_| fs::rename(&link, &backup))
+                .map_err(cannot)?;
+        }
+        write_atomic(&self.path, text.as_bytes()).map_err(cannot)
+    }
+
+    /// `PATH.backup`: the state as it was before its last write.
+    pub fn backup_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".backup")
+    }
+
+    /// What to say of the backup when the state cannot be read.
+    fn backup_hint(&self) -> String {
+        let b = self.backup_path();
+        let Ok(text) = fs::read_to_string(&b) else {
+            return String::new();
+        };
+        match serde_json::from_str::<State>(&text) {
+            Ok(prev) => format!(
+                ".\n  The version before it is in {} (serial {}): restore it with\n    \
+                 provision state push {} --force\n  (or copy it over the state), then plan to see what it lacks",
+                b.display(),
+                prev.serial,
+                b.display()
+            ),
+            Err(_) => format!(" (its backup {} is not valid either)", b.display()),
+        }
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(".lock");
-        PathBuf::from(p)
+        with_suffix(&self.path, ".lock")
     }
+}
+
+/// `path` with `suffix` added to its name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.to_path_buf().into_os_string();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 /// Writes a file so that a reader sees either the old or the new content,
@@ -461,8 +505,22 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&store.path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let others: Vec<_> = fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(others.len(), 1, "no temporary file left behind");
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["s.json", "s.json.backup"],
+            "no temporary file left behind"
+        );
+        let before: State =
+            serde_json::from_slice(&fs::read(store.backup_path()).unwrap()).unwrap();
+        assert_eq!(
+            before.serial, 1,
+            "the backup is the state before the last write"
+        );
         let zero = std::time::Duration::ZERO;
         let held = StateStore::lock(&store, "apply", zero).await.unwrap();
         let e = StateStore::lock(&store, "plan", zero)

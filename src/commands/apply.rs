@@ -7,8 +7,6 @@ use super::plan::PlanFile;
 use super::{ApplyOpts, Common, approve, execute};
 use crate::diag::{Error, Result};
 use crate::model::Plan;
-use crate::plan;
-use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 use crate::stack;
@@ -38,17 +36,13 @@ pub async fn run(c: &Common, o: &ApplyOpts, plan_file: Option<&Path>) -> Result<
 async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let st = s.state().await?;
     let cloud = s.connect().await?;
-    let live = super::reading(refresh(
-        cloud.as_ref(),
-        Some(&s.stack),
-        &s.stack.owner(),
-        st.as_ref(),
-        Search::Cheap,
-    ))
-    .await?;
-    let mut p = plan::plan(&s.stack, st.as_ref(), &live)?;
-    find_blockers(cloud.as_ref(), &mut p).await?;
+    let (p, st) = super::make_plan(s, &cloud, st, &o.controls).await?;
     super::show(&render::plan(&p));
+    if p.denied() {
+        return Err(crate::diag::Error::other(
+            "the plan breaks a deny rule of the policy (above): nothing was applied",
+        ));
+    }
     if p.has_changes() && !o.auto_approve && !approve("apply these changes")? {
         println!("Apply cancelled.");
         return Ok(1);
@@ -72,11 +66,28 @@ async fn saved(s: &Session, o: &ApplyOpts, f: PlanFile) -> Result<i32> {
             f.serial
         )));
     }
+    // The saved plan's moves, done again on the state it was made against.
+    let st = match st {
+        Some(st) => Some(crate::moves::prepare(&s.stack, st)?.moved),
+        None => None,
+    };
     carry_out(s, o, f.plan, st).await
 }
 
 async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
+    if p.denied() {
+        return Err(crate::diag::Error::other(
+            "the plan breaks a deny rule of the policy: nothing was applied",
+        ));
+    }
     let cloud = s.connect().await?;
+    // Moves are state's alone: written before anything else.
+    let mut st = st;
+    if !p.moved.is_empty()
+        && let Some(st) = st.as_mut()
+    {
+        s.store.save(st).await?;
+    }
     if !p.has_changes() {
         // The search for orphans found none: the doubts it settled are over;
         // the outputs of the stacks this one reads are seen as they are.

@@ -64,6 +64,93 @@ fn counts_text(title: &str, snap: crate::aws::CallCounts) -> String {
     out
 }
 
+/// What an operator asks of `plan` and `apply` beyond the stack.
+#[derive(Debug, Clone, Default)]
+pub struct Controls {
+    /// `--target`: only these and what they depend on.
+    pub targets: Vec<String>,
+    /// `--replace`: these, though unchanged.
+    pub replace: Vec<String>,
+    /// `--refresh-only`: accept what changed outside into state.
+    pub refresh_only: bool,
+    /// `--policy FILE|baseline`: rules the plan is checked against, beside
+    /// the stack's own `policy:`.
+    pub policies: Vec<String>,
+}
+
+/// The policy entries of the stack and of `--policy`.
+fn policies(s: &Session, ctl: &Controls) -> Result<Vec<crate::stack::PolicyEntry>> {
+    let mut all = s.stack.policy.clone();
+    for p in &ctl.policies {
+        if p == "baseline" {
+            all.push(crate::stack::PolicyEntry::Baseline);
+            continue;
+        }
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Error::other(format!("cannot read policy file {p}: {e}")))?;
+        all.extend(crate::stack::policy_file(p, &text)?);
+    }
+    Ok(all)
+}
+
+/// Reads what is live and plans, with the stack's `moved:` and `import:`
+/// applied to the state first. Gives the plan and the state apply starts
+/// from (the moves done; the imports are the plan's to record).
+async fn make_plan(
+    s: &Session,
+    cloud: &AwsCloud,
+    st: Option<State>,
+    ctl: &Controls,
+) -> Result<(Plan, Option<State>)> {
+    let owner = s.stack.owner();
+    let needs = !s.stack.moves.is_empty() || !s.stack.imports.is_empty();
+    let (base, planning, prep) = match st {
+        Some(st) => {
+            let p = crate::moves::prepare(&s.stack, st)?;
+            (Some(p.moved.clone()), Some(p.planning.clone()), Some(p))
+        }
+        None if needs => {
+            let p = crate::moves::prepare(&s.stack, State::new(&owner))?;
+            (None, Some(p.planning.clone()), Some(p))
+        }
+        None => (None, None, None),
+    };
+    let live = reading(crate::refresh::refresh(
+        cloud,
+        Some(&s.stack),
+        &owner,
+        planning.as_ref(),
+        crate::refresh::Search::Cheap,
+    ))
+    .await?;
+    let mut p = if ctl.refresh_only {
+        crate::plan::plan_refresh_only(&owner, base.as_ref(), &live)
+    } else {
+        let opts = crate::plan::Options {
+            targets: ctl.targets.clone(),
+            replace: ctl.replace.clone(),
+            imports: prep.as_ref().map(|p| p.imports.clone()).unwrap_or_default(),
+        };
+        crate::plan::plan_with(&s.stack, planning.as_ref(), &live, &opts)?
+    };
+    if let Some(prep) = prep {
+        p.moved = prep.moves;
+    }
+    let rules = policies(s, ctl)?;
+    p.violations = crate::policy::check(&rules, &p, s.stack.env.as_deref().unwrap_or(""));
+    if !p.refresh_only {
+        crate::refresh::find_blockers(cloud, &mut p).await?;
+    }
+    if !p.targets.is_empty() {
+        eprintln!(
+            "Warning: --target {}: this plan covers only those and what they depend on; the rest of the \
+             stack was not looked at, so the result may be incomplete. Plan without --target before long.",
+            p.targets.join(", ")
+        );
+    }
+    Ok((p, base))
+}
+
 /// `provision validate`: loads and checks the stack; silent on success.
 pub fn validate(c: &Common) -> Result<i32> {
     crate::session::load_stack(c)?;
@@ -84,6 +171,7 @@ pub fn schema(module: bool) -> Result<i32> {
 
 /// How apply and destroy run.
 pub struct ApplyOpts {
+    pub controls: Controls,
     pub auto_approve: bool,
     pub parallelism: usize,
     pub cancel: Arc<AtomicBool>,
@@ -228,6 +316,8 @@ fn verb_ing(op: &Op) -> &'static str {
         OpKind::Create => "creating",
         OpKind::Update => "updating",
         OpKind::Adopt => "adopting",
+        OpKind::Accept => "accepting",
+        OpKind::Import => "importing",
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => "deleting",
         OpKind::Forget => "forgetting",
     }
@@ -268,6 +358,8 @@ impl Reporter for Ui {
             OpKind::Create => "created",
             OpKind::Update => "updated",
             OpKind::Adopt => "adopted",
+            OpKind::Accept => "accepted",
+            OpKind::Import => "imported",
             OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => "deleted",
             OpKind::Forget => "forgotten",
         };

@@ -8,8 +8,6 @@ use serde_json::Value;
 use super::Common;
 use crate::diag::{Error, Result};
 use crate::model::Plan;
-use crate::plan;
-use crate::refresh::{Search, find_blockers, refresh};
 use crate::render;
 use crate::session::Session;
 use crate::state;
@@ -47,7 +45,36 @@ impl PlanFile {
     }
 }
 
+/// `provision show PLANFILE`: a saved plan, as `plan` showed it (or as
+/// JSON), with what it was made from; no AWS call, no state read.
+pub fn show(path: &std::path::Path, json: bool) -> Result<i32> {
+    let f = PlanFile::read(path)?;
+    if json {
+        let mut v = render::json::plan(&f.plan);
+        v["saved"] = serde_json::json!({
+            "stack_file": f.stack_file,
+            "vars": f.vars,
+            "lineage": f.lineage,
+            "serial": f.serial,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(0);
+    }
+    println!(
+        "Saved plan of {} against state serial {}{}:\n",
+        f.stack_file,
+        f.serial,
+        f.lineage
+            .as_deref()
+            .map(|l| format!(" (lineage {l})"))
+            .unwrap_or_default()
+    );
+    super::show(&render::plan(&f.plan));
+    Ok(0)
+}
+
 pub struct PlanOpts {
+    pub controls: super::Controls,
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
@@ -70,7 +97,8 @@ fn draw(stack: &crate::stack::Stack, p: &Plan, path: &std::path::Path) -> Result
             Action::Delete | Action::DeleteDeposed | Action::DeleteOrphan | Action::Forget => {
                 Mark::Delete
             }
-            Action::NoOp | Action::Adopt => Mark::Unchanged,
+            Action::NoOp | Action::Adopt | Action::Accept => Mark::Unchanged,
+            Action::Import => Mark::Update,
         };
         if stack.instance(&c.address).is_some() {
             marks.entry(c.address.clone()).or_insert(mark);
@@ -99,18 +127,14 @@ pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
 
 async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     let st = s.state().await?;
+    let (lineage, serial) = (
+        st.as_ref().map(|s| s.lineage.clone()),
+        st.as_ref().map(|s| s.serial).unwrap_or(0),
+    );
     let cloud = s.connect().await?;
-    let live = super::reading(refresh(
-        cloud.as_ref(),
-        Some(&s.stack),
-        &s.stack.owner(),
-        st.as_ref(),
-        Search::Cheap,
-    ))
-    .await;
+    let planned = super::make_plan(s, &cloud, st, &o.controls).await;
     s.stats(&cloud);
-    let mut p = plan::plan(&s.stack, st.as_ref(), &live?)?;
-    find_blockers(cloud.as_ref(), &mut p).await?;
+    let (p, _) = planned?;
     if o.json {
         println!(
             "{}",
@@ -128,8 +152,8 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
             stack_file: s.stack.file.clone(),
             stack_source: s.stack.source.clone(),
             vars: s.opts.vars.clone(),
-            lineage: st.as_ref().map(|s| s.lineage.clone()),
-            serial: st.as_ref().map(|s| s.serial).unwrap_or(0),
+            lineage,
+            serial,
             plan: p.clone(),
         };
         let text = serde_json::to_string_pretty(&f).unwrap_or_default();
@@ -138,6 +162,15 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
             let p = path.display();
             println!("\nSaved the plan to {p}. Apply exactly this plan with: provision apply {p}");
         }
+    }
+    if p.denied() {
+        let n = p
+            .violations
+            .iter()
+            .filter(|v| v.level == crate::policy::Level::Deny)
+            .count();
+        eprintln!("error: the plan breaks {n} deny rule(s) of the policy: apply would refuse it");
+        return Ok(1);
     }
     Ok(if o.detailed_exitcode && p.has_changes() {
         2

@@ -20,6 +20,7 @@ pub enum StateOp {
     History,
     Pull(Option<String>),
     Migrate { to: PathBuf, force: bool },
+    Push { from: PathBuf, force: bool },
 }
 
 pub async fn run(c: &Common, op: StateOp) -> Result<i32> {
@@ -32,6 +33,7 @@ pub async fn run(c: &Common, op: StateOp) -> Result<i32> {
         StateOp::History => history(&s).await,
         StateOp::Pull(version) => pull(&s, version).await,
         StateOp::Migrate { to, force } => migrate(&s, to, force).await,
+        StateOp::Push { from, force } => s.locked("state push", push(&s, &from, force)).await,
     };
     // State commands call AWS only through an S3 state store.
     if c.stats {
@@ -165,6 +167,65 @@ async fn migrate(s: &Session, to: PathBuf, force: bool) -> Result<i32> {
         Ok(0)
     })
     .await
+}
+
+/// `provision state push FILE`: writes a state file (a backup, a copy
+/// pulled earlier) as the stack's state. Refused, unless `--force`, when it
+/// is another lineage's, another stack's, or older than the state it
+/// replaces (its serial goes back); `--force` also replaces a state that
+/// cannot be read.
+async fn push(s: &Session, from: &std::path::Path, force: bool) -> Result<i32> {
+    let text = std::fs::read_to_string(from)
+        .map_err(|e| Error::State(format!("cannot read {}: {e}", from.display())))?;
+    let mut new: State = serde_json::from_str(&text)
+        .map_err(|e| Error::State(format!("{} is not a state: {e}", from.display())))?;
+    let owner = s.stack.owner();
+    if new.stack != owner && !force {
+        return Err(Error::State(format!(
+            "{} is the state of stack {:?}, not {owner:?}; --force pushes it anyway",
+            from.display(),
+            new.stack
+        )));
+    }
+    let refused = |why: String| Error::State(format!("{why}; --force pushes it anyway"));
+    match s.store.load().await {
+        Ok(Some(cur)) => {
+            if cur.lineage != new.lineage && !force {
+                return Err(refused(format!(
+                    "{} is of lineage {}, the state of {} of lineage {}: another state's",
+                    from.display(),
+                    new.lineage,
+                    s.store.describe(),
+                    cur.lineage
+                )));
+            }
+            if new.serial < cur.serial && !force {
+                return Err(refused(format!(
+                    "{} is serial {}, older than the state's {}: pushing it would go back",
+                    from.display(),
+                    new.serial,
+                    cur.serial
+                )));
+            }
+            // Written over the version just read, one serial after it.
+            new.serial = new.serial.max(cur.serial);
+            s.store.save(&mut new).await?;
+        }
+        Ok(None) => s.store.put_new(&new, false).await?,
+        Err(e) if force => {
+            eprintln!("warning: replacing a state that cannot be read: {e}");
+            s.store.put_new(&new, true).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    println!(
+        "Pushed {} ({} resources) to {} as serial {}.",
+        from.display(),
+        new.resources.len(),
+        s.store.describe(),
+        new.serial.max(1)
+    );
+    Ok(0)
 }
 
 /// `provision force-unlock LOCK_ID`: releases a stale lock whose id matches.

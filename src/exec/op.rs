@@ -80,7 +80,8 @@ pub(super) async fn run_op(
 ) -> Result<Option<String>> {
     let c = &plan.changes[op.change];
     match op.kind {
-        OpKind::Create | OpKind::Update | OpKind::Adopt => {
+        OpKind::Accept => accept(c, sh).await.map(Some),
+        OpKind::Create | OpKind::Update | OpKind::Adopt | OpKind::Import => {
             let stack = stack.ok_or_else(|| Error::other("internal: apply without a stack"))?;
             let inst = stack
                 .instance(&c.address)
@@ -227,6 +228,10 @@ async fn call(
             .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
             .await
             .map_err(at),
+        OpKind::Import if !c.changed.is_empty() => cloud
+            .update(&c.kind, &id()?, before, desired, inst.timeouts.update)
+            .await
+            .map_err(at),
         _ => Ok(Live {
             id: id()?,
             props: c.before.clone().unwrap_or(Value::Null),
@@ -250,9 +255,13 @@ async fn record(
     let addr = c.address.as_str();
     let mut outputs = live.outputs.clone();
     outputs.insert("id".into(), Value::String(live.id.clone()));
-    if kind == OpKind::Adopt {
-        // Outputs of an adopted resource were read at refresh.
-        outputs.extend(c.outputs.clone());
+    if matches!(kind, OpKind::Adopt | OpKind::Import) {
+        // Outputs of an adopted or imported resource were read at refresh.
+        let read = c.outputs.clone().into_iter();
+        outputs.extend(
+            read.filter(|(k, _)| !outputs.contains_key(k))
+                .collect::<Vec<_>>(),
+        );
     }
     let mut st = sh.state.lock().await;
     if c.action == Action::CreateThenDelete
@@ -271,7 +280,8 @@ async fn record(
         desired.clone()
     };
     st.creating.remove(addr);
-    let imported = kind != OpKind::Create && st.resources.get(addr).is_some_and(|r| r.imported);
+    let imported = kind == OpKind::Import
+        || (kind != OpKind::Create && st.resources.get(addr).is_some_and(|r| r.imported));
     st.resources.insert(
         addr.to_string(),
         Recorded {
@@ -290,6 +300,24 @@ async fn record(
         .insert(addr.to_string(), desired);
     sh.save(&mut st).await?;
     Ok(live.id)
+}
+
+/// Records what is live as last applied (`--refresh-only`): the live
+/// properties and outputs the plan read, nothing called.
+async fn accept(c: &Change, sh: &Shared) -> Result<String> {
+    let addr = c.address.as_str();
+    let mut st = sh.state.lock().await;
+    let r = st
+        .resources
+        .get_mut(addr)
+        .ok_or_else(|| Error::other(format!("internal: {addr} is not in state")))?;
+    if let Some(live) = &c.after {
+        r.properties = live.clone();
+    }
+    r.outputs.extend(c.outputs.clone());
+    let id = r.id.clone();
+    sh.save(&mut st).await?;
+    Ok(id)
 }
 
 /// What the plan's search for orphans settled: the kinds it listed are no

@@ -12,6 +12,10 @@ pub enum OpKind {
     Update,
     /// Write state only: an adopted resource with nothing to change.
     Adopt,
+    /// Write state only: what is live, as changed outside (`--refresh-only`).
+    Accept,
+    /// Bring an existing object under the address (and change what differs).
+    Import,
     /// Delete the object in state (also the first half of delete-then-create).
     Delete,
     /// Delete the old object of a create-then-delete, or a deposed one.
@@ -36,6 +40,8 @@ impl Op {
             OpKind::Create => "create",
             OpKind::Update => "update",
             OpKind::Adopt => "adopt",
+            OpKind::Accept => "accept",
+            OpKind::Import => "import",
             OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => "delete",
             OpKind::Forget => "forget",
         };
@@ -77,6 +83,12 @@ fn ops_of(plan: &Plan) -> Ops<'_> {
             }
             Action::Adopt => {
                 new_of.insert(a, push(&mut ops, OpKind::Adopt, i, c));
+            }
+            Action::Import => {
+                new_of.insert(a, push(&mut ops, OpKind::Import, i, c));
+            }
+            Action::Accept => {
+                push(&mut ops, OpKind::Accept, i, c);
             }
             Action::DeleteThenCreate => {
                 old_of.insert(a, push(&mut ops, OpKind::Delete, i, c));
@@ -143,7 +155,8 @@ pub fn operations(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
         let c = &plan.changes[op.change];
         let a = c.address.as_str();
         match op.kind {
-            OpKind::Create | OpKind::Update | OpKind::Adopt => {
+            OpKind::Accept => {}
+            OpKind::Create | OpKind::Update | OpKind::Adopt | OpKind::Import => {
                 after[oi].extend(
                     c.deps
                         .iter()
@@ -202,6 +215,7 @@ fn let_go_first(
             OpKind::Create
                 | OpKind::Update
                 | OpKind::Adopt
+                | OpKind::Import
                 | OpKind::DeleteDeposed
                 | OpKind::DeleteOrphan
         )

@@ -44,7 +44,8 @@ pub(super) fn expected(op: &Op, plan: &Plan) -> u64 {
         OpKind::Create => spec.takes.create,
         OpKind::Update => spec.takes.update,
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => spec.takes.delete,
-        OpKind::Adopt | OpKind::Forget => 0,
+        OpKind::Import => spec.takes.update,
+        OpKind::Adopt | OpKind::Forget | OpKind::Accept => 0,
     })
 }
 

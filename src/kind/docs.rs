@@ -88,6 +88,14 @@ pub fn docs_markdown() -> String {
                 p.doc
             );
         }
+        if !k.guards.is_empty() {
+            let names: Vec<String> = k
+                .guards
+                .iter()
+                .map(|g| format!("`baseline/{}`", g.name))
+                .collect();
+            let _ = writeln!(out, "\nPolicy `baseline` rules: {}.", names.join(", "));
+        }
     }
     out
 }

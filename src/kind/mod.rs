@@ -150,6 +150,17 @@ pub struct KindSpec {
     /// The container its objects live in, and whether drift looks there
     /// for hand-made ones.
     pub inside: Inside,
+    /// The built-in policy rules (`policy: [baseline]`) for this kind.
+    pub guards: &'static [Guard],
+}
+
+/// A built-in policy rule: what is wrong with an object's planned
+/// properties, if anything. `production` is true unless the stack's
+/// environment is named otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub name: &'static str,
+    pub check: fn(props: &serde_json::Value, production: bool) -> Option<String>,
 }
 
 /// An ARN of a kind as the tagging index lists it:
@@ -258,6 +269,7 @@ impl KindSpec {
             takes: Takes::QUICK,
             tagged: None,
             inside: Inside::Nothing,
+            guards: &[],
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {

@@ -44,6 +44,11 @@ fn change_v1(c: &Change) -> ChangeV1<'_> {
     let reason = |r: Reason| c.reason == Some(r);
     let action = match c.action {
         Action::NoOp | Action::Adopt => "no_op",
+        // Added to format 1 with these controls: readers that know only the
+        // six words meet them only in plans made with import blocks or
+        // --refresh-only.
+        Action::Import => "import",
+        Action::Accept => "accept",
         Action::Create => "create",
         Action::Update => "update",
         Action::DeleteThenCreate => "delete_then_create",
@@ -165,6 +170,9 @@ pub fn plan(p: &Plan) -> Value {
     if !p.upstream.is_empty() {
         v["upstream_changes"] = json!(p.upstream);
     }
+    if !p.violations.is_empty() {
+        v["policy_violations"] = json!(p.violations);
+    }
     fix_unknowns(&mut v);
     v["summary"] =
         json!({"add": n.add, "change": n.change, "destroy": n.destroy, "adopt": n.adopt});
@@ -196,6 +204,10 @@ mod tests {
             searched: Default::default(),
             outputs: vec![],
             upstream: vec![],
+            moved: vec![],
+            targets: vec![],
+            refresh_only: false,
+            violations: vec![],
         };
         let v = plan(&p);
         let c = &v["changes"];

@@ -197,6 +197,9 @@ fn header(c: &Change) -> String {
             format!("  = {what} already exists (found by its tags or name): will be adopted")
         }
         Action::NoOp => format!("    {what} unchanged"),
+        Action::Accept => format!("  ~ {what} changed outside provision: accept it into state"),
+        Action::Import if c.changed.is_empty() => format!("  <= {what} will be imported"),
+        Action::Import => format!("  <= {what} will be imported, then updated in place"),
     };
     line + adopted
 }
@@ -232,11 +235,18 @@ pub fn change(out: &mut String, c: &Change) {
         | Action::Forget
         | Action::Adopt
         | Action::NoOp => {}
-        Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete => {
+        Action::Update
+        | Action::Import
+        | Action::Accept
+        | Action::DeleteThenCreate
+        | Action::CreateThenDelete => {
             let (b, a) = (
                 c.before.clone().unwrap_or(Value::Null),
                 c.after.clone().unwrap_or(Value::Null),
             );
+            if c.changed.is_empty() && c.replace_because.iter().any(|r| r == "--replace") {
+                let _ = writeln!(out, "      # forces replacement: --replace");
+            }
             let keys: Vec<&String> = c.changed.iter().collect();
             let w = width(&keys);
             for k in &c.changed {
@@ -439,6 +449,27 @@ fn outputs(out: &mut String, p: &Plan) {
     out.push('\n');
 }
 
+/// The policy rules the plan breaks: denials first.
+fn violations(out: &mut String, p: &Plan) {
+    if p.violations.is_empty() {
+        return;
+    }
+    out.push_str("Policy:\n");
+    let mut v: Vec<&crate::policy::Violation> = p.violations.iter().collect();
+    v.sort_by_key(|x| x.level != crate::policy::Level::Deny);
+    for x in v {
+        let mark = match x.level {
+            crate::policy::Level::Deny => "! denied",
+            crate::policy::Level::Warn => "? warning",
+        };
+        let _ = writeln!(out, "  {mark} by {}: {}: {}", x.rule, x.address, x.message);
+    }
+    if p.denied() {
+        out.push_str("  Apply refuses a plan that breaks a deny rule.\n");
+    }
+    out.push('\n');
+}
+
 /// The whole plan, with drift first and the summary line last.
 pub fn plan(p: &Plan) -> String {
     let mut out = String::new();
@@ -449,6 +480,7 @@ pub fn plan(p: &Plan) -> String {
         for c in p.changes.iter().filter(|c| c.not_attempted()) {
             change(&mut out, c);
         }
+        violations(&mut out, p);
         out.push_str("No changes. The live infrastructure matches the stack.\n");
         return out;
     }
@@ -457,6 +489,12 @@ pub fn plan(p: &Plan) -> String {
         "provision will perform these actions on stack {:?}:\n",
         p.stack
     );
+    for (from, to) in &p.moved {
+        let _ = writeln!(out, "  > {from} has moved to {to}");
+    }
+    if !p.moved.is_empty() {
+        out.push('\n');
+    }
     for c in p.changes.iter().filter(|c| c.action != Action::NoOp) {
         // Creates that will not be attempted are listed, but change nothing.
         change(&mut out, c);
@@ -465,6 +503,7 @@ pub fn plan(p: &Plan) -> String {
         order(&mut out, p);
     }
     outputs(&mut out, p);
+    violations(&mut out, p);
     out.push_str(&summary(p));
     out
 }
@@ -508,13 +547,24 @@ pub fn summary(p: &Plan) -> String {
         change,
         destroy,
         adopt,
+        import,
+        accept,
     } = p.counts();
-    let adopt = if adopt > 0 {
-        format!(", {adopt} to adopt")
-    } else {
-        String::new()
-    };
-    format!("Plan: {add} to add, {change} to change, {destroy} to destroy{adopt}.\n")
+    if p.refresh_only {
+        return format!(
+            "Plan: {accept} to accept into state, {destroy} to forget; nothing in AWS is written.\n"
+        );
+    }
+    let mut more = String::new();
+    for (n, what) in [(adopt, "to adopt"), (import, "to import")] {
+        if n > 0 {
+            more.push_str(&format!(", {n} {what}"));
+        }
+    }
+    if !p.moved.is_empty() {
+        more.push_str(&format!(", {} moved", p.moved.len()));
+    }
+    format!("Plan: {add} to add, {change} to change, {destroy} to destroy{more}.\n")
 }
 
 #[cfg(test)]

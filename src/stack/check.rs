@@ -64,6 +64,35 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     }
 }
 
+/// `moved:` and `import:` name addresses of the stack: a move's `to` an
+/// instance or a module copy, an import's `to` an instance.
+pub(super) fn controls(stack: &Stack, cx: &mut Cx) {
+    let is_prefix = |a: &str| {
+        stack
+            .instances
+            .iter()
+            .any(|i| i.address.starts_with(&format!("{a}.")))
+    };
+    for m in &stack.moves {
+        if stack.instance(&m.to).is_none() && !(m.to.starts_with("module.") && is_prefix(&m.to)) {
+            let msg = format!(
+                "moved: `to: {}` is no address of the stack (a resource, or a module's copy)",
+                m.to
+            );
+            cx.push_in(&m.file, m.loc, msg);
+        }
+        if m.from == m.to {
+            cx.push_in(&m.file, m.loc, format!("moved: `{}` to itself", m.from));
+        }
+    }
+    for i in &stack.imports {
+        if stack.instance(&i.to).is_none() {
+            let msg = format!("import: `to: {}` is no resource of the stack", i.to);
+            cx.push_in(&i.file, i.loc, msg);
+        }
+    }
+}
+
 /// Reports blocks that overlap an earlier one: sorted by address, a block
 /// overlaps when it starts before the widest block so far has ended.
 fn overlaps(children: &[(&Instance, ipnet::Ipv4Net)], cx: &mut Cx) {

@@ -26,6 +26,9 @@ const FIELDS: &[&str] = &[
     "outputs",
     "modules",
     "stacks",
+    "moved",
+    "import",
+    "policy",
 ];
 
 /// What a module's files may hold (the stack's own fields are the stack's).
@@ -40,6 +43,196 @@ pub struct StackRef {
     pub state: String,
     pub file: String,
     pub loc: Loc,
+}
+
+/// `moved: [{from, to}]`: an address state renames (a resource renamed, or
+/// moved into a module) instead of deleting and creating it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    pub file: String,
+    pub loc: Loc,
+}
+
+/// `import: [{to, id}]`: an existing object brought under an address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportBlock {
+    pub to: String,
+    pub id: String,
+    pub file: String,
+    pub loc: Loc,
+}
+
+/// The entries of a list of `{a, b}` mappings of strings (`moved:`, `import:`).
+fn pairs(
+    top: &[(Key, Node)],
+    section: &str,
+    fields: [&str; 2],
+    cx: &mut Cx,
+) -> Vec<(String, String, Loc)> {
+    let Some(n) = get(top, section) else {
+        return vec![];
+    };
+    let shape = format!(
+        "`{section}` must be a list of {{{}: ..., {}: ...}}",
+        fields[0], fields[1]
+    );
+    let crate::yaml::NodeKind::Seq(items) = &n.kind else {
+        cx.push(n.loc, shape);
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let Some(m) = it.as_map() else {
+            cx.push(it.loc, shape.clone());
+            continue;
+        };
+        cx.only(m, &fields, &format!("an entry of `{section}`"));
+        let field = |k: &str| get(m, k).and_then(Node::as_str).map(str::to_string);
+        match (field(fields[0]), field(fields[1])) {
+            (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => out.push((a, b, it.loc)),
+            _ => cx.push(it.loc, shape.clone()),
+        }
+    }
+    out
+}
+
+pub(super) fn moves(top: &[(Key, Node)], cx: &mut Cx) -> Vec<Move> {
+    pairs(top, "moved", ["from", "to"], cx)
+        .into_iter()
+        .map(|(from, to, loc)| Move {
+            from,
+            to,
+            file: cx.file.clone(),
+            loc,
+        })
+        .collect()
+}
+
+pub(super) fn imports(top: &[(Key, Node)], cx: &mut Cx) -> Vec<ImportBlock> {
+    pairs(top, "import", ["to", "id"], cx)
+        .into_iter()
+        .map(|(to, id, loc)| ImportBlock {
+            to,
+            id,
+            file: cx.file.clone(),
+            loc,
+        })
+        .collect()
+}
+
+/// `policy:`: the built-in set (`baseline`) and rules of the stack's own.
+#[derive(Debug, Clone)]
+pub enum PolicyEntry {
+    Baseline,
+    Rule(PolicyRule),
+}
+
+/// A rule: which kinds (all when empty), a condition every planned object
+/// of them must meet, what to say, how much it matters.
+#[derive(Debug, Clone)]
+pub struct PolicyRule {
+    pub name: String,
+    pub kinds: Vec<String>,
+    pub level: crate::policy::Level,
+    pub condition: std::sync::Arc<super::template::Tmpl>,
+    pub message: String,
+    pub file: String,
+    pub loc: Loc,
+}
+
+/// A list of policy entries (the stack's `policy:`, or a `--policy` file).
+pub(super) fn policy(n: &Node, cx: &mut Cx) -> Vec<PolicyEntry> {
+    let shape =
+        "`policy` must be a list of `baseline` and rules {name, kinds, level, condition, message}";
+    let crate::yaml::NodeKind::Seq(items) = &n.kind else {
+        cx.push(n.loc, shape);
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for it in items {
+        if let Some(s) = it.as_str() {
+            match s {
+                "baseline" => out.push(PolicyEntry::Baseline),
+                other => cx.push(
+                    it.loc,
+                    format!("unknown policy set `{other}`: the built-in set is `baseline`"),
+                ),
+            }
+            continue;
+        }
+        let Some(m) = it.as_map() else {
+            cx.push(it.loc, shape);
+            continue;
+        };
+        cx.only(
+            m,
+            &["name", "kinds", "level", "condition", "message"],
+            "a policy rule",
+        );
+        let text = |k: &str| get(m, k).and_then(Node::as_str).map(str::to_string);
+        let (Some(name), Some(message), Some(cond)) =
+            (text("name"), text("message"), get(m, "condition"))
+        else {
+            cx.push(
+                it.loc,
+                "a policy rule needs `name`, `condition` and `message`",
+            );
+            continue;
+        };
+        let level = match text("level").as_deref() {
+            None | Some("deny") => crate::policy::Level::Deny,
+            Some("warn") => crate::policy::Level::Warn,
+            Some(other) => {
+                cx.push(
+                    it.loc,
+                    format!("policy rule `{name}`: `level` is deny or warn, not `{other}`"),
+                );
+                continue;
+            }
+        };
+        let kinds: Vec<String> = match get(m, "kinds") {
+            None => vec![],
+            Some(k) => match &k.kind {
+                crate::yaml::NodeKind::Seq(ks) => ks
+                    .iter()
+                    .filter_map(|x| {
+                        let s = x.as_str()?;
+                        if crate::kind::lookup(s).is_none() {
+                            cx.push(x.loc, format!("policy rule `{name}`: unknown kind `{s}`"));
+                        }
+                        Some(s.to_string())
+                    })
+                    .collect(),
+                _ => {
+                    cx.push(
+                        k.loc,
+                        format!("policy rule `{name}`: `kinds` must be a list of kinds"),
+                    );
+                    continue;
+                }
+            },
+        };
+        if !cond.as_str().is_some_and(|c| c.contains("${")) {
+            cx.push(
+                cond.loc,
+                format!("policy rule `{name}`: `condition` must be an expression, `${{...}}`"),
+            );
+            continue;
+        }
+        let condition = std::sync::Arc::new(super::template::compile(cond, cx));
+        out.push(PolicyEntry::Rule(PolicyRule {
+            name,
+            kinds,
+            level,
+            condition,
+            message,
+            file: cx.file.clone(),
+            loc: it.loc,
+        }));
+    }
+    out
 }
 
 /// The `stacks:` the stack reads outputs from.

@@ -226,6 +226,11 @@ fn phases(
     let head = header::read(top, root.loc, &mut cx);
     wants.region = head.region.clone();
     let stacks = header::stacks(top, &mut cx);
+    let moves = header::moves(top, &mut cx);
+    let imports = header::imports(top, &mut cx);
+    let policy = cx::get(top, "policy")
+        .map(|n| header::policy(n, &mut cx))
+        .unwrap_or_default();
     wants.stacks = stacks.clone();
     let mut upstream = BTreeMap::new();
     for s in &stacks {
@@ -312,8 +317,12 @@ fn phases(
         upstream,
         data,
         sources: sources.clone(),
+        moves,
+        imports,
+        policy,
     };
     check::values(&stack, &mut cx);
+    check::controls(&stack, &mut cx);
     if !cx.ok() {
         return Err(cx.errors);
     }

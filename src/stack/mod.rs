@@ -43,7 +43,7 @@ use crate::diag::{Loc, StackError};
 use crate::kind::{self, DataSpec, KindSpec};
 
 pub use data::DataReq;
-pub use header::StackRef;
+pub use header::{ImportBlock, Move, PolicyEntry, PolicyRule, StackRef};
 pub use load::{Disk, Files, Input, Loaded, Wants, load, load_with};
 pub use scope::Known;
 use scope::{NothingKnown, ResScope};
@@ -83,6 +83,26 @@ pub struct Stack {
     pub data: BTreeMap<String, Value>,
     /// The text of every module file, for error snippets.
     pub sources: Vec<(String, Arc<str>)>,
+    /// `moved:` entries: addresses state renames before planning.
+    pub moves: Vec<Move>,
+    /// `import:` entries: existing objects brought under addresses.
+    pub imports: Vec<ImportBlock>,
+    /// `policy:`: rules the plan is checked against before apply.
+    pub policy: Vec<PolicyEntry>,
+}
+
+/// A `--policy FILE`: a YAML list of policy entries, as in a stack's `policy:`.
+pub fn policy_file(file: &str, text: &str) -> Result<Vec<PolicyEntry>, crate::diag::Error> {
+    use crate::diag::Error;
+    let root =
+        crate::yaml::parse(file, text).map_err(|e| Error::stack(vec![e]).with_source(text))?;
+    let mut cx = cx::Cx::new(file);
+    let entries = header::policy(&root, &mut cx);
+    if cx.ok() {
+        Ok(entries)
+    } else {
+        Err(Error::stack(cx.errors).with_source(text))
+    }
 }
 
 /// One scope: the stack itself, or one copy of a module.

@@ -4,6 +4,7 @@
 mod bad;
 mod bench;
 mod compose;
+mod controls;
 mod cost;
 mod crash;
 mod drift;

@@ -19,10 +19,17 @@ use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, by_pages, each, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
+use crate::kind::{Guard, KindSpec, SECURITY_GROUPS, TAGS, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    guards: &[Guard {
+        name: "imdsv2-required",
+        check: |p, _| {
+            (p["imdsv2_required"] != true)
+                .then(|| "instances may use IMDSv1 (set imdsv2_required: true)".into())
+        },
+    }],
     owned_by_filter: true,
     coexist: true,
     unique: Some(("name", 128)),

@@ -13,7 +13,7 @@ use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{Container, Inside, KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
+use crate::kind::{Container, Guard, Inside, KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
 use crate::provider::Live;
 
 /// A rule as written; kept one per source (`canonical_rules`). Everything
@@ -105,6 +105,10 @@ fn canonical_rules(v: Value) -> Value {
 }
 
 static SPEC: KindSpec = KindSpec {
+    guards: &[Guard {
+        name: "no-admin-ports-to-the-internet",
+        check: admin_ports_open,
+    }],
     inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     coexist: true,
@@ -139,6 +143,25 @@ static SPEC: KindSpec = KindSpec {
         ],
     )
 };
+
+/// Ports 22 (SSH) and 3389 (RDP) open to any address.
+fn admin_ports_open(p: &Value, _: bool) -> Option<String> {
+    let mut open = Vec::new();
+    for r in p["ingress"].as_array().into_iter().flatten() {
+        let Some(cidr @ ("0.0.0.0/0" | "::/0")) = r["cidr_block"].as_str() else {
+            continue;
+        };
+        let all = r["protocol"].as_str() == Some("-1");
+        let (from, to) = (r["from_port"].as_i64(), r["to_port"].as_i64());
+        for port in [22, 3389] {
+            let within = from.zip(to).is_some_and(|(f, t)| f <= port && port <= t);
+            if all || within {
+                open.push(format!("port {port} is open to {cidr}"));
+            }
+        }
+    }
+    (!open.is_empty()).then(|| open.join("; "))
+}
 
 /// How EC2 filters find its objects.
 const BY: By = By {

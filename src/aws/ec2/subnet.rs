@@ -11,10 +11,20 @@ use crate::aws::call::{call, pages};
 use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, read_one};
 use crate::diag::Result;
-use crate::kind::{Container, Inside, KindSpec, TAGS, Ty, Within, def, new, p, req};
+use crate::kind::{Container, Guard, Inside, KindSpec, TAGS, Ty, Within, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    guards: &[Guard {
+        name: "no-public-ips-in-private-subnets",
+        check: |p, _| {
+            let public = p["tags"]["Tier"].as_str() == Some("public");
+            (!public && p["map_public_ip_on_launch"] == true).then(|| {
+                "instances launched here get a public IP (tag the subnet Tier: public if it is one)"
+                    .into()
+            })
+        },
+    }],
     inside: Inside::Searched(Container::Vpc),
     owned_by_filter: true,
     // In use: network interfaces of what was in it linger for minutes.

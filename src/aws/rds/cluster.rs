@@ -15,10 +15,26 @@ use crate::aws::tags::{Tagging, from_sdk, to_sdk};
 use crate::aws::wait;
 use crate::aws::{Clients, Create, Kind, Query, arn_of, gone, live};
 use crate::diag::Result;
-use crate::kind::{KindSpec, TAGS, Takes, Ty, def, local, new, p, req};
+use crate::kind::{Guard, KindSpec, TAGS, Takes, Ty, def, local, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    guards: &[
+        Guard {
+            name: "databases-encrypted",
+            check: |p, _| {
+                (p["storage_encrypted"] != true)
+                    .then(|| "the cluster's storage is not encrypted".into())
+            },
+        },
+        Guard {
+            name: "databases-deletion-protected",
+            check: |p, production| {
+                (production && p["deletion_protection"] != true)
+                    .then(|| "deletion protection is off in production".into())
+            },
+        },
+    ],
     waits: "create and update until `available` (fails at once on `failed`, `inaccessible-*`, `incompatible-*`); delete until it is gone.",
     outputs: &[
         "id",

@@ -27,7 +27,7 @@ use crate::aws::errors::has_code;
 use crate::aws::tags::{self, Tags};
 use crate::aws::{Clients, Create, Kind, Query, Svc, each, live, with_detail};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Prop, TAGS, Takes, Ty, def, key, local, new, p, req};
+use crate::kind::{Guard, KindSpec, Prop, TAGS, Takes, Ty, def, key, local, new, p, req};
 use crate::provider::Live;
 use crate::stack::{TAG_LINEAGE, TAG_STACK};
 
@@ -57,6 +57,22 @@ const LIFECYCLE: &[Prop] = &[
 ];
 
 static SPEC: KindSpec = KindSpec {
+    guards: &[
+        Guard {
+            name: "buckets-encrypted",
+            check: |p, _| {
+                let off = p["sse_algorithm"].as_str().is_none_or(str::is_empty);
+                off.then(|| "the bucket has no default encryption (sse_algorithm)".into())
+            },
+        },
+        Guard {
+            name: "buckets-never-public",
+            check: |p, _| {
+                (p["block_public_access"] != true)
+                    .then(|| "the bucket does not block public access".into())
+            },
+        },
+    ],
     outputs: &["id", "arn", "domain_name"],
     refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
     takes: Takes::secs(3, 2, 3),

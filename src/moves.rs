@@ -1,0 +1,124 @@
+//! The stack's `moved:` and `import:` entries applied to a copy of the state
+//! before anything is read or planned. Pure.
+//!
+//! A move renames addresses in state (a module's address renames all of
+//! it), so the plan sees the object where the stack now declares it and
+//! never deletes and creates it. An import records the object's id at its
+//! address for the read (the plan then imports it); that record is the
+//! plan's only: apply records the object when it imports it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::diag::{Error, Result};
+use crate::stack::Stack;
+use crate::state::{Recorded, State};
+
+/// A state ready to plan against, and what was done to it.
+pub struct Prepared {
+    /// State with the moves done: what apply starts from.
+    pub moved: State,
+    /// The same with the imports' records: what the plan reads and diffs.
+    pub planning: State,
+    /// (from, to) of each address moved.
+    pub moves: Vec<(String, String)>,
+    /// Addresses an import brings in.
+    pub imports: BTreeSet<String>,
+}
+
+/// The address `a` becomes when `from` moves to `to`: itself, or what
+/// follows a module's (or a `for_each` copy's) address.
+fn renamed(a: &str, from: &str, to: &str) -> Option<String> {
+    if a == from {
+        return Some(to.to_string());
+    }
+    let rest = a.strip_prefix(from)?;
+    (rest.starts_with('.') || rest.starts_with('[')).then(|| format!("{to}{rest}"))
+}
+
+/// Applies the stack's moves and imports to `st`.
+pub fn prepare(stack: &Stack, st: State) -> Result<Prepared> {
+    let mut moved = st;
+    let mut moves = Vec::new();
+    for m in &stack.moves {
+        let hits: Vec<(String, String)> = moved
+            .resources
+            .keys()
+            .filter_map(|a| Some((a.clone(), renamed(a, &m.from, &m.to)?)))
+            .collect();
+        for (from, to) in hits {
+            if moved.resources.contains_key(&to) {
+                return Err(Error::other(format!(
+                    "{}:{}:{}: moved: cannot move {from} to {to}: state already records an object there",
+                    m.file, m.loc.line, m.loc.col
+                )));
+            }
+            rename(&mut moved, &from, &to);
+            moves.push((from, to));
+        }
+    }
+    let mut planning = moved.clone();
+    let mut imports = BTreeSet::new();
+    for i in &stack.imports {
+        if planning.resources.contains_key(&i.to) {
+            continue; // imported already: the block stays as a record of it
+        }
+        let Some(inst) = stack.instance(&i.to) else {
+            continue; // reported by the loader
+        };
+        let r = Recorded {
+            kind: inst.kind.name.to_string(),
+            id: i.id.clone(),
+            properties: Value::Object(Default::default()),
+            outputs: Default::default(),
+            dependencies: vec![],
+            prevent_destroy: false,
+            imported: true,
+        };
+        planning.resources.insert(i.to.clone(), r);
+        imports.insert(i.to.clone());
+    }
+    Ok(Prepared {
+        moved,
+        planning,
+        moves,
+        imports,
+    })
+}
+
+/// Renames one address everywhere state names it.
+fn rename(st: &mut State, from: &str, to: &str) {
+    if let Some(r) = st.resources.remove(from) {
+        st.resources.insert(to.to_string(), r);
+    }
+    for r in st.resources.values_mut() {
+        for d in r.dependencies.iter_mut().filter(|d| *d == from) {
+            *d = to.to_string();
+        }
+    }
+    for d in st.deposed.iter_mut().filter(|d| d.address == from) {
+        d.address = to.to_string();
+    }
+    if let Some(c) = st.creating.remove(from) {
+        st.creating.insert(to.to_string(), c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_addresses_move_with_everything_under_them() {
+        assert_eq!(
+            renamed("vpc", "vpc", "module.net.vpc").as_deref(),
+            Some("module.net.vpc")
+        );
+        assert_eq!(
+            renamed("module.a[x].subnet[b]", "module.a", "module.b").as_deref(),
+            Some("module.b[x].subnet[b]")
+        );
+        assert_eq!(renamed("vpc2", "vpc", "module.net.vpc"), None);
+    }
+}
