@@ -20,6 +20,10 @@ pub struct FakeCloud {
     /// Each create, update and delete takes the time its kind says AWS
     /// typically takes (`KindSpec::takes`): for runs on tokio's paused clock.
     pub aws_times: bool,
+    /// The next this many reads answer as if nothing existed yet (AWS's
+    /// eventual consistency), and how long that may last (`Cloud::settle`).
+    pub lagging_reads: Mutex<u32>,
+    pub settle: Duration,
     next: Mutex<u32>,
 }
 
@@ -36,7 +40,17 @@ impl FakeCloud {
 
 #[async_trait]
 impl Cloud for FakeCloud {
+    fn settle(&self) -> Duration {
+        self.settle
+    }
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
+        {
+            let mut lag = self.lagging_reads.lock().unwrap();
+            if *lag > 0 {
+                *lag -= 1;
+                return Ok(vec![]);
+            }
+        }
         let o = self.objects.lock().unwrap();
         Ok(ids
             .iter()

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod exec;
 pub mod expr;
 pub mod graph;
+pub mod interrupt;
 pub mod kind;
 pub mod limits;
 pub mod model;

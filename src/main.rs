@@ -73,8 +73,8 @@ struct RunArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     auto_approve: bool,
-    /// How many resource operations may run at once.
-    #[arg(long, default_value_t = 10)]
+    /// How many resource operations may run at once (1 or more).
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     parallelism: usize,
 }
 
@@ -204,7 +204,7 @@ enum Cmd {
         #[arg(long = "ignore", value_name = "ADDRESS.PROPERTY")]
         ignore: Vec<String>,
         /// Check on a schedule (for example 5m) until SIGINT or SIGTERM.
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = interval)]
         every: Option<std::time::Duration>,
         /// With --every: vary each interval by up to this many percent.
         #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -275,6 +275,17 @@ enum Cmd {
     },
 }
 
+/// `--every`: a duration of at least a second (0s would run rounds back to back).
+fn interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(
+            "the interval must be at least 1s (drift is usually checked every 5m to 1h)".into(),
+        );
+    }
+    Ok(d)
+}
+
 fn common(cli: &Cli, i: &Interrupt) -> Common {
     Common {
         stack: cli.s.stack.clone(),
@@ -309,10 +320,14 @@ fn on_signals(interrupt: Interrupt) {
             }
             if interrupt.raise() {
                 eprintln!(
-                    "\nInterrupted: finishing what is in flight, saving state and releasing the lock; nothing new starts. Interrupt again to stop at once."
+                    "\nInterrupted: nothing new starts; waits stop now, state is saved and the lock released. Interrupt again to stop at once."
                 );
             } else {
-                eprintln!("\nStopped at once.");
+                let released = provision::interrupt::release_now().await;
+                eprintln!(
+                    "\nStopped at once{}.",
+                    if released { " (lock released)" } else { "" }
+                );
                 std::process::exit(130);
             }
         }
@@ -447,7 +462,15 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    // A mistake on the command line exits 1, as every other bad input does:
+    // 2 means "changes" (plan --detailed-exitcode) or "drift" to scripts.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     if cli.no_color {
         anstream::ColorChoice::Never.write_global();
     }
@@ -459,7 +482,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let i = Interrupt::default();
+    let i = provision::interrupt::global().clone();
     let r = rt.block_on(async {
         on_signals(i.clone());
         run(cli, i).await

@@ -120,6 +120,10 @@ pub struct Change {
     /// reason (deletion protection, a bucket with objects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// Who already holds the name a create would take (another stack, a
+    /// hand-made object, another account): apply refuses the whole plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<String>,
     /// Outputs of the existing object, as read.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub outputs: serde_json::Map<String, Value>,
@@ -145,6 +149,7 @@ impl Change {
             changed: vec![],
             replace_because: vec![],
             blocked: None,
+            taken: None,
             outputs: Default::default(),
             deps: vec![],
             old_deps: vec![],
@@ -204,6 +209,11 @@ impl Plan {
         self.violations
             .iter()
             .any(|v| v.level == crate::policy::Level::Deny)
+    }
+
+    /// Creates whose name someone else holds.
+    pub fn taken(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.taken.is_some())
     }
 }
 

@@ -3,6 +3,7 @@
 //! The engine (planner, executor) knows this trait and nothing of AWS. The AWS
 //! implementation is in `aws/`; unit tests use the in-memory one in `fake.rs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +56,13 @@ pub trait Cloud: Send + Sync {
     /// page of ids, never one call per resource. Ids that no longer exist are
     /// absent from the answer.
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>>;
+
+    /// How long the cloud may take to show a new object to reads (AWS's
+    /// eventual consistency): a recorded object made less than this ago that
+    /// a read misses is read again before it is taken as gone.
+    fn settle(&self) -> Duration {
+        Duration::ZERO
+    }
 
     /// Reads what state records, given the properties it recorded of each:
     /// a kind that AWS reads fastest by a parent those name (EFS mount
@@ -147,6 +155,13 @@ pub trait Cloud: Send + Sync {
     async fn create_blocker(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {
         Ok(None)
     }
+
+    /// Who already holds the name this create would take (another stack's
+    /// bucket, one made by hand, another account's), if anyone: the plan
+    /// shows it and apply refuses the plan before any write.
+    async fn name_taken(&self, _kind: &str, _props: &Value) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// A desired resource missing from state, for `find_owned`.
@@ -184,4 +199,25 @@ impl Intent {
     pub fn doubted(&self) {
         self.doubt.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+tokio::task_local! {
+    /// What the operation running in this task waits on, as AWS last said.
+    static WAITING_ON: Arc<std::sync::Mutex<Option<String>>>;
+}
+
+/// Says what the running operation waits on (AWS's words: an in-use
+/// refusal), for its progress line; nothing outside an operation.
+pub fn note_waiting(why: &str) {
+    let _ = WAITING_ON.try_with(|w| {
+        *w.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+    });
+}
+
+/// Runs an operation with `cell` receiving what it waits on.
+pub async fn noting_waits<F: std::future::Future>(
+    cell: Arc<std::sync::Mutex<Option<String>>>,
+    f: F,
+) -> F::Output {
+    WAITING_ON.scope(cell, f).await
 }

@@ -93,6 +93,9 @@ pub async fn refresh(
     for r in futures::future::join_all(reads).await {
         found.push(r?);
     }
+    if let Some(st) = state {
+        read_again_what_was_just_made(cloud, st, &mut found).await?;
+    }
     let live: HashMap<(&str, &str), &Live> = found
         .iter()
         .flat_map(|r| {
@@ -117,6 +120,62 @@ pub async fn refresh(
         classify(&r.kind, r.owned, w, state, &mut out);
     }
     Ok(out)
+}
+
+/// The longest a refresh reads again an object made moments ago.
+const RECHECK_AT_MOST: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Objects made moments ago that a read missed: AWS shows a new object to
+/// reads only after a while. They are read again, for as long as the lag may
+/// last (`Cloud::settle` from when each was made, at most 20 s), before the
+/// plan takes them as deleted outside provision.
+async fn read_again_what_was_just_made(
+    cloud: &dyn Cloud,
+    st: &State,
+    found: &mut [KindRead],
+) -> Result<()> {
+    // AWS shows new objects within seconds; a longer wait would only delay
+    // a plan that meets an object deleted by hand right after its create.
+    let window = cloud.settle().min(RECHECK_AT_MOST).as_secs();
+    let now = crate::state::unix_now();
+    let seen = |kind: &str, id: &str, found: &[KindRead]| {
+        found
+            .iter()
+            .any(|r| r.kind == kind && r.live.iter().any(|l| l.id == id))
+    };
+    // (kind, id, recorded properties, seconds its lag may still last)
+    let mut missing: Vec<(&str, &str, &Value, u64)> = st
+        .resources
+        .values()
+        .filter(|r| !seen(&r.kind, &r.id, found))
+        .filter_map(|r| {
+            let age = now.saturating_sub(*st.made.get(&r.id)?);
+            (age < window).then(|| (r.kind.as_str(), r.id.as_str(), &r.properties, window - age))
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut every = std::time::Duration::from_secs(1);
+    while let Some(longest) = missing.iter().map(|m| m.3).max() {
+        if start.elapsed().as_secs() >= longest {
+            break;
+        }
+        crate::interrupt::pause(every, "reading again what was made moments ago").await?;
+        every = (every * 2).min(std::time::Duration::from_secs(5));
+        let mut still = Vec::new();
+        for m in missing {
+            let got = cloud.read_recorded(m.0, &[(m.1, m.2)]).await?;
+            match (
+                got.into_iter().find(|l| l.id == m.1),
+                found.iter_mut().find(|r| r.kind == m.0),
+            ) {
+                (Some(l), Some(r)) => r.live.push(l),
+                _ if start.elapsed().as_secs() < m.3 => still.push(m),
+                _ => {}
+            }
+        }
+        missing = still;
+    }
+    Ok(())
 }
 
 /// One kind: the stack's own objects (when asked), and the recorded ids
@@ -273,6 +332,10 @@ pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
                 .create_blocker(&c.kind, after)
                 .await
                 .map_err(|e| e.at_address(&c.address))?;
+            c.taken = cloud
+                .name_taken(&c.kind, after)
+                .await
+                .map_err(|e| e.at_address(&c.address))?;
             continue;
         }
         if !c.action.deletes() {
@@ -286,4 +349,63 @@ pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeCloud;
+    use crate::state::Recorded;
+    use serde_json::json;
+
+    fn one_vpc(made_now: bool) -> (FakeCloud, State) {
+        let mut cloud = FakeCloud::default();
+        *cloud.lagging_reads.lock().unwrap() = 2;
+        cloud.settle = std::time::Duration::from_secs(15);
+        let l = Live {
+            id: "vpc-1".into(),
+            props: json!({"cidr_block": "10.0.0.0/16", "tags": {}}),
+            outputs: Default::default(),
+            unobserved: vec![],
+            claimed_by: None,
+        };
+        cloud
+            .objects
+            .lock()
+            .unwrap()
+            .insert("vpc-1".into(), ("ec2.vpc".into(), l));
+        let mut st = State::new("s");
+        st.resources.insert(
+            "vpc".into(),
+            Recorded {
+                kind: "ec2.vpc".into(),
+                id: "vpc-1".into(),
+                properties: json!({"cidr_block": "10.0.0.0/16"}),
+                outputs: Default::default(),
+                dependencies: vec![],
+                prevent_destroy: false,
+                imported: false,
+            },
+        );
+        if made_now {
+            st.note_made("vpc-1");
+        }
+        (cloud, st)
+    }
+
+    /// A read that misses an object made moments ago is AWS's lag, not a
+    /// deletion: it is read again. One made long ago is taken as gone.
+    #[tokio::test(start_paused = true)]
+    async fn what_was_just_made_is_read_again_before_it_is_taken_as_gone() {
+        let (cloud, st) = one_vpc(true);
+        let r = refresh(&cloud, None, "s", Some(&st), Search::Cheap)
+            .await
+            .unwrap();
+        assert!(r.recorded["vpc"].is_some(), "found on a later read");
+        let (cloud, st) = one_vpc(false);
+        let r = refresh(&cloud, None, "s", Some(&st), Search::Cheap)
+            .await
+            .unwrap();
+        assert!(r.recorded["vpc"].is_none(), "made long ago: gone");
+    }
 }

@@ -12,41 +12,7 @@ use crate::provider::Cloud;
 use crate::stack::{self, Stack};
 use crate::state::{LocalStore, State, StateStore};
 
-/// SIGINT or SIGTERM, once it came: everything that waits sees it.
-#[derive(Debug, Clone, Default)]
-pub struct Interrupt {
-    flag: Arc<std::sync::atomic::AtomicBool>,
-    notify: Arc<tokio::sync::Notify>,
-}
-
-impl Interrupt {
-    /// Raises it; true the first time.
-    pub fn raise(&self) -> bool {
-        let first = !self.flag.swap(true, std::sync::atomic::Ordering::SeqCst);
-        self.notify.notify_waiters();
-        first
-    }
-
-    pub fn raised(&self) -> bool {
-        self.flag.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// The flag the executor checks before starting anything.
-    pub fn flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
-        self.flag.clone()
-    }
-
-    /// Waits until it is raised.
-    pub async fn wait(&self) {
-        let n = self.notify.notified();
-        tokio::pin!(n);
-        n.as_mut().enable();
-        if self.raised() {
-            return;
-        }
-        n.await;
-    }
-}
+pub use crate::interrupt::Interrupt;
 
 /// The options every command that reads a stack is given.
 #[derive(Debug, Clone, Default)]
@@ -352,7 +318,15 @@ pub async fn with_lock<T>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let held = store.lock(operation, wait).await?;
+    // A second signal ends the process at once: it frees the lock first.
+    let (s, h) = (store.clone(), held.clone());
+    crate::interrupt::on_exit_release(Some(Box::new(move || {
+        Box::pin(async move {
+            let _ = s.unlock(&h).await;
+        })
+    })));
     let r = work.await;
+    crate::interrupt::on_exit_release(None);
     if let Err(e) = store.unlock(&held).await {
         eprintln!(
             "warning: could not release the lock of {}: {e}\n  release it with: provision force-unlock {}",

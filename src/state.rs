@@ -43,6 +43,11 @@ pub struct State {
     /// are no longer its to delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<Released>,
+    /// Objects made in the last minutes, by id, with when (seconds since
+    /// 1970): AWS shows a new object to reads only after a while, so a read
+    /// that misses one is tried again before it is taken as deleted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub made: BTreeMap<String, u64>,
     /// The stack's outputs as of the last apply (what `provision output`
     /// prints and other stacks read through `stacks:`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -73,7 +78,21 @@ pub struct Creating {
     pub token: String,
 }
 
+/// Seconds since 1970, for `State::made`.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl State {
+    /// Notes that `id` was made now; forgets what was made long ago.
+    pub fn note_made(&mut self, id: &str) {
+        let now = unix_now();
+        self.made.retain(|_, at| now.saturating_sub(*at) < 3600);
+        self.made.insert(id.to_string(), now);
+    }
+
     /// The kinds whose orphans a plan looks for: those of creates in doubt
     /// or begun and not recorded.
     pub fn doubtful_kinds(&self) -> BTreeSet<String> {
@@ -123,6 +142,7 @@ impl State {
             creating: BTreeMap::new(),
             unsure: BTreeSet::new(),
             released: vec![],
+            made: BTreeMap::new(),
             outputs: BTreeMap::new(),
             upstream: BTreeMap::new(),
         }
@@ -177,9 +197,38 @@ pub trait StateStore: Send + Sync {
 /// user can do.
 pub fn locked_message(h: &LockInfo, then: &str) -> String {
     format!(
-        "state is locked: {} by {}@{} (pid {}) since {}, lock id {}.\n  Wait for it to finish{then}",
+        "state is locked: {} by {}@{} (pid {}) since {}, lock id {}.\n  Wait for it to finish \
+         (--lock-timeout 10m waits for the lock instead of failing at once){then}",
         h.operation, h.user, h.host, h.pid, h.created, h.id,
     )
+}
+
+/// Who runs this process, for lock messages: `USER`, `LOGNAME`, or the
+/// account name of the user id (cron jobs and containers often set neither).
+pub fn user_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return v;
+        }
+    }
+    // SAFETY: getuid cannot fail; getpwuid_r writes into the buffer given.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        let mut buf = vec![0 as libc::c_char; 1024];
+        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) == 0
+            && !out.is_null()
+            && !pw.pw_name.is_null()
+        {
+            return std::ffi::CStr::from_ptr(pw.pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid {uid}")
+    }
 }
 
 /// Where state lives locally. The lock is an operating-system lock on
@@ -332,9 +381,7 @@ impl LockInfo {
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            user: std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
+            user: user_name(),
             host: gethostname::gethostname().to_string_lossy().to_string(),
             pid: std::process::id(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -439,7 +486,11 @@ impl StateStore for LocalStore {
         loop {
             match try_lock(self, operation) {
                 Err(_) if start.elapsed() < wait => {
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    crate::interrupt::pause(
+                        std::time::Duration::from_millis(500),
+                        "waiting for the state lock",
+                    )
+                    .await?;
                 }
                 r => return r,
             }

@@ -134,7 +134,7 @@ const MIN_RATE: f64 = 0.5;
 const OPEN_RATE: f64 = 200.0;
 
 impl Gate {
-    async fn pass(&self) {
+    async fn pass(&self) -> Result<()> {
         let wait = {
             let mut g = self.st.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -152,8 +152,9 @@ impl Gate {
             }
         };
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            crate::interrupt::pause(wait, "waiting for AWS's rate limit").await?;
         }
+        Ok(())
     }
 
     fn throttled(&self) {
@@ -318,7 +319,9 @@ impl Api {
         let mut unknown = 0;
         let mut tries = 0u32;
         loop {
-            gate.pass().await;
+            if let Err(e) = gate.pass().await {
+                return (Err(e), unknown > 0);
+            }
             let e = match f().await {
                 Ok(v) => {
                     gate.succeeded();
@@ -347,7 +350,15 @@ impl Api {
             tracing::debug!(op, ?class, tries, "retrying: {e}");
             p.count_retry(op, class);
             tries += 1;
-            tokio::time::sleep(backoff(p.backoff, class, tries)).await;
+            let why = if class == Class::Throttled {
+                "backing off: AWS throttled"
+            } else {
+                "backing off before trying again"
+            };
+            if let Err(stop) = crate::interrupt::pause(backoff(p.backoff, class, tries), why).await
+            {
+                return (Err(stop), unknown > 0 || class == Class::Unknown);
+            }
         }
     }
 }

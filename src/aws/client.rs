@@ -206,6 +206,7 @@ pub(crate) async fn sdk_config(opts: &Connect) -> Result<aws_config::SdkConfig> 
             .build(),
     );
     let sdk = loader.load().await;
+    super::errors::remember_endpoint(&sdk);
     // Fail before any call, with one clear message, when there are no credentials.
     if let Some(p) = sdk.credentials_provider() {
         use aws_credential_types::provider::ProvideCredentials;

@@ -93,6 +93,7 @@ impl AwsCloud {
                 );
                 let props = serde_json::json!({
                     "vpc_id": n.vpc_id(),
+                    "subnet_id": n.subnet_id(),
                     "description": n.description().unwrap_or_default(),
                     "tags": tags,
                 });
@@ -233,6 +234,12 @@ impl Cloud for AwsCloud {
     }
     async fn create_blocker(&self, kind: &str, props: &Value) -> Result<Option<String>> {
         self.kind(kind)?.create_blocker(props).await
+    }
+    fn settle(&self) -> Duration {
+        super::call::settle()
+    }
+    async fn name_taken(&self, kind: &str, props: &Value) -> Result<Option<String>> {
+        self.kind(kind)?.name_taken(props).await
     }
     async fn delete(
         &self,

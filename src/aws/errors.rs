@@ -35,6 +35,10 @@ const NOT_FOUND: &[&str] = &[
     "WAFNonexistentItemException",
     "ResourceNotFoundException",
     "ResourceNotFound",
+    // What ELB, RDS and ElastiCache answer for a subnet or group they cannot
+    // see (yet: one made moments ago, in another service).
+    "InvalidSubnet",
+    "InvalidSecurityGroup",
 ];
 
 const IN_USE: &[&str] = &[
@@ -159,6 +163,23 @@ pub(crate) fn has_code(e: &Error, codes: &[&str]) -> bool {
     matches!(e, Error::Aws { code, .. } if codes.contains(&code.as_str()))
 }
 
+/// The endpoint the clients were configured with, for messages.
+static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Remembers where calls go, so that "cannot reach" can say where.
+pub(crate) fn remember_endpoint(sdk: &aws_config::SdkConfig) {
+    let named = match (sdk.endpoint_url(), sdk.region()) {
+        (Some(u), _) => format!("the AWS endpoint {u} (--endpoint-url or AWS_ENDPOINT_URL)"),
+        (None, Some(r)) => format!("AWS's endpoint in {r}"),
+        (None, None) => "the AWS endpoint".to_string(),
+    };
+    let _ = ENDPOINT.set(named);
+}
+
+fn endpoint_named() -> &'static str {
+    ENDPOINT.get().map_or("the AWS endpoint", String::as_str)
+}
+
 /// Turns an SDK error into ours, keeping the AWS error code. Answers without
 /// a code (an emulator's unimplemented operation answers HTTP 500 with HTML)
 /// are named by their HTTP status.
@@ -179,7 +200,7 @@ where
         }
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => (
             "DispatchFailure".to_string(),
-            format!("cannot reach the AWS endpoint: {}", chain(&e)),
+            format!("cannot reach {}: {}", endpoint_named(), chain(&e)),
         ),
         SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), chain(&e)),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the call timed out".to_string()),

@@ -76,6 +76,10 @@ pub(crate) trait Kind: Send + Sync + Sized + 'static {
     async fn create_blocker(&self, _p: &Self::Props) -> Result<Option<String>> {
         Ok(None)
     }
+    /// Who already holds the name this create would take, if anyone.
+    async fn name_taken(&self, _p: &Self::Props) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// What a kind's create is given besides the properties.

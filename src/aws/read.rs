@@ -197,7 +197,11 @@ pub(crate) async fn read_one<K: Kind>(k: &K, id: &str) -> Result<Live> {
                 K::SPEC.name
             )));
         }
-        tokio::time::sleep(every).await;
+        crate::interrupt::pause(
+            every,
+            &format!("waiting for {} {id} to be seen", K::SPEC.name),
+        )
+        .await?;
         every = (every * 2).min(Duration::from_secs(5));
     }
 }

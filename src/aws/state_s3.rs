@@ -19,9 +19,44 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
-use super::errors::from_sdk as err;
+use super::errors::from_sdk;
 use crate::diag::{Error, Result};
 use crate::state::{FORMAT_VERSION, LockInfo, State, StateStore, Version, locked_message};
+
+/// An S3 error of the state store, saying which bucket when S3 did not.
+fn err<E>(
+    bucket: &str,
+    op: &str,
+    e: aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Error
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match from_sdk(op, e) {
+        Error::Aws {
+            address,
+            operation,
+            code,
+            message,
+        } if code == "NoSuchBucket" => Error::Aws {
+            address,
+            operation,
+            code,
+            message: format!(
+                "the state's bucket {bucket} does not exist{}: create it (versioned) or check --state",
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({message})")
+                }
+            ),
+        },
+        other => other,
+    }
+}
 
 pub struct S3StateStore {
     c: Client,
@@ -58,8 +93,14 @@ pub fn parse_url(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_string(), key.to_string()))
 }
 
+/// A conditional write S3 refused: the condition failed (412), or another
+/// conditional write of the key was under way (409). Either may answer the
+/// SDK's retry of a write that succeeded and whose answer was lost: what is
+/// there is read before it is called someone else's.
 fn is_412(e: &Error) -> bool {
-    matches!(e, Error::Aws { code, .. } if code == "PreconditionFailed" || code == "412")
+    matches!(e, Error::Aws { code, .. }
+        if code == "PreconditionFailed" || code == "412"
+            || code == "ConditionalRequestConflict" || code == "409")
 }
 
 fn is_missing(e: &Error) -> bool {
@@ -101,12 +142,29 @@ impl S3StateStore {
                     .if_match(current)
                     .send()
                     .await;
-                match r.map_err(|e| err("PutObject", e)) {
+                match r.map_err(|e| err(&bucket, "PutObject", e)) {
                     Ok(o) => {
                         *etag.lock().unwrap_or_else(|p| p.into_inner()) =
                             o.e_tag().map(str::to_string);
                     }
                     Err(e) if is_412(&e) => {
+                        // Our own renewal, its answer lost? Then it holds.
+                        let now = c.get_object().bucket(&bucket).key(&key).send().await;
+                        if let Ok(o) = now {
+                            let tag = o.e_tag().map(str::to_string);
+                            let body = o
+                                .body
+                                .collect()
+                                .await
+                                .map(|b| b.to_vec())
+                                .unwrap_or_default();
+                            if serde_json::from_slice::<LockInfo>(&body)
+                                .is_ok_and(|h| h.id == info.id)
+                            {
+                                *etag.lock().unwrap_or_else(|p| p.into_inner()) = tag;
+                                continue;
+                            }
+                        }
                         eprintln!(
                             "warning: the state lock s3://{bucket}/{key} was taken over by another run; this run's state writes will be refused"
                         );
@@ -138,7 +196,7 @@ impl S3StateStore {
         {
             Ok(_) => Ok(()),
             Err(e) => {
-                let e = err("DeleteObject", e);
+                let e = err(&self.bucket, "DeleteObject", e);
                 if is_412(&e) || is_missing(&e) {
                     Ok(())
                 } else {
@@ -174,7 +232,7 @@ impl S3StateStore {
                 Ok(Some((body.to_vec(), etag)))
             }
             Err(e) => {
-                let e = err("GetObject", e);
+                let e = err(&self.bucket, "GetObject", e);
                 if is_missing(&e) { Ok(None) } else { Err(e) }
             }
         }
@@ -245,8 +303,8 @@ impl StateStore for S3StateStore {
         let body = serde_json::to_vec_pretty(st).expect("state serializes");
         let etag = self.etag.lock().expect("etag lock").clone();
         let req = match &etag {
-            Some(e) => self.put(&self.key, body).if_match(e),
-            None => self.put(&self.key, body).if_none_match("*"),
+            Some(e) => self.put(&self.key, body.clone()).if_match(e),
+            None => self.put(&self.key, body.clone()).if_none_match("*"),
         };
         match req.send().await {
             Ok(o) => {
@@ -254,8 +312,18 @@ impl StateStore for S3StateStore {
                 Ok(())
             }
             Err(e) => {
+                let e = err(&self.bucket, "PutObject", e);
+                if is_412(&e)
+                    && let Some((there, etag)) = self.get(&self.key, None).await?
+                    && there == body
+                {
+                    // Our own write (the very bytes), its answer lost and the
+                    // retry refused; another writer's state differs (its
+                    // serial, or what it records).
+                    *self.etag.lock().expect("etag lock") = etag;
+                    return Ok(());
+                }
                 st.serial -= 1;
-                let e = err("PutObject", e);
                 if is_412(&e) {
                     Err(Error::State(format!(
                         "{} was written by someone else since this run read it: not overwritten \
@@ -285,7 +353,7 @@ impl StateStore for S3StateStore {
                     return Ok(info);
                 }
                 Err(e) => {
-                    let e = err("PutObject", e);
+                    let e = err(&self.bucket, "PutObject", e);
                     if !is_412(&e) {
                         return Err(e);
                     }
@@ -294,6 +362,11 @@ impl StateStore for S3StateStore {
             let Some((h, etag)) = self.holder().await? else {
                 continue;
             };
+            if h.id == info.id {
+                // Our own lock: the write succeeded, its answer was lost.
+                self.held(etag.as_deref(), &info);
+                return Ok(info);
+            }
             let why = if h.holder_is_dead() {
                 Some("its process is no longer running")
             } else if h.lapsed() {
@@ -322,7 +395,7 @@ impl StateStore for S3StateStore {
                 );
                 return Err(Error::State(locked_message(&h, &then)));
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            crate::interrupt::pause(Duration::from_secs(1), "waiting for the state lock").await?;
         }
     }
 
@@ -340,10 +413,11 @@ impl StateStore for S3StateStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some((h, _)) = self.holder().await?
+        if let Some((h, now)) = self.holder().await?
             && h.id == held.id
         {
-            self.delete_lock(etag).await?;
+            // The ETag as read now, if a renewal's answer was lost.
+            self.delete_lock(now.or(etag)).await?;
         }
         Ok(())
     }
@@ -370,7 +444,7 @@ impl StateStore for S3StateStore {
             .prefix(&self.key)
             .send()
             .await
-            .map_err(|e| err("ListObjectVersions", e))?;
+            .map_err(|e| err(&self.bucket, "ListObjectVersions", e))?;
         let mut out: Vec<Version> = r
             .versions()
             .iter()
@@ -404,7 +478,7 @@ impl StateStore for S3StateStore {
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
-                let e = err("PutObject", e);
+                let e = err(&self.bucket, "PutObject", e);
                 if is_412(&e) {
                     Err(Error::State(format!(
                         "{} exists already: pass --force to overwrite it",
@@ -442,6 +516,7 @@ pub async fn open(
         loader = loader.endpoint_url(u);
     }
     let sdk = loader.load().await;
+    super::errors::remember_endpoint(&sdk);
     let c = Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(sdk.endpoint_url().is_some())

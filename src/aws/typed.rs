@@ -37,6 +37,7 @@ pub(super) trait Resource: Send + Sync {
     ) -> Result<()>;
     async fn delete_blocker(&self, id: &str, props: &Value) -> Result<Option<String>>;
     async fn create_blocker(&self, props: &Value) -> Result<Option<String>>;
+    async fn name_taken(&self, props: &Value) -> Result<Option<String>>;
     async fn discover(&self) -> Result<Vec<Live>>;
     async fn inside(&self, c: Container, ids: &[String]) -> Result<Vec<Live>>;
 }
@@ -47,37 +48,54 @@ impl<K: Kind> Typed<K> {
     /// The object an earlier attempt of this create made, if AWS shows one:
     /// looked for by its ownership (tags, or the name or token AWS keeps)
     /// for a few seconds, as tags become visible to filters.
-    async fn made_before(&self, props: &Value, intent: &Intent) -> Result<Option<Live>> {
+    async fn made_before(
+        &self,
+        props: &Value,
+        intent: &Intent,
+        patience: Duration,
+    ) -> Result<Option<Live>> {
         let wanted = [Wanted {
             address: intent.address.clone(),
             props: props.clone(),
         }];
+        let start = std::time::Instant::now();
         let mut every = Duration::from_millis(500);
-        for _ in 0..4 {
+        loop {
             let found = self
                 .0
                 .describe(Query::Owned(&intent.stack, &wanted))
                 .await?;
-            // This state's lineage; or no lineage (a name or token AWS
-            // keeps), when an earlier attempt may have made it.
+            // This state's lineage; or, for an object found by a name or
+            // token AWS keeps (it may carry no tags yet), none when an
+            // earlier attempt may have made it.
             let retry = intent.resumed || intent.in_doubt();
             let mine = found.into_iter().find(|l| {
                 let lineage = l.props["tags"][crate::stack::TAG_LINEAGE].as_str();
                 l.address().as_deref() == Some(intent.address.as_str())
-                    && lineage.map_or(retry, |x| x == intent.lineage)
+                    && match lineage {
+                        Some(x) => x == intent.lineage,
+                        None => retry && l.claimed_by.is_some(),
+                    }
             });
             if mine.is_some() {
                 return Ok(mine);
             }
-            tokio::time::sleep(every).await;
-            every *= 2;
+            let elapsed = start.elapsed();
+            if elapsed >= patience {
+                return Ok(None);
+            }
+            crate::interrupt::pause(
+                every.min(patience - elapsed),
+                "looking for what an earlier attempt made",
+            )
+            .await?;
+            every = (every * 2).min(Duration::from_secs(5));
         }
-        Ok(None)
     }
 
     /// Whether a read still finds the object, after a moment.
     async fn still_there(&self, id: &str) -> Result<bool> {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::interrupt::pause(Duration::from_millis(500), "deleting").await?;
         let found = self.0.describe(Query::Ids(&[id.to_string()])).await;
         Ok(found.is_ok_and(|f| f.iter().any(|l| l.id == id)))
     }
@@ -128,16 +146,36 @@ impl<K: Kind> Resource for Typed<K> {
         let p = typed(K::SPEC, props)?;
         let start = std::time::Instant::now();
         let left = || timeout.saturating_sub(start.elapsed());
+        let mut token = intent.token.clone();
         for attempt in 1.. {
             let c = Create {
                 timeout: left(),
-                token: &intent.token,
+                token: &token,
                 retry: intent.resumed || intent.in_doubt(),
             };
             let e = match self.0.create(&p, &c).await {
                 Ok(l) => return Ok(l),
                 Err(e) => e,
             };
+            // AWS remembers the token with other parameters (a create begun
+            // by an earlier run, the stack changed since): what that made
+            // carries this state's tags; if nothing of it is found, the
+            // token is spent and a new one makes the object.
+            if errors::has_code(&e, &["IdempotentParameterMismatch"]) {
+                if let Some(l) = self
+                    .made_before(props, intent, Duration::from_millis(7500))
+                    .await?
+                {
+                    let l = self.0.ready(&l.id, left()).await?;
+                    let have = typed(K::SPEC, &l.props)?;
+                    return self.0.update(&l.id, &have, &p, left()).await;
+                }
+                if attempt >= CREATE_ATTEMPTS {
+                    return Err(e);
+                }
+                token = uuid::Uuid::new_v4().to_string();
+                continue;
+            }
             let class = errors::class_of(&e);
             if !matches!(class, errors::Class::Unknown | errors::Class::Duplicate) {
                 return Err(e);
@@ -145,7 +183,15 @@ impl<K: Kind> Resource for Typed<K> {
             if class == errors::Class::Unknown {
                 intent.doubted();
             }
-            if let Some(l) = self.made_before(props, intent).await? {
+            // After a lost answer, as long as a lagging read could still
+            // hide what the attempt made (repeating a create that takes no
+            // token would make a second); after "exists", a few seconds.
+            let patience = if class == errors::Class::Unknown {
+                super::call::settle()
+            } else {
+                Duration::from_millis(7500)
+            };
+            if let Some(l) = self.made_before(props, intent, patience).await? {
                 tracing::info!(
                     kind = K::SPEC.name,
                     id = l.id,
@@ -203,12 +249,20 @@ impl<K: Kind> Resource for Typed<K> {
                     if !self.still_there(id).await? {
                         return Ok(());
                     }
+                    if start.elapsed() >= t {
+                        return Err(e.context("AWS says it is gone, yet reads still find it"));
+                    }
                     tracing::debug!(kind = K::SPEC.name, id, "not found, yet still there: {e}");
-                    tokio::time::sleep(every).await;
+                    crate::interrupt::pause(every, "deleting").await?;
                 }
                 Err(e) if errors::is(&e, errors::Class::InUse) && start.elapsed() < window => {
                     tracing::debug!(kind = K::SPEC.name, id, "in use, trying again: {e}");
-                    tokio::time::sleep(every.min(window.saturating_sub(start.elapsed()))).await;
+                    crate::provider::note_waiting(&format!("AWS says it is in use ({e})"));
+                    crate::interrupt::pause(
+                        every.min(window.saturating_sub(start.elapsed())),
+                        "waiting for what uses it to let go",
+                    )
+                    .await?;
                     every = (every * 2).min(Duration::from_secs(15));
                 }
                 Err(e) if errors::is(&e, errors::Class::InUse) => {
@@ -225,6 +279,9 @@ impl<K: Kind> Resource for Typed<K> {
     }
     async fn create_blocker(&self, props: &Value) -> Result<Option<String>> {
         self.0.create_blocker(&typed(K::SPEC, props)?).await
+    }
+    async fn name_taken(&self, props: &Value) -> Result<Option<String>> {
+        self.0.name_taken(&typed(K::SPEC, props)?).await
     }
     async fn discover(&self) -> Result<Vec<Live>> {
         self.0.describe(Query::All).await

@@ -38,7 +38,11 @@ where
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             )));
         }
-        tokio::time::sleep(every.min(timeout.saturating_sub(start.elapsed()))).await;
+        crate::interrupt::pause(
+            every.min(timeout.saturating_sub(start.elapsed())),
+            &format!("waiting for {what}"),
+        )
+        .await?;
         every = (every * 2).min(Duration::from_secs(10));
     }
 }

@@ -38,10 +38,12 @@ async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let cloud = s.connect().await?;
     let (p, st) = super::make_plan(s, &cloud, st, &o.controls).await?;
     super::show(&render::plan(&p));
-    if p.denied() {
-        return Err(crate::diag::Error::other(
-            "the plan breaks a deny rule of the policy (above): nothing was applied",
-        ));
+    if let Some(why) = refused(&p) {
+        // The reads that made the plan, and no write: --stats shows it.
+        s.stats(&cloud);
+        return Err(crate::diag::Error::other(format!(
+            "{why} (above): nothing was applied"
+        )));
     }
     if p.has_changes() && !o.auto_approve && !approve("apply these changes")? {
         println!("Apply cancelled.");
@@ -74,11 +76,25 @@ async fn saved(s: &Session, o: &ApplyOpts, f: PlanFile) -> Result<i32> {
     carry_out(s, o, f.plan, st).await
 }
 
-async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
+/// Why apply refuses a plan before any write, if it does.
+pub(super) fn refused(p: &Plan) -> Option<String> {
     if p.denied() {
-        return Err(crate::diag::Error::other(
-            "the plan breaks a deny rule of the policy: nothing was applied",
-        ));
+        return Some("the plan breaks a deny rule of the policy".into());
+    }
+    let taken: Vec<&str> = p.taken().map(|c| c.address.as_str()).collect();
+    (!taken.is_empty()).then(|| {
+        format!(
+            "the name of {} is taken: choose another, or import what holds it",
+            taken.join(", ")
+        )
+    })
+}
+
+async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
+    if let Some(why) = refused(&p) {
+        return Err(crate::diag::Error::other(format!(
+            "{why}: nothing was applied"
+        )));
     }
     let cloud = s.connect().await?;
     // Moves are state's alone: written before anything else.

@@ -32,6 +32,11 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
     .await?;
     let mut p = plan::plan_destroy(&s.stack.owner(), Some(&st), &live)?;
     find_blockers(cloud.as_ref(), &mut p).await?;
+    // What someone made by hand inside what is to be deleted stops the
+    // delete (AWS answers DependencyViolation for as long as it is there):
+    // named now, and the delete fails at once instead of waiting.
+    let found = super::reading(super::drift::inside_managed(&cloud, &st, &live)).await?;
+    name_handmade_blockers(&mut p, &st, &found);
     super::show(&render::plan(&p));
     if !p.has_changes() {
         return Ok(0);
@@ -47,4 +52,54 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
         s.store.save(&mut st).await?;
     }
     Ok(code)
+}
+
+/// Marks each delete of an object that something made by hand lives in (a
+/// VPC or subnet with a hand-made subnet, group or route table; a zone with
+/// a hand-made record) as blocked by it. Listeners go with their load
+/// balancer, so they block nothing.
+fn name_handmade_blockers(
+    p: &mut crate::model::Plan,
+    st: &crate::state::State,
+    found: &[(String, crate::provider::Live)],
+) {
+    use crate::kind::Inside;
+    use crate::provider::Container;
+    const HOLDERS: [&str; 3] = ["vpc_id", "subnet_id", "zone_id"];
+    let ours: std::collections::BTreeSet<&str> = st
+        .resources
+        .values()
+        .map(|r| r.id.as_str())
+        .chain(st.deposed.iter().map(|d| d.id.as_str()))
+        .collect();
+    for (kind, l) in found {
+        let handmade =
+            !ours.contains(l.id.as_str()) && l.props["tags"].get(crate::stack::TAG_STACK).is_none();
+        // Interfaces are left out: those AWS services make (a deleted NAT
+        // gateway's, a load balancer's) linger and go by themselves, and the
+        // delete's in-use retry waits for them, saying so.
+        let Some(spec) = crate::kind::lookup(kind) else {
+            continue;
+        };
+        let goes_with_its_container = spec.inside == Inside::Searched(Container::LoadBalancer);
+        if !handmade || goes_with_its_container {
+            continue;
+        }
+        let holders: Vec<&str> = HOLDERS
+            .iter()
+            .filter_map(|h| l.props.get(*h)?.as_str())
+            .collect();
+        for c in p.changes.iter_mut().filter(|c| c.action.deletes()) {
+            if c.id.as_deref().is_some_and(|id| holders.contains(&id)) {
+                let why = format!(
+                    "it holds {kind} {}, made outside provision: delete that first (or import it into the stack)",
+                    l.id
+                );
+                c.blocked = Some(match c.blocked.take() {
+                    Some(before) => format!("{before}; {why}"),
+                    None => why,
+                });
+            }
+        }
+    }
 }

@@ -112,6 +112,18 @@ async fn handmade(
     live: &crate::model::Refreshed,
     rules: &[Rule],
 ) -> Result<Vec<Drift>> {
+    let containers = crate::drift::managed_containers(st);
+    let found = inside_managed(cloud, st, live).await?;
+    Ok(crate::drift::handmade(st, &containers, &found, rules))
+}
+
+/// Everything inside the containers the state manages, (kind, object),
+/// whoever made it.
+pub(super) async fn inside_managed(
+    cloud: &AwsCloud,
+    st: &crate::state::State,
+    live: &crate::model::Refreshed,
+) -> Result<Vec<(String, crate::provider::Live)>> {
     use crate::kind::Inside;
     use crate::provider::{Cloud, Container};
     let containers = crate::drift::managed_containers(st);
@@ -146,7 +158,7 @@ async fn handmade(
         })
         .collect();
     found.extend(cloud.loose_interfaces(&vpcs, &known).await?);
-    Ok(crate::drift::handmade(st, &containers, &found, rules))
+    Ok(found)
 }
 
 /// Outputs of the stacks this one reads that are not what they were at its

@@ -341,10 +341,11 @@ impl Reporter for Ui {
         }
         self.track(op, true);
     }
-    fn still(&self, op: &Op, elapsed: Duration) {
+    fn still(&self, op: &Op, elapsed: Duration, waiting_on: Option<&str>) {
         if self.bar.is_none() {
+            let why = waiting_on.map(|w| format!(": {w}")).unwrap_or_default();
             println!(
-                "{}: still {}... [{}s elapsed]",
+                "{}: still {}... [{}s elapsed]{why}",
                 op.address,
                 verb_ing(op),
                 elapsed.as_secs()
@@ -371,7 +372,13 @@ impl Reporter for Ui {
         self.track(op, false);
     }
     fn failed(&self, op: &Op, err: &Error) {
-        self.line(format!("{}: {} FAILED: {err}", op.address, verb_ing(op)));
+        // Why is said once, in the summary at the end.
+        let what = if matches!(err, Error::Interrupted(_)) {
+            "stopped (interrupted)"
+        } else {
+            "FAILED (why: in the summary below)"
+        };
+        self.line(format!("{}: {} {what}", op.address, verb_ing(op)));
         self.track(op, false);
     }
 }
@@ -433,9 +440,10 @@ fn print_report(r: &Report, verb: &str) {
         println!("{addr}: not attempted: {why}");
     }
     if r.ok() {
+        let n = r.succeeded.len();
         println!(
-            "{verb} complete: {} operations succeeded.",
-            r.succeeded.len()
+            "{verb} complete: {n} operation{} succeeded.",
+            if n == 1 { "" } else { "s" }
         );
         print_timing(r);
         return;
@@ -464,5 +472,10 @@ fn print_report(r: &Report, verb: &str) {
         .iter()
         .map(|(op, c)| format!("{op} (because {c} failed)"));
     section("skipped", false, skipped.collect());
+    section(
+        "stopped while waiting (interrupted)",
+        false,
+        r.interrupted.clone(),
+    );
     section("not started (interrupted)", false, r.not_started.clone());
 }

@@ -121,6 +121,19 @@ fn draw(stack: &crate::stack::Stack, p: &Plan, path: &std::path::Path) -> Result
 
 /// `provision plan`. Returns the exit status.
 pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
+    // Where the plan or the graph go is checked before AWS is asked anything.
+    for path in o.out.iter().chain(&o.graph) {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(Error::other(format!(
+                "cannot write {}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
     let s = Session::open(c).await?;
     s.locked("plan", planned(&s, o)).await
 }
@@ -170,6 +183,10 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
             .filter(|v| v.level == crate::policy::Level::Deny)
             .count();
         eprintln!("error: the plan breaks {n} deny rule(s) of the policy: apply would refuse it");
+        return Ok(1);
+    }
+    if let Some(why) = super::apply::refused(&p) {
+        eprintln!("error: {why}: apply would refuse this plan");
         return Ok(1);
     }
     Ok(if o.detailed_exitcode && p.has_changes() {

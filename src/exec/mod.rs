@@ -44,7 +44,8 @@ pub trait Reporter: Send + Sync {
     fn end(&self) {}
     fn started(&self, _op: &Op) {}
     /// Called every ten seconds while an operation runs (waits for slow resources).
-    fn still(&self, _op: &Op, _elapsed: Duration) {}
+    /// `waiting_on`: what AWS last said stops it (an in-use refusal).
+    fn still(&self, _op: &Op, _elapsed: Duration, _waiting_on: Option<&str>) {}
     fn finished(&self, _op: &Op, _elapsed: Duration, _id: Option<&str>) {}
     fn failed(&self, _op: &Op, _err: &Error) {}
 }
@@ -62,6 +63,9 @@ pub struct Report {
     /// (operation, the failed operation that caused the skip)
     pub skipped: Vec<(String, String)>,
     pub not_started: Vec<String>,
+    /// Operations a signal stopped while they waited (state records where
+    /// each stood: a begun create as begun, an unfinished delete as there).
+    pub interrupted: Vec<String>,
     /// (address, reason) of creates the plan said would not be attempted.
     pub not_attempted: Vec<(String, String)>,
     /// How long the run took.
@@ -81,7 +85,10 @@ impl Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && self.interrupted.is_empty()
     }
 }
 
@@ -148,6 +155,9 @@ impl Executor {
                     sched.took.insert(i, took);
                     match r {
                         Ok(()) => sched.succeeded(i),
+                        // Stopped by SIGINT/SIGTERM in a wait: not a failure
+                        // of the operation, and nothing after it is blamed.
+                        Err(Error::Interrupted(_)) => sched.interrupted(i),
                         Err(e) => sched.failed(i, &e),
                     }
                 }
@@ -187,14 +197,21 @@ impl Executor {
             }
             rep.started(&op);
             let t = Instant::now();
-            let work = run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared);
+            let why = Arc::new(Mutex::new(None::<String>));
+            let work = crate::provider::noting_waits(
+                why.clone(),
+                run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared),
+            );
             tokio::pin!(work);
             let mut tick =
                 tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
             let r = loop {
                 tokio::select! {
                     r = &mut work => break r,
-                    _ = tick.tick() => rep.still(&op, t.elapsed()),
+                    _ = tick.tick() => {
+                        let why = why.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        rep.still(&op, t.elapsed(), why.as_deref());
+                    }
                 }
             };
             match &r {

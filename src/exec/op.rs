@@ -200,7 +200,10 @@ async fn create(
     }
     // Recording the object ends the create; a failure does too, unless AWS
     // may have carried it out.
-    if r.is_err() && !intent.in_doubt() {
+    // An interrupt may have come after AWS made it (while waiting for it
+    // to be ready): the next run looks for it before creating.
+    let stopped = matches!(r, Err(Error::Interrupted(_)));
+    if r.is_err() && !intent.in_doubt() && !stopped {
         st.creating.remove(addr);
     }
     if r.is_err() {
@@ -280,6 +283,9 @@ async fn record(
         desired.clone()
     };
     st.creating.remove(addr);
+    if kind == OpKind::Create {
+        st.note_made(&live.id);
+    }
     let imported = kind == OpKind::Import
         || (kind != OpKind::Create && st.resources.get(addr).is_some_and(|r| r.imported));
     st.resources.insert(
@@ -372,7 +378,7 @@ async fn remove(
     if op.kind == OpKind::Delete
         && let Some(why) = &c.blocked
     {
-        return Err(Error::other(format!("{addr} cannot be deleted: {why}")));
+        return Err(Error::other(format!("cannot be deleted: {why}")));
     }
     if op.kind != OpKind::Forget {
         let t = stack

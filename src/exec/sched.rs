@@ -112,6 +112,11 @@ impl Sched {
     }
 
     /// Did not start after all (interrupted while waiting for a slot).
+    /// Stopped by the interrupt while it waited: what needs it never starts.
+    pub(super) fn interrupted(&mut self, i: usize) {
+        self.report.interrupted.push(self.ops[i].describe());
+    }
+
     pub(super) fn not_started(&mut self, i: usize) {
         self.started.remove(&i);
     }
@@ -129,7 +134,11 @@ impl Sched {
     /// A failure blocks everything after it in the graph.
     pub(super) fn failed(&mut self, i: usize, e: &Error) {
         let cause = self.ops[i].describe();
-        self.report.failed.push((cause.clone(), e.to_string()));
+        // The operation names the address: the error need not say it again.
+        let text = e.to_string();
+        let prefix = format!("{}: ", self.ops[i].address);
+        let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+        self.report.failed.push((cause.clone(), text));
         let mut stack: Vec<usize> = self.dependents[i].clone();
         while let Some(d) = stack.pop() {
             if self.blocked.insert(d, cause.clone()).is_none() {

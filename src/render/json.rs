@@ -34,6 +34,8 @@ struct ChangeV1<'a> {
     orphan: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     blocked: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taken: Option<&'a str>,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     outputs: &'a serde_json::Map<String, Value>,
     deps: &'a [String],
@@ -71,6 +73,7 @@ fn change_v1(c: &Change) -> ChangeV1<'_> {
             || reason(Reason::DeposedGone),
         orphan: c.action == Action::DeleteOrphan,
         blocked: c.blocked.as_deref(),
+        taken: c.taken.as_deref(),
         outputs: &c.outputs,
         deps: &c.deps,
         old_deps: &c.old_deps,

@@ -177,6 +177,9 @@ fn header(c: &Change) -> String {
         ""
     };
     let line = match c.action {
+        Action::Create if c.taken.is_some() => {
+            format!("  ! {what} cannot be created: its name is taken")
+        }
         Action::Create if c.blocked.is_some() => format!("  ! {what} will NOT be created"),
         Action::Create => format!("  + {what} will be created"),
         Action::Update => format!("  ~ {what} will be updated in place"),
@@ -211,6 +214,11 @@ pub fn change(out: &mut String, c: &Change) {
     let c = &c;
     out.push_str(&header(c));
     out.push('\n');
+    if let Some(who) = &c.taken {
+        let _ = writeln!(out, "      ! taken: {who}");
+        out.push('\n');
+        return;
+    }
     if let Some(why) = &c.blocked {
         let verb = if c.action == Action::Create {
             "not attempted"
@@ -504,6 +512,15 @@ pub fn plan(p: &Plan) -> String {
     }
     outputs(&mut out, p);
     violations(&mut out, p);
+    let taken = p.taken().count();
+    if taken > 0 {
+        let _ = writeln!(
+            out,
+            "Apply refuses this plan: {taken} name{} above {} taken.\n",
+            if taken == 1 { "" } else { "s" },
+            if taken == 1 { "is" } else { "are" }
+        );
+    }
     out.push_str(&summary(p));
     out
 }

@@ -464,7 +464,10 @@ resources:
     ]);
     r.code(1)
         .has("! denied by baseline/no-admin-ports-to-the-internet: admin: port 22 is open to 0.0.0.0/0")
-        .has("nothing was applied");
+        .has("nothing was applied")
+        // The plan's reads are counted, so the absence of writes means something.
+        .has("API calls:")
+        .has("EC2 DescribeVpcs");
     for write in ["Create", "Put", "Authorize", "Modify"] {
         assert!(
             !r.stderr

@@ -18,7 +18,7 @@ fn slow_world(latency_ms: u64) -> World {
     })
 }
 
-fn spawn(w: &World, args: &[&str]) -> Child {
+pub(crate) fn spawn(w: &World, args: &[&str]) -> Child {
     w.command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,7 +26,7 @@ fn spawn(w: &World, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
@@ -59,7 +59,7 @@ fn wait_for_progress(w: &World, stack: &str, n: usize, before: usize) {
     panic!("the run made no progress");
 }
 
-fn finish(child: Child) -> Run {
+pub(crate) fn finish(child: Child) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
@@ -109,13 +109,19 @@ async fn an_interrupt_starts_nothing_new_records_what_finished_and_releases_the_
         .take_while(|l| l.starts_with("    "))
         .count();
     assert!(not_started > 0, "{r_stdout}");
-    assert!(
-        r.stderr
-            .contains("Interrupted: finishing what is in flight")
-    );
+    assert!(r.stderr.contains("Interrupted: nothing new starts"));
     // Every operation that reported success is in state.
     let st = w.state("network");
-    for line in r.stdout.lines().filter(|l| l.contains(": created after")) {
+    let created: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": created after"))
+        .collect();
+    assert!(
+        !created.is_empty(),
+        "something finished before the interrupt"
+    );
+    for line in created {
         let addr = line.split(": created").next().unwrap();
         assert!(st["resources"].get(addr).is_some(), "{addr} not recorded");
     }
@@ -130,7 +136,14 @@ async fn an_interrupt_starts_nothing_new_records_what_finished_and_releases_the_
 
 #[tokio::test]
 async fn a_second_interrupt_stops_at_once_and_leaves_state_whole() {
-    let w = slow_world(300);
+    // Calls slow enough that the first signal's run is still in a call (not
+    // a wait, which the first signal ends) at the second.
+    let w = World::strict(Strict {
+        latency: Duration::from_millis(1500),
+        invisible_calls: 0,
+        throttle: None,
+        ..Strict::all()
+    });
     let s = w.stack_from("examples/network.yaml");
     let sp = s.to_str().unwrap();
     let child = spawn(&w, &["apply", "-s", sp, "--auto-approve"]);
@@ -141,8 +154,15 @@ async fn a_second_interrupt_stops_at_once_and_leaves_state_whole() {
     signal(&child, "-TERM");
     let r = finish(child);
     assert_eq!(r.code, 130);
-    assert!(r.stderr.contains("Stopped at once."), "{}", r.stderr);
+    // The second signal frees the lock before it exits.
+    assert!(
+        r.stderr.contains("Stopped at once (lock released)."),
+        "{}",
+        r.stderr
+    );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let lock = w.dir.path().join(".provision/network.state.json.lock");
+    assert_eq!(std::fs::read_to_string(lock).unwrap(), "", "lock released");
     // State is whole (written atomically) and the next run converges.
     let _ = w.state("network");
 

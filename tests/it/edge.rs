@@ -482,7 +482,7 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     args.extend(vars);
     w.run(&args)
         .code(1)
-        .has("module.data.db cannot be deleted: deletion protection is on");
+        .has("delete module.data.db: cannot be deleted: deletion protection is on");
     // The stack protects its database; turning that off is a change of the stack.
     let off = [
         "--var",

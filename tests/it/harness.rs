@@ -229,6 +229,17 @@ impl World {
         aws_sdk_ec2::Client::new(&self.sdk().await)
     }
 
+    /// An EC2 client whose calls go through the strict layer, as provision's do.
+    pub async fn ec2_through_the_layer(&self) -> aws_sdk_ec2::Client {
+        let sdk = self
+            .sdk()
+            .await
+            .into_builder()
+            .endpoint_url(self.endpoint())
+            .build();
+        aws_sdk_ec2::Client::new(&sdk)
+    }
+
     pub async fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk().await)
     }

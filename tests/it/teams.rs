@@ -150,7 +150,8 @@ async fn remote_state_locks_writers_and_releases_stale_locks_only_with_the_right
         assert!(err.contains("state is locked: apply by"), "{err}");
     }
     assert!(refused.len() < 2, "at least one run goes through");
-    // Waiting for the lock instead of failing.
+    // While another holds the lock, a run is refused (always: the lock is
+    // held here, not raced for), naming the holder and the way to wait.
     creds();
     let held = provision::aws::state_s3::open(
         ("team-state", "team/state.json"),
@@ -161,6 +162,11 @@ async fn remote_state_locks_writers_and_releases_stale_locks_only_with_the_right
     .await
     .unwrap();
     let lock = held.lock("test", std::time::Duration::ZERO).await.unwrap();
+    w.run(&["apply", "-s", s, "--state", REMOTE, "--auto-approve"])
+        .code(1)
+        .has("state is locked: test by ")
+        .has("--lock-timeout");
+    // Waiting for the lock instead of failing.
     let waiter = w
         .command(&[
             "plan",
@@ -491,4 +497,49 @@ async fn a_remote_lock_is_renewed_while_its_holder_works() {
     r.ok();
     assert!(seen.len() >= 3, "the lease was renewed: {seen:?}");
     assert!(expires().await.is_none(), "released at the end");
+}
+
+/// S3 carries out a conditional write whose answer is lost; the SDK's retry
+/// of the same request is refused (412) though the first one succeeded. The
+/// lock, a state write and the unlock each meet it once: the apply reads what
+/// is there (its own lock id, its own lineage and serial) and goes on.
+#[tokio::test]
+async fn lost_answers_to_conditional_writes_of_s3_state_are_recognised_as_our_own() {
+    let w = World::strict(crate::strict::Strict {
+        // The lock (1st PutObject), the first state write (3rd: the
+        // lock's retry is the 2nd), the unlock's delete.
+        lose_nth: vec![("PutObject", 1), ("PutObject", 3), ("DeleteObject", 1)],
+        ..crate::strict::Strict::default()
+    });
+    let s3 = bucket(&w).await;
+    let s = w.write_stack("team.yaml", SMALL);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--state", REMOTE, "--auto-approve"])
+        .ok()
+        .lacks("state is locked")
+        .lacks("written by someone else");
+    let l = w.layer();
+    assert_eq!(l.count("lost PutObject"), 2, "{:?}", l.stats());
+    assert_eq!(l.count("lost DeleteObject"), 1, "{:?}", l.stats());
+    let obj = s3
+        .get_object()
+        .bucket("team-state")
+        .key("team/state.json")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&obj.body.collect().await.unwrap().to_vec()).unwrap();
+    assert_eq!(body["resources"].as_object().unwrap().len(), 2);
+    assert!(
+        s3.head_object()
+            .bucket("team-state")
+            .key("team/state.json.lock")
+            .send()
+            .await
+            .is_err(),
+        "the lock is released"
+    );
+    w.run(&["plan", "-s", s, "--state", REMOTE, "--detailed-exitcode"])
+        .code(0);
 }

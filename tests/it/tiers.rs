@@ -320,7 +320,7 @@ async fn load_balancer_and_instances_create_update_replace_recreate_and_delete()
     w.run(&args)
         .code(1)
         .has("! cannot be deleted: deletion protection is on: set deletion_protection: false and apply first")
-        .has("alb cannot be deleted: deletion protection is on")
+        .has("delete alb: cannot be deleted: deletion protection is on")
         .has("delete public[us-east-1a] (because delete alb failed)");
     assert_eq!(
         elb.describe_load_balancers()
@@ -602,7 +602,7 @@ async fn aurora_efs_and_s3_create_update_replace_recreate_guard_and_delete() {
             "db (tiers-db) will be destroyed\n      ! cannot be deleted: deletion protection is on",
         )
         .has("! cannot be deleted: the bucket still holds objects")
-        .has("db cannot be deleted: deletion protection is on");
+        .has("delete db: cannot be deleted: deletion protection is on");
     assert_eq!(
         rds.describe_db_clusters()
             .db_cluster_identifier("tiers-db")

@@ -65,13 +65,17 @@ where
 {
     match q {
         Query::Ids(ids) => by_pages(ids, PAGE, |page| list(vec![filter(by.id, &page)])).await,
-        Query::Owned(stack, _) => {
-            list(vec![filter(
-                &format!("tag:{TAG_STACK}"),
-                &[stack.to_string()],
-            )])
-            .await
-        }
+        // The tag filter narrows the answer; the tags themselves decide (an
+        // emulator, or an API, that ignores the filter must not make
+        // another stack's objects look like ours).
+        Query::Owned(stack, _) => Ok(list(vec![filter(
+            &format!("tag:{TAG_STACK}"),
+            &[stack.to_string()],
+        )])
+        .await?
+        .into_iter()
+        .filter(|l| tags::owns(stack, l))
+        .collect()),
         Query::All => list(vec![]).await,
         Query::Inside(Container::Vpc, vpcs) => match by.vpc {
             Some(f) => list(vec![filter(f, vpcs)]).await,

@@ -148,7 +148,11 @@ impl RouteTable {
             if !settle || start.elapsed() >= self.0.api.settle() {
                 return Ok(None);
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            crate::interrupt::pause(
+                Duration::from_millis(500),
+                "waiting for a new route table to be seen",
+            )
+            .await?;
         }
     }
 

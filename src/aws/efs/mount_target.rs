@@ -94,7 +94,7 @@ impl MountTarget {
     async fn live_of(&self, m: &MountTargetDescription) -> Result<Live> {
         let s = &self.0;
         let id = m.mount_target_id();
-        let sgs = call!(s, read "DescribeMountTargetSecurityGroups", describe_mount_target_security_groups()
+        let sgs = call!(s, detail "DescribeMountTargetSecurityGroups", describe_mount_target_security_groups()
             .mount_target_id(id))
         .await?;
         let p = Props {

@@ -612,6 +612,37 @@ impl Kind for Bucket {
         call!(s, delete "DeleteBucket", delete_bucket().bucket(id)).await?;
         Ok(())
     }
+    /// Bucket names are global: one this stack did not make (another
+    /// stack's, one made by hand, another account's) cannot be created.
+    /// The refresh has already claimed those that may be this state's.
+    async fn name_taken(&self, p: &Props) -> Result<Option<String>> {
+        let name = &p.bucket;
+        let tags = match self.tags(name).await {
+            Err(e) if has_code(&e, &["AccessDenied", "AllAccessDisabled"]) => {
+                return Ok(Some(format!(
+                    "bucket {name} exists in another AWS account (bucket names are global)"
+                )));
+            }
+            r => r?,
+        };
+        let Some(tags) = tags else {
+            return Ok(None);
+        };
+        let ours = p.tags.get(TAG_STACK);
+        Ok(Some(match tags.get(TAG_STACK) {
+            Some(other) if Some(other) != ours => {
+                format!("bucket {name} belongs to stack {other:?} (made by provision for it)")
+            }
+            Some(_) => format!(
+                "bucket {name} carries this stack's tags but another state's lineage: \
+                 another copy of this stack (another state file or environment) holds it"
+            ),
+            None => format!(
+                "bucket {name} exists and provision did not make it: an import: block (or \
+                 provision import ADDRESS {name}) brings it in"
+            ),
+        }))
+    }
     async fn delete_blocker(&self, id: &str, p: &Props) -> Result<Option<String>> {
         if p.force_destroy {
             return Ok(None);

@@ -223,7 +223,7 @@ pub static LIVES: &[Life] = &[
         typical: 300,
         failed: &[("<Status>available</Status>", "<Status>failed</Status>")],
         delete: None,
-        not_found: None,
+        not_found: Some("DBClusterNotFoundFault"),
     },
     Life {
         name: "db_instance",
@@ -242,7 +242,7 @@ pub static LIVES: &[Life] = &[
             "<DBInstanceStatus>failed</DBInstanceStatus>",
         )],
         delete: None,
-        not_found: None,
+        not_found: Some("DBInstanceNotFound"),
     },
     Life {
         name: "replication_group",
@@ -258,7 +258,7 @@ pub static LIVES: &[Life] = &[
             "<Status>create-failed</Status>",
         )],
         delete: None,
-        not_found: None,
+        not_found: Some("ReplicationGroupNotFoundFault"),
     },
     Life {
         name: "file_system",
@@ -271,7 +271,7 @@ pub static LIVES: &[Life] = &[
         typical: 10,
         failed: &[("available", "error")],
         delete: None,
-        not_found: None,
+        not_found: Some("FileSystemNotFound"),
     },
     Life {
         name: "mount_target",
@@ -284,18 +284,124 @@ pub static LIVES: &[Life] = &[
         typical: 90,
         failed: &[("available", "error")],
         delete: None,
-        not_found: None,
+        not_found: Some("MountTargetNotFound"),
+    },
+    Life {
+        name: "certificate",
+        service: "acm",
+        create: "RequestCertificate",
+        id: "CertificateArn",
+        describe: "DescribeCertificate",
+        record: "",
+        pending: &[],
+        typical: 0,
+        failed: &[],
+        delete: None,
+        not_found: Some("ResourceNotFoundException"),
+    },
+    Life {
+        name: "web_acl",
+        service: "wafv2",
+        create: "CreateWebACL",
+        id: "Id",
+        describe: "GetWebACL",
+        record: "",
+        pending: &[],
+        typical: 0,
+        failed: &[],
+        delete: None,
+        not_found: Some("WAFNonexistentItemException"),
+    },
+    Life {
+        name: "hosted_zone",
+        service: "route53",
+        create: "CreateHostedZone",
+        id: "Id",
+        describe: "ListHostedZones",
+        record: "HostedZone",
+        pending: &[],
+        typical: 0,
+        failed: &[],
+        delete: None,
+        not_found: Some("NoSuchHostedZone"),
     },
 ];
+
+/// The code another service answers for a call naming a subnet or security
+/// group it cannot see yet (each service's own words), if it names one.
+pub fn not_found_elsewhere(life: &Life, r: &Req) -> Option<&'static str> {
+    if r.is_read() {
+        return None;
+    }
+    Some(match (r.service.as_str(), life.name) {
+        ("elasticloadbalancing", "subnet") => "SubnetNotFound",
+        ("elasticloadbalancing", "security_group") => "InvalidSecurityGroup",
+        ("rds" | "elasticache", "subnet") => "InvalidSubnet",
+        ("elasticfilesystem", "subnet") => "SubnetNotFound",
+        ("elasticfilesystem", "security_group") => "SecurityGroupNotFound",
+        _ => return None,
+    })
+}
+
+/// Takes the record of object `id` out of a describe answer (it is not
+/// visible yet); whether it was there.
+pub fn remove(life: &Life, body: &mut String, id: &str) -> bool {
+    if life.record.is_empty() {
+        let Ok(mut v) = serde_json::from_str::<Value>(body) else {
+            return false;
+        };
+        let mut found = false;
+        if let Value::Object(o) = &mut v {
+            for list in o.values_mut().filter_map(|x| x.as_array_mut()) {
+                let before = list.len();
+                list.retain(|x| x[life.id] != id);
+                found |= list.len() != before;
+            }
+        }
+        if found {
+            *body = v.to_string();
+        }
+        return found;
+    }
+    // The object's own record: one of the answer's top-level records (a
+    // group's id also appears inside other groups' rules).
+    let mark = format!("<{}>{id}</{}>", life.id, life.id);
+    let (open, close) = (format!("<{}>", life.record), format!("</{}>", life.record));
+    let top = |start: usize| {
+        body[..start].matches(&open).count() == body[..start].matches(&close).count()
+    };
+    let found = body
+        .match_indices(&mark)
+        .filter_map(|(pos, _)| enclosing(body, pos, life.record))
+        .find(|(start, _)| top(*start));
+    let Some((start, end)) = found else {
+        return false;
+    };
+    body.replace_range(start..end, "");
+    true
+}
 
 /// The ids an answer to a create holds.
 pub fn created_ids(life: &Life, body: &str) -> Vec<String> {
     if life.record.is_empty() {
         let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        // WAF answers a create with its `Summary`.
         return v[life.id]
             .as_str()
+            .or_else(|| v["Summary"][life.id].as_str())
             .map(|s| vec![s.to_string()])
             .unwrap_or_default();
+    }
+    if life.service == "route53" {
+        // `<Id>/hostedzone/Z1</Id>` (the change's `<Id>/change/C1</Id>` is
+        // not the zone); calls name the zone `Z1`.
+        return body
+            .split("<Id>/hostedzone/")
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next())
+            .map(str::to_string)
+            .take(1)
+            .collect();
     }
     let (open, close) = (format!("<{}>", life.id), format!("</{}>", life.id));
     let mut out = Vec::new();
@@ -404,9 +510,10 @@ fn rewrite_json(life: &Life, body: &mut String, id: &str, swaps: &[(&str, &str)]
 /// Whether a request names `id` as the object it acts on (filters excluded:
 /// a filter on an id AWS cannot see yet just matches nothing).
 pub fn names(r: &Req, id: &str) -> bool {
+    // EC2's `Filter.N.Value.M`, RDS's `Filters.Filter.N.Values.Value.M`.
     r.params
         .iter()
-        .any(|(k, v)| v == id && !k.starts_with("Filter."))
+        .any(|(k, v)| v == id && !k.starts_with("Filter.") && !k.starts_with("Filters."))
 }
 
 #[cfg(test)]

@@ -10,13 +10,22 @@
 //!   deleting for some reads after their delete, failing on demand; Route 53
 //!   changes PENDING before INSYNC.
 //! - Eventual consistency: calls naming an id created moments ago are
-//!   answered NotFound.
+//!   answered NotFound (each service's code: EC2, ELB, RDS, ElastiCache,
+//!   EFS); with `lag`, for that long a new object is also missing from
+//!   filtered and listing reads, and other services refuse calls naming a new
+//!   subnet or group (`lag_elsewhere`: they may learn of it later still).
+//! - In use: also a VPC with a gateway attached, subnets, groups or route
+//!   tables left; a group used by a DB instance or a cache cluster.
 //! - Throttling: token buckets per service, reads and writes apart, scaled
 //!   down so that a test meets them.
 //! - Latency: a delay on every call, as a far region would add.
 //! - Lost answers: a call carried out whose answer never arrives (500, 503,
-//!   or the connection closed), for named operations or a random share.
-//! - Idempotent creates: a repeated EC2 `ClientToken`, or a repeated
+//!   or the connection closed), for named operations, the n-th call of one
+//!   (`lose_nth`: S3 state's conditional writes), or a random share. S3's
+//!   errors (throttling's `SlowDown` included) come in S3's own envelope.
+//! - Idempotent creates: a token used again with other parameters is
+//!   refused (`IdempotentParameterMismatch`); a repeated EC2 `ClientToken`
+//!   (ACM's `IdempotencyToken`, GuardDuty's `clientToken`), or a repeated
 //!   CreateLoadBalancer, CreateTargetGroup or CreateListener with the same
 //!   name (port), gets the first answer again, as AWS gives it (moto makes a
 //!   second object or answers "duplicate").
@@ -68,6 +77,17 @@ pub struct Strict {
     /// `invisible_for` of its create.
     pub invisible_calls: u32,
     pub invisible_for: Duration,
+    /// AWS's eventual consistency as a time: for this long after its create,
+    /// a new object is missing from every read that filters or lists (the
+    /// engine reads EC2 by filters), and every call naming it, in its own
+    /// service or another (a load balancer, subnet group or mount target
+    /// naming a new subnet or group), is answered NotFound (each service's
+    /// own code).
+    pub lag: Duration,
+    /// How long other services take to see a new subnet or group, when
+    /// longer than `lag` (AWS's services learn of each other's objects later
+    /// than the owning service shows them).
+    pub lag_elsewhere: Duration,
     /// Kinds (`life::LIVES` names) whose next create fails (NAT `failed`,
     /// instance terminated at launch, EFS `error`, ...).
     pub fail: Vec<&'static str>,
@@ -75,6 +95,9 @@ pub struct Strict {
     pub latency: Duration,
     /// Operations whose first call is carried out and its answer lost.
     pub lose: Vec<&'static str>,
+    /// (operation, n): the n-th call (1-based) of the operation is carried
+    /// out and its answer lost (a retry is a call of its own).
+    pub lose_nth: Vec<(&'static str, u32)>,
     /// The share of every other change (not reads) whose answer is lost.
     pub lose_share: f64,
     pub seed: u64,
@@ -98,7 +121,10 @@ impl Strict {
             }),
             latency: Duration::ZERO,
             lose: vec![],
+            lose_nth: vec![],
             lose_share: 0.0,
+            lag: Duration::ZERO,
+            lag_elsewhere: Duration::ZERO,
             seed: 1,
         }
     }
@@ -116,10 +142,11 @@ fn idempotency_key(r: &Req) -> Option<String> {
             r.param("Port")?
         )),
         // EC2's ClientToken; ACM's IdempotencyToken (a repeat within an hour
-        // returns the same certificate).
+        // returns the same certificate); GuardDuty's clientToken.
         _ => r
             .param("ClientToken")
             .or_else(|| r.param("IdempotencyToken"))
+            .or_else(|| r.param("clientToken"))
             .map(|t| format!("token:{t}")),
     }
 }
@@ -160,6 +187,14 @@ enum Pending {
 
 impl Pending {
     /// Whether a read now shows it pending (counting the read).
+    /// Whether the object is still pending, without using up a read.
+    fn still(&self) -> bool {
+        match self {
+            Pending::Reads(n) => *n > 0,
+            Pending::Until(t) => Instant::now() < *t,
+        }
+    }
+
     fn shown(&mut self) -> bool {
         match self {
             Pending::Reads(0) => false,
@@ -195,6 +230,9 @@ struct Fresh {
     failed: bool,
 }
 
+/// The first answer to a create with a token, and that call's parameters.
+type First = (hyper::StatusCode, bytes::Bytes, Vec<(String, String)>);
+
 #[derive(Default)]
 struct Layer {
     cfg: Strict,
@@ -207,8 +245,11 @@ struct Layer {
     /// (service, read) -> (tokens, last refill)
     buckets: HashMap<(String, bool), (f64, Instant)>,
     /// (operation, ClientToken) -> the first answer.
-    tokens: HashMap<(String, String), (hyper::StatusCode, bytes::Bytes)>,
+    /// (operation, token) -> the first answer, and the first call's parameters.
+    tokens: HashMap<(String, String), First>,
     losses: u64,
+    /// Calls of each write operation so far (for `lose_nth`).
+    calls: HashMap<String, u32>,
     rng: Option<fastrand::Rng>,
     stats: BTreeMap<String, u64>,
 }
@@ -239,16 +280,36 @@ impl Layer {
 
     /// NotFound for a call that names an id created moments ago.
     fn invisible(&mut self, r: &Req) -> Option<Response<Body>> {
-        let (id, life) = self
+        let (lag, window) = (self.cfg.lag, self.cfg.invisible_for);
+        let elsewhere = self.cfg.lag_elsewhere.max(lag);
+        let (id, life, code) = self
             .fresh
             .iter_mut()
-            .filter(|(_, f)| f.invisible > 0 && f.created.elapsed() < self.cfg.invisible_for)
-            .find(|(id, f)| LIVES[f.life].service == r.service && life::names(r, id))
-            .map(|(id, f)| {
-                f.invisible -= 1;
-                (id.clone(), &LIVES[f.life])
+            .filter(|(_, f)| {
+                let age = f.created.elapsed();
+                age < elsewhere || (f.invisible > 0 && age < window)
+            })
+            .find_map(|(id, f)| {
+                let l = &LIVES[f.life];
+                if !life::names(r, id) {
+                    return None;
+                }
+                let age = f.created.elapsed();
+                let code = if l.service == r.service {
+                    if age >= lag && !(f.invisible > 0 && age < window) {
+                        return None;
+                    }
+                    l.not_found?
+                } else if age < elsewhere {
+                    life::not_found_elsewhere(l, r)?
+                } else {
+                    return None;
+                };
+                if l.service == r.service && age >= lag {
+                    f.invisible = f.invisible.saturating_sub(1);
+                }
+                Some((id.clone(), l, code))
             })?;
-        let code = life.not_found?;
         self.count(format!("invisible {}", r.action));
         Some(wire::error(
             &r.service,
@@ -263,8 +324,19 @@ impl Layer {
         if r.is_read() {
             return None;
         }
+        let n = {
+            let c = self.calls.entry(r.action.clone()).or_default();
+            *c += 1;
+            *c
+        };
+        let nth = self
+            .cfg
+            .lose_nth
+            .iter()
+            .any(|(a, k)| *a == r.action && *k == n);
         let named = self.cfg.lose.iter().position(|a| *a == r.action);
         let lost = match named {
+            _ if nth => true,
             Some(i) => {
                 self.cfg.lose.remove(i);
                 true
@@ -293,7 +365,17 @@ impl Layer {
     /// The first answer to a repeat of an idempotent create, if any.
     fn replay(&mut self, r: &Req) -> Option<Response<Body>> {
         let key = idempotency_key(r)?;
-        let (status, body) = self.tokens.get(&(r.action.clone(), key))?.clone();
+        let (status, body, params) = self.tokens.get(&(r.action.clone(), key.clone()))?.clone();
+        // A token used again with other parameters: AWS refuses it.
+        if key.starts_with("token:") && params != r.params {
+            self.count(format!("mismatch {}", r.action));
+            return Some(wire::error(
+                &r.service,
+                400,
+                "IdempotentParameterMismatch",
+                "The client token you have provided is associated with a resource that is already deleted or has different parameters.",
+            ));
+        }
         self.count(format!("token {}", r.action));
         Some(
             Response::builder()
@@ -417,14 +499,22 @@ impl Layer {
             return;
         }
         let mut shown = Vec::new();
+        let lag = self.cfg.lag;
         for (id, f) in self.fresh.iter_mut() {
             let l = &LIVES[f.life];
             if l.service != r.service || l.describe != r.action {
                 continue;
             }
+            // Not in filtered or listing answers yet.
+            if f.created.elapsed() < lag && life::remove(l, body, id) {
+                shown.push(format!("hidden {}", l.name));
+                continue;
+            }
             if f.failed {
                 life::rewrite(l, body, id, l.failed);
-            } else if f.pending.shown() && life::rewrite(l, body, id, l.pending) {
+            } else if f.pending.still() && life::rewrite(l, body, id, l.pending) {
+                // A read that shows it uses one up (not one about others).
+                f.pending.shown();
                 shown.push(format!("pending {}", l.name));
             }
         }
@@ -495,6 +585,14 @@ impl Ctx {
                     "InvalidIPAddress.InUse",
                     users,
                     format!("Address {id} is in use."),
+                )
+            }
+            ("ec2", "DeleteVpc") => {
+                let vpc = r.param("VpcId")?;
+                (
+                    "DependencyViolation",
+                    self.moto.vpc_users(vpc).await,
+                    format!("The vpc '{vpc}' has dependencies and cannot be deleted."),
                 )
             }
             ("ec2", "DetachInternetGateway") => {
@@ -589,6 +687,21 @@ impl Ctx {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        self.layer().count(format!("call {}", r.service));
+        if !r.is_read() {
+            // A write naming an object still pending: the engine did not
+            // wait for it (what AWS would refuse or do wrong).
+            let mut l = self.layer();
+            let pending: Vec<String> = l
+                .fresh
+                .iter()
+                .filter(|(id, f)| {
+                    !LIVES[f.life].pending.is_empty() && f.pending.still() && life::names(&r, id)
+                })
+                .map(|(_, f)| format!("named while pending {}", LIVES[f.life].name))
+                .collect();
+            pending.into_iter().for_each(|p| l.count(p));
+        }
         let early = {
             let mut l = self.layer();
             l.throttle(&r)
@@ -623,7 +736,7 @@ impl Ctx {
                 ans.body = bytes::Bytes::from(body);
             }
             if let Some(key) = idempotency_key(&r) {
-                let first = (ans.status, ans.body.clone());
+                let first = (ans.status, ans.body.clone(), r.params.clone());
                 l.tokens.insert((r.action.clone(), key), first);
             }
             // A deleted object's name can be used again.
@@ -633,7 +746,7 @@ impl Ctx {
                 .find_map(|p| r.param(p));
             if let Some(arn) = gone {
                 l.tokens
-                    .retain(|_, (_, body)| !String::from_utf8_lossy(body).contains(arn));
+                    .retain(|_, (_, body, _)| !String::from_utf8_lossy(body).contains(arn));
             }
         }
         match l.lose(&r) {

@@ -26,6 +26,7 @@ pub struct Moto {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub rds: aws_sdk_rds::Client,
     pub efs: aws_sdk_efs::Client,
+    pub cache: aws_sdk_elasticache::Client,
 }
 
 impl Moto {
@@ -43,6 +44,7 @@ impl Moto {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             rds: aws_sdk_rds::Client::new(&sdk),
             efs: aws_sdk_efs::Client::new(&sdk),
+            cache: aws_sdk_elasticache::Client::new(&sdk),
         }
     }
 
@@ -99,6 +101,32 @@ impl Moto {
                 }
             }
         }
+        if let Ok(r) = self.rds.describe_db_instances().send().await {
+            for i in r.db_instances() {
+                if i.vpc_security_groups()
+                    .iter()
+                    .any(|g| g.vpc_security_group_id() == Some(sg))
+                {
+                    out.push(format!(
+                        "DB instance {}",
+                        i.db_instance_identifier().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        if let Ok(r) = self.cache.describe_cache_clusters().send().await {
+            for c in r.cache_clusters() {
+                if c.security_groups()
+                    .iter()
+                    .any(|g| g.security_group_id() == Some(sg))
+                {
+                    out.push(format!(
+                        "cache cluster {}",
+                        c.cache_cluster_id().unwrap_or_default()
+                    ));
+                }
+            }
+        }
         for m in self.mount_targets().await {
             let groups = self
                 .efs
@@ -111,6 +139,69 @@ impl Moto {
             }
         }
         out.extend(seen.iter().cloned());
+        out
+    }
+
+    /// What keeps a VPC: an internet gateway attached, subnets, groups other
+    /// than its default, route tables other than its main one.
+    pub async fn vpc_users(&self, vpc: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let by_vpc = || Self::filter("vpc-id", vpc);
+        if let Ok(r) = self
+            .ec2
+            .describe_internet_gateways()
+            .filters(Self::filter("attachment.vpc-id", vpc))
+            .send()
+            .await
+        {
+            for g in r.internet_gateways() {
+                out.push(format!(
+                    "internet gateway {} attached",
+                    g.internet_gateway_id().unwrap_or_default()
+                ));
+            }
+        }
+        if let Ok(r) = self.ec2.describe_subnets().filters(by_vpc()).send().await {
+            for s in r.subnets() {
+                out.push(format!("subnet {}", s.subnet_id().unwrap_or_default()));
+            }
+        }
+        if let Ok(r) = self
+            .ec2
+            .describe_security_groups()
+            .filters(by_vpc())
+            .send()
+            .await
+        {
+            for g in r
+                .security_groups()
+                .iter()
+                .filter(|g| g.group_name() != Some("default"))
+            {
+                out.push(format!(
+                    "security group {}",
+                    g.group_id().unwrap_or_default()
+                ));
+            }
+        }
+        if let Ok(r) = self
+            .ec2
+            .describe_route_tables()
+            .filters(by_vpc())
+            .send()
+            .await
+        {
+            for t in r
+                .route_tables()
+                .iter()
+                .filter(|t| !t.associations().iter().any(|a| a.main() == Some(true)))
+            {
+                out.push(format!(
+                    "route table {}",
+                    t.route_table_id().unwrap_or_default()
+                ));
+            }
+        }
         out
     }
 

@@ -71,6 +71,9 @@ impl Req {
         if let Some((_, a)) = form(&self.body).into_iter().find(|(k, _)| k == "Action") {
             return a;
         }
+        if self.service == "s3" {
+            return s3_action(&self.method, &self.path);
+        }
         rest_action(&self.method, &self.path)
     }
 
@@ -91,11 +94,18 @@ impl Req {
         if let Some(q) = self.path.split_once('?').map(|x| x.1) {
             out.extend(form(&Bytes::copy_from_slice(q.as_bytes())));
         }
-        // The last path segment of a REST operation on one object is its id.
+        // The last path segment of a REST operation on one object is its id;
+        // the others may name objects too (`/hostedzone/ID/rrset`, a bucket).
         let bare = self.path.split('?').next().unwrap_or("");
-        if let Some(last) = bare.trim_end_matches('/').rsplit('/').next() {
+        let mut segs: Vec<&str> = bare.trim_matches('/').split('/').collect();
+        if let Some(last) = segs.pop() {
             out.push(("PathId".into(), last.to_string()));
         }
+        out.extend(
+            segs.into_iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| ("PathSegment".to_string(), s.to_string())),
+        );
         out
     }
 
@@ -135,6 +145,35 @@ fn form(body: &Bytes) -> Vec<(String, String)> {
 }
 
 /// The operations of REST services the layer needs to know.
+/// S3's object calls, path-style (`/BUCKET/KEY`); a bucket's own calls are
+/// named by their sub-resource (`GET /BUCKET?versions`).
+fn s3_action(m: &Method, path: &str) -> String {
+    let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+    // The SDK names most object calls itself: `?x-id=PutObject`.
+    if let Some(id) = query.split('&').find_map(|q| q.strip_prefix("x-id=")) {
+        return id.to_string();
+    }
+    let object = bare.trim_matches('/').contains('/');
+    let sub = query
+        .split('&')
+        .next()
+        .unwrap_or("")
+        .split('=')
+        .next()
+        .unwrap_or("");
+    let name = match (m.as_str(), object, sub) {
+        ("PUT", true, "") => "PutObject",
+        ("GET", true, "") => "GetObject",
+        ("HEAD", true, "") => "HeadObject",
+        ("DELETE", true, "") => "DeleteObject",
+        ("GET", false, "versions") => "ListObjectVersions",
+        ("PUT", false, "") => "CreateBucket",
+        ("DELETE", false, "") => "DeleteBucket",
+        (m, _, _) => return format!("{m} {bare}?{sub}"),
+    };
+    name.to_string()
+}
+
 fn rest_action(m: &Method, path: &str) -> String {
     let bare = path.split('?').next().unwrap_or("");
     let segs: Vec<&str> = bare.trim_matches('/').split('/').collect();
@@ -189,6 +228,14 @@ fn xml_escape(s: &str) -> String {
 pub fn error(service: &str, status: u16, code: &str, message: &str) -> Response<Body> {
     let msg = xml_escape(message);
     let (body, kind) = match protocol(service) {
+        // S3's own envelope: no ErrorResponse around the Error.
+        Protocol::RestXml if service == "s3" => (
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message>\
+                 <RequestId>strict-layer</RequestId></Error>"
+            ),
+            "application/xml",
+        ),
         Protocol::Ec2 => (
             format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
