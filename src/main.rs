@@ -221,6 +221,10 @@ enum Cmd {
         /// With --every: run this shell command when drift is found; the report path is $1.
         #[arg(long, value_name = "COMMAND")]
         on_drift: Option<String>,
+        /// With --every: watch this stack too, in the same loop (shared clients, one metrics
+        /// endpoint labelled by stack and environment); FILE or FILE@ENV; repeatable.
+        #[arg(long = "also", value_name = "FILE[@ENV]", requires = "every")]
+        also: Vec<String>,
     },
     /// Release a stale lock (left by a killed run), only if LOCK_ID is its id.
     ForceUnlock { lock_id: String },
@@ -383,6 +387,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
             keep,
             metrics_addr,
             on_drift,
+            also,
         } => {
             let o = commands::drift::DriftOpts {
                 json: *json,
@@ -394,6 +399,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
                     keep: *keep,
                     metrics_addr: *metrics_addr,
                     on_drift: on_drift.clone(),
+                    also: also.clone(),
                 }),
             };
             commands::drift::run(&common(&cli, &i), &o).await

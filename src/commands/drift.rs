@@ -222,14 +222,7 @@ pub async fn run(c: &Common, o: &DriftOpts) -> Result<i32> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(crate::diag::Error::Other)?;
     match &o.every {
-        Some(w) => {
-            let mut w = w.clone();
-            w.reports.get_or_insert_with(|| {
-                let dir = c.stack.parent().unwrap_or(std::path::Path::new("."));
-                dir.join(".provision/drift-reports")
-            });
-            crate::watch::watch(c, &rules, &w, c.interrupt.clone()).await
-        }
+        Some(w) => crate::watch::watch(c, &rules, w, c.interrupt.clone()).await,
         None => once(c, &rules, o.json).await,
     }
 }

@@ -440,3 +440,111 @@ async fn what_was_made_by_hand_inside_a_managed_vpc_is_reported() {
         .has("2 unmanaged")
         .lacks(&format!("subnet {subnet}"));
 }
+
+/// Several stacks and environments in one loop: each checked on the
+/// schedule, its reports in a folder of its own, one metrics endpoint with a
+/// line per stack and environment.
+#[tokio::test]
+async fn one_loop_watches_several_stacks_and_environments() {
+    let (w, s) = drifted().await;
+    // A second stack with a staging environment, applied and clean.
+    let calm = w.write_stack(
+        "calm.yaml",
+        "stack: calm\nregion: us-east-1\nresources:\n  vpc:\n    kind: ec2.vpc\n    properties: {cidr_block: 10.77.0.0/16}\n",
+    );
+    std::fs::create_dir_all(w.dir.path().join("env")).unwrap();
+    std::fs::write(w.dir.path().join("env/staging.yaml"), "{}\n").unwrap();
+    let calm = calm.to_str().unwrap();
+    w.run(&["apply", "-s", calm, "-e", "staging", "--auto-approve"])
+        .ok();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reports = w.dir.path().join("reports");
+    let mut child = w
+        .command(&[
+            "drift",
+            "-s",
+            &s,
+            "--every",
+            "1s",
+            "--jitter",
+            "0",
+            "--reports",
+            reports.to_str().unwrap(),
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "--also",
+            &format!("{calm}@staging"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let count = |d: &str| {
+        std::fs::read_dir(reports.join(d))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while count("drifty") < 2 || count("calm.staging") < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "two reports each within 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        metrics.contains("provision_drift_resources{stack=\"drifty\",class=\"deleted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "provision_drift_resources{stack=\"calm\",env=\"staging\",class=\"modified\"} 0"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("provision_drift_last_run_success{stack=\"calm\",env=\"staging\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics
+            .matches("# TYPE provision_drift_runs_total counter")
+            .count(),
+        1,
+        "each metric once"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(c) = child.try_wait().unwrap() {
+            break c;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "stops on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code.code(), Some(0));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains(" calm (staging): No drift"), "{out}");
+    assert!(out.contains("drift watch stopped"), "{out}");
+    // A stack named twice is refused.
+    w.run(&["drift", "-s", &s, "--every", "1m", "--also", &s])
+        .code(1)
+        .has("--also: stack drifty is watched twice");
+}
