@@ -99,6 +99,26 @@ impl Error {
         }
     }
 
+    /// The message without the resource address, for where the address is
+    /// said already (an apply's summary line names the operation).
+    pub fn without_address(&self) -> String {
+        match self {
+            Error::Aws {
+                address: Some(_),
+                operation,
+                code,
+                message,
+            } => Error::Aws {
+                address: None,
+                operation: operation.clone(),
+                code: code.clone(),
+                message: message.clone(),
+            }
+            .to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Adds what was going on to the message of an AWS error.
     pub fn context(self, what: &str) -> Self {
         match self {

@@ -223,24 +223,32 @@ pub fn managed_containers(state: &State) -> BTreeMap<Container, BTreeMap<String,
     out
 }
 
-/// Objects inside managed containers that nothing of provision's made: no
-/// ownership tag, no id in state. `found` is (kind, object).
+/// What of `found` (kind, object) nothing of provision's made: no ownership
+/// tag, no id in state.
+pub fn made_by_hand<'a>(
+    state: &State,
+    found: &'a [(String, Live)],
+) -> impl Iterator<Item = &'a (String, Live)> {
+    let ours: std::collections::BTreeSet<String> = state
+        .resources
+        .values()
+        .map(|r| r.id.clone())
+        .chain(state.deposed.iter().map(|d| d.id.clone()))
+        .collect();
+    found.iter().filter(move |(_, l)| {
+        !ours.contains(&l.id) && l.props["tags"].get(crate::stack::TAG_STACK).is_none()
+    })
+}
+
+/// Objects inside managed containers that nothing of provision's made.
+/// `found` is (kind, object).
 pub fn handmade(
     state: &State,
     containers: &BTreeMap<Container, BTreeMap<String, String>>,
     found: &[(String, Live)],
     rules: &[Rule],
 ) -> Vec<Drift> {
-    let ours: std::collections::BTreeSet<&str> = state
-        .resources
-        .values()
-        .map(|r| r.id.as_str())
-        .chain(state.deposed.iter().map(|d| d.id.as_str()))
-        .collect();
-    found
-        .iter()
-        .filter(|(_, l)| !ours.contains(l.id.as_str()))
-        .filter(|(_, l)| l.props["tags"].get(crate::stack::TAG_STACK).is_none())
+    made_by_hand(state, found)
         .filter_map(|(kind, l)| {
             let parent = Container::ALL.iter().find_map(|c| {
                 let id = l.props.get(c.prop()).and_then(Value::as_str)?;

@@ -167,7 +167,7 @@ impl Change {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub stack: String,
     pub destroy: bool,
@@ -214,6 +214,31 @@ impl Plan {
     /// Creates whose name someone else holds.
     pub fn taken(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.taken.is_some())
+    }
+
+    /// Why apply refuses this plan before any write, if it does: a deny rule
+    /// broken, or a name someone else holds.
+    pub fn refusal(&self) -> Option<String> {
+        let denied = self
+            .violations
+            .iter()
+            .filter(|v| v.level == crate::policy::Level::Deny)
+            .count();
+        if denied > 0 {
+            let rules = if denied == 1 {
+                "a deny rule"
+            } else {
+                "deny rules"
+            };
+            return Some(format!("the plan breaks {rules} of the policy"));
+        }
+        let taken: Vec<&str> = self.taken().map(|c| c.address.as_str()).collect();
+        (!taken.is_empty()).then(|| {
+            format!(
+                "the name of {} is taken: choose another, or import what holds it",
+                taken.join(", ")
+            )
+        })
     }
 }
 

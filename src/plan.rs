@@ -205,10 +205,7 @@ fn plan_all(
         searched: live.searched.clone(),
         outputs,
         upstream: upstream_changes(stack, state),
-        moved: vec![],
-        targets: vec![],
-        refresh_only: false,
-        violations: vec![],
+        ..Plan::default()
     })
 }
 
@@ -606,17 +603,10 @@ pub fn plan_refresh_only(stack_name: &str, state: Option<&State>, live: &Refresh
     }
     Plan {
         stack: stack_name.to_string(),
-        destroy: false,
         changes,
         drift,
-        unclaimed: vec![],
-        searched: Default::default(),
-        outputs: vec![],
-        upstream: vec![],
-        moved: vec![],
-        targets: vec![],
         refresh_only: true,
-        violations: vec![],
+        ..Plan::default()
     }
 }
 
@@ -656,15 +646,10 @@ pub fn plan_destroy(stack_name: &str, state: Option<&State>, live: &Refreshed) -
         stack: stack_name.to_string(),
         destroy: true,
         changes,
-        drift: vec![],
         unclaimed: live.unclaimed.clone(),
         searched: live.searched.clone(),
         outputs,
-        upstream: vec![],
-        moved: vec![],
-        targets: vec![],
-        refresh_only: false,
-        violations: vec![],
+        ..Plan::default()
     })
 }
 

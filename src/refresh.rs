@@ -138,19 +138,36 @@ async fn read_again_what_was_just_made(
     // a plan that meets an object deleted by hand right after its create.
     let window = cloud.settle().min(RECHECK_AT_MOST).as_secs();
     let now = crate::state::unix_now();
-    let seen = |kind: &str, id: &str, found: &[KindRead]| {
-        found
-            .iter()
-            .any(|r| r.kind == kind && r.live.iter().any(|l| l.id == id))
-    };
+    // Only what was made within the window is looked at (usually nothing:
+    // no cost for a large stack).
+    let recent: HashMap<&str, u64> = st
+        .made
+        .iter()
+        .filter_map(|(id, at)| {
+            let left = window.saturating_sub(now.saturating_sub(*at));
+            (left > 0).then_some((id.as_str(), left))
+        })
+        .collect();
+    if recent.is_empty() {
+        return Ok(());
+    }
+    let seen: BTreeSet<(&str, &str)> = found
+        .iter()
+        .flat_map(|r| r.live.iter().map(move |l| (r.kind.as_str(), l.id.as_str())))
+        .filter(|(_, id)| recent.contains_key(id))
+        .collect();
     // (kind, id, recorded properties, seconds its lag may still last)
     let mut missing: Vec<(&str, &str, &Value, u64)> = st
         .resources
         .values()
-        .filter(|r| !seen(&r.kind, &r.id, found))
         .filter_map(|r| {
-            let age = now.saturating_sub(*st.made.get(&r.id)?);
-            (age < window).then(|| (r.kind.as_str(), r.id.as_str(), &r.properties, window - age))
+            let left = *recent.get(r.id.as_str())?;
+            (!seen.contains(&(r.kind.as_str(), r.id.as_str()))).then_some((
+                r.kind.as_str(),
+                r.id.as_str(),
+                &r.properties,
+                left,
+            ))
         })
         .collect();
     let start = std::time::Instant::now();
@@ -389,6 +406,10 @@ mod tests {
         );
         if made_now {
             st.note_made("vpc-1");
+        } else {
+            // Made, but longer ago than AWS's lag lasts.
+            let long_ago = crate::state::unix_now() - 600;
+            st.made.insert("vpc-1".into(), long_ago);
         }
         (cloud, st)
     }

@@ -103,6 +103,48 @@ fn is_412(e: &Error) -> bool {
             || code == "ConditionalRequestConflict" || code == "409")
 }
 
+/// An object's body and ETag; `None` when there is none.
+async fn get_object(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Option<(Vec<u8>, Option<String>)>> {
+    match c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .send()
+        .await
+    {
+        Ok(o) => {
+            let etag = o.e_tag().map(str::to_string);
+            let body = o
+                .body
+                .collect()
+                .await
+                .map_err(|e| Error::State(format!("cannot read s3://{bucket}/{key}: {e}")))?;
+            Ok(Some((body.to_vec(), etag)))
+        }
+        Err(e) => {
+            let e = err(bucket, "GetObject", e);
+            if is_missing(&e) { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Who holds the lock object at `key`, with its ETag.
+async fn read_holder(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(LockInfo, Option<String>)>> {
+    Ok(get_object(c, bucket, key, None)
+        .await?
+        .and_then(|(b, etag)| serde_json::from_slice(&b).ok().map(|l| (l, etag))))
+}
+
 fn is_missing(e: &Error) -> bool {
     matches!(e, Error::Aws { code, .. } if code == "NoSuchKey" || code == "NotFound" || code == "NoSuchBucket")
 }
@@ -149,21 +191,11 @@ impl S3StateStore {
                     }
                     Err(e) if is_412(&e) => {
                         // Our own renewal, its answer lost? Then it holds.
-                        let now = c.get_object().bucket(&bucket).key(&key).send().await;
-                        if let Ok(o) = now {
-                            let tag = o.e_tag().map(str::to_string);
-                            let body = o
-                                .body
-                                .collect()
-                                .await
-                                .map(|b| b.to_vec())
-                                .unwrap_or_default();
-                            if serde_json::from_slice::<LockInfo>(&body)
-                                .is_ok_and(|h| h.id == info.id)
-                            {
-                                *etag.lock().unwrap_or_else(|p| p.into_inner()) = tag;
-                                continue;
-                            }
+                        if let Ok(Some((h, tag))) = read_holder(&c, &bucket, &key).await
+                            && h.id == info.id
+                        {
+                            *etag.lock().unwrap_or_else(|p| p.into_inner()) = tag;
+                            continue;
                         }
                         eprintln!(
                             "warning: the state lock s3://{bucket}/{key} was taken over by another run; this run's state writes will be refused"
@@ -215,34 +247,11 @@ impl S3StateStore {
         key: &str,
         version: Option<&str>,
     ) -> Result<Option<(Vec<u8>, Option<String>)>> {
-        match self
-            .c
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .set_version_id(version.map(str::to_string))
-            .send()
-            .await
-        {
-            Ok(o) => {
-                let etag = o.e_tag().map(str::to_string);
-                let body = o.body.collect().await.map_err(|e| {
-                    Error::State(format!("cannot read s3://{}/{key}: {e}", self.bucket))
-                })?;
-                Ok(Some((body.to_vec(), etag)))
-            }
-            Err(e) => {
-                let e = err(&self.bucket, "GetObject", e);
-                if is_missing(&e) { Ok(None) } else { Err(e) }
-            }
-        }
+        get_object(&self.c, &self.bucket, key, version).await
     }
 
     async fn holder(&self) -> Result<Option<(LockInfo, Option<String>)>> {
-        Ok(match self.get(&self.lock_key(), None).await? {
-            Some((b, etag)) => serde_json::from_slice(&b).ok().map(|l| (l, etag)),
-            None => None,
-        })
+        read_holder(&self.c, &self.bucket, &self.lock_key()).await
     }
 
     fn put(

@@ -38,7 +38,7 @@ async fn fresh(s: &Session, o: &ApplyOpts) -> Result<i32> {
     let cloud = s.connect().await?;
     let (p, st) = super::make_plan(s, &cloud, st, &o.controls).await?;
     super::show(&render::plan(&p));
-    if let Some(why) = refused(&p) {
+    if let Some(why) = p.refusal() {
         // The reads that made the plan, and no write: --stats shows it.
         s.stats(&cloud);
         return Err(crate::diag::Error::other(format!(
@@ -76,22 +76,8 @@ async fn saved(s: &Session, o: &ApplyOpts, f: PlanFile) -> Result<i32> {
     carry_out(s, o, f.plan, st).await
 }
 
-/// Why apply refuses a plan before any write, if it does.
-pub(super) fn refused(p: &Plan) -> Option<String> {
-    if p.denied() {
-        return Some("the plan breaks a deny rule of the policy".into());
-    }
-    let taken: Vec<&str> = p.taken().map(|c| c.address.as_str()).collect();
-    (!taken.is_empty()).then(|| {
-        format!(
-            "the name of {} is taken: choose another, or import what holds it",
-            taken.join(", ")
-        )
-    })
-}
-
 async fn carry_out(s: &Session, o: &ApplyOpts, p: Plan, st: Option<State>) -> Result<i32> {
-    if let Some(why) = refused(&p) {
+    if let Some(why) = p.refusal() {
         return Err(crate::diag::Error::other(format!(
             "{why}: nothing was applied"
         )));

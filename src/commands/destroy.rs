@@ -66,23 +66,15 @@ fn name_handmade_blockers(
     use crate::kind::Inside;
     use crate::provider::Container;
     const HOLDERS: [&str; 3] = ["vpc_id", "subnet_id", "zone_id"];
-    let ours: std::collections::BTreeSet<&str> = st
-        .resources
-        .values()
-        .map(|r| r.id.as_str())
-        .chain(st.deposed.iter().map(|d| d.id.as_str()))
-        .collect();
-    for (kind, l) in found {
-        let handmade =
-            !ours.contains(l.id.as_str()) && l.props["tags"].get(crate::stack::TAG_STACK).is_none();
+    for (kind, l) in crate::drift::made_by_hand(st, found) {
         // Interfaces are left out: those AWS services make (a deleted NAT
         // gateway's, a load balancer's) linger and go by themselves, and the
         // delete's in-use retry waits for them, saying so.
         let Some(spec) = crate::kind::lookup(kind) else {
             continue;
         };
-        let goes_with_its_container = spec.inside == Inside::Searched(Container::LoadBalancer);
-        if !handmade || goes_with_its_container {
+        if spec.inside == Inside::Searched(Container::LoadBalancer) {
+            // Listeners go with their load balancer.
             continue;
         }
         let holders: Vec<&str> = HOLDERS

@@ -176,16 +176,7 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
             println!("\nSaved the plan to {p}. Apply exactly this plan with: provision apply {p}");
         }
     }
-    if p.denied() {
-        let n = p
-            .violations
-            .iter()
-            .filter(|v| v.level == crate::policy::Level::Deny)
-            .count();
-        eprintln!("error: the plan breaks {n} deny rule(s) of the policy: apply would refuse it");
-        return Ok(1);
-    }
-    if let Some(why) = super::apply::refused(&p) {
+    if let Some(why) = p.refusal() {
         eprintln!("error: {why}: apply would refuse this plan");
         return Ok(1);
     }

@@ -135,10 +135,9 @@ impl Sched {
     pub(super) fn failed(&mut self, i: usize, e: &Error) {
         let cause = self.ops[i].describe();
         // The operation names the address: the error need not say it again.
-        let text = e.to_string();
-        let prefix = format!("{}: ", self.ops[i].address);
-        let text = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
-        self.report.failed.push((cause.clone(), text));
+        self.report
+            .failed
+            .push((cause.clone(), e.without_address()));
         let mut stack: Vec<usize> = self.dependents[i].clone();
         while let Some(d) = stack.pop() {
             if self.blocked.insert(d, cause.clone()).is_none() {

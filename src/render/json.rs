@@ -200,17 +200,8 @@ mod tests {
         };
         let p = Plan {
             stack: "t".into(),
-            destroy: false,
             changes: vec![orphan, gone, adopt],
-            drift: vec![],
-            unclaimed: vec![],
-            searched: Default::default(),
-            outputs: vec![],
-            upstream: vec![],
-            moved: vec![],
-            targets: vec![],
-            refresh_only: false,
-            violations: vec![],
+            ..Plan::default()
         };
         let v = plan(&p);
         let c = &v["changes"];

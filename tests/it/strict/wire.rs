@@ -212,7 +212,7 @@ fn protocol(service: &str) -> Protocol {
     match service {
         "ec2" => Protocol::Ec2,
         "elasticloadbalancing" | "rds" | "elasticache" => Protocol::Query,
-        "wafv2" | "shield" => Protocol::Json,
+        "wafv2" | "shield" | "acm" => Protocol::Json,
         "elasticfilesystem" | "guardduty" => Protocol::RestJson,
         _ => Protocol::RestXml,
     }
