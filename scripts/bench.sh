@@ -7,6 +7,9 @@
 #   - the reference stack's apply against its critical path: through the strict
 #     layer (objects pending for 1/100 of the time AWS typically takes), and on
 #     AWS's typical times in full (the scheduler on a paused clock, fake cloud).
+#   - the scale stack (a VPC, N subnets, N route tables) at N = 250, 1,000, 2,000:
+#     apply and no-op plan CPU, wall, memory, calls a object; and at N = 1,000
+#     through AWS's published request buckets beside the time they set.
 # Usage: scripts/bench.sh [--release]   (a cold release build takes ~13-17 min here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,3 +77,49 @@ cargo test --locked --lib the_reference_apply_takes -- --nocapture 2>/dev/null |
     printf "%-44s %s\n" "apply on AWS's times (simulated), parallelism $p" \
       "took=${took}s critical_path=${path}s work=${work}s ratio=$(python3 -c "print(f'{$took / $path:.3f}')")"
   done
+
+# The scale stack (one VPC, N subnets, N route tables each associated with its
+# subnet) on plain moto: apply and no-op plan, CPU of provision itself, wall,
+# calls; then at N = 1,000 through AWS's published buckets (the strict layer),
+# beside the time the buckets alone set.
+scale_of() {
+  cat <<YAML
+stack: scale
+region: us-east-1
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.0.0.0/16}
+  subnet:
+    kind: ec2.subnet
+    for_each: \${range($1)}
+    properties: {vpc_id: "\${vpc.id}", availability_zone: us-east-1a, cidr_block: '\${cidrsubnet("10.0.0.0/16", 12, each.index)}'}
+  rt:
+    kind: ec2.route_table
+    for_each: \${range($1)}
+    properties: {vpc_id: "\${vpc.id}", subnet_ids: ["\${subnet[each.key].id}"]}
+YAML
+}
+for n in ${PROVISION_BENCH_SCALE:-250 1000 2000}; do
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto-scale.log" 2>&1 &
+  moto=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  scale_of "$n" >"$work/scale$n.yaml"
+  objects=$((2 * n + 1))
+  for what in apply plan; do
+    if [ "$what" = apply ]; then args=(apply --auto-approve); else args=(plan); fi
+    /usr/bin/time -f "%U %S %M %e" -o "$work/ts" "$bin" --stats "${args[@]}" -s "$work/scale$n.yaml" \
+      --state "$work/scale$n.json" >"$work/out" 2>&1
+    read -r user sys kb wall <"$work/ts"
+    calls="$(sed -n 's/^API calls: //p' "$work/out")"
+    printf "%-44s %s\n" "scale $what of $objects objects" \
+      "$(python3 -c "print(f'{$user + $sys:.2f} s CPU, {$wall} s wall, {$kb // 1024} MB, $calls calls ({$calls / $objects:.2f} a object)')")"
+  done
+  kill $moto 2>/dev/null || true
+done
+unset AWS_ENDPOINT_URL
+
+# (The scale apply through the published buckets is printed with the other
+# BENCH lines above: bench_scale_apply_at_the_published_rates.)

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod expr;
 pub mod graph;
 pub mod interrupt;
+pub mod journal;
 pub mod kind;
 pub mod limits;
 pub mod model;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::diag::{Error, Result};
+use crate::journal::LocalJournal;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -167,8 +168,21 @@ pub trait StateStore: Send + Sync {
     fn describe(&self) -> String;
     /// Reads the state and remembers which version was read.
     async fn load(&self) -> Result<Option<State>>;
-    /// Bumps the serial and writes, only over the version last read or written.
+    /// Bumps the serial and writes the whole state, only over the version
+    /// last read or written (folding in any journal).
     async fn save(&self, st: &mut State) -> Result<()>;
+    /// Bumps the serial and writes what one resource operation on `address`
+    /// changed in `st` (and the id it made), durably, as a journal record
+    /// (`journal.rs`); the first record of a run writes the whole state.
+    async fn append(&self, st: &mut State, address: &str, made: Option<&str>) -> Result<()> {
+        let _ = (address, made);
+        self.save(st).await
+    }
+    /// Writes the whole state if records were appended since it last was.
+    async fn fold(&self, st: &mut State) -> Result<()> {
+        let _ = st;
+        Ok(())
+    }
     /// Takes the lock for `operation`, waiting up to `wait` for a holder to let go.
     async fn lock(&self, operation: &str, wait: std::time::Duration) -> Result<LockInfo>;
     /// Releases a lock this process holds.
@@ -239,6 +253,8 @@ pub struct LocalStore {
     pub path: PathBuf,
     /// The open lock file while this process holds the lock.
     held: std::sync::Arc<std::sync::Mutex<Option<fs::File>>>,
+    /// The journal this process appends to since its last whole write.
+    journal: std::sync::Arc<std::sync::Mutex<Option<LocalJournal>>>,
 }
 
 impl LocalStore {
@@ -246,11 +262,27 @@ impl LocalStore {
         LocalStore {
             path: path.into(),
             held: Default::default(),
+            journal: Default::default(),
         }
     }
 
-    /// Reads the state; `None` when there is none yet.
+    /// Reads the state, with its journal's records replayed; `None` when
+    /// there is none yet.
     pub fn load(&self) -> Result<Option<State>> {
+        let Some(mut st) = self.load_whole()? else {
+            return Ok(None);
+        };
+        crate::journal::replay(&mut st, crate::journal::read_local(&self.journal_path())?);
+        Ok(Some(st))
+    }
+
+    /// `PATH.journal`: records of operations since the last whole write.
+    pub fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".journal")
+    }
+
+    /// Reads the whole state as last written, without its journal.
+    fn load_whole(&self) -> Result<Option<State>> {
         let text = match fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -295,7 +327,58 @@ impl LocalStore {
                 .and_then(|_| fs::rename(&link, &backup))
                 .map_err(cannot)?;
         }
-        write_atomic(&self.path, text.as_bytes()).map_err(cannot)
+        write_atomic(&self.path, text.as_bytes()).map_err(cannot)?;
+        // The journal's records are in the whole state now.
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        match fs::remove_file(self.journal_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(cannot(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bumps the serial and appends what an operation changed to the
+    /// journal; the first record since a whole write writes the whole state
+    /// instead, and starts the journal on it.
+    pub fn append(&self, st: &mut State, address: &str, made: Option<&str>) -> Result<()> {
+        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let cannot = |e: std::io::Error| {
+            Error::State(format!(
+                "cannot write the state's journal {}: {e}",
+                self.journal_path().display()
+            ))
+        };
+        match j.as_mut() {
+            Some(j) => {
+                st.serial += 1;
+                let r = j.append(&crate::journal::Entry::of(st, j.base, address, made));
+                if r.is_err() {
+                    st.serial -= 1;
+                }
+                r.map_err(cannot)
+            }
+            None => {
+                drop(j);
+                self.save(st)?;
+                let started =
+                    LocalJournal::start(&self.journal_path(), st.serial).map_err(cannot)?;
+                *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(started);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the whole state if the journal has records.
+    pub fn fold(&self, st: &mut State) -> Result<()> {
+        let base = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|j| j.base);
+        match base {
+            Some(b) if b != st.serial => self.save(st),
+            _ => Ok(()),
+        }
     }
 
     /// `PATH.backup`: the state as it was before its last write.
@@ -481,6 +564,12 @@ impl StateStore for LocalStore {
     async fn save(&self, st: &mut State) -> Result<()> {
         LocalStore::save(self, st)
     }
+    async fn append(&self, st: &mut State, address: &str, made: Option<&str>) -> Result<()> {
+        LocalStore::append(self, st, address, made)
+    }
+    async fn fold(&self, st: &mut State) -> Result<()> {
+        LocalStore::fold(self, st)
+    }
     async fn lock(&self, operation: &str, wait: std::time::Duration) -> Result<LockInfo> {
         let start = std::time::Instant::now();
         loop {
@@ -533,6 +622,9 @@ impl StateStore for LocalStore {
             )));
         }
         let text = serde_json::to_string_pretty(st).expect("state serializes");
+        // The journal's records extend the state being replaced.
+        *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let _ = fs::remove_file(self.journal_path());
         write_atomic(&self.path, text.as_bytes())
             .map_err(|e| Error::State(format!("cannot write {}: {e}", self.describe())))
     }
@@ -541,6 +633,65 @@ impl StateStore for LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run's records land in the journal, not the state file; a run killed
+    /// before it folds them loses none (the next read replays them); the
+    /// fold writes them into the state and removes the journal.
+    #[test]
+    fn records_go_to_the_journal_and_are_folded_in_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let store = LocalStore::new(&path);
+        let mut st = State::new("x");
+        let rec = |id: &str| Recorded {
+            kind: "ec2.vpc".into(),
+            id: id.into(),
+            properties: serde_json::json!({"cidr_block": "10.0.0.0/16"}),
+            outputs: Default::default(),
+            dependencies: vec![],
+            prevent_destroy: false,
+            imported: false,
+        };
+        for i in 0..5 {
+            let a = format!("vpc{i}");
+            st.resources.insert(a.clone(), rec(&format!("vpc-{i}")));
+            st.note_made(&format!("vpc-{i}"));
+            store
+                .append(&mut st, &a, Some(&format!("vpc-{i}")))
+                .unwrap();
+        }
+        st.resources.remove("vpc3");
+        store.append(&mut st, "vpc3", None).unwrap();
+        // The first record wrote the whole state; the rest are records.
+        let whole: State = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!((whole.serial, whole.resources.len()), (1, 1));
+        assert_eq!(
+            fs::read_to_string(store.journal_path())
+                .unwrap()
+                .lines()
+                .count(),
+            5
+        );
+        // Killed here: another process reads everything.
+        let read = LocalStore::new(&path).load().unwrap().unwrap();
+        assert_eq!(read, st);
+        // That process's first record starts from the whole of it.
+        let next = LocalStore::new(&path);
+        let mut again = read.clone();
+        again.resources.insert("vpc9".into(), rec("vpc-9"));
+        next.append(&mut again, "vpc9", None).unwrap();
+        assert!(!next.journal_path().exists() || fs::read(next.journal_path()).unwrap().is_empty());
+        let whole: State = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(whole, again);
+        // The fold: whole state, no journal.
+        again.resources.remove("vpc0");
+        next.append(&mut again, "vpc0", None).unwrap();
+        next.fold(&mut again).unwrap();
+        assert!(!next.journal_path().exists());
+        let whole: State = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(whole, again);
+        assert_eq!(LocalStore::new(&path).load().unwrap().unwrap(), again);
+    }
 
     #[tokio::test]
     async fn save_is_atomic_private_and_bumps_serial_and_the_lock_names_its_holder() {

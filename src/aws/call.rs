@@ -1,6 +1,8 @@
 //! Every AWS call of a kind goes through an [`Api`]: one place that decides,
 //! by what an error means (`errors::Class`), whether to try again.
 //!
+//! - Calls are paced to the buckets AWS publishes (`rates.rs`) before they
+//!   are sent, so that an apply alone is never throttled.
 //! - Throttling slows the whole service down (a gate shared by every call to
 //!   it, reads and writes apart, as AWS meters them) and is retried until the
 //!   policy's budget is spent, never after a fixed number of attempts.
@@ -190,6 +192,11 @@ struct Inner {
     reads: Gate,
     writes: Gate,
     policy: Policy,
+    /// The service's name in AWS's rate tables (`rates.rs`); empty: none.
+    service: &'static str,
+    /// Published bucket -> (tokens left, when counted): calls are paced
+    /// to AWS's published rates before they are sent.
+    meters: Mutex<std::collections::HashMap<String, (f64, Instant)>>,
 }
 
 /// How long a detail read waits for an object a list showed to be visible.
@@ -198,14 +205,46 @@ const DETAIL_SETTLE: Duration = Duration::from_secs(10);
 type SdkResult<T, E> = std::result::Result<T, SdkError<E, HttpResponse>>;
 
 impl Api {
-    pub(crate) fn new(policy: Policy) -> Api {
+    /// The calls of `service`, paced to the buckets AWS publishes for it.
+    pub(crate) fn metered(policy: Policy, service: &'static str) -> Api {
         Api {
             inner: Arc::new(Inner {
                 reads: Gate::default(),
                 writes: Gate::default(),
                 policy,
+                service,
+                meters: Mutex::default(),
             }),
         }
+    }
+
+    /// Takes a token from each published bucket `op` spends, waiting until
+    /// the bucket has refilled enough when it is empty (tokens are reserved
+    /// in the order calls come, so waiters go in turn).
+    async fn meter(&self, op: &str) -> Result<()> {
+        let wait = {
+            let mut m = self.inner.meters.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let mut wait = Duration::ZERO;
+            for (key, b) in super::rates::buckets(self.inner.service, op) {
+                let (cap, rate) = (
+                    b.capacity * super::rates::MARGIN,
+                    b.refill * super::rates::MARGIN,
+                );
+                let t = m.entry(key).or_insert((cap, now));
+                t.0 = (t.0 + now.duration_since(t.1).as_secs_f64() * rate).min(cap);
+                t.1 = now;
+                t.0 -= 1.0;
+                if t.0 < 0.0 {
+                    wait = wait.max(Duration::from_secs_f64(-t.0 / rate));
+                }
+            }
+            wait
+        };
+        if !wait.is_zero() {
+            crate::interrupt::pause(wait, "pacing calls to AWS's published rate").await?;
+        }
+        Ok(())
     }
 
     /// How long an id created moments ago may stay invisible.
@@ -319,6 +358,9 @@ impl Api {
         let mut unknown = 0;
         let mut tries = 0u32;
         loop {
+            if let Err(e) = self.meter(op).await {
+                return (Err(e), unknown > 0);
+            }
             if let Err(e) = gate.pass().await {
                 return (Err(e), unknown > 0);
             }

@@ -240,16 +240,22 @@ impl Clients {
             Error::other("no AWS region: set `region:` in the stack or AWS_REGION")
         })?;
         let policy = Policy::from_env();
-        let api = || Api::new(policy.clone());
+        let api = |service| Api::metered(policy.clone(), service);
         let retries = policy.retries.clone();
         Ok(Clients {
             retries,
             region,
-            ec2: Svc::new(client!(aws_sdk_ec2, sdk, counter), api()),
-            elbv2: Svc::new(client!(aws_sdk_elasticloadbalancingv2, sdk, counter), api()),
-            rds: Svc::new(client!(aws_sdk_rds, sdk, counter), api()),
-            elasticache: Svc::new(client!(aws_sdk_elasticache, sdk, counter), api()),
-            efs: Svc::new(client!(aws_sdk_efs, sdk, counter), api()),
+            ec2: Svc::new(client!(aws_sdk_ec2, sdk, counter), api("ec2")),
+            elbv2: Svc::new(
+                client!(aws_sdk_elasticloadbalancingv2, sdk, counter),
+                api("elasticloadbalancing"),
+            ),
+            rds: Svc::new(client!(aws_sdk_rds, sdk, counter), api("rds")),
+            elasticache: Svc::new(
+                client!(aws_sdk_elasticache, sdk, counter),
+                api("elasticache"),
+            ),
+            efs: Svc::new(client!(aws_sdk_efs, sdk, counter), api("elasticfilesystem")),
             s3: Svc::new(
                 // A custom endpoint (an emulator) is addressed by path, not bucket.host.
                 client!(
@@ -258,9 +264,9 @@ impl Clients {
                     counter,
                     force_path_style(sdk.endpoint_url().is_some())
                 ),
-                api(),
+                api("s3"),
             ),
-            wafv2: Svc::new(client!(aws_sdk_wafv2, sdk, counter), api()),
+            wafv2: Svc::new(client!(aws_sdk_wafv2, sdk, counter), api("wafv2")),
             // Shield Advanced's API lives in us-east-1 whatever the stack's region.
             shield: Svc::new(
                 client!(
@@ -269,7 +275,7 @@ impl Clients {
                     counter,
                     region(aws_config::Region::new("us-east-1"))
                 ),
-                api(),
+                api("shield"),
             ),
             route53: Svc::new(
                 client!(
@@ -284,13 +290,16 @@ impl Clients {
                             .build_https()
                     })))
                 ),
-                api(),
+                api("route53"),
             ),
-            guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api()),
-            acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api()),
-            ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api()),
-            sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api()),
-            tagging: Svc::new(client!(aws_sdk_resourcegroupstagging, sdk, counter), api()),
+            guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api("guardduty")),
+            acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api("acm")),
+            ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api("ssm")),
+            sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api("sts")),
+            tagging: Svc::new(
+                client!(aws_sdk_resourcegroupstagging, sdk, counter),
+                api("tagging"),
+            ),
         })
     }
 }

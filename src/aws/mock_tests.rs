@@ -42,7 +42,7 @@ fn svc<C>(c: C) -> Svc<C> {
     let mut p = Policy::from_env();
     p.attempts = 2;
     p.backoff = Duration::from_millis(1);
-    Svc::new(c, Api::new(p))
+    Svc::new(c, Api::metered(p, ""))
 }
 
 /// Error metadata as AWS sends it: the code is what callers match on.

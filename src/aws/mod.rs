@@ -12,6 +12,7 @@ mod cloud;
 mod data;
 mod errors;
 mod kind;
+pub mod rates;
 mod read;
 mod subnet_group;
 mod tags;

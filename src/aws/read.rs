@@ -178,16 +178,125 @@ where
     Ok(out)
 }
 
+/// One object's read waiting to be carried out with others of its kind.
+type Waiter<T> = (String, tokio::sync::oneshot::Sender<Result<Option<T>>>);
+
+/// The reads of one kind waiting at the same time: whoever's turn comes
+/// reads every id queued by then in one call and answers them all, so
+/// that objects made (or waited for) together are read together, one call
+/// per round rather than one per object, and one read at most is in flight
+/// per kind.
+struct Batch<T> {
+    queue: std::sync::Mutex<Vec<Waiter<T>>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            queue: std::sync::Mutex::default(),
+            turn: tokio::sync::Mutex::default(),
+        }
+    }
+}
+
+/// Batches by what they read (a kind, or a kind's raw objects), the
+/// kind's instance (its clients: one region) and the answer's type.
+type Batches = std::collections::HashMap<
+    (&'static str, usize, std::any::TypeId),
+    std::sync::Arc<dyn std::any::Any + Send + Sync>,
+>;
+static BATCHES: std::sync::LazyLock<std::sync::Mutex<Batches>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Reads `id` (`None`: not seen) with `many`, in one call with every other
+/// id that `owner`'s reads of `what` are waiting for at the same time.
+/// `many` answers the ids it found, each with its id.
+pub(crate) async fn shared<O, T, F, Fut>(
+    owner: &O,
+    what: &'static str,
+    id: &str,
+    many: F,
+) -> Result<Option<T>>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<(String, T)>>>,
+{
+    let key = (
+        what,
+        std::ptr::from_ref(owner) as *const () as usize,
+        std::any::TypeId::of::<T>(),
+    );
+    let any = BATCHES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_insert_with(|| std::sync::Arc::new(Batch::<T>::default()))
+        .clone();
+    let Ok(batch) = any.downcast::<Batch<T>>() else {
+        return Err(Error::other(format!(
+            "internal: the reads of {what} are of another type"
+        )));
+    };
+    loop {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        batch
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id.to_string(), tx));
+        let turn = batch.turn.lock().await;
+        match rx.try_recv() {
+            Ok(r) => return r,
+            // The read that had taken it was dropped (interrupted): again.
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => continue,
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        let waiting = std::mem::take(&mut *batch.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let ids: Vec<String> = waiting
+            .iter()
+            .map(|(i, _)| i.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let found = match many(ids).await {
+            Err(e) if errors::is(&e, errors::Class::NotFound) => Ok(vec![]),
+            r => r,
+        };
+        for (i, tx) in waiting {
+            let answer = match &found {
+                Ok(all) => Ok(all.iter().find(|(x, _)| *x == i).map(|(_, t)| t.clone())),
+                Err(e) => Err(e.copy()),
+            };
+            let _ = tx.send(answer);
+        }
+        drop(turn);
+        match rx.try_recv() {
+            Ok(r) => return r,
+            Err(_) => continue,
+        }
+    }
+}
+
+/// Reads `id` (`None`: not seen) in one Describe with every other id of the
+/// kind waiting to be read at the same time.
+pub(crate) async fn read_shared<K: Kind>(k: &K, id: &str) -> Result<Option<Live>> {
+    shared(k, K::SPEC.name, id, |ids| async move {
+        let found = k.describe(Query::Ids(&ids)).await?;
+        Ok(found.into_iter().map(|l| (l.id.clone(), l)).collect())
+    })
+    .await
+}
+
 /// Reads back one object that must exist (right after creating or changing
-/// it), waiting out eventual consistency for at most the settle window.
+/// it), waiting out eventual consistency for at most the settle window;
+/// objects of a kind read back at the same time share their reads.
 pub(crate) async fn read_one<K: Kind>(k: &K, id: &str) -> Result<Live> {
     let start = std::time::Instant::now();
     let mut every = Duration::from_millis(100);
     loop {
-        let found = match k.describe(Query::Ids(&[id.to_string()])).await {
-            Err(e) if errors::is(&e, errors::Class::NotFound) => None,
-            r => r?.into_iter().find(|l| l.id == id),
-        };
+        let found = read_shared(k, id).await?;
         if let Some(l) = found {
             return Ok(l);
         }
@@ -216,8 +325,7 @@ pub(crate) async fn arn_of<K: Kind>(k: &K, id: &str) -> Result<String> {
 pub(crate) async fn gone<K: Kind>(k: &K, id: &str, timeout: Duration) -> Result<()> {
     let what = format!("{} {id}", K::SPEC.name);
     wait::gone(&what, timeout, || async {
-        let found = k.describe(Query::Ids(&[id.to_string()])).await?;
-        Ok(!found.is_empty())
+        Ok(read_shared(k, id).await?.is_some())
     })
     .await
 }

@@ -69,6 +69,13 @@ pub struct S3StateStore {
     /// that renews its lease.
     lock_etag: std::sync::Arc<Mutex<Option<String>>>,
     renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set when another run took the lock over: records are refused then.
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The journal this process appends to since its last whole write.
+    journal: Mutex<Option<u64>>,
+    /// Journal objects read or written since the last whole write: deleted
+    /// once it holds them.
+    records: Mutex<Vec<String>>,
 }
 
 /// How long a lock lasts unless renewed (`PROVISION_LOCK_LEASE`, default 2
@@ -159,6 +166,102 @@ impl S3StateStore {
             etag: Mutex::new(None),
             lock_etag: Default::default(),
             renewal: Mutex::new(None),
+            lost: Default::default(),
+            journal: Mutex::new(None),
+            records: Mutex::new(vec![]),
+        }
+    }
+
+    /// `KEY.journal/`: the records of every base.
+    fn journal_prefix(&self) -> String {
+        format!("{}.journal/", self.key)
+    }
+
+    /// The record of serial `serial` on the whole state of serial `base`
+    /// (zero-padded: keys list in order).
+    fn record_key(&self, base: u64, serial: u64) -> String {
+        format!("{}{base:020}/{serial:020}", self.journal_prefix())
+    }
+
+    /// Every journal object there is.
+    async fn journal_keys(&self) -> Result<Vec<String>> {
+        let mut keys = vec![];
+        let mut token = None;
+        loop {
+            let o = self
+                .c
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(self.journal_prefix())
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| err(&self.bucket, "ListObjectsV2", e))?;
+            keys.extend(
+                o.contents()
+                    .iter()
+                    .filter_map(|x| x.key().map(str::to_string)),
+            );
+            token = o.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// Replays onto `st` the records of its base, remembering every journal
+    /// object seen so that the next whole write deletes them.
+    async fn replay_journal(&self, st: &mut State) -> Result<()> {
+        let keys = self.journal_keys().await?;
+        let mine = format!("{}{:020}/", self.journal_prefix(), st.serial);
+        let mut records = vec![];
+        for k in keys.iter().filter(|k| k.starts_with(&mine)) {
+            if let Some((body, _)) = self.get(k, None).await? {
+                let e: crate::journal::Entry = serde_json::from_slice(&body).map_err(|e| {
+                    Error::State(format!(
+                        "s3://{}/{k} is not a valid record: {e}",
+                        self.bucket
+                    ))
+                })?;
+                records.push(e);
+            }
+        }
+        crate::journal::replay(st, records);
+        *self.records.lock().expect("records lock") = keys;
+        Ok(())
+    }
+
+    /// Deletes the journal objects the whole state now holds (a failure
+    /// leaves records of an old base, which are never replayed).
+    async fn forget_records(&self) {
+        let keys = std::mem::take(&mut *self.records.lock().expect("records lock"));
+        for chunk in keys.chunks(1000) {
+            let objects: Vec<_> = chunk
+                .iter()
+                .filter_map(|k| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let Ok(del) = aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+            else {
+                continue;
+            };
+            if let Err(e) = self
+                .c
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(del)
+                .send()
+                .await
+            {
+                tracing::warn!("could not delete the state's old journal records: {e}");
+            }
         }
     }
 
@@ -168,6 +271,7 @@ impl S3StateStore {
     fn renew(&self, info: LockInfo) {
         let (c, bucket, key) = (self.c.clone(), self.bucket.clone(), self.lock_key());
         let etag = self.lock_etag.clone();
+        let lost = self.lost.clone();
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease() / 4).await;
@@ -197,6 +301,7 @@ impl S3StateStore {
                             *etag.lock().unwrap_or_else(|p| p.into_inner()) = tag;
                             continue;
                         }
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
                         eprintln!(
                             "warning: the state lock s3://{bucket}/{key} was taken over by another run; this run's state writes will be refused"
                         );
@@ -298,7 +403,9 @@ impl StateStore for S3StateStore {
         match self.get(&self.key, None).await? {
             Some((body, etag)) => {
                 *self.etag.lock().expect("etag lock") = etag;
-                Ok(Some(self.parse(&body)?))
+                let mut st = self.parse(&body)?;
+                self.replay_journal(&mut st).await?;
+                Ok(Some(st))
             }
             None => {
                 *self.etag.lock().expect("etag lock") = None;
@@ -318,6 +425,8 @@ impl StateStore for S3StateStore {
         match req.send().await {
             Ok(o) => {
                 *self.etag.lock().expect("etag lock") = o.e_tag().map(str::to_string);
+                *self.journal.lock().expect("journal lock") = None;
+                self.forget_records().await;
                 Ok(())
             }
             Err(e) => {
@@ -330,6 +439,8 @@ impl StateStore for S3StateStore {
                     // retry refused; another writer's state differs (its
                     // serial, or what it records).
                     *self.etag.lock().expect("etag lock") = etag;
+                    *self.journal.lock().expect("journal lock") = None;
+                    self.forget_records().await;
                     return Ok(());
                 }
                 st.serial -= 1;
@@ -343,6 +454,54 @@ impl StateStore for S3StateStore {
                     Err(e)
                 }
             }
+        }
+    }
+
+    /// A record is one small object, written only if its key is new; the
+    /// first record of a run writes the whole state, on which the run's
+    /// records build (a run that lost its lock writes on a base no one
+    /// reads, and is refused once it knows).
+    async fn append(&self, st: &mut State, address: &str, made: Option<&str>) -> Result<()> {
+        if self.lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::State(format!(
+                "the lock of {} was taken over by another run: this run's records are refused (nothing is lost; the newer state stays). Run again to work from it.",
+                self.describe()
+            )));
+        }
+        let base = *self.journal.lock().expect("journal lock");
+        let Some(base) = base else {
+            self.save(st).await?;
+            *self.journal.lock().expect("journal lock") = Some(st.serial);
+            return Ok(());
+        };
+        st.serial += 1;
+        let key = self.record_key(base, st.serial);
+        let body = serde_json::to_vec(&crate::journal::Entry::of(st, base, address, made))
+            .expect("a record serializes");
+        match self.put(&key, body.clone()).if_none_match("*").send().await {
+            Ok(_) => {}
+            Err(e) => {
+                let e = err(&self.bucket, "PutObject", e);
+                let ours = is_412(&e)
+                    && self
+                        .get(&key, None)
+                        .await?
+                        .is_some_and(|(there, _)| there == body);
+                if !ours {
+                    st.serial -= 1;
+                    return Err(e);
+                }
+            }
+        }
+        self.records.lock().expect("records lock").push(key);
+        Ok(())
+    }
+
+    async fn fold(&self, st: &mut State) -> Result<()> {
+        let base = *self.journal.lock().expect("journal lock");
+        match base {
+            Some(b) if b != st.serial => self.save(st).await,
+            _ => Ok(()),
         }
     }
 
@@ -479,6 +638,12 @@ impl StateStore for S3StateStore {
 
     async fn put_new(&self, st: &State, overwrite: bool) -> Result<()> {
         let body = serde_json::to_vec_pretty(st).expect("state serializes");
+        if overwrite {
+            // Records extend the state being replaced.
+            *self.records.lock().expect("records lock") = self.journal_keys().await?;
+            self.forget_records().await;
+            *self.journal.lock().expect("journal lock") = None;
+        }
         let req = if overwrite {
             self.put(&self.key, body)
         } else {

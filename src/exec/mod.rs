@@ -172,7 +172,13 @@ impl Executor {
         self.reporter.end();
         let mut report = sched.finish(&plan);
         report.took = began.elapsed();
-        let state = shared.state.lock().await.clone();
+        let mut state = shared.state.lock().await.clone();
+        // The run's records, folded into the whole state.
+        if let Some(store) = &shared.store
+            && let Err(e) = store.fold(&mut state).await
+        {
+            report.failed.push(("(state)".into(), e.to_string()));
+        }
         (report, state)
     }
 

@@ -23,9 +23,11 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    async fn save(&self, st: &mut State) -> Result<()> {
+    /// Writes what the operation on `address` changed in `st` (and the id
+    /// it made), durably, before the operation counts as done.
+    async fn save(&self, st: &mut State, address: &str, made: Option<&str>) -> Result<()> {
         match &self.store {
-            Some(s) => s.save(st).await,
+            Some(s) => s.append(st, address, made).await,
             None => {
                 st.serial += 1;
                 Ok(())
@@ -34,14 +36,17 @@ impl Shared {
     }
 }
 
-struct ApplyKnown {
-    outputs: HashMap<String, serde_json::Map<String, Value>>,
-    props: HashMap<String, Value>,
+/// What an operation's references read: the state as recorded so far and
+/// the properties applied, looked up where they are (never copied: an
+/// operation reads a few of them, and there may be thousands).
+struct ApplyKnown<'a> {
+    st: &'a State,
+    props: &'a HashMap<String, Value>,
 }
 
-impl Known for ApplyKnown {
+impl Known for ApplyKnown<'_> {
     fn output(&self, address: &str, attr: &str) -> Option<Value> {
-        self.outputs.get(address)?.get(attr).cloned()
+        self.st.resources.get(address)?.outputs.get(attr).cloned()
     }
     fn props(&self, address: &str) -> Option<&Value> {
         self.props.get(address)
@@ -105,20 +110,16 @@ pub(super) async fn run_op(
 /// The properties the stack wants now that the outputs it refers to are
 /// known; refused when they differ from what the plan showed (a bug).
 async fn evaluate(c: &Change, stack: &Stack, inst: &Instance, sh: &Shared) -> Result<Value> {
-    let known = {
+    let mut desired = {
         let st = sh.state.lock().await;
-        ApplyKnown {
-            outputs: st
-                .resources
-                .iter()
-                .map(|(k, r)| (k.clone(), r.outputs.clone()))
-                .collect(),
-            props: sh.props.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }
-    };
-    let mut desired = stack
-        .desired(inst, &known)
-        .map_err(|e| Error::stack(vec![e]))?;
+        let props = sh.props.lock().unwrap_or_else(|p| p.into_inner());
+        let known = ApplyKnown {
+            st: &st,
+            props: &props,
+        };
+        stack.desired(inst, &known)
+    }
+    .map_err(|e| Error::stack(vec![e]))?;
     if let Some(before) = &c.before {
         crate::compare::ignore(&mut desired, before, &inst.lifecycle.ignore_changes);
         crate::compare::keep_suffixed_name(inst.kind, &mut desired, before);
@@ -180,7 +181,7 @@ async fn create(
                 token: token.clone(),
             },
         );
-        sh.save(&mut st).await?;
+        sh.save(&mut st, addr, None).await?;
         Intent {
             stack: stack.owner(),
             lineage: st.lineage.clone(),
@@ -207,7 +208,7 @@ async fn create(
         st.creating.remove(addr);
     }
     if r.is_err() {
-        sh.save(&mut st).await?;
+        sh.save(&mut st, addr, None).await?;
     }
     r
 }
@@ -304,7 +305,8 @@ async fn record(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(addr.to_string(), desired);
-    sh.save(&mut st).await?;
+    let made = (kind == OpKind::Create).then_some(live.id.as_str());
+    sh.save(&mut st, addr, made).await?;
     Ok(live.id)
 }
 
@@ -322,7 +324,7 @@ async fn accept(c: &Change, sh: &Shared) -> Result<String> {
     }
     r.outputs.extend(c.outputs.clone());
     let id = r.id.clone();
-    sh.save(&mut st).await?;
+    sh.save(&mut st, addr, None).await?;
     Ok(id)
 }
 
@@ -392,7 +394,7 @@ async fn remove(
                 // Still there: the next plan looks for it again.
                 let mut st = sh.state.lock().await;
                 st.unsure.insert(kind.clone());
-                sh.save(&mut st).await?;
+                sh.save(&mut st, addr, None).await?;
             }
             return Err(e.at_address(addr));
         }
@@ -404,6 +406,6 @@ async fn remove(
     if st.resources.get(addr).is_some_and(|r| r.id == id) {
         st.resources.remove(addr);
     }
-    sh.save(&mut st).await?;
+    sh.save(&mut st, addr, None).await?;
     Ok(id)
 }

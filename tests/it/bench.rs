@@ -131,3 +131,36 @@ async fn bench_apply_against_its_critical_path() {
             .for_each(|l| println!("  {l}"));
     }
 }
+
+/// The scale stack at N = 1,000 (2,001 objects) through AWS's published
+/// buckets: the apply's time beside the time the buckets alone set, its
+/// calls per object, and the throttles met (none, when provision paces to
+/// the same buckets).
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn bench_scale_apply_at_the_published_rates() {
+    let n: usize = std::env::var("PROVISION_BENCH_SCALE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let w = World::strict(Strict {
+        published: true,
+        ..Strict::default()
+    });
+    let s = w.write_stack("scale.yaml", &crate::scale::scale_stack(n));
+    let sp = s.to_str().unwrap();
+    let t = Instant::now();
+    let r = w.run(&["--stats", "apply", "-s", sp, "--auto-approve"]);
+    r.ok();
+    let took = t.elapsed().as_secs_f64();
+    let floor = crate::scale::ec2_write_floor(n);
+    let objects = 2 * n + 1;
+    let l = w.layer();
+    println!(
+        "BENCH scale_apply_published objects={objects} took={took:.1}s bucket_floor={floor:.1}s \
+         ratio={:.2} calls_per_object={:.2} throttled={}",
+        took / floor.max(1.0),
+        calls(&r) as f64 / objects as f64,
+        l.count("throttled ec2")
+    );
+}

@@ -35,14 +35,14 @@ pub(crate) fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-/// Resources the stack's state file records now.
+/// Resources the stack's state records now (its file and its journal).
 fn recorded(w: &World, stack: &str) -> usize {
     let path = w.dir.path().join(format!(".provision/{stack}.state.json"));
-    std::fs::read_to_string(&path)
+    provision::state::LocalStore::new(path)
+        .load()
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["resources"].as_object().map(|o| o.len()))
-        .unwrap_or(0)
+        .flatten()
+        .map_or(0, |st| st.resources.len())
 }
 
 /// Waits until the state file records at least `n` resources, and at least

@@ -293,7 +293,11 @@ impl World {
         } else {
             self.dir.path().join("stacks/.provision").join(&file)
         };
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        let st = provision::state::LocalStore::new(p)
+            .load()
+            .unwrap()
+            .unwrap();
+        serde_json::to_value(st).unwrap()
     }
 }
 

@@ -13,6 +13,7 @@ mod harness;
 mod lag;
 mod network;
 mod once;
+mod scale;
 mod semantics;
 mod stops;
 mod strict;

@@ -18,9 +18,11 @@ fn wait_for_state(w: &World, stack: &str, what: &str, ready: impl Fn(&serde_json
     let path = w.dir.path().join(format!(".provision/{stack}.state.json"));
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(90) {
-        let st = std::fs::read_to_string(&path)
+        let st = provision::state::LocalStore::new(&path)
+            .load()
             .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            .flatten()
+            .map(|st| serde_json::to_value(st).unwrap());
         if st.as_ref().is_some_and(&ready) {
             return;
         }

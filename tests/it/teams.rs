@@ -501,14 +501,21 @@ async fn a_remote_lock_is_renewed_while_its_holder_works() {
 
 /// S3 carries out a conditional write whose answer is lost; the SDK's retry
 /// of the same request is refused (412) though the first one succeeded. The
-/// lock, a state write and the unlock each meet it once: the apply reads what
-/// is there (its own lock id, its own lineage and serial) and goes on.
+/// lock, a state write, a journal record and the unlock each meet it once:
+/// the apply reads what is there (its own lock id, its own lineage and
+/// serial, its own record) and goes on.
 #[tokio::test]
 async fn lost_answers_to_conditional_writes_of_s3_state_are_recognised_as_our_own() {
     let w = World::strict(crate::strict::Strict {
         // The lock (1st PutObject), the first state write (3rd: the
-        // lock's retry is the 2nd), the unlock's delete.
-        lose_nth: vec![("PutObject", 1), ("PutObject", 3), ("DeleteObject", 1)],
+        // lock's retry is the 2nd), the first journal record (5th), the
+        // unlock's delete.
+        lose_nth: vec![
+            ("PutObject", 1),
+            ("PutObject", 3),
+            ("PutObject", 5),
+            ("DeleteObject", 1),
+        ],
         ..crate::strict::Strict::default()
     });
     let s3 = bucket(&w).await;
@@ -519,8 +526,17 @@ async fn lost_answers_to_conditional_writes_of_s3_state_are_recognised_as_our_ow
         .lacks("state is locked")
         .lacks("written by someone else");
     let l = w.layer();
-    assert_eq!(l.count("lost PutObject"), 2, "{:?}", l.stats());
+    assert_eq!(l.count("lost PutObject"), 3, "{:?}", l.stats());
     assert_eq!(l.count("lost DeleteObject"), 1, "{:?}", l.stats());
+    // The records were folded into the state and deleted.
+    let left = s3
+        .list_objects_v2()
+        .bucket("team-state")
+        .prefix("team/state.json.journal/")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.contents().is_empty(), "{:?}", left.contents());
     let obj = s3
         .get_object()
         .bucket("team-state")

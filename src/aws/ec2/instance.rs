@@ -114,11 +114,22 @@ impl Instance {
         Ok(self.list_raw(filters).await?.iter().map(live_of).collect())
     }
 
+    /// One instance as AWS has it, read with every other instance waited
+    /// for at the same time (one DescribeInstances a round for all).
     async fn one(&self, id: &str) -> Result<Option<Ec2Instance>> {
-        let mut found = self
-            .list_raw(vec![filter("instance-id", &[id.to_string()])])
-            .await?;
-        Ok(found.pop())
+        crate::aws::read::shared(self, "ec2 instances", id, |ids| async move {
+            let mut all = vec![];
+            for chunk in ids.chunks(200) {
+                let found = self.list_raw(vec![filter("instance-id", chunk)]).await?;
+                all.extend(
+                    found
+                        .into_iter()
+                        .filter_map(|x| Some((x.instance_id()?.to_string(), x))),
+                );
+            }
+            Ok(all)
+        })
+        .await
     }
 }
 

@@ -160,6 +160,13 @@ impl RouteTable {
     async fn converge(&self, id: &str, want: &Props) -> Result<Live> {
         let gone = || Error::other(format!("route table {id} vanished"));
         let now = self.now(id, true).await?.ok_or_else(gone)?;
+        self.make(id, &now, want).await?;
+        let after = self.now(id, true).await?.ok_or_else(gone)?;
+        Ok(live(&SPEC, id, &after.props, &[]))
+    }
+
+    /// Changes the table from `now` to `want`: routes, then associations.
+    async fn make(&self, id: &str, now: &Now, want: &Props) -> Result<()> {
         self.routes(id, &now.props.routes, &want.routes).await?;
         let s = &self.0;
         for (_, assoc) in now
@@ -180,8 +187,7 @@ impl RouteTable {
                 .subnet_id(subnet))
             .await?;
         }
-        let after = self.now(id, true).await?.ok_or_else(gone)?;
-        Ok(live(&SPEC, id, &after.props, &[]))
+        Ok(())
     }
 
     async fn routes(&self, id: &str, have: &[Route], want: &[Route]) -> Result<()> {
@@ -257,11 +263,20 @@ impl Kind for RouteTable {
             .client_token(c.token)
             .tag_specifications(tags.clone()))
         .await?;
-        let id = r
-            .route_table()
-            .and_then(|x| x.route_table_id())
+        let made = r.route_table().ok_or_else(|| no_id("CreateRouteTable"))?;
+        let id = made
+            .route_table_id()
             .ok_or_else(|| no_id("CreateRouteTable"))?;
-        self.converge(id, p).await
+        // The answer is the new table (its local route, no associations):
+        // the routes and associations are made from it, each call naming
+        // the new id retried while AWS does not see it yet; every one
+        // succeeded, so the table is as asked, and not read back.
+        let now = now_of(made);
+        self.make(id, &now, p).await?;
+        let mut done = now.props;
+        done.routes = p.routes.clone();
+        done.subnet_ids = p.subnet_ids.clone();
+        Ok(live(&SPEC, id, &done, &[]))
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         self.0.sync_tags(id, &before.tags, &after.tags).await?;

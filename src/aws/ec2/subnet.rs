@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType};
+use aws_sdk_ec2::types::{Filter, ResourceType, SubnetState};
 use serde::{Deserialize, Serialize};
 
 use super::{By, Ec2, flag, query, tag_spec};
@@ -77,6 +77,24 @@ pub(crate) struct Props {
 
 pub(crate) struct Subnet(Ec2);
 
+/// A subnet as AWS describes it (in a read, or in its create's answer).
+fn live_of(x: &aws_sdk_ec2::types::Subnet) -> Live {
+    let p = Props {
+        vpc_id: x.vpc_id().unwrap_or_default().into(),
+        cidr_block: x.cidr_block().unwrap_or_default().into(),
+        availability_zone: x.availability_zone().unwrap_or_default().into(),
+        map_public_ip_on_launch: x.map_public_ip_on_launch().unwrap_or(false),
+        tags: from_sdk(x.tags()),
+    };
+    let arn = serde_json::json!(x.subnet_arn());
+    live(
+        &SPEC,
+        x.subnet_id().unwrap_or_default(),
+        &p,
+        &[("arn", arn)],
+    )
+}
+
 impl Subnet {
     async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Live>> {
         let s = &self.0;
@@ -86,25 +104,7 @@ impl Subnet {
             describe_subnets().set_filters(Some(filters.clone()))
         )
         .await?;
-        Ok(items
-            .iter()
-            .map(|x| {
-                let p = Props {
-                    vpc_id: x.vpc_id().unwrap_or_default().into(),
-                    cidr_block: x.cidr_block().unwrap_or_default().into(),
-                    availability_zone: x.availability_zone().unwrap_or_default().into(),
-                    map_public_ip_on_launch: x.map_public_ip_on_launch().unwrap_or(false),
-                    tags: from_sdk(x.tags()),
-                };
-                let arn = serde_json::json!(x.subnet_arn());
-                live(
-                    &SPEC,
-                    x.subnet_id().unwrap_or_default(),
-                    &p,
-                    &[("arn", arn)],
-                )
-            })
-            .collect())
+        Ok(items.iter().map(live_of).collect())
     }
 
     async fn map_public_ip(&self, id: &str, on: bool) -> Result<()> {
@@ -135,12 +135,18 @@ impl Kind for Subnet {
             .availability_zone(&p.availability_zone)
             .tag_specifications(tag_spec(ResourceType::Subnet, &p.tags)))
         .await?;
-        let id = r
-            .subnet()
-            .and_then(|x| x.subnet_id())
-            .ok_or_else(|| no_id("CreateSubnet"))?;
+        let made = r.subnet().ok_or_else(|| no_id("CreateSubnet"))?;
+        let id = made.subnet_id().ok_or_else(|| no_id("CreateSubnet"))?;
         if p.map_public_ip_on_launch {
             self.map_public_ip(id, true).await?;
+        }
+        // The answer describes the subnet: it is read back only when the
+        // answer says it is not available yet (with the other subnets read
+        // back at the same time, in one call).
+        if made.state() == Some(&SubnetState::Available) && made.subnet_arn().is_some() {
+            let mut l = live_of(made);
+            l.props["map_public_ip_on_launch"] = p.map_public_ip_on_launch.into();
+            return Ok(l);
         }
         read_one(self, id).await
     }

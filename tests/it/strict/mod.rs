@@ -48,6 +48,45 @@ use rules::{Moto, Seen};
 
 /// How a lingering network interface is named among an object's users.
 const LINGERING: &str = "network interface still attached to";
+
+/// The buckets a call spends as AWS publishes them, (burst, refill a
+/// second), each with the key of the calls that share it. EC2 meters every
+/// action apart: non-mutating actions 100 and 20 a second, mutating ones
+/// 200 and 5, and RunInstances and TerminateInstances spend resource
+/// buckets too (1,000 instances, then 2 and 20 a second); Route 53 takes 5
+/// requests a second for the whole account; Elastic Load Balancing's
+/// Describe* share 40 and 10 a second; S3 takes 3,500 writes and 5,500
+/// reads a second for each prefix (SlowDown beyond). Other services are not
+/// metered here. docs/rate-limits.md names each figure's page.
+fn published(r: &Req) -> Vec<(String, (f64, f64))> {
+    let read = r.is_read();
+    match r.service.as_str() {
+        "ec2" => {
+            let mut out = vec![(
+                format!("ec2 {}", r.action),
+                if read { (100.0, 20.0) } else { (200.0, 5.0) },
+            )];
+            match r.action.as_str() {
+                "RunInstances" => out.push(("ec2 launched".into(), (1000.0, 2.0))),
+                "TerminateInstances" => out.push(("ec2 terminated".into(), (1000.0, 20.0))),
+                _ => {}
+            }
+            out
+        }
+        "route53" => vec![("route53".into(), (5.0, 5.0))],
+        "elasticloadbalancing" if read => vec![("elb describe".into(), (40.0, 10.0))],
+        "s3" => {
+            let bare = r.path.split('?').next().unwrap_or("");
+            let prefix = bare.rsplit_once('/').map_or(bare, |(p, _)| p);
+            if read {
+                vec![(format!("s3 reads {prefix}"), (5500.0, 5500.0))]
+            } else {
+                vec![(format!("s3 writes {prefix}"), (3500.0, 3500.0))]
+            }
+        }
+        _ => vec![],
+    }
+}
 use wire::{Body, Req};
 
 /// Token bucket sizes: a burst, then a refill per second.
@@ -92,6 +131,9 @@ pub struct Strict {
     /// instance terminated at launch, EFS `error`, ...).
     pub fail: Vec<&'static str>,
     pub throttle: Option<Throttle>,
+    /// AWS's buckets as each service publishes them (`published`), in
+    /// place of `throttle`'s pooled ones.
+    pub published: bool,
     pub latency: Duration,
     /// Operations whose first call is carried out and its answer lost.
     pub lose: Vec<&'static str>,
@@ -119,6 +161,7 @@ impl Strict {
                 reads: (40.0, 40.0),
                 writes: (20.0, 15.0),
             }),
+            published: false,
             latency: Duration::ZERO,
             lose: vec![],
             lose_nth: vec![],
@@ -242,8 +285,8 @@ struct Layer {
     /// Route 53 change id -> reads still PENDING.
     changes: HashMap<String, Pending>,
     seen: Seen,
-    /// (service, read) -> (tokens, last refill)
-    buckets: HashMap<(String, bool), (f64, Instant)>,
+    /// bucket -> (tokens, last refill)
+    buckets: HashMap<String, (f64, Instant)>,
     /// (operation, ClientToken) -> the first answer.
     /// (operation, token) -> the first answer, and the first call's parameters.
     tokens: HashMap<(String, String), First>,
@@ -260,21 +303,33 @@ impl Layer {
     }
 
     fn throttle(&mut self, r: &Req) -> Option<Response<Body>> {
-        let t = self.cfg.throttle?;
-        let read = r.is_read();
-        let (burst, rate) = if read { t.reads } else { t.writes };
+        let wanted: Vec<(String, (f64, f64))> = if self.cfg.published {
+            published(r)
+        } else {
+            let t = self.cfg.throttle?;
+            let read = r.is_read();
+            let key = format!("{} {}", r.service, if read { "reads" } else { "writes" });
+            vec![(key, if read { t.reads } else { t.writes })]
+        };
         let now = Instant::now();
-        let b = self
-            .buckets
-            .entry((r.service.clone(), read))
-            .or_insert((burst, now));
-        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(burst);
-        b.1 = now;
-        if b.0 >= 1.0 {
-            b.0 -= 1.0;
+        // A call passes when every bucket it spends has a token.
+        let mut ok = true;
+        for (key, (burst, rate)) in &wanted {
+            let b = self.buckets.entry(key.clone()).or_insert((*burst, now));
+            b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(*burst);
+            b.1 = now;
+            ok &= b.0 >= 1.0;
+        }
+        if ok {
+            for (key, _) in &wanted {
+                if let Some(b) = self.buckets.get_mut(key) {
+                    b.0 -= 1.0;
+                }
+            }
             return None;
         }
         self.count(format!("throttled {}", r.service));
+        self.count(format!("throttled {} {}", r.service, r.action));
         Some(wire::throttled(&r.service))
     }
 

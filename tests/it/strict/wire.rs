@@ -167,6 +167,8 @@ fn s3_action(m: &Method, path: &str) -> String {
         ("HEAD", true, "") => "HeadObject",
         ("DELETE", true, "") => "DeleteObject",
         ("GET", false, "versions") => "ListObjectVersions",
+        ("GET", false, "list-type") => "ListObjectsV2",
+        ("POST", false, "delete") => "DeleteObjects",
         ("PUT", false, "") => "CreateBucket",
         ("DELETE", false, "") => "DeleteBucket",
         (m, _, _) => return format!("{m} {bare}?{sub}"),
