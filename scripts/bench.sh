@@ -117,6 +117,9 @@ for n in ${PROVISION_BENCH_SCALE:-250 1000 2000}; do
     printf "%-44s %s\n" "scale $what of $objects objects" \
       "$(python3 -c "print(f'{$user + $sys:.2f} s CPU, {$wall} s wall, {$kb // 1024} MB, $calls calls ({$calls / $objects:.2f} a object)')")"
   done
+  printf "%-44s %s\n" "  the emulator's own time for those reads" \
+    "$("$venv/bin/python" scripts/bench-emulator-reads.py scale)"
+
   kill $moto 2>/dev/null || true
 done
 unset AWS_ENDPOINT_URL

@@ -164,3 +164,43 @@ async fn bench_scale_apply_at_the_published_rates() {
         l.count("throttled ec2")
     );
 }
+
+/// The reference stack with 100 instances in each of its three zones (the
+/// court launched 100 VMs from its images) through AWS's published
+/// buckets: the apply's time beside what RunInstances' bucket alone sets
+/// (300 launches: 200 at once, then 5 a second), and the throttles met.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench.sh"]
+async fn bench_scale_reference_with_100_instances_per_az() {
+    let w = World::strict(Strict {
+        published: true,
+        ..Strict::default()
+    });
+    let s = w.stack_from("stacks/three-az.yaml");
+    let s = s.to_str().unwrap();
+    let args = [
+        "--stats",
+        "apply",
+        "-s",
+        s,
+        "--auto-approve",
+        "--var",
+        "instances_per_az=100",
+    ];
+    let t = Instant::now();
+    let r = w.run(&with_vars(&args));
+    r.ok();
+    let took = t.elapsed().as_secs_f64();
+    let floor = crate::scale::ec2_write_floor(300);
+    let l = w.layer();
+    println!(
+        "BENCH scale_reference_300_instances took={took:.1}s run_instances_floor={floor:.1}s \
+         calls={} throttled={}",
+        calls(&r),
+        l.stats()
+            .iter()
+            .filter(|(k, _)| k.starts_with("throttled ") && k.split(' ').count() == 2)
+            .map(|(_, v)| v)
+            .sum::<u64>()
+    );
+}

@@ -183,12 +183,12 @@ async fn the_internet_gateway_is_detached_only_once_no_nat_gateway_maps_an_addre
     // before the gateway's: AWS refuses the detach while they map addresses.
     w.edit(&s, "    depends_on: [igw]\n", "");
     w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
-    w.run(&["destroy", "-s", sp, "--auto-approve"])
-        .ok()
-        .has("Destroy complete");
+    let d = w.run(&["destroy", "-s", sp, "--auto-approve"]);
+    let out = d.stdout.clone();
+    d.ok().has("Destroy complete");
     assert!(
         w.layer().count("in_use DetachInternetGateway") >= 1,
-        "{:?}",
+        "{:?}\n{out}",
         w.layer().stats()
     );
 }
