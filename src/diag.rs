@@ -43,8 +43,9 @@ impl fmt::Display for StackError {
     }
 }
 
-/// Any failure of a command.
-#[derive(Debug)]
+/// Any failure of a command. `Clone`: one call's failure may answer
+/// several waiters (`aws::read::shared`).
+#[derive(Debug, Clone)]
 pub enum Error {
     /// The stack (or a variable given on the command line) is wrong. Nothing was touched.
     Stack {
@@ -70,28 +71,6 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// The same error, for each of several waiters one call answered (a
-    /// stack error, which no call makes, becomes its text).
-    pub fn copy(&self) -> Error {
-        match self {
-            Error::Aws {
-                address,
-                operation,
-                code,
-                message,
-            } => Error::Aws {
-                address: address.clone(),
-                operation: operation.clone(),
-                code: code.clone(),
-                message: message.clone(),
-            },
-            Error::State(m) => Error::State(m.clone()),
-            Error::Other(m) => Error::Other(m.clone()),
-            Error::Interrupted(m) => Error::Interrupted(m.clone()),
-            e @ Error::Stack { .. } => Error::Other(e.to_string()),
-        }
-    }
-
     pub fn stack(errors: Vec<StackError>) -> Self {
         Error::Stack {
             errors,

@@ -267,7 +267,7 @@ where
         for (i, tx) in waiting {
             let answer = match &found {
                 Ok(all) => Ok(all.iter().find(|(x, _)| *x == i).map(|(_, t)| t.clone())),
-                Err(e) => Err(e.copy()),
+                Err(e) => Err(e.clone()),
             };
             let _ = tx.send(answer);
         }

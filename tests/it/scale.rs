@@ -37,7 +37,8 @@ resources:
 /// Seconds the published buckets alone take for `calls` calls of one
 /// mutating EC2 action (200 at once, then 5 a second).
 pub(crate) fn ec2_write_floor(calls: usize) -> f64 {
-    ((calls as f64 - 200.0) / 5.0).max(0.0)
+    let (_, bucket) = provision::aws::rates::buckets("ec2", "CreateSubnet")[0].clone();
+    provision::aws::rates::floor(bucket, calls as u64)
 }
 
 #[tokio::test]
