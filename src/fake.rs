@@ -24,6 +24,11 @@ pub struct FakeCloud {
     /// eventual consistency), and how long that may last (`Cloud::settle`).
     pub lagging_reads: Mutex<u32>,
     pub settle: Duration,
+    /// Each create spends a token of its own bucket, as EC2 meters each
+    /// mutating action (`aws::rates`: 200 at once, then 5 a second), and
+    /// waits for it as the AWS layer does (`provider::pace`).
+    pub paced: bool,
+    meters: crate::aws::rates::Meters,
     next: Mutex<u32>,
 }
 
@@ -87,6 +92,10 @@ impl Cloud for FakeCloud {
                 code: "InjectedFault".into(),
                 message: "injected".into(),
             });
+        }
+        if self.paced {
+            let wait = self.meters.take("ec2", &format!("Create {kind}"));
+            crate::provider::pace(wait, "pacing").await?;
         }
         self.take(kind, |t| t.create).await;
         let id = {
@@ -245,6 +254,54 @@ resources:
                 r.took
             );
         }
+    }
+
+    /// One VPC, a thousand subnets and their route tables, each create
+    /// paced to its own bucket as EC2 meters them (tokio's clock paused):
+    /// operations waiting on CreateSubnet's bucket give their slots back,
+    /// so the route tables keep pace with their subnets instead of waiting
+    /// for the last subnet, and the apply takes about what the buckets set.
+    #[tokio::test(start_paused = true)]
+    async fn an_apply_paced_to_the_buckets_takes_about_their_floor() {
+        let n = 1000;
+        let src = format!(
+            "stack: scale
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {{cidr_block: 10.0.0.0/16}}
+  subnet:
+    kind: ec2.subnet
+    for_each: ${{range({n})}}
+    properties:
+      vpc_id: ${{vpc.id}}
+      availability_zone: us-east-1a
+      cidr_block: ${{cidrsubnet(\"10.0.0.0/16\", 12, each.index)}}
+  rt:
+    kind: ec2.route_table
+    for_each: ${{range({n})}}
+    properties:
+      vpc_id: ${{vpc.id}}
+      subnet_ids: [\"${{subnet[each.key].id}}\"]
+"
+        );
+        let stack = crate::stack::load("scale.yaml", &src, &[]).unwrap();
+        let cloud = Arc::new(FakeCloud {
+            paced: true,
+            ..FakeCloud::default()
+        });
+        let (r, st) = apply_at(&cloud, stack, State::new("scale"), 10).await;
+        assert!(r.ok(), "{:?}", r.failed);
+        assert_eq!(st.resources.len(), 2 * n + 1);
+        let (_, bucket) = crate::aws::rates::buckets("ec2", "CreateSubnet")[0].clone();
+        let floor = crate::aws::rates::floor(bucket, n as u64);
+        let ratio = r.took.as_secs_f64() / floor;
+        println!("took {:?}, floor {floor}s, ratio {ratio:.2}", r.took);
+        assert!(
+            ratio <= 1.2,
+            "took {:?} against the buckets' {floor}s ({ratio:.2}x)",
+            r.took
+        );
     }
 
     #[tokio::test]

@@ -221,3 +221,66 @@ pub async fn noting_waits<F: std::future::Future>(
 ) -> F::Output {
     WAITING_ON.scope(cell, f).await
 }
+
+/// One of the executor's `--parallelism` slots, held by the operation
+/// running in a task. `--parallelism` bounds the operations at work with
+/// AWS: an operation waiting for a token of AWS's request buckets
+/// ([`pace`]) gives its slot back meanwhile, so that operations spending
+/// other buckets go on (a thousand subnets waiting on CreateSubnet's bucket
+/// do not keep their route tables from CreateRouteTable's).
+pub struct Slot {
+    slots: Arc<tokio::sync::Semaphore>,
+    held: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl Slot {
+    pub fn new(
+        slots: Arc<tokio::sync::Semaphore>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Arc<Slot> {
+        Arc::new(Slot {
+            slots,
+            held: std::sync::Mutex::new(Some(permit)),
+        })
+    }
+
+    /// Whether the operation holds its slot now (it is not waiting for
+    /// AWS's request rate).
+    pub fn held(&self) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    fn put(&self, p: Option<tokio::sync::OwnedSemaphorePermit>) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = p;
+    }
+}
+
+tokio::task_local! {
+    /// The slot of the operation running in this task.
+    static SLOT: Arc<Slot>;
+}
+
+/// Runs an operation in its slot.
+pub async fn in_slot<F: std::future::Future>(slot: Arc<Slot>, f: F) -> F::Output {
+    SLOT.scope(slot, f).await
+}
+
+/// Waits `d` for AWS's request rate (what: for the interrupt's message),
+/// without the executor's slot: it is given back for the wait and taken
+/// again, in turn, before the call goes on. Outside an operation, a plain
+/// wait.
+pub async fn pace(d: Duration, what: &str) -> Result<()> {
+    let slot = SLOT.try_with(Arc::clone).ok();
+    if let Some(s) = &slot {
+        s.put(None);
+    }
+    crate::interrupt::pause(d, what).await?;
+    if let Some(s) = slot {
+        // Closed only when the executor is gone: then no slot bounds anything.
+        s.put(s.slots.clone().acquire_owned().await.ok());
+    }
+    Ok(())
+}

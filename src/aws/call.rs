@@ -194,9 +194,9 @@ struct Inner {
     policy: Policy,
     /// The service's name in AWS's rate tables (`rates.rs`); empty: none.
     service: &'static str,
-    /// Published bucket -> (tokens left, when counted): calls are paced
-    /// to AWS's published rates before they are sent.
-    meters: Mutex<std::collections::HashMap<String, (f64, Instant)>>,
+    /// AWS's published buckets: calls are paced to them before they are
+    /// sent.
+    meters: super::rates::Meters,
 }
 
 /// How long a detail read waits for an object a list showed to be visible.
@@ -213,36 +213,19 @@ impl Api {
                 writes: Gate::default(),
                 policy,
                 service,
-                meters: Mutex::default(),
+                meters: super::rates::Meters::default(),
             }),
         }
     }
 
     /// Takes a token from each published bucket `op` spends, waiting until
-    /// the bucket has refilled enough when it is empty (tokens are reserved
-    /// in the order calls come, so waiters go in turn).
+    /// the bucket has refilled enough when it is empty (waiters go in turn).
+    /// An operation of the executor gives its slot back while it waits
+    /// (`provider::pace`), so operations spending other buckets go on.
     async fn meter(&self, op: &str) -> Result<()> {
-        let wait = {
-            let mut m = self.inner.meters.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let mut wait = Duration::ZERO;
-            for (key, b) in super::rates::buckets(self.inner.service, op) {
-                let (cap, rate) = (
-                    b.capacity * super::rates::MARGIN,
-                    b.refill * super::rates::MARGIN,
-                );
-                let t = m.entry(key).or_insert((cap, now));
-                t.0 = (t.0 + now.duration_since(t.1).as_secs_f64() * rate).min(cap);
-                t.1 = now;
-                t.0 -= 1.0;
-                if t.0 < 0.0 {
-                    wait = wait.max(Duration::from_secs_f64(-t.0 / rate));
-                }
-            }
-            wait
-        };
+        let wait = self.inner.meters.take(self.inner.service, op);
         if !wait.is_zero() {
-            crate::interrupt::pause(wait, "pacing calls to AWS's published rate").await?;
+            crate::provider::pace(wait, "pacing calls to AWS's published rate").await?;
         }
         Ok(())
     }

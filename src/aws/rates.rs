@@ -5,6 +5,13 @@
 //! throttling is still met (and slowed down for, `call.rs`) when something
 //! else in the account spends the same buckets.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+// tokio's clock: the same as std's, except that a test can run it virtually.
+use tokio::time::Instant;
+
 /// A token bucket: a burst of `capacity` calls, then `refill` a second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
@@ -57,6 +64,34 @@ pub fn buckets(service: &str, op: &str) -> Vec<(String, Bucket)> {
             vec![("elasticloadbalancing describe".into(), b(40.0, 10.0))]
         }
         _ => vec![],
+    }
+}
+
+/// The tokens left in the buckets one service's calls spend. Tokens are
+/// reserved in the order calls come (a bucket may go below zero: the
+/// calls after wait in turn), so waiters never race for a refill.
+#[derive(Debug, Default)]
+pub struct Meters(Mutex<HashMap<String, (f64, Instant)>>);
+
+impl Meters {
+    /// Takes a token of each bucket a call of `op` spends (at [`MARGIN`] of
+    /// the published figures); how long the call must wait before it is
+    /// sent.
+    pub fn take(&self, service: &str, op: &str) -> Duration {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut wait = Duration::ZERO;
+        for (key, b) in buckets(service, op) {
+            let (cap, rate) = (b.capacity * MARGIN, b.refill * MARGIN);
+            let t = m.entry(key).or_insert((cap, now));
+            t.0 = (t.0 + now.duration_since(t.1).as_secs_f64() * rate).min(cap);
+            t.1 = now;
+            t.0 -= 1.0;
+            if t.0 < 0.0 {
+                wait = wait.max(Duration::from_secs_f64(-t.0 / rate));
+            }
+        }
+        wait
     }
 }
 

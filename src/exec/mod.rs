@@ -4,7 +4,9 @@
 //! Concurrency is bounded in one place (`parallelism`): an operation starts
 //! when a slot is free, and among the ready ones the one with the longest
 //! expected chain behind it goes first (the kinds' `takes`), so that an
-//! Aurora cluster does not wait behind a row of security groups. When an
+//! Aurora cluster does not wait behind a row of security groups. An
+//! operation waiting for AWS's request rate gives its slot back while it
+//! waits (`provider::pace`). When an
 //! operation fails, everything after it in the graph is skipped, the rest goes
 //! on, and the report says what succeeded, failed and was skipped. The
 //! executor knows the [`Cloud`] trait, never a kind.
@@ -24,11 +26,12 @@ use std::time::Duration;
 // tokio's clock: the same as std's, except that a test can run it virtually.
 use tokio::time::Instant;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::diag::{Error, Result};
 use crate::model::{Action, Plan};
-use crate::provider::Cloud;
+use crate::provider::{Cloud, Slot, in_slot};
 use crate::stack::Stack;
 use crate::state::{State, StateStore};
 use op::{Shared, run_op};
@@ -137,17 +140,34 @@ impl Executor {
         let began = Instant::now();
         self.reporter.begin(sched.ops.len());
         // Operations start only when a slot is free, so that the next one is
-        // chosen (longest chain first) among all that are ready by then.
-        let slots = self.parallelism.max(1);
+        // chosen (longest chain first) among all that are ready by then. An
+        // operation waiting for AWS's request rate gives its slot back
+        // (`provider::pace`): another starts, and it takes one again, in
+        // turn, when its call may go.
+        let slots = Arc::new(Semaphore::new(self.parallelism.max(1)));
+        let mut spare: Option<OwnedSemaphorePermit> = None;
         loop {
-            while !self.cancel.load(Ordering::SeqCst)
-                && set.len() < slots
-                && let Some(i) = sched.next()
-            {
+            while !self.cancel.load(Ordering::SeqCst) && sched.has_ready() {
+                let Some(permit) = spare
+                    .take()
+                    .or_else(|| slots.clone().try_acquire_owned().ok())
+                else {
+                    break;
+                };
+                let Some(i) = sched.next() else { break };
                 let op = sched.ops[i].clone();
-                set.spawn(self.task(i, op, plan.clone(), shared.clone()));
+                let slot = Slot::new(slots.clone(), permit);
+                set.spawn(self.task(i, op, plan.clone(), shared.clone(), slot));
             }
-            let Some(joined) = set.join_next().await else {
+            let may_start = !self.cancel.load(Ordering::SeqCst) && sched.has_ready();
+            let joined = tokio::select! {
+                joined = set.join_next() => joined,
+                p = slots.clone().acquire_owned(), if may_start => {
+                    spare = p.ok();
+                    continue;
+                }
+            };
+            let Some(joined) = joined else {
                 break;
             };
             match joined {
@@ -190,6 +210,7 @@ impl Executor {
         op: Op,
         plan: Arc<Plan>,
         shared: Arc<Shared>,
+        slot: Arc<Slot>,
     ) -> impl Future<Output = (usize, Outcome)> + use<> {
         let (cloud, stack, rep, cancel) = (
             self.cloud.clone(),
@@ -206,7 +227,10 @@ impl Executor {
             let why = Arc::new(Mutex::new(None::<String>));
             let work = crate::provider::noting_waits(
                 why.clone(),
-                run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared),
+                in_slot(
+                    slot.clone(),
+                    run_op(&op, &plan, stack.as_deref(), cloud.as_ref(), &shared),
+                ),
             );
             tokio::pin!(work);
             let mut tick =
@@ -214,7 +238,8 @@ impl Executor {
             let r = loop {
                 tokio::select! {
                     r = &mut work => break r,
-                    _ = tick.tick() => {
+                    // Waiting for AWS's request rate is not news.
+                    _ = tick.tick(), if slot.held() => {
                         let why = why.lock().unwrap_or_else(|p| p.into_inner()).clone();
                         rep.still(&op, t.elapsed(), why.as_deref());
                     }

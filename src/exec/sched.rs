@@ -111,6 +111,10 @@ impl Sched {
         Some(i)
     }
 
+    pub(super) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Did not start after all (interrupted while waiting for a slot).
     /// Stopped by the interrupt while it waited: what needs it never starts.
     pub(super) fn interrupted(&mut self, i: usize) {
