@@ -34,6 +34,7 @@ fn ty(t: &Ty) -> Value {
             "type": "object",
             "additionalProperties": {"type": ["string", "number", "boolean"]}
         })),
+        Ty::Policy => or_expr(json!({"type": ["object", "string"]})),
         Ty::ObjList(fields) | Ty::Rules(fields, _) => or_expr(json!({
             "type": "array",
             "items": or_expr(object(fields))

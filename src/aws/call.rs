@@ -48,7 +48,17 @@ macro_rules! pages {
     };
 }
 
-pub(crate) use {call, pages};
+/// Every page's whole answer, for paginated reads that answer with several
+/// lists (IAM's GetAccountAuthorizationDetails).
+macro_rules! answers {
+    ($s:expr, $op:literal, $($chain:tt)+) => {
+        $s.api.read($op, || {
+            $s.c.$($chain)+.into_paginator().send().try_collect()
+        })
+    };
+}
+
+pub(crate) use {answers, call, pages};
 
 /// Calls tried again, per (operation, why): shared by every service's `Api`.
 pub type RetryCounts = BTreeMap<(String, String), u64>;

@@ -180,6 +180,8 @@ pub(crate) struct Clients {
     pub route53: Svc<aws_sdk_route53::Client>,
     pub guardduty: Svc<aws_sdk_guardduty::Client>,
     pub acm: Svc<aws_sdk_acm::Client>,
+    /// IAM: global, one per account.
+    pub iam: Svc<aws_sdk_iam::Client>,
     /// Parameters, read as data sources.
     pub ssm: Svc<aws_sdk_ssm::Client>,
     /// Who the caller is, read as a data source.
@@ -294,6 +296,7 @@ impl Clients {
             ),
             guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api("guardduty")),
             acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api("acm")),
+            iam: Svc::new(client!(aws_sdk_iam, sdk, counter), api("iam")),
             ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api("ssm")),
             sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api("sts")),
             tagging: Svc::new(

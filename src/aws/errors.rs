@@ -54,6 +54,8 @@ const IN_USE: &[&str] = &[
     "BucketNotEmpty",
     "InvalidIPAddress.InUse",
     "InvalidGroup.InUse",
+    // IAM: a role still in an instance profile, a policy still attached.
+    "DeleteConflict",
 ];
 
 const THROTTLED: &[&str] = &[
@@ -149,6 +151,13 @@ pub(crate) fn classify(code: &str) -> Class {
 /// The class of one of our errors: AWS errors by code, anything else refused.
 pub(crate) fn class_of(e: &Error) -> Class {
     match e {
+        // EC2 refusing an instance profile IAM made moments ago: IAM is
+        // eventually consistent, and the profile is not visible to EC2 yet.
+        Error::Aws { code, message, .. }
+            if code == "InvalidParameterValue" && message.contains("iamInstanceProfile") =>
+        {
+            Class::NotFound
+        }
         Error::Aws { code, .. } => classify(code),
         _ => Class::Refused,
     }

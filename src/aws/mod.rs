@@ -25,6 +25,7 @@ mod efs;
 mod elasticache;
 mod elbv2;
 mod guardduty;
+mod iam;
 mod rds;
 mod route53;
 mod s3;
@@ -121,6 +122,9 @@ kinds![
     guardduty::detector::Detector,
     acm::certificate::Certificate,
     acm::validation::Validation,
+    ec2::vpc_endpoint::VpcEndpoint,
+    iam::role::Role,
+    iam::instance_profile::InstanceProfile,
 ];
 
 #[cfg(test)]
@@ -139,6 +143,7 @@ mod tests {
             Ty::StrList { .. } => serde_json::json!(["a"]),
             Ty::Tags => serde_json::json!({"k": "v"}),
             Ty::ObjList(_) | Ty::Rules(..) => serde_json::json!([]),
+            Ty::Policy => serde_json::json!({"Statement": []}),
         }
     }
 

@@ -15,6 +15,7 @@ fn type_name(ty: &Ty) -> String {
         Ty::Tags => "map".into(),
         Ty::ObjList(f) => format!("list of {{{}}}", fields(f)),
         Ty::Rules(f, _) => format!("list of rules {{{}}}", fields(f)),
+        Ty::Policy => "policy document".into(),
     }
 }
 

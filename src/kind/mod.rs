@@ -12,6 +12,7 @@
 use serde_json::{Map, Value};
 
 mod docs;
+pub mod document;
 pub use docs::docs_markdown;
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,9 @@ pub enum Ty {
     /// kind's own function (a security group's: one rule per source), and
     /// drawn one rule a line (`tcp 22 from 0.0.0.0/0`).
     Rules(&'static [Prop], fn(Value) -> Value),
+    /// A policy document (`document.rs`): a mapping or JSON text, checked
+    /// as a policy, compared in canonical form, shown line by line.
+    Policy,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -415,6 +419,7 @@ pub fn check(ty: &Ty, v: &Value, path: &str) -> Result<(), String> {
             _ => bad("a mapping of tag names to values"),
         },
         Ty::ObjList(fields) | Ty::Rules(fields, _) => check_objects(fields, v, path),
+        Ty::Policy => document::check(v).map_err(|m| format!("`{path}` {m}")),
     }
 }
 
@@ -573,6 +578,7 @@ fn canon_value(ty: &Ty, v: Value) -> Value {
             sort_values(&mut a);
             Value::Array(a)
         }
+        Ty::Policy => document::canonical(v),
         Ty::Bool | Ty::Cidr => v,
     }
 }

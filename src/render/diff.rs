@@ -126,7 +126,23 @@ pub fn item_diff(ty: Option<&Ty>, prop: &str, before: &[Value], after: &[Value])
         {
             Some(i) => {
                 let n = new.remove(i);
-                changed.push(format!("~ {prop} {} (was {})", line(n), line(old)));
+                // A policy document in the item: its lines that differ.
+                let docs: Vec<&Prop> = fields
+                    .iter()
+                    .filter(|f| matches!(f.ty, Ty::Policy) && n.get(f.name) != old.get(f.name))
+                    .collect();
+                if docs.is_empty() {
+                    changed.push(format!("~ {prop} {} (was {})", line(n), line(old)));
+                } else {
+                    let name: Vec<String> = id.iter().map(|(_, v)| show(v)).collect();
+                    changed.push(format!("~ {prop} {}", name.join(" ")));
+                    for f in docs {
+                        changed.push(format!("    {}:", f.name));
+                        for l in line_diff(old.get(f.name), n.get(f.name)) {
+                            changed.push(format!("    {l}"));
+                        }
+                    }
+                }
                 false
             }
             None => true,

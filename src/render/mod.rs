@@ -98,6 +98,13 @@ fn prop_diff(out: &mut String, at: &PropDiff, k: &str, b: Option<&Value>, a: Opt
     match (b, a) {
         (None | Some(Value::Null), Some(a)) => nested(out, '+', ty, k, a, w, indent),
         (Some(b), None | Some(Value::Null)) => nested(out, '-', ty, k, b, w, indent),
+        (Some(b), Some(a)) if matches!(ty, Some(Ty::Policy)) => {
+            // A policy document: the lines that differ, keys in order.
+            let _ = writeln!(out, "{pad}~ {k:w$} = <<{note}");
+            for line in diff::line_diff(Some(b), Some(a)) {
+                let _ = writeln!(out, "{pad}    {line}");
+            }
+        }
         (Some(Value::Object(bo)), Some(Value::Object(ao))) => {
             let _ = writeln!(out, "{pad}~ {k:w$} = {{{note}");
             // The lineage tag is apply's own mark, never the stack's change.

@@ -272,6 +272,10 @@ impl World {
         aws_sdk_acm::Client::new(&self.sdk().await)
     }
 
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk().await)
+    }
+
     pub async fn guardduty(&self) -> aws_sdk_guardduty::Client {
         aws_sdk_guardduty::Client::new(&self.sdk().await)
     }

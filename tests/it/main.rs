@@ -10,6 +10,7 @@ mod crash;
 mod drift;
 mod edge;
 mod harness;
+mod identity;
 mod lag;
 mod network;
 mod once;

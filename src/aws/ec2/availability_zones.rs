@@ -34,6 +34,7 @@ static SPEC: DataSpec = DataSpec {
     attrs: &[
         ("names", "zone names, sorted (us-east-1a, ...)"),
         ("zone_ids", "zone ids in the same order (use1-az1, ...)"),
+        ("region", "the region the zones are in (us-east-1)"),
     ],
 };
 
@@ -56,6 +57,12 @@ impl DataKind for AvailabilityZones {
             .set_filters(Some(filters.clone())))
         .await?;
         let exclude = texts(props, "exclude_names");
+        let region = r
+            .availability_zones()
+            .iter()
+            .find_map(|z| z.region_name())
+            .unwrap_or_default()
+            .to_string();
         let mut zones: Vec<(String, String)> = r
             .availability_zones()
             .iter()
@@ -70,6 +77,6 @@ impl DataKind for AvailabilityZones {
             return Err(Error::other(format!("{} found no zone", SPEC.name)));
         }
         let (names, ids): (Vec<String>, Vec<String>) = zones.into_iter().unzip();
-        Ok(json!({"names": names, "zone_ids": ids}))
+        Ok(json!({"names": names, "zone_ids": ids, "region": region}))
     }
 }

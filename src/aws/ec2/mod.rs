@@ -18,6 +18,7 @@ pub(super) mod security_group;
 pub(super) mod subnet;
 pub(super) mod subnets;
 pub(super) mod vpc;
+pub(super) mod vpc_endpoint;
 pub(super) mod vpc_lookup;
 
 use std::future::Future;

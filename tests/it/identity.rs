@@ -1,0 +1,264 @@
+//! What the application tier needs to run as a real system (issue 23): an
+//! IAM role with least privilege and its instance profile on the launch
+//! template, and the S3 gateway endpoint on the private route tables.
+//! Against moto: create, re-plan clean, update in place (a policy shown
+//! line by line), drift (a document rewritten by hand in another order is
+//! no drift; a changed one is), destroy.
+
+use crate::harness::World;
+
+const STACK: &str = r#"
+stack: identity
+region: us-east-1
+variables:
+  actions: {default: ["s3:GetObject"]}
+  endpoint_actions: {default: ["s3:*"]}
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.9.0.0/16}
+  private:
+    kind: ec2.route_table
+    for_each: [a, b]
+    properties: {vpc_id: "${vpc.id}"}
+  s3_endpoint:
+    kind: ec2.vpc_endpoint
+    properties:
+      vpc_id: ${vpc.id}
+      service_name: com.amazonaws.us-east-1.s3
+      route_table_ids: ${private[*].id}
+      policy:
+        Statement:
+          - {Effect: Allow, Principal: "*", Action: "${var.endpoint_actions}", Resource: "*"}
+  docs:
+    kind: s3.bucket
+    properties: {bucket: identity-docs-bucket}
+  app:
+    kind: iam.role
+    properties:
+      name: identity-app
+      assume_role_policy:
+        Version: "2012-10-17"
+        Statement:
+          Effect: Allow
+          Principal: {Service: ec2.amazonaws.com}
+          Action: sts:AssumeRole
+      policies:
+        - name: documents
+          document:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: ${var.actions}
+                Resource: "${docs.arn}/*"
+  app_profile:
+    kind: iam.instance_profile
+    properties: {name: identity-app, role: "${app.name}"}
+  template:
+    kind: ec2.launch_template
+    properties:
+      name: identity-app
+      image_id: ami-12c6146b
+      instance_type: t3.micro
+      iam_instance_profile: ${app_profile.name}
+"#;
+
+#[tokio::test]
+async fn a_role_its_profile_and_the_s3_endpoint_create_update_drift_and_delete() {
+    let w = World::new();
+    let iam = w.iam().await;
+    let ec2 = w.ec2().await;
+    let s = w.write_stack("identity.yaml", STACK);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+
+    let role = iam
+        .get_role()
+        .role_name("identity-app")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        role.role()
+            .unwrap()
+            .tags()
+            .iter()
+            .any(|t| t.key() == "provision:stack"),
+        "the role carries the ownership tags from its create"
+    );
+    let profile = iam
+        .get_instance_profile()
+        .instance_profile_name("identity-app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        profile.instance_profile().unwrap().roles()[0].role_name(),
+        "identity-app"
+    );
+    let st = w.state("identity");
+    let endpoint = st["resources"]["s3_endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rt = |k: &str| st["resources"][k]["id"].as_str().unwrap().to_string();
+    let mut want = vec![rt("private[a]"), rt("private[b]")];
+    want.sort();
+    let endpoint_now = || async {
+        let d = ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(&endpoint)
+            .send()
+            .await
+            .unwrap();
+        d.vpc_endpoints()[0].clone()
+    };
+    let mut rts = endpoint_now().await.route_table_ids().to_vec();
+    rts.sort();
+    assert_eq!(rts, want, "the endpoint is on both private route tables");
+
+    // In place: a second action in the role's policy, one action in the
+    // endpoint's (each document shown line by line).
+    w.run(&[
+        "plan",
+        "-s",
+        s,
+        "--var",
+        r#"actions=["s3:GetObject","s3:PutObject"]"#,
+        "--var",
+        r#"endpoint_actions=["s3:GetObject"]"#,
+    ])
+    .ok()
+    .has("~ iam.role app (identity-app) will be updated in place")
+    .has("~ policies \"documents\"")
+    .has(r#"+         "s3:PutObject""#)
+    .has("~ ec2.vpc_endpoint s3_endpoint (vpce-")
+    .has(r#"+         "s3:GetObject""#)
+    .lacks("must be replaced");
+    w.run(&[
+        "apply",
+        "-s",
+        s,
+        "--auto-approve",
+        "--var",
+        r#"actions=["s3:GetObject","s3:PutObject"]"#,
+        "--var",
+        r#"endpoint_actions=["s3:GetObject"]"#,
+    ])
+    .ok();
+    let inline = iam
+        .get_role_policy()
+        .role_name("identity-app")
+        .policy_name("documents")
+        .send()
+        .await
+        .unwrap();
+    let doc = percent_decode(inline.policy_document());
+    assert!(doc.contains("s3:PutObject"), "{doc}");
+    let policy = percent_decode(endpoint_now().await.policy_document().unwrap_or_default());
+    assert!(
+        policy.contains("s3:GetObject") && !policy.contains("s3:*"),
+        "{policy}"
+    );
+    w.run(&with(&["plan", "-s", s, "--detailed-exitcode"]))
+        .code(0);
+
+    // The trust policy rewritten by hand: the same policy in another order
+    // and form is no drift; another principal is.
+    let same = r#"{"Statement":[{"Action":["sts:AssumeRole"],"Principal":{"Service":["ec2.amazonaws.com"]},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+    iam.update_assume_role_policy()
+        .role_name("identity-app")
+        .policy_document(same)
+        .send()
+        .await
+        .unwrap();
+    w.run(&with(&["drift", "-s", s])).code(0);
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.update_assume_role_policy()
+        .role_name("identity-app")
+        .policy_document(other)
+        .send()
+        .await
+        .unwrap();
+    w.run(&with(&["drift", "-s", s]))
+        .code(2)
+        .has("lambda.amazonaws.com");
+    // Apply puts it back.
+    w.run(&with(&["apply", "-s", s, "--auto-approve"])).ok();
+    w.run(&with(&["plan", "-s", s, "--detailed-exitcode"]))
+        .code(0);
+
+    w.run(&with(&["destroy", "-s", s, "--auto-approve"])).ok();
+    assert!(
+        iam.get_role()
+            .role_name("identity-app")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        iam.get_instance_profile()
+            .instance_profile_name("identity-app")
+            .send()
+            .await
+            .is_err()
+    );
+    let left = ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&endpoint)
+        .send()
+        .await
+        .map(|r| {
+            r.vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    e.state()
+                        .is_some_and(|s| s.as_str().eq_ignore_ascii_case("available"))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the endpoint is gone");
+}
+
+#[tokio::test]
+async fn a_policy_that_is_not_a_policy_is_refused_before_any_call() {
+    let w = World::new();
+    let bad = STACK.replace(
+        "Effect: Allow\n          Principal",
+        "Effect: Permit\n          Principal",
+    );
+    let s = w.write_stack("identity.yaml", &bad);
+    w.run(&["plan", "-s", s.to_str().unwrap()])
+        .code(1)
+        .has("identity.yaml:")
+        .has("Allow or Deny");
+    let text = STACK.replace(
+        "      policies:\n",
+        "      policies:\n        - {name: raw, document: '{\"Statement\": [oops'}\n",
+    );
+    let s = w.write_stack("identity.yaml", &text);
+    w.run(&["plan", "-s", s.to_str().unwrap()])
+        .code(1)
+        .has("not a JSON policy document");
+}
+
+/// The second apply's variables.
+const BOTH: [&str; 4] = [
+    "--var",
+    r#"actions=["s3:GetObject","s3:PutObject"]"#,
+    "--var",
+    r#"endpoint_actions=["s3:GetObject"]"#,
+];
+
+/// `args` with the second apply's variables.
+fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(BOTH).collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .to_string()
+}
