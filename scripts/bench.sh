@@ -9,7 +9,9 @@
 #     AWS's typical times in full (the scheduler on a paused clock, fake cloud).
 #   - the scale stack (a VPC, N subnets, N route tables) at N = 250, 1,000, 2,000:
 #     apply and no-op plan CPU, wall, memory, calls a object; and at N = 1,000
-#     through AWS's published request buckets beside the time they set.
+#     through AWS's published request buckets beside the time they set;
+#   - a no-op plan of 10,002 objects, its reads answered from a made-up state
+#     (moto cannot carry it), beside the answering server's own time.
 # Usage: scripts/bench.sh [--release]   (a cold release build takes ~13-17 min here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,6 +125,24 @@ for n in ${PROVISION_BENCH_SCALE:-250 1000 2000}; do
   kill $moto 2>/dev/null || true
 done
 unset AWS_ENDPOINT_URL
+
+# A no-op plan of 10,002 live objects. moto cannot answer it (see
+# scripts/bench-refresh-replay.py): a server answers the same reads from a
+# made-up state at once, and says how long it took itself.
+objects="${PROVISION_BENCH_REFRESH:-5000}"
+python3 scripts/bench-refresh-replay.py make "$objects" "$work/syn.yaml" "$work/syn.json"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+python3 scripts/bench-refresh-replay.py serve "$work/syn.json" "$port" >"$work/replay.log" 2>&1 &
+replay=$!
+sleep 1
+AWS_ENDPOINT_URL="http://127.0.0.1:$port" /usr/bin/time -f "%U %S %M %e" -o "$work/ts" \
+  "$bin" --stats plan --detailed-exitcode -s "$work/syn.yaml" --state "$work/syn.json" >"$work/out" 2>&1
+kill -INT $replay; wait $replay 2>/dev/null || true
+read -r user sys kb wall <"$work/ts"
+calls="$(sed -n 's/^API calls: //p' "$work/out")"
+printf "%-44s %s\n" "no-op plan of $((2 * objects + 2)) objects (replayed)" \
+  "$(python3 -c "print(f'{$user + $sys:.2f} s CPU, {$wall} s wall, {$kb // 1024} MB, $calls calls')")"
+printf "%-44s %s\n" "  the replaying server's own time" "$(cat "$work/replay.log")"
 
 # (The scale apply through the published buckets is printed with the other
 # BENCH lines above: bench_scale_apply_at_the_published_rates.)

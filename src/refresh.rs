@@ -215,8 +215,16 @@ async fn read_kind(
     let mut live: Vec<Live> = Vec::new();
     let mut rest: Vec<(&str, &Value)> = recorded.to_vec();
     if by_filter {
-        live.extend(owned.iter().filter(|l| ids.contains(&l.id)).cloned());
-        rest.retain(|(id, _)| !live.iter().any(|l| l.id == *id));
+        let recorded: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        live.extend(
+            owned
+                .iter()
+                .filter(|l| recorded.contains(l.id.as_str()))
+                .cloned(),
+        );
+        let answered: std::collections::HashSet<&str> =
+            live.iter().map(|l| l.id.as_str()).collect();
+        rest.retain(|(id, _)| !answered.contains(id));
     }
     if !rest.is_empty() {
         live.extend(cloud.read_recorded(kind, &rest).await?);
@@ -298,14 +306,22 @@ fn classify(
     state: Option<&State>,
     out: &mut Refreshed,
 ) {
-    // What state records, and what `state rm` let go of: never orphans.
-    let known = |id: &str| {
-        state.is_some_and(|s| {
-            s.resources.values().any(|r| r.kind == kind && r.id == id)
-                || s.deposed.iter().any(|d| d.kind == kind && d.id == id)
-                || s.released.iter().any(|r| r.kind == kind && r.id == id)
+    // What state records, and what `state rm` let go of: never orphans
+    // (gathered once: a scan per object would grow with the square).
+    let known: std::collections::HashSet<&str> = state
+        .map(|s| {
+            let recorded = s.resources.values().map(|r| (&r.kind, &r.id));
+            let deposed = s.deposed.iter().map(|d| (&d.kind, &d.id));
+            let released = s.released.iter().map(|r| (&r.kind, &r.id));
+            recorded
+                .chain(deposed)
+                .chain(released)
+                .filter(|(k, _)| k.as_str() == kind)
+                .map(|(_, id)| id.as_str())
+                .collect()
         })
-    };
+        .unwrap_or_default();
+    let known = |id: &str| known.contains(id);
     let lineage = state.map(|s| s.lineage.as_str());
     let begun = |a: &str| state.is_some_and(|s| s.creating.contains_key(a));
     found.sort_by(|a, b| a.id.cmp(&b.id));
