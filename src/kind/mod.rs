@@ -156,6 +156,9 @@ pub struct KindSpec {
     pub inside: Inside,
     /// The built-in policy rules (`policy: [baseline]`) for this kind.
     pub guards: &'static [Guard],
+    /// A CIDR property and the prefix lengths AWS takes for it (a VPC's
+    /// and a subnet's block: /16 to /28).
+    pub block_sizes: Option<(&'static str, u8, u8)>,
 }
 
 /// A built-in policy rule: what is wrong with an object's planned
@@ -274,6 +277,7 @@ impl KindSpec {
             tagged: None,
             inside: Inside::Nothing,
             guards: &[],
+            block_sizes: None,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {

@@ -15,6 +15,19 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     // Blocks by parent: (instance, block), in file order.
     let mut by_parent: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
     for inst in &stack.instances {
+        if let Some((prop, min, max)) = inst.kind.block_sizes
+            && let Some(net) = props
+                .get(&inst.address)
+                .and_then(|p| p[prop].as_str())
+                .and_then(|s| s.parse::<ipnet::Ipv4Net>().ok())
+            && !(min..=max).contains(&net.prefix_len())
+        {
+            let msg = format!(
+                "{}: `{prop}` {net}: AWS takes blocks from /{min} to /{max}",
+                inst.address
+            );
+            cx.push_in(&inst.file, prop_loc(inst, prop), msg);
+        }
         let Some(w) = inst.kind.within else { continue };
         let net = props
             .get(&inst.address)

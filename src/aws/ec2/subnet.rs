@@ -15,6 +15,7 @@ use crate::kind::{Container, Guard, Inside, KindSpec, TAGS, Ty, Within, def, new
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    block_sizes: Some(("cidr_block", 16, 28)),
     guards: &[Guard {
         name: "no-public-ips-in-private-subnets",
         check: |p, _| {

@@ -16,6 +16,7 @@ use crate::kind::{KindSpec, TAGS, Takes, Ty, def, new, p, req};
 use crate::provider::Live;
 
 static SPEC: KindSpec = KindSpec {
+    block_sizes: Some(("cidr_block", 16, 28)),
     owned_by_filter: true,
     refresh_cost: "1 DescribeVpcs per 200 ids + 2 DescribeVpcAttribute per VPC",
     takes: Takes::secs(2, 2, 2),
