@@ -182,6 +182,7 @@ pub(crate) struct Clients {
     pub acm: Svc<aws_sdk_acm::Client>,
     /// IAM: global, one per account.
     pub iam: Svc<aws_sdk_iam::Client>,
+    pub kms: Svc<aws_sdk_kms::Client>,
     /// Parameters, read as data sources.
     pub ssm: Svc<aws_sdk_ssm::Client>,
     /// Who the caller is, read as a data source.
@@ -297,6 +298,7 @@ impl Clients {
             guardduty: Svc::new(client!(aws_sdk_guardduty, sdk, counter), api("guardduty")),
             acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api("acm")),
             iam: Svc::new(client!(aws_sdk_iam, sdk, counter), api("iam")),
+            kms: Svc::new(client!(aws_sdk_kms, sdk, counter), api("kms")),
             ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api("ssm")),
             sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api("sts")),
             tagging: Svc::new(

@@ -95,6 +95,7 @@ const DUPLICATE: &[&str] = &[
     "InvalidPermission.Duplicate",
     "Resource.AlreadyAssociated",
     "ResourceAlreadyExistsException",
+    "AlreadyExistsException",
 ];
 
 const CONFLICT: &[&str] = &[

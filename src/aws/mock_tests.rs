@@ -586,3 +586,42 @@ async fn a_health_check_whose_tagging_never_happened_is_found_by_its_caller_refe
     assert_eq!(found[0].id, "hc-1");
     assert_eq!(found[0].address().as_deref(), Some("site_health"));
 }
+
+/// moto 5.1.22 does not implement UpdateAlias: an alias moved to another
+/// key is one UpdateAlias (no moment without the alias), then read back.
+#[tokio::test]
+async fn a_kms_alias_moves_to_another_key_in_one_update_alias() {
+    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+    use aws_sdk_kms::operation::update_alias::UpdateAliasOutput;
+    use aws_sdk_kms::types::AliasListEntry;
+    let update = mock!(aws_sdk_kms::Client::update_alias)
+        .match_requests(|r| {
+            r.alias_name() == Some("alias/court-data") && r.target_key_id() == Some("key-2")
+        })
+        .then_output(|| UpdateAliasOutput::builder().build());
+    let list = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+        ListAliasesOutput::builder()
+            .aliases(
+                AliasListEntry::builder()
+                    .alias_name("alias/court-data")
+                    .alias_arn("arn:aws:kms:us-east-1:123456789012:alias/court-data")
+                    .target_key_id("key-2")
+                    .build(),
+            )
+            .build()
+    });
+    let c = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&update, &list]);
+    let alias = Typed(super::kms::alias::Alias(svc(c)));
+    let before = json!({"name": "alias/court-data", "target_key_id": "key-1"});
+    let after = json!({"name": "alias/court-data", "target_key_id": "key-2"});
+    let l = alias
+        .update("alias/court-data", &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(l.props["target_key_id"], "key-2");
+    assert_eq!(
+        l.outputs["arn"],
+        "arn:aws:kms:us-east-1:123456789012:alias/court-data"
+    );
+}

@@ -26,6 +26,7 @@ mod elasticache;
 mod elbv2;
 mod guardduty;
 mod iam;
+pub(crate) mod kms;
 mod rds;
 mod route53;
 mod s3;
@@ -125,6 +126,8 @@ kinds![
     ec2::vpc_endpoint::VpcEndpoint,
     iam::role::Role,
     iam::instance_profile::InstanceProfile,
+    kms::key::Key,
+    kms::alias::Alias,
 ];
 
 #[cfg(test)]

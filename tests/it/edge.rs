@@ -382,8 +382,8 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     args.extend(vars);
     let r = w.run(&args);
     r.ok()
-        .has("Plan: 59 to add, 0 to change, 0 to destroy.")
-        .has("Apply complete: 59 operations succeeded.");
+        .has("Plan: 61 to add, 0 to change, 0 to destroy.")
+        .has("Apply complete: 61 operations succeeded.");
     let mut args = vec!["plan", "-s", s, "--detailed-exitcode", "--stats"];
     args.extend(vars);
     w.run(&args).code(0).has("No changes.");

@@ -272,6 +272,10 @@ impl World {
         aws_sdk_acm::Client::new(&self.sdk().await)
     }
 
+    pub async fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk().await)
+    }
+
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk().await)
     }

@@ -262,3 +262,126 @@ fn percent_decode(s: &str) -> String {
         .decode_utf8_lossy()
         .to_string()
 }
+
+const KEYS: &str = r#"
+stack: keys
+region: us-east-1
+variables:
+  rotation: {default: true}
+  admin: {default: "arn:aws:iam::123456789012:root"}
+  target: {default: data}
+resources:
+  court:
+    kind: kms.key
+    properties:
+      description: the court's data at rest
+      rotation: ${var.rotation}
+      deletion_window_days: 7
+      policy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: Account
+            Effect: Allow
+            Principal: {AWS: "${var.admin}"}
+            Action: kms:*
+            Resource: "*"
+  state:
+    kind: kms.key
+    properties: {description: provision's state}
+  data_alias:
+    kind: kms.alias
+    properties:
+      name: alias/court-data
+      target_key_id: "${var.target == \"data\" ? court.id : state.id}"
+  documents:
+    kind: s3.bucket
+    properties:
+      bucket: keys-documents
+      sse_algorithm: aws:kms
+      kms_key_id: ${court.arn}
+"#;
+
+#[tokio::test]
+async fn a_key_its_alias_and_a_bucket_encrypted_with_it_create_update_drift_and_delete() {
+    let w = World::new();
+    let kms = w.kms().await;
+    let s = w.write_stack("keys.yaml", KEYS);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    let st = w.state("keys");
+    let data = st["resources"]["court"]["id"].as_str().unwrap().to_string();
+    let state_key = st["resources"]["state"]["id"].as_str().unwrap().to_string();
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(&data)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled(), "rotation is on by default");
+    let aliases = kms.list_aliases().key_id(&data).send().await.unwrap();
+    assert_eq!(aliases.aliases()[0].alias_name(), Some("alias/court-data"));
+
+    // In place: rotation off; the alias moved to the other key is planned
+    // (moto lacks UpdateAlias: mock_tests.rs carries it out).
+    w.run(&["plan", "-s", s, "--var", "target=state"])
+        .ok()
+        .has("~ kms.alias data_alias (alias/court-data) will be updated in place")
+        .has(&format!("~ target_key_id = \"{data}\" -> \"{state_key}\""));
+    w.run(&[
+        "apply",
+        "-s",
+        s,
+        "--auto-approve",
+        "--var",
+        "rotation=false",
+    ])
+    .ok()
+    .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(&data)
+        .send()
+        .await
+        .unwrap();
+    assert!(!rotation.key_rotation_enabled());
+    let vars = ["--var", "rotation=false"];
+    let with =
+        |a: &[&'static str]| -> Vec<&'static str> { a.iter().chain(&vars).copied().collect() };
+    let mut plan = with(&["plan", "-s", "--detailed-exitcode"]);
+    plan.insert(2, s);
+    w.run(&plan).code(0);
+
+    // The key policy rewritten by hand with another principal: drift says so.
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    kms.put_key_policy()
+        .key_id(&data)
+        .policy_name("default")
+        .policy(other)
+        .send()
+        .await
+        .unwrap();
+    let mut drift = with(&["drift", "-s"]);
+    drift.insert(2, s);
+    w.run(&drift).code(2).has("999999999999");
+
+    // Destroy: the keys are scheduled for deletion (not gone at once), the
+    // alias is deleted.
+    let mut destroy = with(&["destroy", "-s", "--auto-approve"]);
+    destroy.insert(2, s);
+    w.run(&destroy).ok();
+    for k in [&data, &state_key] {
+        let d = kms.describe_key().key_id(k).send().await.unwrap();
+        assert_eq!(
+            d.key_metadata().unwrap().key_state().unwrap().as_str(),
+            "PendingDeletion"
+        );
+    }
+    let left = kms.list_aliases().send().await.unwrap();
+    assert!(
+        !left
+            .aliases()
+            .iter()
+            .any(|a| a.alias_name() == Some("alias/court-data"))
+    );
+}
