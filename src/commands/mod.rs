@@ -104,14 +104,16 @@ async fn make_plan(
 ) -> Result<(Plan, Option<State>)> {
     let owner = s.stack.owner();
     let needs = !s.stack.moves.is_empty() || !s.stack.imports.is_empty();
+    // The prepared states are taken, not copied: at 10,000 objects a copy
+    // of the state is a tenth of a plan's CPU.
     let (base, planning, prep) = match st {
         Some(st) => {
             let p = crate::moves::prepare(&s.stack, st)?;
-            (Some(p.moved.clone()), Some(p.planning.clone()), Some(p))
+            (Some(p.moved), Some(p.planning), Some((p.moves, p.imports)))
         }
         None if needs => {
             let p = crate::moves::prepare(&s.stack, State::new(&owner))?;
-            (None, Some(p.planning.clone()), Some(p))
+            (None, Some(p.planning), Some((p.moves, p.imports)))
         }
         None => (None, None, None),
     };
@@ -129,12 +131,12 @@ async fn make_plan(
         let opts = crate::plan::Options {
             targets: ctl.targets.clone(),
             replace: ctl.replace.clone(),
-            imports: prep.as_ref().map(|p| p.imports.clone()).unwrap_or_default(),
+            imports: prep.as_ref().map(|p| p.1.clone()).unwrap_or_default(),
         };
         crate::plan::plan_with(&s.stack, planning.as_ref(), &live, &opts)?
     };
-    if let Some(prep) = prep {
-        p.moved = prep.moves;
+    if let Some((moves, _)) = prep {
+        p.moved = moves;
     }
     let rules = policies(s, ctl)?;
     p.violations = crate::policy::check(&rules, &p, s.stack.env.as_deref().unwrap_or(""));

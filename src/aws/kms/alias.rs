@@ -101,7 +101,9 @@ impl Kind for Alias {
             }
             Err(e) => return Err(e),
         }
-        let found = self.describe(Query::Ids(std::slice::from_ref(&p.name))).await?;
+        let found = self
+            .describe(Query::Ids(std::slice::from_ref(&p.name)))
+            .await?;
         let arn = found
             .first()
             .and_then(|l| l.outputs.get("arn").cloned())
