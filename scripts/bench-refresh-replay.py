@@ -16,6 +16,7 @@ Usage: python3 scripts/bench-refresh-replay.py make PAIRS STACK.yaml STATE.json
        python3 scripts/bench-refresh-replay.py serve STATE.json PORT
 """
 import json
+import signal
 import sys
 import time
 import urllib.parse
@@ -173,6 +174,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def stop(*_):
+    raise KeyboardInterrupt
+
+
+# SIGTERM (what `kill` sends; a background job of a script ignores SIGINT).
+signal.signal(signal.SIGTERM, stop)
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
 try:
     server.serve_forever()

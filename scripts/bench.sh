@@ -137,7 +137,7 @@ replay=$!
 sleep 1
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" /usr/bin/time -f "%U %S %M %e" -o "$work/ts" \
   "$bin" --stats plan --detailed-exitcode -s "$work/syn.yaml" --state "$work/syn.json" >"$work/out" 2>&1
-kill -INT $replay; wait $replay 2>/dev/null || true
+kill $replay; wait $replay 2>/dev/null || true
 read -r user sys kb wall <"$work/ts"
 calls="$(sed -n 's/^API calls: //p' "$work/out")"
 printf "%-44s %s\n" "no-op plan of $((2 * objects + 2)) objects (replayed)" \
