@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{By, Ec2, query, tag_spec};
 use crate::aws::call::{call, pages};
-use crate::aws::errors::{Class, is};
+use crate::aws::errors::{Class, has_code, is};
 use crate::aws::tags::{Tagging, Tags, from_sdk};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_by_one_or_all, read_one};
 use crate::diag::{Error, Result};
@@ -188,7 +188,7 @@ impl Kind for VpcEndpoint {
                 // (a route of its, as the emulator answers) is a refusal.
                 Err(e)
                     if is(&e, Class::NotFound)
-                        && !e.to_string().contains("InvalidVpcEndpointId") =>
+                        && !has_code(&e, &["InvalidVpcEndpointId.NotFound"]) =>
                 {
                     return Err(Error::other(format!("the endpoint was not deleted: {e}")));
                 }

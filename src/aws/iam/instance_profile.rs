@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Iam;
+use super::{Iam, ProfileTags};
 use crate::aws::call::call;
 use crate::aws::errors::{Class, class_of};
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{self, Tagging, Tags};
 use crate::aws::{Clients, Create, Kind, Query, each, live};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Takes, Ty, new, p, req};
@@ -157,7 +157,6 @@ impl Kind for InstanceProfile {
         ))
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        let s = &self.0;
         if before.role != after.role {
             if let Some(old) = &before.role {
                 self.remove_role(id, old).await?;
@@ -166,21 +165,9 @@ impl Kind for InstanceProfile {
                 self.add_role(id, new).await?;
             }
         }
-        let (set, removed) = tags::changes(&before.tags, &after.tags);
-        if !removed.is_empty() {
-            call!(s, write "UntagInstanceProfile", untag_instance_profile()
-                .instance_profile_name(id)
-                .set_tag_keys(Some(removed.clone())))
+        ProfileTags(&self.0)
+            .sync_tags(id, &before.tags, &after.tags)
             .await?;
-        }
-        if !set.is_empty() {
-            let set: Tags = set.into_iter().collect();
-            let t: Vec<aws_sdk_iam::types::Tag> = tags::to_sdk(&set);
-            call!(s, write "TagInstanceProfile", tag_instance_profile()
-                .instance_profile_name(id)
-                .set_tags(Some(t.clone())))
-            .await?;
-        }
         let arn = self
             .read(id)
             .await?

@@ -11,9 +11,9 @@ use aws_sdk_iam::types::{EntityType, RoleDetail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Iam;
+use super::{Iam, RoleTags};
 use crate::aws::call::{answers, call};
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{self, Tagging, Tags};
 use crate::aws::{Clients, Create, Kind, Query, live};
 use crate::diag::Result;
 use crate::kind::document;
@@ -171,21 +171,6 @@ impl Role {
             .map(drop)
     }
 
-    async fn sync_tags(&self, role: &str, before: &Tags, after: &Tags) -> Result<()> {
-        let s = &self.0;
-        let (set, removed) = tags::changes(before, after);
-        if !removed.is_empty() {
-            call!(s, write "UntagRole", untag_role().role_name(role).set_tag_keys(Some(removed.clone())))
-                .await?;
-        }
-        if !set.is_empty() {
-            let set: Tags = set.into_iter().collect();
-            let t: Vec<aws_sdk_iam::types::Tag> = tags::to_sdk(&set);
-            call!(s, write "TagRole", tag_role().role_name(role).set_tags(Some(t.clone()))).await?;
-        }
-        Ok(())
-    }
-
     /// Makes the role's policies go from `before` to `after`: inline ones
     /// put or deleted by name, managed ones attached or detached.
     async fn sync_policies(&self, role: &str, before: &Props, after: &Props) -> Result<()> {
@@ -291,13 +276,18 @@ impl Kind for Role {
             .await?;
         }
         self.sync_policies(id, before, after).await?;
-        self.sync_tags(id, &before.tags, &after.tags).await?;
-        let found = self.describe(Query::Ids(&[id.to_string()])).await?;
-        let arn = found
-            .first()
-            .and_then(|l| l.outputs.get("arn").cloned())
-            .unwrap_or_default();
-        Ok(live(&SPEC, id, after, &[("arn", arn), ("name", json!(id))]))
+        RoleTags(&self.0)
+            .sync_tags(id, &before.tags, &after.tags)
+            .await?;
+        // The ARN from the role alone, not from a read of every role.
+        let r = call!(s, read "GetRole", get_role().role_name(id)).await?;
+        let arn = r.role().map(|r| r.arn().to_string()).unwrap_or_default();
+        Ok(live(
+            &SPEC,
+            id,
+            after,
+            &[("arn", json!(arn)), ("name", json!(id))],
+        ))
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

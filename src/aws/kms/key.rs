@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Kms;
+use super::{KeyTags, Kms};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, class_of};
-use crate::aws::tags::{self, Tags};
+use crate::aws::tags::{self, Tagging, Tags};
 use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Tagged, Takes, Ty, def, document, local, p};
@@ -26,7 +26,7 @@ static SPEC: KindSpec = KindSpec {
         prefix: "key/",
         id_is_arn: false,
     }),
-    refresh_cost: "3 calls per key (DescribeKey, GetKeyRotationStatus, ListResourceTags), 4 with a policy",
+    refresh_cost: "4 calls per key (DescribeKey, GetKeyRotationStatus, ListResourceTags, GetKeyPolicy)",
     takes: Takes::secs(2, 2, 1),
     ..KindSpec::new(
         "kms.key",
@@ -78,22 +78,28 @@ impl Key {
             .collect())
     }
 
-    /// A customer-managed key that is not on its way out.
-    async fn get(&self, id: &str) -> Result<Option<Live>> {
+    /// The key's description and ARN when it is a customer-managed key
+    /// not on its way out (one DescribeKey).
+    async fn metadata(&self, id: &str) -> Result<Option<aws_sdk_kms::types::KeyMetadata>> {
         let s = &self.0;
         let d = match call!(s, read "DescribeKey", describe_key().key_id(id)).await {
             Ok(d) => d,
             Err(e) if class_of(&e) == Class::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(m) = d.key_metadata() else {
+        Ok(d.key_metadata().cloned().filter(|m| {
+            let state = m.key_state().map(|s| s.as_str()).unwrap_or_default();
+            m.key_manager().is_some_and(|k| k.as_str() == "CUSTOMER")
+                && !matches!(state, "PendingDeletion" | "PendingReplicaDeletion")
+        }))
+    }
+
+    /// A customer-managed key that is not on its way out, read in full.
+    async fn get(&self, id: &str) -> Result<Option<Live>> {
+        let s = &self.0;
+        let Some(m) = self.metadata(id).await? else {
             return Ok(None);
         };
-        let state = m.key_state().map(|s| s.as_str()).unwrap_or_default();
-        let customer = m.key_manager().is_some_and(|k| k.as_str() == "CUSTOMER");
-        if !customer || matches!(state, "PendingDeletion" | "PendingReplicaDeletion") {
-            return Ok(None);
-        }
         let (rotation, t, policy) = tokio::try_join!(
             call!(s, read "GetKeyRotationStatus", get_key_rotation_status().key_id(id)),
             call!(s, read "ListResourceTags", list_resource_tags().key_id(id)),
@@ -184,25 +190,15 @@ impl Kind for Key {
                 .policy(&doc))
             .await?;
         }
-        let (set, removed) = tags::changes(&before.tags, &after.tags);
-        if !removed.is_empty() {
-            call!(s, write "UntagResource", untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(removed.clone())))
+        KeyTags(&self.0)
+            .sync_tags(id, &before.tags, &after.tags)
             .await?;
-        }
-        if !set.is_empty() {
-            let set: Tags = set.into_iter().collect();
-            let t: Vec<aws_sdk_kms::types::Tag> = tags::to_sdk(&set);
-            call!(s, write "TagResource", tag_resource().key_id(id).set_tags(Some(t.clone())))
-                .await?;
-        }
         self.read_back(id).await
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
         // Already on its way out (a delete whose answer was lost): done.
-        if self.get(id).await?.is_none() {
+        if self.metadata(id).await?.is_none() {
             return Ok(());
         }
         call!(s, delete "ScheduleKeyDeletion", schedule_key_deletion()

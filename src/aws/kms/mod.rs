@@ -7,7 +7,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::types::Tag;
 
 use super::Svc;
-use super::tags::SdkTag;
+use super::tags::{self, SdkTag};
 
 pub(crate) type Kms = Svc<Client>;
 
@@ -20,3 +20,19 @@ impl SdkTag for Tag {
         Tag::builder().tag_key(key).tag_value(value).build().ok()
     }
 }
+
+/// A key's tag calls name it by `key_id`: the key kind tags through this
+/// view of the client with the shared [`tags::Tagging`].
+pub(crate) struct KeyTags<'a>(pub &'a Kms);
+
+impl std::ops::Deref for KeyTags<'_> {
+    type Target = Kms;
+    fn deref(&self) -> &Kms {
+        self.0
+    }
+}
+
+tags::tagging!(KeyTags<'_>, by key_id,
+    untag "UntagResource" untag_resource,
+    tag "TagResource" tag_resource,
+);
