@@ -148,6 +148,7 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
                         address: addr.clone(),
                         kind: rec.kind.clone(),
                         id: rec.id.clone(),
+                        region: rec.region.clone(),
                         finding: Finding::Modified {
                             property: p,
                             recorded: before,
@@ -160,6 +161,7 @@ pub fn detect(state: Option<&State>, live: &Refreshed, rules: &[Rule]) -> Vec<Dr
                 address: addr.clone(),
                 kind: rec.kind.clone(),
                 id: rec.id.clone(),
+                region: rec.region.clone(),
                 finding: Finding::Deleted,
             }),
             None => {}
@@ -177,16 +179,18 @@ fn silenced(rules: &[Rule], address: &str) -> bool {
 /// state made it: an earlier attempt's) or `unmanaged` (another state's, or
 /// an older provision's), minus those `address.*` rules silence.
 pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
-    let orphans = live.orphans.iter().map(|(kind, l)| Drift {
-        address: l.address().unwrap_or_else(|| "?".into()),
-        kind: kind.clone(),
-        id: l.id.clone(),
+    let orphans = live.orphans.iter().map(|o| Drift {
+        address: o.live.address().unwrap_or_else(|| "?".into()),
+        kind: o.kind.clone(),
+        id: o.live.id.clone(),
+        region: o.region.clone(),
         finding: Finding::Orphan,
     });
     let unclaimed = live.unclaimed.iter().map(|u| Drift {
         address: u.address.clone().unwrap_or_else(|| "?".into()),
         kind: u.kind.clone(),
         id: u.id.clone(),
+        region: u.region.clone(),
         finding: Finding::Unclaimed {
             lineage: u.lineage.clone(),
         },
@@ -201,11 +205,18 @@ pub fn strays(live: &Refreshed, rules: &[Rule]) -> Vec<Drift> {
 /// recorded objects that other recorded objects name as their container
 /// (`vpc_id`, `zone_id`, `load_balancer_arn`), by kind of container, id ->
 /// address.
-pub fn managed_containers(state: &State) -> BTreeMap<Container, BTreeMap<String, String>> {
+pub fn managed_containers(
+    state: &State,
+    region: Option<&str>,
+) -> BTreeMap<Container, BTreeMap<String, String>> {
     // Several addresses may record one id (a WAF association's id is its load
     // balancer's ARN): the first in address order names it.
     let mut address_of: BTreeMap<&str, &str> = BTreeMap::new();
-    for (a, r) in &state.resources {
+    for (a, r) in state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.region.as_deref() == region)
+    {
         address_of.entry(r.id.as_str()).or_insert(a.as_str());
     }
     let mut out: BTreeMap<Container, BTreeMap<String, String>> = BTreeMap::new();
@@ -241,11 +252,12 @@ pub fn made_by_hand<'a>(
 }
 
 /// Objects inside managed containers that nothing of provision's made.
-/// `found` is (kind, object).
+/// `found` is (kind, object), read in `region` (`None`: the stack's).
 pub fn handmade(
     state: &State,
     containers: &BTreeMap<Container, BTreeMap<String, String>>,
     found: &[(String, Live)],
+    region: Option<&str>,
     rules: &[Rule],
 ) -> Vec<Drift> {
     made_by_hand(state, found)
@@ -266,6 +278,7 @@ pub fn handmade(
                 address,
                 kind: kind.clone(),
                 id: l.id.clone(),
+                region: region.map(str::to_string),
                 finding: Finding::HandMade {
                     inside: parent.map(|(id, addr)| (addr.clone(), id.clone())),
                     description,
@@ -320,6 +333,7 @@ mod tests {
             crate::state::Recorded {
                 kind: "ec2.vpc".into(),
                 id: "vpc-1".into(),
+                region: None,
                 properties: json!({"cidr_block": "10.0.0.0/16", "tags": {"A": "1"}}),
                 outputs: Default::default(),
                 dependencies: vec![],
@@ -357,6 +371,7 @@ mod tests {
             crate::state::Recorded {
                 kind: "ec2.security_group".into(),
                 id: "sg-1".into(),
+                region: None,
                 properties: props(json!([http, https])),
                 outputs: Default::default(),
                 dependencies: vec![],

@@ -178,6 +178,7 @@ mod tests {
         Recorded {
             kind: "ec2.vpc".into(),
             id: id.into(),
+            region: None,
             properties: json!({}),
             outputs: Default::default(),
             dependencies: vec![],

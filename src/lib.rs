@@ -18,6 +18,7 @@ pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod refresh;
+pub mod regions;
 pub mod render;
 pub mod schema;
 pub mod session;

@@ -99,6 +99,14 @@ pub enum Reason {
 pub struct Change {
     pub address: String,
     pub kind: String,
+    /// The region of the object it makes or keeps, when not the stack's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The region of the existing object (what an update, a delete or a
+    /// replacement's delete speaks to), when not the stack's: `region`
+    /// unless the stack moved the resource to another region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_region: Option<String>,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
@@ -141,6 +149,8 @@ impl Change {
         Change {
             address: address.to_string(),
             kind: kind.to_string(),
+            region: None,
+            old_region: None,
             action,
             reason: None,
             id: None,
@@ -159,6 +169,12 @@ impl Change {
     /// A create that will not be attempted (see `Cloud::create_blocker`).
     pub fn not_attempted(&self) -> bool {
         self.action == Action::Create && self.blocked.is_some()
+    }
+
+    /// The region of the existing object (what a delete or an update
+    /// speaks to).
+    pub fn existing_region(&self) -> Option<&str> {
+        self.old_region.as_deref()
     }
 
     /// Whether carrying it out changes anything (state included).
@@ -312,6 +328,8 @@ pub struct Unclaimed {
     pub kind: String,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// The lineage it carries, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,6 +344,9 @@ pub struct Drift {
     pub address: String,
     pub kind: String,
     pub id: String,
+    /// Its region, when not the stack's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub finding: Finding,
 }
 
@@ -404,6 +425,15 @@ impl Finding {
     }
 }
 
+/// An object this state made and records nowhere.
+#[derive(Debug, Clone)]
+pub struct Orphan {
+    pub kind: String,
+    /// Its region, when not the stack's.
+    pub region: Option<String>,
+    pub live: Live,
+}
+
 /// What was read from the cloud for a plan.
 #[derive(Debug, Default, Clone)]
 pub struct Refreshed {
@@ -414,7 +444,7 @@ pub struct Refreshed {
     /// Objects found by ownership tags for addresses that state lacks.
     pub owned: HashMap<String, Live>,
     /// Objects this state made that it records nowhere, by kind.
-    pub orphans: Vec<(String, Live)>,
+    pub orphans: Vec<Orphan>,
     /// Objects with the stack's tags that another state made.
     pub unclaimed: Vec<Unclaimed>,
     /// Kinds whose objects of this stack were all listed.

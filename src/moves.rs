@@ -19,8 +19,10 @@ use crate::state::{Recorded, State};
 pub struct Prepared {
     /// State with the moves done: what apply starts from.
     pub moved: State,
-    /// The same with the imports' records: what the plan reads and diffs.
-    pub planning: State,
+    /// The same with the imports' records, when an import adds one: what
+    /// the plan reads and diffs. `None` when it would equal `moved` (no
+    /// copy of a 10,000-object state for nothing).
+    pub planning: Option<State>,
     /// (from, to) of each address moved.
     pub moves: Vec<(String, String)>,
     /// Addresses an import brings in.
@@ -58,10 +60,10 @@ pub fn prepare(stack: &Stack, st: State) -> Result<Prepared> {
             moves.push((from, to));
         }
     }
-    let mut planning = moved.clone();
+    let mut records = Vec::new();
     let mut imports = BTreeSet::new();
     for i in &stack.imports {
-        if planning.resources.contains_key(&i.to) {
+        if moved.resources.contains_key(&i.to) {
             continue; // imported already: the block stays as a record of it
         }
         let Some(inst) = stack.instance(&i.to) else {
@@ -70,15 +72,21 @@ pub fn prepare(stack: &Stack, st: State) -> Result<Prepared> {
         let r = Recorded {
             kind: inst.kind.name.to_string(),
             id: i.id.clone(),
+            region: inst.region.clone(),
             properties: Value::Object(Default::default()),
             outputs: Default::default(),
             dependencies: vec![],
             prevent_destroy: false,
             imported: true,
         };
-        planning.resources.insert(i.to.clone(), r);
+        records.push((i.to.clone(), r));
         imports.insert(i.to.clone());
     }
+    let planning = (!records.is_empty()).then(|| {
+        let mut planning = moved.clone();
+        planning.resources.extend(records);
+        planning
+    });
     Ok(Prepared {
         moved,
         planning,

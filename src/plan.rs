@@ -284,11 +284,14 @@ pub fn upstream_changes(stack: &Stack, state: Option<&State>) -> Vec<UpstreamCha
 fn orphan_changes(deps_of: impl Fn(&str) -> Option<Vec<String>>, live: &Refreshed) -> Vec<Change> {
     live.orphans
         .iter()
-        .map(|(kind, l)| {
+        .map(|o| {
+            let (kind, l) = (&o.kind, &o.live);
             let address = l.address().unwrap_or_else(|| format!("({kind})"));
             let deps = deps_of(&address).unwrap_or_default();
             Change {
                 id: Some(l.id.clone()),
+                region: o.region.clone(),
+                old_region: o.region.clone(),
                 before: Some(l.props.clone()),
                 old_deps: deps,
                 ..Change::new(&address, kind, Action::DeleteOrphan)
@@ -341,6 +344,9 @@ fn change_of(
     };
     let mut change = Change {
         reason,
+        region: inst.region.clone(),
+        // An adopted object was found in the instance's region.
+        old_region: rec.map_or(inst.region.clone(), |r| r.region.clone()),
         deps: inst.deps.clone(),
         old_deps: rec.map(|r| r.dependencies.clone()).unwrap_or_default(),
         ..Change::new(&inst.address, inst.kind.name, Action::Create)
@@ -445,6 +451,8 @@ fn from_existing(
     change.changed = changed_props(&managed(&l.props, desired), desired);
     change.replace_because = if base.kind != inst.kind.name {
         vec!["kind".into()]
+    } else if change.old_region != change.region {
+        vec!["region".into()]
     } else if at.forced {
         vec!["--replace".into()]
     } else {
@@ -517,6 +525,8 @@ fn deposed_change(d: &crate::state::Deposed, live: &Refreshed) -> Change {
     Change {
         reason: Some(reason),
         id: Some(d.id.clone()),
+        region: d.region.clone(),
+        old_region: d.region.clone(),
         before: Some(l.map(|l| l.props).unwrap_or_else(|| d.properties.clone())),
         ..Change::new(&d.address, &d.kind, action)
     }
@@ -548,6 +558,8 @@ fn delete_change(addr: &str, rec: &crate::state::Recorded, l: Option<Live>) -> C
     Change {
         reason,
         id: Some(rec.id.clone()),
+        region: rec.region.clone(),
+        old_region: rec.region.clone(),
         before: Some(l.map(|l| l.props).unwrap_or_else(|| rec.properties.clone())),
         old_deps: rec.dependencies.clone(),
         ..Change::new(addr, &rec.kind, action)
@@ -567,6 +579,8 @@ pub fn plan_refresh_only(stack_name: &str, state: Option<&State>, live: &Refresh
             };
             let mut c = Change {
                 id: Some(rec.id.clone()),
+                region: rec.region.clone(),
+                old_region: rec.region.clone(),
                 old_deps: rec.dependencies.clone(),
                 ..Change::new(addr, &rec.kind, Action::NoOp)
             };
@@ -711,6 +725,7 @@ resources:
                 Recorded {
                     kind: stack.instance(addr).unwrap().kind.name.into(),
                     id: l.id.clone(),
+                    region: None,
                     properties: l.props.clone(),
                     outputs: l.outputs.clone(),
                     dependencies: stack.instance(addr).unwrap().deps.clone(),

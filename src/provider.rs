@@ -52,6 +52,12 @@ impl Live {
 /// by `find_owned`), `delete` of something already gone succeeds.
 #[async_trait]
 pub trait Cloud: Send + Sync {
+    /// The cloud of one region (`None`: the stack's own). Every other
+    /// method speaks to one region; the engine routes each object's calls
+    /// by the region its instance or record names. Fails for a region the
+    /// cloud was not connected to.
+    fn at(&self, region: Option<&str>) -> Result<&dyn Cloud>;
+
     /// Reads the resources of one kind with these ids, batched: one call per
     /// page of ids, never one call per resource. Ids that no longer exist are
     /// absent from the answer.

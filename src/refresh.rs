@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::diag::Result;
-use crate::model::{Action, Plan, Refreshed, Unclaimed};
+use crate::model::{Action, Orphan, Plan, Refreshed, Unclaimed};
 use crate::provider::{Cloud, Live, Wanted};
 use crate::stack::{Stack, TAG_LINEAGE};
 use crate::state::{Recorded, State};
@@ -46,7 +46,9 @@ struct KindRead {
 
 /// Reads what state records and, with a stack, what the stack's addresses
 /// missing from state may already have (made by this state, found by its
-/// ownership); classifies every other object of the stack found.
+/// ownership); classifies every other object of the stack found. Each
+/// region the stack or state names is read on its own (its objects, its
+/// orphans), in the cloud of that region.
 pub async fn refresh(
     cloud: &dyn Cloud,
     stack: Option<&Stack>,
@@ -54,22 +56,84 @@ pub async fn refresh(
     state: Option<&State>,
     search: Search,
 ) -> Result<Refreshed> {
+    let mut regions: BTreeSet<Option<String>> = state.map(State::regions).unwrap_or_default();
+    regions.extend(
+        stack
+            .iter()
+            .flat_map(|s| &s.instances)
+            .map(|i| i.region.clone()),
+    );
+    regions.insert(None);
+    let reads = regions.iter().map(|r| async move {
+        let here = Here {
+            region: r.as_deref(),
+        };
+        refresh_region(
+            cloud.at(here.region)?,
+            stack,
+            stack_name,
+            state,
+            search,
+            here,
+        )
+        .await
+    });
+    let mut out = Refreshed::default();
+    for r in futures::future::join_all(reads).await {
+        let r = r?;
+        out.recorded.extend(r.recorded);
+        out.deposed.extend(r.deposed);
+        out.owned.extend(r.owned);
+        out.orphans.extend(r.orphans);
+        out.unclaimed.extend(r.unclaimed);
+        out.searched.extend(r.searched);
+    }
+    Ok(out)
+}
+
+/// The region one refresh reads (`None`: the stack's).
+#[derive(Clone, Copy)]
+struct Here<'a> {
+    region: Option<&'a str>,
+}
+
+impl Here<'_> {
+    fn has(&self, region: &Option<String>) -> bool {
+        region.as_deref() == self.region
+    }
+    fn state<'s>(&self, st: &'s State) -> impl Iterator<Item = (&'s String, &'s Recorded)> {
+        let here = *self;
+        st.resources
+            .iter()
+            .filter(move |(_, r)| here.has(&r.region))
+    }
+}
+
+async fn refresh_region(
+    cloud: &dyn Cloud,
+    stack: Option<&Stack>,
+    stack_name: &str,
+    state: Option<&State>,
+    search: Search,
+    here: Here<'_>,
+) -> Result<Refreshed> {
     // Per kind, the ids state records with their recorded properties (some
     // reads go by a parent those name: mount targets by file system).
     let mut recorded: BTreeMap<&str, Vec<(&str, &Value)>> = BTreeMap::new();
     if let Some(st) = state {
-        let objs = st
-            .resources
-            .values()
-            .map(|r| (&r.kind, &r.id, &r.properties));
-        let deposed = st.deposed.iter().map(|d| (&d.kind, &d.id, &d.properties));
+        let objs = here.state(st).map(|(_, r)| (&r.kind, &r.id, &r.properties));
+        let deposed = st
+            .deposed
+            .iter()
+            .filter(|d| here.has(&d.region))
+            .map(|d| (&d.kind, &d.id, &d.properties));
         for (k, id, props) in objs.chain(deposed) {
             recorded.entry(k).or_default().push((id, props));
         }
     }
-    let wanted = wanted(stack, state);
+    let wanted = wanted(stack, state, here);
     let mut out = Refreshed {
-        searched: searched(stack, state, search),
+        searched: searched(stack, state, search, here),
         ..Refreshed::default()
     };
     let mut kinds: BTreeSet<&str> = recorded.keys().copied().collect();
@@ -94,7 +158,7 @@ pub async fn refresh(
         found.push(r?);
     }
     if let Some(st) = state {
-        read_again_what_was_just_made(cloud, st, &mut found).await?;
+        read_again_what_was_just_made(cloud, st, here, &mut found).await?;
     }
     let live: HashMap<(&str, &str), &Live> = found
         .iter()
@@ -105,19 +169,19 @@ pub async fn refresh(
         })
         .collect();
     if let Some(st) = state {
-        for (addr, r) in &st.resources {
+        for (addr, r) in here.state(st) {
             let l = live.get(&(r.kind.as_str(), r.id.as_str()));
             out.recorded
                 .insert(addr.clone(), l.map(|l| as_recorded((*l).clone(), r)));
         }
-        for d in &st.deposed {
+        for d in st.deposed.iter().filter(|d| here.has(&d.region)) {
             let l = live.get(&(d.kind.as_str(), d.id.as_str()));
             out.deposed.insert(d.id.clone(), l.map(|l| (*l).clone()));
         }
     }
     for r in found {
         let w = wanted.get(r.kind.as_str()).unwrap_or(&none.1);
-        classify(&r.kind, r.owned, w, state, &mut out);
+        classify(&r.kind, r.owned, w, state, here, &mut out);
     }
     Ok(out)
 }
@@ -132,6 +196,7 @@ const RECHECK_AT_MOST: std::time::Duration = std::time::Duration::from_secs(20);
 async fn read_again_what_was_just_made(
     cloud: &dyn Cloud,
     st: &State,
+    here: Here<'_>,
     found: &mut [KindRead],
 ) -> Result<()> {
     // AWS shows new objects within seconds; a longer wait would only delay
@@ -157,10 +222,9 @@ async fn read_again_what_was_just_made(
         .filter(|(_, id)| recent.contains_key(id))
         .collect();
     // (kind, id, recorded properties, seconds its lag may still last)
-    let mut missing: Vec<(&str, &str, &Value, u64)> = st
-        .resources
-        .values()
-        .filter_map(|r| {
+    let mut missing: Vec<(&str, &str, &Value, u64)> = here
+        .state(st)
+        .filter_map(|(_, r)| {
             let left = *recent.get(r.id.as_str())?;
             (!seen.contains(&(r.kind.as_str(), r.id.as_str()))).then_some((
                 r.kind.as_str(),
@@ -237,11 +301,16 @@ async fn read_kind(
 }
 
 /// The stack's addresses state lacks, per kind, with what is known of them.
-fn wanted<'a>(stack: Option<&'a Stack>, state: Option<&State>) -> BTreeMap<&'a str, Vec<Wanted>> {
+fn wanted<'a>(
+    stack: Option<&'a Stack>,
+    state: Option<&State>,
+    here: Here,
+) -> BTreeMap<&'a str, Vec<Wanted>> {
     let mut wanted: BTreeMap<&str, Vec<Wanted>> = BTreeMap::new();
     let Some(stack) = stack else { return wanted };
-    let missing =
-        |i: &&crate::stack::Instance| state.is_none_or(|s| !s.resources.contains_key(&i.address));
+    let missing = |i: &&crate::stack::Instance| {
+        here.has(&i.region) && state.is_none_or(|s| !s.resources.contains_key(&i.address))
+    };
     if !stack.instances.iter().any(|i| missing(&i)) {
         return wanted;
     }
@@ -256,12 +325,23 @@ fn wanted<'a>(stack: Option<&'a Stack>, state: Option<&State>) -> BTreeMap<&'a s
 }
 
 /// The kinds refresh lists every object of the stack of.
-fn searched(stack: Option<&Stack>, state: Option<&State>, search: Search) -> BTreeSet<String> {
+fn searched(
+    stack: Option<&Stack>,
+    state: Option<&State>,
+    search: Search,
+    here: Here,
+) -> BTreeSet<String> {
     let Some(st) = state else {
         return BTreeSet::new();
     };
-    let mut used: BTreeSet<&str> = st.resources.values().map(|r| r.kind.as_str()).collect();
-    used.extend(stack.iter().flat_map(|s| &s.instances).map(|i| i.kind.name));
+    let mut used: BTreeSet<&str> = here.state(st).map(|(_, r)| r.kind.as_str()).collect();
+    used.extend(
+        stack
+            .iter()
+            .flat_map(|s| &s.instances)
+            .filter(|i| here.has(&i.region))
+            .map(|i| i.kind.name),
+    );
     let mut out = st.doubtful_kinds();
     for k in used {
         let cheap = crate::kind::lookup(k).is_some_and(|s| s.owned_by_filter);
@@ -304,6 +384,7 @@ fn classify(
     mut found: Vec<Live>,
     wanted: &[Wanted],
     state: Option<&State>,
+    here: Here,
     out: &mut Refreshed,
 ) {
     // What state records, and what `state rm` let go of: never orphans
@@ -342,11 +423,16 @@ fn classify(
             Some(a) if mine && wanted_here && !out.owned.contains_key(&a) => {
                 out.owned.insert(a, l);
             }
-            _ if mine && out.searched.contains(kind) => out.orphans.push((kind.to_string(), l)),
+            _ if mine && out.searched.contains(kind) => out.orphans.push(Orphan {
+                kind: kind.to_string(),
+                region: here.region.map(str::to_string),
+                live: l,
+            }),
             _ if mine => {}
             addr => out.unclaimed.push(Unclaimed {
                 kind: kind.to_string(),
                 id: l.id.clone(),
+                region: here.region.map(str::to_string),
                 address: addr,
                 lineage: tag,
             }),
@@ -356,8 +442,13 @@ fn classify(
 
 /// Asks the cloud, for every object the plan creates or deletes, whether
 /// something stops it.
-pub async fn find_blockers(cloud: &dyn Cloud, p: &mut Plan) -> Result<()> {
+pub async fn find_blockers(all: &dyn Cloud, p: &mut Plan) -> Result<()> {
     for c in p.changes.iter_mut() {
+        let cloud = if c.action.deletes() {
+            all.at(c.existing_region())?
+        } else {
+            all.at(c.region.as_deref())?
+        };
         if c.action == Action::Create
             && let Some(after) = &c.after
         {
@@ -413,6 +504,7 @@ mod tests {
             Recorded {
                 kind: "ec2.vpc".into(),
                 id: "vpc-1".into(),
+                region: None,
                 properties: json!({"cidr_block": "10.0.0.0/16"}),
                 outputs: Default::default(),
                 dependencies: vec![],

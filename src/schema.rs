@@ -127,6 +127,7 @@ fn definitions(kinds: &[&KindSpec], data: &[&DataSpec]) -> Value {
             "required": ["kind"],
             "properties": {
                 "kind": {"enum": kind_names, "description": "service.type: every kind is in docs/resources.md"},
+                "region": or_expr(json!({"enum": crate::regions::REGIONS, "description": "the region it lives in (default: its module's, else the stack's)"})),
                 "enabled": or_expr(json!({"type": "boolean"})),
                 "for_each": or_expr(json!({"type": ["array", "object"]})),
                 "depends_on": {"type": "array", "items": {"type": "string"}},
@@ -178,6 +179,7 @@ fn definitions(kinds: &[&KindSpec], data: &[&DataSpec]) -> Value {
                 "inputs": {"type": "object"},
                 "for_each": or_expr(json!({"type": ["array", "object"]})),
                 "enabled": or_expr(json!({"type": "boolean"})),
+                "region": or_expr(json!({"enum": crate::regions::REGIONS, "description": "the region of everything in it (default: where it is used)"})),
                 "description": {"type": "string"}
             }
         }
@@ -209,7 +211,7 @@ pub fn stack(kinds: &[&KindSpec], data: &[&DataSpec]) -> Value {
         "stack".into(),
         json!({"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "description": "the stack's name: tags every resource"}),
     );
-    props.insert("region".into(), json!({"type": "string"}));
+    props.insert("region".into(), json!({"enum": crate::regions::REGIONS}));
     props.insert(
         "backend".into(),
         json!({

@@ -163,13 +163,17 @@ async fn load_online(c: &Common, cloud: &tokio::sync::OnceCell<Arc<AwsCloud>>) -
             .get_or_try_init(|| connect(c, loaded.wants.region.as_deref()))
             .await?;
         let reads = new.iter().map(|r| async move {
-            let v = cloud
-                .read_data(r.kind, &r.props)
-                .await
-                .map_err(|e| match e {
-                    Error::Other(m) => Error::other(format!("{} ({}): {m}", r.address, r.kind)),
-                    e => e.at_address(&r.address),
-                });
+            let v = async {
+                cloud
+                    .at(r.region.as_deref())?
+                    .read_data(r.kind, &r.props)
+                    .await
+            }
+            .await
+            .map_err(|e| match e {
+                Error::Other(m) => Error::other(format!("{} ({}): {m}", r.address, r.kind)),
+                e => e.at_address(&r.address),
+            });
             (r.address.clone(), v)
         });
         for (addr, v) in futures::future::join_all(reads).await {

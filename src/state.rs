@@ -107,6 +107,9 @@ impl State {
 pub struct Recorded {
     pub kind: String,
     pub id: String,
+    /// The region it lives in, when not the stack's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Canonical properties as last applied (or read, when adopted).
     pub properties: Value,
     /// Outputs such as `id` and `arn`.
@@ -128,10 +131,25 @@ pub struct Deposed {
     pub address: String,
     pub kind: String,
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub properties: Value,
 }
 
 impl State {
+    /// The regions its objects live in (`None`: the stack's), the stack's
+    /// always among them.
+    pub fn regions(&self) -> BTreeSet<Option<String>> {
+        let mut r: BTreeSet<Option<String>> = self
+            .resources
+            .values()
+            .map(|r| r.region.clone())
+            .chain(self.deposed.iter().map(|d| d.region.clone()))
+            .collect();
+        r.insert(None);
+        r
+    }
+
     pub fn new(stack: &str) -> State {
         State {
             version: FORMAT_VERSION,
@@ -646,6 +664,7 @@ mod tests {
         let rec = |id: &str| Recorded {
             kind: "ec2.vpc".into(),
             id: id.into(),
+            region: None,
             properties: serde_json::json!({"cidr_block": "10.0.0.0/16"}),
             outputs: Default::default(),
             dependencies: vec![],

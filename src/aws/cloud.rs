@@ -17,6 +17,12 @@ use crate::diag::{Error, Result};
 use crate::provider::{Cloud, Container, Intent, Live, Wanted};
 
 pub struct AwsCloud {
+    /// The SDK configuration of this region, from which another region's
+    /// is made (the same credentials, endpoint and timeouts).
+    sdk: aws_config::SdkConfig,
+    /// The other regions the stack's objects live in, connected on first
+    /// use; each lives as long as the process (at most one a region).
+    others: std::sync::Mutex<HashMap<String, &'static AwsCloud>>,
     kinds: HashMap<&'static str, Box<dyn Resource>>,
     data: HashMap<&'static str, Box<dyn DataRead>>,
     ec2: ec2::Ec2,
@@ -29,6 +35,45 @@ pub struct AwsCloud {
 impl AwsCloud {
     pub async fn connect(opts: &Connect) -> Result<AwsCloud> {
         let sdk = client::sdk_config(opts).await?;
+        AwsCloud::with_config(sdk)
+    }
+
+    /// The cloud of `region`, made from this one's configuration (no call:
+    /// credentials were checked when this one connected).
+    fn in_region(&self, region: &str) -> Result<AwsCloud> {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        AwsCloud::with_config(sdk)
+    }
+
+    /// Another region's cloud, connected once.
+    pub fn region(&self, region: &str) -> Result<&AwsCloud> {
+        if region == self.region {
+            return Ok(self);
+        }
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = others.get(region) {
+            return Ok(c);
+        }
+        // Leaked on purpose: a region's clients serve every call of the run,
+        // and there are at most as many as AWS has regions.
+        let c: &'static AwsCloud = Box::leak(Box::new(self.in_region(region)?));
+        others.insert(region.to_string(), c);
+        Ok(c)
+    }
+
+    /// The regions connected beside this one, with their clouds, by name.
+    pub fn other_regions(&self) -> Vec<(String, &AwsCloud)> {
+        let others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(String, &AwsCloud)> = others.iter().map(|(r, c)| (r.clone(), *c)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn with_config(sdk: aws_config::SdkConfig) -> Result<AwsCloud> {
         let counter = CallCounter::default();
         let clients = Clients::new(&sdk, &counter)?;
         let kinds = implementations(&clients)
@@ -40,6 +85,8 @@ impl AwsCloud {
             .map(|r| (r.spec().name, r))
             .collect();
         Ok(AwsCloud {
+            sdk,
+            others: Default::default(),
             kinds,
             data,
             ec2: clients.ec2.clone(),
@@ -181,6 +228,12 @@ impl AwsCloud {
 
 #[async_trait]
 impl Cloud for AwsCloud {
+    fn at(&self, region: Option<&str>) -> Result<&dyn Cloud> {
+        match region {
+            None => Ok(self),
+            Some(r) => Ok(self.region(r)?),
+        }
+    }
     async fn read(&self, kind: &str, ids: &[String]) -> Result<Vec<Live>> {
         self.kind(kind)?.read(ids).await
     }

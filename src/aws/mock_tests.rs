@@ -625,3 +625,96 @@ async fn a_kms_alias_moves_to_another_key_in_one_update_alias() {
         "arn:aws:kms:us-east-1:123456789012:alias/court-data"
     );
 }
+
+/// A cross-region replica (the standby's database) is created with its
+/// source's ARN and no credentials: AWS refuses Secrets Manager's
+/// management of a cross-region replica's password, and a replica's master
+/// user is its source's. moto 5.1.22 asks a replica for a password, so this
+/// create is shown against AWS's answers here; the failover after it (the
+/// promotion) runs against moto in tests/it/regions.rs.
+#[tokio::test]
+async fn a_cross_region_replica_is_created_without_credentials_and_promoted_in_place() {
+    use aws_sdk_rds::operation::create_db_cluster::CreateDbClusterOutput;
+    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+    use aws_sdk_rds::operation::promote_read_replica_db_cluster::PromoteReadReplicaDbClusterOutput;
+    use aws_sdk_rds::types::DbCluster;
+    const SOURCE: &str = "arn:aws:rds:us-east-1:123456789012:cluster:court-primary";
+    let cluster = |source: Option<&str>| {
+        DbCluster::builder()
+            .db_cluster_identifier("court-standby")
+            .db_cluster_arn("arn:aws:rds:us-west-2:123456789012:cluster:court-standby")
+            .status("available")
+            .engine("aurora-mysql")
+            .master_username("admin")
+            .db_subnet_group("court-standby")
+            .storage_encrypted(true)
+            .set_replication_source_identifier(source.map(str::to_string))
+            .build()
+    };
+    let create = mock!(aws_sdk_rds::Client::create_db_cluster)
+        .match_requests(|r| {
+            r.replication_source_identifier() == Some(SOURCE)
+                && r.manage_master_user_password().is_none()
+                && r.master_user_password().is_none()
+                && r.master_username().is_none()
+        })
+        .then_output(move || {
+            CreateDbClusterOutput::builder()
+                .db_cluster(cluster(Some(SOURCE)))
+                .build()
+        });
+    let replica = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .match_requests(|_| true)
+        .sequence()
+        .output(move || {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(cluster(Some(SOURCE)))
+                .build()
+        })
+        .output(move || {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(cluster(None))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let promote = mock!(aws_sdk_rds::Client::promote_read_replica_db_cluster)
+        .match_requests(|r| r.db_cluster_identifier() == Some("court-standby"))
+        .then_output(move || {
+            PromoteReadReplicaDbClusterOutput::builder()
+                .db_cluster(cluster(Some(SOURCE)))
+                .build()
+        });
+    let c = mock_client!(
+        aws_sdk_rds,
+        RuleMode::MatchAny,
+        &[&create, &replica, &promote]
+    );
+    let kind = Typed(super::rds::cluster::Cluster(svc(c)));
+    let props = json!({
+        "identifier": "court-standby", "engine": "aurora-mysql",
+        "master_username": "admin", "db_subnet_group_name": "court-standby",
+        "vpc_security_group_ids": [], "replication_source": SOURCE,
+        "skip_final_snapshot": true, "tags": {}
+    });
+    let l = kind
+        .create(&props, Duration::from_secs(5), &Intent::default())
+        .await
+        .unwrap();
+    assert_eq!(create.num_calls(), 1, "created with no credentials");
+    assert_eq!(l.props["replication_source"], SOURCE);
+    let mut promoted = props.clone();
+    promoted["replication_source"] = json!("");
+    let l = kind
+        .update("court-standby", &props, &promoted, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(promote.num_calls(), 1, "one PromoteReadReplicaDBCluster");
+    assert_eq!(l.props["replication_source"], "");
+    // A cluster never starts replicating in place: that is a replacement.
+    let err = kind
+        .update("court-standby", &promoted, &props, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("replace it"), "{err}");
+}

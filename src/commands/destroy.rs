@@ -35,7 +35,11 @@ async fn destroy(s: &Session, o: &ApplyOpts) -> Result<i32> {
     // What someone made by hand inside what is to be deleted stops the
     // delete (AWS answers DependencyViolation for as long as it is there):
     // named now, and the delete fails at once instead of waiting.
-    let found = super::reading(super::drift::inside_managed(&cloud, &st, &live)).await?;
+    let mut found = Vec::new();
+    for region in st.regions() {
+        let inside = super::drift::inside_managed(&cloud, &st, &live, region.as_deref());
+        found.extend(super::reading(inside).await?);
+    }
     name_handmade_blockers(&mut p, &st, &found);
     super::show(&render::plan(&p));
     if !p.has_changes() {

@@ -112,21 +112,40 @@ async fn handmade(
     live: &crate::model::Refreshed,
     rules: &[Rule],
 ) -> Result<Vec<Drift>> {
-    let containers = crate::drift::managed_containers(st);
-    let found = inside_managed(cloud, st, live).await?;
-    Ok(crate::drift::handmade(st, &containers, &found, rules))
+    let mut out = Vec::new();
+    for region in st.regions() {
+        let region = region.as_deref();
+        let containers = crate::drift::managed_containers(st, region);
+        let found = inside_managed(cloud, st, live, region).await?;
+        out.extend(crate::drift::handmade(
+            st,
+            &containers,
+            &found,
+            region,
+            rules,
+        ));
+    }
+    Ok(out)
 }
 
-/// Everything inside the containers the state manages, (kind, object),
-/// whoever made it.
+/// Everything inside the containers the state manages in `region`
+/// (`None`: the stack's), (kind, object), whoever made it.
 pub(super) async fn inside_managed(
     cloud: &AwsCloud,
     st: &crate::state::State,
     live: &crate::model::Refreshed,
+    region: Option<&str>,
 ) -> Result<Vec<(String, crate::provider::Live)>> {
     use crate::kind::Inside;
     use crate::provider::{Cloud, Container};
-    let containers = crate::drift::managed_containers(st);
+    let cloud = match region {
+        Some(r) => cloud.region(r)?,
+        None => cloud,
+    };
+    let containers = crate::drift::managed_containers(st, region);
+    if containers.is_empty() {
+        return Ok(vec![]);
+    }
     // Each kind that says it is searched in a kind of container, in the
     // managed containers of that kind.
     let reads = crate::aws::KINDS.iter().filter_map(|k| {
@@ -176,6 +195,7 @@ async fn upstream(c: &Common, stack: &crate::stack::Stack, st: &crate::state::St
             address: format!("stack.{}.{}", u.stack, u.output),
             kind: "stack".into(),
             id: u.stack.clone(),
+            region: None,
             finding: crate::model::Finding::Upstream {
                 output: u.output,
                 before: u.before,

@@ -28,6 +28,7 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
         }
         let kind = inst.kind.name;
         let live = cloud
+            .at(inst.region.as_deref())?
             .read(kind, &[id.to_string()])
             .await?
             .pop()
@@ -37,6 +38,7 @@ pub async fn run(c: &Common, address: &str, id: &str) -> Result<i32> {
         let rec = Recorded {
             kind: kind.to_string(),
             id: live.id.clone(),
+            region: inst.region.clone(),
             properties: live.props.clone(),
             outputs,
             dependencies: inst.deps.clone(),

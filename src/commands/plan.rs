@@ -135,7 +135,9 @@ pub async fn run(c: &Common, o: &PlanOpts) -> Result<i32> {
         }
     }
     let s = Session::open(c).await?;
-    s.locked("plan", planned(&s, o)).await
+    let code = s.locked("plan", planned(&s, o)).await;
+    super::let_go(s.stack);
+    code
 }
 
 async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
@@ -147,7 +149,8 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
     let cloud = s.connect().await?;
     let planned = super::make_plan(s, &cloud, st, &o.controls).await;
     s.stats(&cloud);
-    let (p, _) = planned?;
+    let (p, base) = planned?;
+    super::let_go(base);
     if o.json {
         println!(
             "{}",
@@ -180,9 +183,11 @@ async fn planned(s: &Session, o: &PlanOpts) -> Result<i32> {
         eprintln!("error: {why}: apply would refuse this plan");
         return Ok(1);
     }
-    Ok(if o.detailed_exitcode && p.has_changes() {
+    let code = if o.detailed_exitcode && p.has_changes() {
         2
     } else {
         0
-    })
+    };
+    super::let_go(p);
+    Ok(code)
 }

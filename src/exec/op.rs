@@ -191,10 +191,13 @@ async fn create(
             ..Intent::default()
         }
     };
-    let r = cloud
-        .create(&c.kind, desired, inst.timeouts.create, &intent)
-        .await
-        .map_err(|e| e.at_address(addr));
+    let r = match cloud.at(c.region.as_deref()) {
+        Ok(cloud) => cloud
+            .create(&c.kind, desired, inst.timeouts.create, &intent)
+            .await
+            .map_err(|e| e.at_address(addr)),
+        Err(e) => Err(e.at_address(addr)),
+    };
     let mut st = sh.state.lock().await;
     if intent.in_doubt() {
         st.unsure.insert(c.kind.clone());
@@ -223,6 +226,7 @@ async fn call(
     desired: &Value,
 ) -> Result<Live> {
     let at = |e: Error| e.at_address(&c.address);
+    let cloud = cloud.at(c.existing_region()).map_err(at)?;
     let id = || {
         c.id.clone()
             .ok_or_else(|| Error::other(format!("internal: {} has no id", c.address)))
@@ -275,6 +279,7 @@ async fn record(
             address: addr.to_string(),
             kind: old.kind,
             id: old.id,
+            region: old.region,
             properties: old.properties,
         });
     }
@@ -294,6 +299,7 @@ async fn record(
         Recorded {
             kind: c.kind.clone(),
             id: live.id.clone(),
+            region: c.region.clone(),
             properties,
             outputs,
             dependencies: inst.deps.clone(),
@@ -356,18 +362,20 @@ async fn remove(
     sh: &Shared,
 ) -> Result<String> {
     let addr = c.address.as_str();
-    let (id, kind) = {
+    let (id, kind, region) = {
         let st = sh.state.lock().await;
-        let id = match op.kind {
+        let (id, region) = match op.kind {
             OpKind::DeleteDeposed if c.action == Action::CreateThenDelete => st
                 .deposed
                 .iter()
                 .find(|d| d.address == addr)
-                .map(|d| d.id.clone())
+                .map(|d| (d.id.clone(), d.region.clone()))
                 .ok_or_else(|| Error::other(format!("{addr}: no deposed object to delete")))?,
             _ => {
-                c.id.clone()
-                    .ok_or_else(|| Error::other(format!("internal: {addr} has no id")))?
+                let id =
+                    c.id.clone()
+                        .ok_or_else(|| Error::other(format!("internal: {addr} has no id")))?;
+                (id, c.old_region.clone())
             }
         };
         // A replacement across kinds deletes the old object as its own kind.
@@ -375,7 +383,7 @@ async fn remove(
             OpKind::Delete => st.resources.get(addr).map(|r| r.kind.clone()),
             _ => None,
         };
-        (id, kind.unwrap_or_else(|| c.kind.clone()))
+        (id, kind.unwrap_or_else(|| c.kind.clone()), region)
     };
     if op.kind == OpKind::Delete
         && let Some(why) = &c.blocked
@@ -388,7 +396,10 @@ async fn remove(
             .map(|i| i.timeouts)
             .unwrap_or_default();
         let before = c.before.as_ref().unwrap_or(&Value::Null);
-        let r = cloud.delete(&kind, &id, before, t.delete, t.in_use).await;
+        let r = match cloud.at(region.as_deref()) {
+            Ok(cloud) => cloud.delete(&kind, &id, before, t.delete, t.in_use).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = r {
             if op.kind == OpKind::DeleteOrphan {
                 // Still there: the next plan looks for it again.

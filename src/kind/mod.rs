@@ -286,7 +286,17 @@ impl KindSpec {
     pub fn has_tags(&self) -> bool {
         self.prop("tags").is_some()
     }
+    /// Its service is one for the whole account, not a region's (IAM,
+    /// Route 53, Shield): its objects have no region, and `region:` does
+    /// not move them.
+    pub fn global(&self) -> bool {
+        let service = self.name.split('.').next().unwrap_or_default();
+        GLOBAL_SERVICES.contains(&service)
+    }
 }
+
+/// Services whose objects belong to the account, not to a region.
+pub const GLOBAL_SERVICES: &[&str] = &["iam", "route53", "shield"];
 
 /// A property: optional, updated in place, no default.
 pub const fn p(name: &'static str, ty: Ty, doc: &'static str) -> Prop {

@@ -19,6 +19,11 @@ struct ChangeV1<'a> {
     address: &'a str,
     kind: &'a str,
     action: &'static str,
+    /// Added to format 1 with regions: absent for the stack's region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_region: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     before: &'a Option<Value>,
@@ -58,6 +63,8 @@ fn change_v1(c: &Change) -> ChangeV1<'_> {
         Action::Delete | Action::DeleteDeposed | Action::DeleteOrphan | Action::Forget => "delete",
     };
     ChangeV1 {
+        region: c.region.as_deref(),
+        old_region: c.old_region.as_deref().filter(|_| c.old_region != c.region),
         address: &c.address,
         kind: &c.kind,
         action,
@@ -90,6 +97,9 @@ pub struct DriftItem {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id: Option<String>,
+    /// The object's region, when not the stack's.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub property: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -121,6 +131,7 @@ pub fn drift_item(d: &Drift) -> DriftItem {
         class: d.finding.class().name().to_string(),
         kind: Some(d.kind.clone()),
         id: Some(d.id.clone()),
+        region: d.region.clone(),
         diff: super::finding_diff(d),
         property,
         recorded,

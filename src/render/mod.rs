@@ -177,7 +177,16 @@ fn header(c: &Change) -> String {
         c.id.as_deref()
             .map(|i| format!(" ({i})"))
             .unwrap_or_default();
-    let what = format!("{} {}{id}", c.kind, c.address);
+    // The region when not the stack's; both when the resource moves.
+    let region = match (c.old_region.as_deref(), c.region.as_deref()) {
+        (old, new) if old != new && c.action.is_replace() => {
+            let name = |r: Option<&str>| r.unwrap_or("the stack's region").to_string();
+            format!(" [{} -> {}]", name(old), name(new))
+        }
+        (_, Some(r)) => format!(" [{r}]"),
+        _ => String::new(),
+    };
+    let what = format!("{} {}{id}{region}", c.kind, c.address);
     let adopted = if c.reason == Some(Reason::Adopted) && c.action != Action::Adopt {
         " (already exists: adopted)"
     } else {
@@ -285,23 +294,29 @@ pub fn change(out: &mut String, c: &Change) {
 
 /// One drift finding's headline, as plans and `drift` print it.
 pub fn finding_line(d: &Drift) -> String {
+    let region = d
+        .region
+        .as_deref()
+        .map(|r| format!(" [{r}]"))
+        .unwrap_or_default();
+    let at = format!("{}{region}", d.address);
     match &d.finding {
-        Finding::Deleted => format!("  ! {} was deleted outside provision", d.address),
-        Finding::HandMade { .. } => format!("  ? {} {} {}", d.kind, d.id, handmade_text(d)),
+        Finding::Deleted => format!("  ! {} was deleted outside provision", at),
+        Finding::HandMade { .. } => format!("  ? {} {}{region} {}", d.kind, d.id, handmade_text(d)),
         Finding::Unclaimed { .. } => format!(
             "  ? {} {} exists with this stack's tags but another state made it",
-            d.address, d.id
+            at, d.id
         ),
         Finding::Orphan => format!(
             "  ? {} {} was made by this state but is recorded nowhere (an orphan): apply deletes it",
-            d.address, d.id
+            at, d.id
         ),
         Finding::Modified { property, .. } => {
-            format!("  ~ {} changed outside provision: {property}", d.address)
+            format!("  ~ {} changed outside provision: {property}", at)
         }
         Finding::Upstream { before, after, .. } => format!(
             "  ~ {} changed since the last apply: {} -> {}",
-            d.address,
+            at,
             before.as_ref().map_or("(none)".into(), show),
             after.as_ref().map_or("(removed)".into(), show)
         ),

@@ -32,6 +32,8 @@ pub struct DataReq {
     pub address: String,
     pub kind: &'static str,
     pub props: Value,
+    /// The region to read in (its module's; `None`: the stack's).
+    pub region: Option<String>,
 }
 
 /// The data sources declared in these files.
@@ -236,6 +238,7 @@ pub(super) fn requests(
             address: format!("{prefix}data.{}", d.name),
             kind: d.spec.name,
             props,
+            region: None,
         });
     }
     out

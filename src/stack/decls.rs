@@ -18,6 +18,7 @@ use crate::yaml::{Key, Node, NodeKind};
 
 const FIELDS: &[&str] = &[
     "kind",
+    "region",
     "enabled",
     "for_each",
     "depends_on",
@@ -33,6 +34,9 @@ pub(super) struct Decl {
     pub file: String,
     pub loc: Loc,
     pub kind: &'static KindSpec,
+    /// `region:` as written (checked), where it is written; `None`: its
+    /// module's region.
+    pub region: Option<(String, Loc)>,
     /// `(key, value)` of each copy, in order; `None` without `for_each`.
     pub items: Option<Vec<(String, Value)>>,
     pub props: Option<Arc<Tmpl>>,
@@ -59,6 +63,7 @@ struct Head<'a> {
     key: &'a Key,
     fields: &'a [(Key, Node)],
     kind: &'static KindSpec,
+    region: Option<(String, Loc)>,
     items: Option<Vec<(String, Value)>>,
 }
 
@@ -174,14 +179,67 @@ fn head<'a>(
         return None;
     }
     let kind = kind_of(k, m, cx)?;
+    let region = get(m, "region").and_then(|n| {
+        let r = region(n, st, cx)?;
+        if kind.global() {
+            let msg = format!(
+                "resource `{}`: {} objects belong to the account, not to a region: `region` does not apply",
+                k.name, kind.name
+            );
+            cx.push(n.loc, msg);
+            return None;
+        }
+        Some((r, n.loc))
+    });
     let items = get(m, "for_each").map(|fe| for_each(fe, st, None, cx));
     Some(Head {
         file,
         key: k,
         fields: m,
         kind,
+        region,
         items,
     })
+}
+
+/// `region:` of a resource or a module: a region's name, known before
+/// anything is created (a variable: a failover flips it); `None` when it is
+/// not one (reported).
+pub(super) fn region(n: &Node, st: &Statics, cx: &mut Cx) -> Option<String> {
+    let sc = VarScope {
+        st,
+        each: None,
+        lenient: false,
+    };
+    let t = compile(n, cx);
+    match t.eval(&sc, &cx.file) {
+        Ok(Value::String(r)) if r != expr::UNKNOWN => match crate::regions::check(&r) {
+            Ok(()) => Some(r),
+            Err(why) => {
+                cx.push(n.loc, format!("`region`: {why}"));
+                None
+            }
+        },
+        Ok(other) if expr::contains_unknown(&other) && cx.offline => None,
+        Ok(other) if expr::contains_unknown(&other) => {
+            cx.push(
+                n.loc,
+                "`region` depends on a value known only when a data source has been read or a resource exists; it must be known before anything is created",
+            );
+            None
+        }
+        Ok(other) => {
+            cx.push(
+                n.loc,
+                format!("`region` must be a region's name, found {other}"),
+            );
+            None
+        }
+        Err(e) => {
+            cx.errors.push(e);
+            None
+        }
+    }
 }
 
 /// `enabled:`, true unless it says false (an error counts as true: reported).
@@ -361,6 +419,7 @@ fn body(
         file: h.file.to_string(),
         loc: k.loc,
         kind: spec,
+        region: h.region,
         items: h.items,
         props: props.map(|p| Arc::new(compile(p, cx))),
         lifecycle,

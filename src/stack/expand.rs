@@ -2,19 +2,93 @@
 //! addresses it depends on (references and `depends_on`).
 
 use super::cx::Cx;
-use super::decls::Decls;
+use super::decls::{Decl, Decls};
 use super::refs::Refs;
+use super::template::references;
 use super::{Each, Instance};
 use crate::diag::Loc;
 use crate::limits;
 
+/// Where a scope's resources go: its module's region (`None`: the
+/// stack's), and the stack's own (`home`).
+pub(super) struct Regions<'a> {
+    pub scope: Option<&'a str>,
+    pub home: Option<&'a str>,
+}
+
+impl Regions<'_> {
+    /// A declaration's region when it is not the stack's: its own
+    /// `region:`, else its module's; none for the account's global kinds.
+    fn of(&self, d: &Decl) -> Option<String> {
+        if d.kind.global() {
+            return None;
+        }
+        let r = d.region.as_ref().map(|(r, _)| r.as_str()).or(self.scope);
+        r.filter(|r| Some(*r) != self.home).map(str::to_string)
+    }
+}
+
+/// The outputs another region's object may be referred to by: ARNs (what
+/// cross-region settings take: a replication's destination bucket, a
+/// backup copy's vault, a key) and names. An id (a VPC's, a subnet's, a
+/// security group's) means nothing in another region.
+fn crosses_regions(attr: &str) -> bool {
+    attr == "arn" || attr.ends_with("_arn") || attr == "name"
+}
+
+/// References between resources of one scope in different regions that
+/// no kind can take (`subnet.vpc_id: ${vpc.id}` across regions), each at
+/// its line.
+fn cross_region_refs(decls: &Decls, regions: &Regions, cx: &mut Cx) {
+    for d in &decls.list {
+        let Some(t) = &d.props else { continue };
+        if d.kind.global() {
+            continue;
+        }
+        let mine = regions.of(d);
+        for (e, loc) in t.exprs() {
+            for (root, segs) in references(e) {
+                let Some(other) = decls.list.iter().find(|o| o.name == root) else {
+                    continue;
+                };
+                let theirs = regions.of(other);
+                if other.kind.global() || theirs == mine {
+                    continue;
+                }
+                let attr = segs.iter().find_map(|s| match s {
+                    crate::expr::Seg::Attr(a) => Some(a.as_str()),
+                    _ => None,
+                });
+                let Some(attr) = attr.filter(|a| !crosses_regions(a)) else {
+                    continue;
+                };
+                let name = |r: &Option<String>| {
+                    r.clone()
+                        .or(regions.home.map(str::to_string))
+                        .unwrap_or_else(|| "the stack's region".into())
+                };
+                let msg = format!(
+                    "`{}` ({}) refers to `{root}.{attr}` in {}: an object in another region can be \
+                     referred to only by its ARN or name",
+                    d.name,
+                    name(&mine),
+                    name(&theirs)
+                );
+                cx.push_in(&d.file, loc, msg);
+            }
+        }
+    }
+}
+
 /// The instances of one scope (`prefix` before their addresses), counted
 /// against the limits with those of the scopes before (`copies_before`,
 /// `edges`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn instances(
     decls: &Decls,
     scope: usize,
     prefix: &str,
+    regions: &Regions,
     refs: &Refs,
     copies_before: usize,
     edges: &mut usize,
@@ -35,7 +109,18 @@ pub(super) fn instances(
         cx.push(Loc { line: 1, col: 1 }, msg);
         return out;
     }
+    cross_region_refs(decls, regions, cx);
     for d in &decls.list {
+        let region = regions.of(d);
+        if region.is_some() && regions.home.is_none() {
+            let loc = d.region.as_ref().map_or(d.loc, |r| r.1);
+            let msg = format!(
+                "`{}` names a region, so the stack must name its own: add `region:` at the top \
+                 of the stack (the region of everything that names none)",
+                d.name
+            );
+            cx.push_in(&d.file, loc, msg);
+        }
         for each in Each::copies(d.items.as_deref()) {
             let address = match &each {
                 Some(e) => format!("{prefix}{}[{}]", d.name, e.key),
@@ -72,6 +157,7 @@ pub(super) fn instances(
                 name: d.name.clone(),
                 each,
                 kind: d.kind,
+                region: region.clone(),
                 props: d.props.clone(),
                 deps,
                 lifecycle: d.lifecycle.clone(),

@@ -303,7 +303,13 @@ pub(super) fn read(top: &[(Key, Node)], at: Loc, cx: &mut Cx) -> Header {
         }
     };
     let region = get(top, "region").and_then(|n| match n.as_str() {
-        Some(s) => Some(s.to_string()),
+        Some(s) => match crate::regions::check(s) {
+            Ok(()) => Some(s.to_string()),
+            Err(why) => {
+                cx.push(n.loc, format!("`region`: {why}"));
+                None
+            }
+        },
         None => {
             let msg = format!("`region` must be a string, found {}", n.type_name());
             cx.push(n.loc, msg);

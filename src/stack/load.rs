@@ -176,6 +176,7 @@ fn instances(
     decls: &[Option<super::decls::Decls>],
     scopes: &[super::Scope],
     upstream: &BTreeMap<String, Value>,
+    home: Option<&str>,
     cx: &mut cx::Cx,
 ) -> Vec<super::Instance> {
     let refs = refs::Refs::new(scopes, upstream);
@@ -184,10 +185,15 @@ fn instances(
     for (i, d) in decls.iter().enumerate() {
         if let Some(d) = d {
             let copies_before = out.len();
+            let regions = expand::Regions {
+                scope: scopes[i].region.as_deref(),
+                home,
+            };
             let more = expand::instances(
                 d,
                 i,
                 &scopes[i].prefix,
+                &regions,
                 &refs,
                 copies_before,
                 &mut edges,
@@ -270,13 +276,15 @@ fn phases(
         vars: vars.clone(),
         inputs: BTreeMap::new(),
         var_names: decls.iter().map(|d| d.name.clone()).collect(),
+        region: None,
     };
     tree.scope(root_scope, &files, &mut cx);
     let built = tree.built;
     sources.extend(built.sources.iter().cloned());
     wants.data = built.data;
     let scopes = built.scopes;
-    let instances = instances(&built.decls, &scopes, &upstream, &mut cx);
+    let home = head.region.as_deref();
+    let instances = instances(&built.decls, &scopes, &upstream, home, &mut cx);
     if !cx.ok() {
         return Err(cx.errors);
     }

@@ -130,6 +130,9 @@ pub struct Scope {
     /// Data sources by name, and their values (unknown until read).
     pub data: BTreeMap<String, &'static DataSpec>,
     pub data_values: BTreeMap<String, Value>,
+    /// The region its resources and data sources are in, when a module's
+    /// `region:` (or an enclosing one's) names one; `None`: the stack's.
+    pub region: Option<String>,
 }
 
 /// A template and the file it is written in.
@@ -194,6 +197,9 @@ pub struct Instance {
     pub name: String,
     pub each: Option<Each>,
     pub kind: &'static KindSpec,
+    /// Its region when not the stack's (`None` for the account's global
+    /// kinds: IAM, Route 53, Shield).
+    pub region: Option<String>,
     /// The properties as written, compiled; shared by every copy.
     pub props: Option<Arc<Tmpl>>,
     /// Addresses this instance depends on (references and `depends_on`).

@@ -142,6 +142,7 @@ impl<'a> Tree<'a> {
             data: BTreeMap::new(),
             data_values: BTreeMap::new(),
             var_names: s.var_names,
+            region: s.region,
         });
         self.built.decls.push(None);
         let prefix = self.built.scopes[idx].prefix.clone();
@@ -154,7 +155,10 @@ impl<'a> Tree<'a> {
             stacks: self.upstream,
         };
         let referenced = data::referenced(files);
-        let reqs = data::requests(&data_decls, &referenced, &prefix, &st, cx);
+        let mut reqs = data::requests(&data_decls, &referenced, &prefix, &st, cx);
+        for r in &mut reqs {
+            r.region = self.built.scopes[idx].region.clone();
+        }
         self.built.data.extend(reqs);
         let decls = decls::read(files, &st, cx);
         let outs = outputs::read(files, cx);
@@ -239,10 +243,21 @@ impl<'a> Tree<'a> {
             return None;
         };
         let what = format!("module `{}`", k.name);
-        let fields = ["source", "inputs", "for_each", "enabled", "description"];
+        let fields = [
+            "source",
+            "inputs",
+            "for_each",
+            "enabled",
+            "region",
+            "description",
+        ];
         cx.only_in(file, m, &fields, &what);
         let saved = std::mem::replace(&mut cx.file, file.to_string());
         let on = get(m, "enabled").is_none_or(|en| decls::enabled(en, st, cx));
+        // The module's own region, else the one it is used in.
+        let region = get(m, "region")
+            .and_then(|n| decls::region(n, st, cx))
+            .or_else(|| self.built.scopes[at.parent].region.clone());
         cx.file = saved;
         if !on {
             return None;
@@ -271,6 +286,7 @@ impl<'a> Tree<'a> {
         let mut children = BTreeMap::new();
         for each in Each::copies(copies.as_deref()) {
             let c = Copy {
+                region: region.clone(),
                 inputs: &inputs,
                 declared: &declared,
                 files: &files,
@@ -393,6 +409,7 @@ impl<'a> Tree<'a> {
                 .map(|(n, (t, _))| (n.clone(), t.clone()))
                 .collect(),
             var_names: c.declared.iter().map(|d| d.name.clone()).collect(),
+            region: c.region.clone(),
         };
         let child = self.scope(new, c.files, cx);
         (key.unwrap_or_default(), child)
@@ -401,6 +418,7 @@ impl<'a> Tree<'a> {
 
 /// What every copy of a module shares.
 struct Copy<'a> {
+    region: Option<String>,
     inputs: &'a BTreeMap<String, (TmplAt, Loc)>,
     declared: &'a [vars::VarDecl],
     files: &'a [(&'a str, &'a [(Key, Node)])],
@@ -472,6 +490,7 @@ pub(super) struct NewScope {
     pub vars: BTreeMap<String, Value>,
     pub inputs: BTreeMap<String, TmplAt>,
     pub var_names: BTreeSet<String>,
+    pub region: Option<String>,
 }
 
 /// `a/b/../c` as `a/c`, so that one folder is one module however it is named.

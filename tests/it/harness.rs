@@ -229,6 +229,22 @@ impl World {
         aws_sdk_ec2::Client::new(&self.sdk().await)
     }
 
+    /// An EC2 client of another region (moto keeps each region apart).
+    pub async fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        let sdk = self
+            .sdk()
+            .await
+            .into_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        aws_sdk_ec2::Client::new(&sdk)
+    }
+
+    /// The scratch folder the commands run in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// An EC2 client whose calls go through the strict layer, as provision's do.
     pub async fn ec2_through_the_layer(&self) -> aws_sdk_ec2::Client {
         let sdk = self

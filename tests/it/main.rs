@@ -14,6 +14,7 @@ mod identity;
 mod lag;
 mod network;
 mod once;
+mod regions;
 mod scale;
 mod semantics;
 mod stops;

@@ -241,6 +241,7 @@ async fn a_stale_writer_cannot_overwrite_newer_state() {
         provision::state::Recorded {
             kind: "ec2.vpc".into(),
             id: "vpc-b".into(),
+            region: None,
             properties: serde_json::json!({}),
             outputs: Default::default(),
             dependencies: vec![],
