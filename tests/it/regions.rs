@@ -317,3 +317,71 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
     w.run(&[&["destroy", "-s", s, "--auto-approve"][..], &flip[..]].concat())
         .ok();
 }
+
+/// The documents bucket replicated to a bucket in the standby region (by
+/// ARN: names and ARNs cross regions), through a role S3 takes: created,
+/// re-planned clean, its replication turned off in place, destroyed.
+#[tokio::test]
+async fn a_bucket_replicates_to_a_bucket_in_the_standby_region() {
+    let w = World::new();
+    let stack = r#"
+stack: replicated
+region: us-east-1
+resources:
+  replicator:
+    kind: iam.role
+    properties:
+      name: replicated-s3
+      assume_role_policy:
+        Statement:
+          - {Effect: Allow, Principal: {Service: s3.amazonaws.com}, Action: "sts:AssumeRole"}
+  standby_documents:
+    kind: s3.bucket
+    region: us-west-2
+    properties: {bucket: replicated-documents-standby}
+  documents:
+    kind: s3.bucket
+    properties:
+      bucket: replicated-documents
+      replicate_to: ${standby_documents.arn}
+      replication_role: ${replicator.arn}
+"#;
+    let s = w.write_stack("replicated.yaml", stack);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    let s3 = w.s3().await;
+    let r = s3
+        .get_bucket_replication()
+        .bucket("replicated-documents")
+        .send()
+        .await
+        .unwrap();
+    let c = r.replication_configuration().unwrap();
+    assert_eq!(c.role(), "arn:aws:iam::123456789012:role/replicated-s3");
+    assert_eq!(
+        c.rules()[0].destination().unwrap().bucket(),
+        "arn:aws:s3:::replicated-documents-standby"
+    );
+    let st = w.state("replicated");
+    assert_eq!(st["resources"]["standby_documents"]["region"], "us-west-2");
+    // Turned off in place: the rule goes, the buckets stay.
+    w.edit(
+        std::path::Path::new(s),
+        "      replicate_to: ${standby_documents.arn}\n",
+        "      replicate_to: \"\"\n",
+    );
+    w.run(&["plan", "-s", s])
+        .ok()
+        .has("~ s3.bucket documents")
+        .has("replicate_to");
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    let gone = s3
+        .get_bucket_replication()
+        .bucket("replicated-documents")
+        .send()
+        .await;
+    assert!(gone.is_err(), "no replication left");
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
+}

@@ -74,7 +74,7 @@ static SPEC: KindSpec = KindSpec {
         },
     ],
     outputs: &["id", "arn", "domain_name"],
-    refresh_cost: "6 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle",
+    refresh_cost: "7 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle, replication",
     takes: Takes::secs(3, 2, 3),
     ..KindSpec::new(
         "s3.bucket",
@@ -105,6 +105,23 @@ static SPEC: KindSpec = KindSpec {
                 "[]",
             ),
             def(
+                p(
+                    "replicate_to",
+                    Ty::Str,
+                    "ARN of a bucket (in another region: the standby's) every new object and \
+                     version is copied to; empty: none. Both buckets need versioning",
+                ),
+                "\"\"",
+            ),
+            def(
+                p(
+                    "replication_role",
+                    Ty::Str,
+                    "ARN of the IAM role S3 replicates as (with replicate_to)",
+                ),
+                "\"\"",
+            ),
+            def(
                 local(p(
                     "force_destroy",
                     Ty::Bool,
@@ -128,6 +145,8 @@ pub(crate) struct Props {
     block_public_access: bool,
     object_ownership: String,
     lifecycle_rules: Vec<LifecycleRuleProps>,
+    replicate_to: String,
+    replication_role: String,
     force_destroy: bool,
     tags: Tags,
 }
@@ -169,12 +188,15 @@ impl Bucket {
                 self.public_access_blocked(name),
                 self.ownership(name),
                 self.lifecycle(name),
+                self.replication(name),
             )
         };
         let Some((tags, settings)) = with_detail(self.tags(name), settings).await? else {
             return Ok(None);
         };
-        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle) = settings;
+        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle, replication) =
+            settings;
+        let (replication_role, replicate_to) = replication;
         let p = Props {
             bucket: name.into(),
             versioning,
@@ -183,6 +205,8 @@ impl Bucket {
             block_public_access: blocked,
             object_ownership: ownership,
             lifecycle_rules: lifecycle,
+            replicate_to,
+            replication_role,
             force_destroy: false,
             tags,
         };
@@ -190,7 +214,13 @@ impl Bucket {
             ("arn", json!(format!("arn:aws:s3:::{name}"))),
             ("domain_name", json!(format!("{name}.s3.amazonaws.com"))),
         ];
-        Ok(Some(live(&SPEC, name, &p, &outputs)))
+        let mut l = live(&SPEC, name, &p, &outputs);
+        if p.replicate_to.is_empty() {
+            // Without replication there is no role to read: whatever the
+            // stack says of it is no difference.
+            l.unobserved.push("replication_role");
+        }
+        Ok(Some(l))
     }
 
     /// The tags; `None` when the bucket does not exist.
@@ -264,6 +294,29 @@ impl Bucket {
         }
     }
 
+    /// (role, destination bucket ARN) of its replication; empty without.
+    async fn replication(&self, name: &str) -> Result<(String, String)> {
+        let s = &self.s;
+        match call!(s, read "GetBucketReplication", get_bucket_replication().bucket(name)).await {
+            Ok(r) => Ok(r
+                .replication_configuration()
+                .map(|c| {
+                    let to = c
+                        .rules()
+                        .first()
+                        .and_then(|r| r.destination())
+                        .map(|d| d.bucket().to_string())
+                        .unwrap_or_default();
+                    (c.role().to_string(), to)
+                })
+                .unwrap_or_default()),
+            Err(e) if has_code(&e, &["ReplicationConfigurationNotFoundError"]) => {
+                Ok(Default::default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn lifecycle(&self, name: &str) -> Result<Vec<LifecycleRuleProps>> {
         let s = &self.s;
         match call!(s, read "GetBucketLifecycleConfiguration", get_bucket_lifecycle_configuration()
@@ -321,6 +374,53 @@ impl Bucket {
             self.put_lifecycle(name, &p.lifecycle_rules, before.is_some())
                 .await?;
         }
+        if changed(|x| json!([x.replicate_to, x.replication_role])) {
+            self.put_replication(name, p, before.is_some()).await?;
+        }
+        Ok(())
+    }
+
+    /// One rule: every object, to the destination; none when it is empty.
+    async fn put_replication(&self, name: &str, p: &Props, existed: bool) -> Result<()> {
+        use aws_sdk_s3::types::{
+            DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
+            ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+            ReplicationRuleStatus,
+        };
+        let s = &self.s;
+        if p.replicate_to.is_empty() {
+            if existed {
+                call!(s, delete "DeleteBucketReplication", delete_bucket_replication().bucket(name))
+                    .await?;
+            }
+            return Ok(());
+        }
+        let rule = built(
+            ReplicationRule::builder()
+                .id("provision")
+                .priority(1)
+                .status(ReplicationRuleStatus::Enabled)
+                .filter(ReplicationRuleFilter::builder().prefix("").build())
+                .delete_marker_replication(
+                    DeleteMarkerReplication::builder()
+                        .status(DeleteMarkerReplicationStatus::Disabled)
+                        .build(),
+                )
+                .destination(built(
+                    Destination::builder().bucket(&p.replicate_to).build(),
+                )?)
+                .build(),
+        )?;
+        let config = built(
+            ReplicationConfiguration::builder()
+                .role(&p.replication_role)
+                .rules(rule)
+                .build(),
+        )?;
+        call!(s, write "PutBucketReplication", put_bucket_replication()
+            .bucket(name)
+            .replication_configuration(config.clone()))
+        .await?;
         Ok(())
     }
 
