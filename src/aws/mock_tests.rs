@@ -718,3 +718,87 @@ async fn a_cross_region_replica_is_created_without_credentials_and_promoted_in_p
         .unwrap_err();
     assert!(err.to_string().contains("replace it"), "{err}");
 }
+
+/// Objects encrypted with a KMS key replicate only when the rule says so
+/// and names a key in the destination's region. moto 5.1.22 drops both from
+/// the configuration it keeps, so the rule is shown against AWS's answers.
+#[tokio::test]
+async fn replication_of_kms_encrypted_objects_names_the_replica_key() {
+    use aws_sdk_s3::operation::get_bucket_replication::GetBucketReplicationOutput;
+    use aws_sdk_s3::operation::put_bucket_replication::PutBucketReplicationOutput;
+    use aws_sdk_s3::types::{
+        Destination, EncryptionConfiguration, ReplicationConfiguration, ReplicationRule,
+        ReplicationRuleStatus, SseKmsEncryptedObjectsStatus,
+    };
+    const KEY: &str = "arn:aws:kms:us-west-2:123456789012:key/standby";
+    const TO: &str = "arn:aws:s3:::documents-standby";
+    let put = mock!(aws_sdk_s3::Client::put_bucket_replication)
+        .match_requests(|r| {
+            let Some(rule) = r
+                .replication_configuration()
+                .and_then(|c| c.rules().first())
+            else {
+                return false;
+            };
+            let kms = rule
+                .source_selection_criteria()
+                .and_then(|c| c.sse_kms_encrypted_objects())
+                .map(|o| o.status());
+            let key = rule
+                .destination()
+                .and_then(|d| d.encryption_configuration())
+                .and_then(|e| e.replica_kms_key_id());
+            kms == Some(&SseKmsEncryptedObjectsStatus::Enabled) && key == Some(KEY)
+        })
+        .then_output(|| PutBucketReplicationOutput::builder().build());
+    let get = mock!(aws_sdk_s3::Client::get_bucket_replication).then_output(|| {
+        let rule = ReplicationRule::builder()
+            .status(ReplicationRuleStatus::Enabled)
+            .destination(
+                Destination::builder()
+                    .bucket(TO)
+                    .encryption_configuration(
+                        EncryptionConfiguration::builder()
+                            .replica_kms_key_id(KEY)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        GetBucketReplicationOutput::builder()
+            .replication_configuration(
+                ReplicationConfiguration::builder()
+                    .role("arn:aws:iam::123456789012:role/replicate")
+                    .rules(rule)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let c = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&put, &get]);
+    let bucket = super::s3::bucket::Bucket {
+        s: svc(c),
+        region: "us-east-1".into(),
+    };
+    let props: super::s3::bucket::Props = serde_json::from_value(json!({
+        "bucket": "documents", "versioning": true, "sse_algorithm": "aws:kms",
+        "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/primary",
+        "block_public_access": true, "object_ownership": "BucketOwnerEnforced",
+        "lifecycle_rules": [], "replicate_to": TO,
+        "replication_role": "arn:aws:iam::123456789012:role/replicate",
+        "replica_kms_key_id": KEY, "force_destroy": false, "tags": {}
+    }))
+    .unwrap();
+    bucket
+        .put_replication("documents", &props, false)
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1, "the rule takes KMS-encrypted objects");
+    let (role, to, key) = bucket.replication("documents").await.unwrap();
+    assert_eq!(
+        (role.as_str(), to.as_str(), key.as_str()),
+        ("arn:aws:iam::123456789012:role/replicate", TO, KEY)
+    );
+}

@@ -65,9 +65,15 @@ pub fn print_stats(cloud: &AwsCloud) {
             );
         }
     }
-    let retries = cloud.retries();
-    if !retries.is_empty() {
-        eprintln!("Retries: {}", retries.values().sum::<u64>());
+    for (region, c) in
+        std::iter::once((None, cloud)).chain(others.iter().map(|(r, c)| (Some(r), *c)))
+    {
+        let retries = c.retries();
+        if retries.is_empty() {
+            continue;
+        }
+        let in_region = region.map(|r| format!(" in {r}")).unwrap_or_default();
+        eprintln!("Retries{in_region}: {}", retries.values().sum::<u64>());
         for ((op, why), n) in retries {
             eprintln!("  {op:<36} {why:<10} {n}");
         }

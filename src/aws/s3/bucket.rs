@@ -122,6 +122,15 @@ static SPEC: KindSpec = KindSpec {
                 "\"\"",
             ),
             def(
+                p(
+                    "replica_kms_key_id",
+                    Ty::Str,
+                    "ARN of a KMS key in the destination's region: objects encrypted with a KMS \
+                     key are replicated too, encrypted there with this key (without it S3 skips them)",
+                ),
+                "\"\"",
+            ),
+            def(
                 local(p(
                     "force_destroy",
                     Ty::Bool,
@@ -147,6 +156,7 @@ pub(crate) struct Props {
     lifecycle_rules: Vec<LifecycleRuleProps>,
     replicate_to: String,
     replication_role: String,
+    replica_kms_key_id: String,
     force_destroy: bool,
     tags: Tags,
 }
@@ -196,7 +206,7 @@ impl Bucket {
         };
         let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle, replication) =
             settings;
-        let (replication_role, replicate_to) = replication;
+        let (replication_role, replicate_to, replica_kms_key_id) = replication;
         let p = Props {
             bucket: name.into(),
             versioning,
@@ -207,6 +217,7 @@ impl Bucket {
             lifecycle_rules: lifecycle,
             replicate_to,
             replication_role,
+            replica_kms_key_id,
             force_destroy: false,
             tags,
         };
@@ -219,6 +230,7 @@ impl Bucket {
             // Without replication there is no role to read: whatever the
             // stack says of it is no difference.
             l.unobserved.push("replication_role");
+            l.unobserved.push("replica_kms_key_id");
         }
         Ok(Some(l))
     }
@@ -294,20 +306,22 @@ impl Bucket {
         }
     }
 
-    /// (role, destination bucket ARN) of its replication; empty without.
-    async fn replication(&self, name: &str) -> Result<(String, String)> {
+    /// (role, destination bucket ARN, replica key) of its replication;
+    /// empty without.
+    pub(crate) async fn replication(&self, name: &str) -> Result<(String, String, String)> {
         let s = &self.s;
         match call!(s, read "GetBucketReplication", get_bucket_replication().bucket(name)).await {
             Ok(r) => Ok(r
                 .replication_configuration()
                 .map(|c| {
-                    let to = c
-                        .rules()
-                        .first()
-                        .and_then(|r| r.destination())
-                        .map(|d| d.bucket().to_string())
-                        .unwrap_or_default();
-                    (c.role().to_string(), to)
+                    let dest = c.rules().first().and_then(|r| r.destination());
+                    let to = dest.map(|d| d.bucket().to_string()).unwrap_or_default();
+                    let key = dest
+                        .and_then(|d| d.encryption_configuration())
+                        .and_then(|e| e.replica_kms_key_id())
+                        .unwrap_or_default()
+                        .to_string();
+                    (c.role().to_string(), to, key)
                 })
                 .unwrap_or_default()),
             Err(e) if has_code(&e, &["ReplicationConfigurationNotFoundError"]) => {
@@ -374,18 +388,19 @@ impl Bucket {
             self.put_lifecycle(name, &p.lifecycle_rules, before.is_some())
                 .await?;
         }
-        if changed(|x| json!([x.replicate_to, x.replication_role])) {
+        if changed(|x| json!([x.replicate_to, x.replication_role, x.replica_kms_key_id])) {
             self.put_replication(name, p, before.is_some()).await?;
         }
         Ok(())
     }
 
     /// One rule: every object, to the destination; none when it is empty.
-    async fn put_replication(&self, name: &str, p: &Props, existed: bool) -> Result<()> {
+    pub(crate) async fn put_replication(&self, name: &str, p: &Props, existed: bool) -> Result<()> {
         use aws_sdk_s3::types::{
             DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
-            ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
-            ReplicationRuleStatus,
+            EncryptionConfiguration, ReplicationConfiguration, ReplicationRule,
+            ReplicationRuleFilter, ReplicationRuleStatus, SourceSelectionCriteria,
+            SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
         };
         let s = &self.s;
         if p.replicate_to.is_empty() {
@@ -395,8 +410,26 @@ impl Bucket {
             }
             return Ok(());
         }
+        let key = (!p.replica_kms_key_id.is_empty()).then(|| {
+            EncryptionConfiguration::builder()
+                .replica_kms_key_id(&p.replica_kms_key_id)
+                .build()
+        });
+        let kms_objects = match &key {
+            Some(_) => Some(
+                SourceSelectionCriteria::builder()
+                    .sse_kms_encrypted_objects(built(
+                        SseKmsEncryptedObjects::builder()
+                            .status(SseKmsEncryptedObjectsStatus::Enabled)
+                            .build(),
+                    )?)
+                    .build(),
+            ),
+            None => None,
+        };
         let rule = built(
             ReplicationRule::builder()
+                .set_source_selection_criteria(kms_objects)
                 .id("provision")
                 .priority(1)
                 .status(ReplicationRuleStatus::Enabled)
@@ -407,7 +440,10 @@ impl Bucket {
                         .build(),
                 )
                 .destination(built(
-                    Destination::builder().bucket(&p.replicate_to).build(),
+                    Destination::builder()
+                        .bucket(&p.replicate_to)
+                        .set_encryption_configuration(key)
+                        .build(),
                 )?)
                 .build(),
         )?;
