@@ -80,6 +80,12 @@ cargo test --locked --lib the_reference_apply_takes -- --nocapture 2>/dev/null |
       "took=${took}s critical_path=${path}s work=${work}s ratio=$(python3 -c "print(f'{$took / $path:.3f}')")"
   done
 
+cargo test --locked --lib the_failover_takes -- --nocapture 2>/dev/null |
+  sed -n "s/^failover on AWS's typical times: \([0-9]*\)s; critical path: \(.*\)/\1 \2/p" |
+  while read -r took path; do
+    printf "%-44s %s\n" "failover of examples/failover.yaml (simulated)" "took=${took}s: $path"
+  done
+
 # The scale stack (one VPC, N subnets, N route tables each associated with its
 # subnet) on plain moto: apply and no-op plan, CPU of provision itself, wall,
 # calls; then at N = 1,000 through AWS's published buckets (the strict layer),
