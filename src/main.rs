@@ -463,7 +463,7 @@ async fn run(cli: Cli, i: Interrupt) -> Result<i32, Error> {
 /// A plan builds and drops millions of small JSON values: at 10,002 objects
 /// glibc's trimming of the heap and its mmap of large blocks (given back at
 /// each free, faulted in again at the next) were a tenth of a no-op plan's
-/// CPU. The process is short-lived: it keeps what it freed for reuse.
+/// CPU. A command is short-lived: it keeps what it freed for reuse.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any
@@ -483,7 +483,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    keep_freed_memory();
     // A mistake on the command line exits 1, as every other bad input does:
     // 2 means "changes" (plan --detailed-exitcode) or "drift" to scripts.
     let cli = match Cli::try_parse() {
@@ -495,6 +494,11 @@ fn main() -> ExitCode {
     };
     if cli.no_color {
         anstream::ColorChoice::Never.write_global();
+    }
+    // `drift --every` lives for weeks: there glibc gives memory back
+    // between rounds, as it does by default.
+    if !matches!(cli.cmd, Cmd::Drift { every: Some(_), .. }) {
+        keep_freed_memory();
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PROVISION_LOG"))
