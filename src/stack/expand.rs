@@ -36,6 +36,88 @@ fn crosses_regions(attr: &str) -> bool {
     attr == "arn" || attr.ends_with("_arn") || attr == "name"
 }
 
+/// The message for a reference across regions no kind can take.
+fn cross_region_message(
+    name: &str,
+    root: &str,
+    attr: &str,
+    mine: &Option<String>,
+    theirs: &Option<String>,
+    home: Option<&str>,
+) -> String {
+    let region = |r: &Option<String>| {
+        r.clone()
+            .or(home.map(str::to_string))
+            .unwrap_or_else(|| "the stack's region".into())
+    };
+    format!(
+        "`{name}` ({}) refers to `{root}.{attr}` in {}: an object in another region can be \
+         referred to only by its ARN or name",
+        region(mine),
+        region(theirs)
+    )
+}
+
+/// The attribute a reference reads (`vpc.id`: `id`).
+fn attr_of(segs: &[crate::expr::Seg]) -> Option<&str> {
+    segs.iter().find_map(|s| match s {
+        crate::expr::Seg::Attr(a) => Some(a.as_str()),
+        _ => None,
+    })
+}
+
+/// The same through a module's inputs: a resource of the module that uses
+/// `var.X` whose input X refers to a resource, in another region, of the
+/// scope that uses the module (`inputs: {vpc_id: ${vpc.id}}` given to a
+/// module in the standby region). One level: an input given from another
+/// module's input or output is not followed.
+pub(super) fn cross_region_inputs(
+    child: &Decls,
+    child_regions: &Regions,
+    inputs: &std::collections::BTreeMap<String, super::TmplAt>,
+    parent: &Decls,
+    parent_regions: &Regions,
+    cx: &mut Cx,
+) {
+    for d in child.list.iter().filter(|d| !d.kind.global()) {
+        let Some(t) = &d.props else { continue };
+        let mine = child_regions.of(d);
+        for (e, loc) in t.exprs() {
+            for (root, segs) in references(e) {
+                let Some(var) = (root == "var").then(|| attr_of(segs)).flatten() else {
+                    continue;
+                };
+                let Some(input) = inputs.get(var) else {
+                    continue;
+                };
+                for (ie, _) in input.tmpl.exprs() {
+                    for (proot, psegs) in references(ie) {
+                        let Some(other) = parent.list.iter().find(|o| o.name == proot) else {
+                            continue;
+                        };
+                        let theirs = parent_regions.of(other);
+                        if other.kind.global() || theirs == mine {
+                            continue;
+                        }
+                        let Some(attr) = attr_of(psegs).filter(|a| !crosses_regions(a)) else {
+                            continue;
+                        };
+                        let msg = cross_region_message(
+                            &d.name,
+                            proot,
+                            attr,
+                            &mine,
+                            &theirs,
+                            child_regions.home,
+                        );
+                        cx.push_in(&d.file, loc, format!("{msg} (given as `var.{var}`)"));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// References between resources of one scope in different regions that
 /// no kind can take (`subnet.vpc_id: ${vpc.id}` across regions), each at
 /// its line.
@@ -55,25 +137,10 @@ fn cross_region_refs(decls: &Decls, regions: &Regions, cx: &mut Cx) {
                 if other.kind.global() || theirs == mine {
                     continue;
                 }
-                let attr = segs.iter().find_map(|s| match s {
-                    crate::expr::Seg::Attr(a) => Some(a.as_str()),
-                    _ => None,
-                });
-                let Some(attr) = attr.filter(|a| !crosses_regions(a)) else {
+                let Some(attr) = attr_of(segs).filter(|a| !crosses_regions(a)) else {
                     continue;
                 };
-                let name = |r: &Option<String>| {
-                    r.clone()
-                        .or(regions.home.map(str::to_string))
-                        .unwrap_or_else(|| "the stack's region".into())
-                };
-                let msg = format!(
-                    "`{}` ({}) refers to `{root}.{attr}` in {}: an object in another region can be \
-                     referred to only by its ARN or name",
-                    d.name,
-                    name(&mine),
-                    name(&theirs)
-                );
+                let msg = cross_region_message(&d.name, root, attr, &mine, &theirs, regions.home);
                 cx.push_in(&d.file, loc, msg);
             }
         }

@@ -200,6 +200,22 @@ fn instances(
                 cx,
             );
             out.extend(more);
+            if let Some(p) = scopes[i].parent
+                && let Some(Some(parent)) = decls.get(p)
+            {
+                let parent_regions = expand::Regions {
+                    scope: scopes[p].region.as_deref(),
+                    home,
+                };
+                expand::cross_region_inputs(
+                    d,
+                    &regions,
+                    &scopes[i].inputs,
+                    parent,
+                    &parent_regions,
+                    cx,
+                );
+            }
         }
     }
     out
