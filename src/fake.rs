@@ -225,6 +225,14 @@ resources:
         ex.run(&p, st, None).await
     }
 
+    /// A run's critical path, an operation and its whole seconds each.
+    fn chain(r: &crate::exec::Report) -> Vec<String> {
+        r.critical_path
+            .iter()
+            .map(|(o, d)| format!("{o} ({}s)", d.as_secs()))
+            .collect()
+    }
+
     /// The reference stack on AWS's typical times (tokio's clock paused:
     /// the hours pass at once, and exactly): with more operations ready than
     /// slots, the longest chains start first, so the apply takes about its
@@ -242,11 +250,7 @@ resources:
             let (r, _) = apply_at(&cloud, stack.clone(), st, parallelism).await;
             assert!(r.ok(), "{r:?}");
             let path = r.critical_path_time();
-            let chain: Vec<String> = r
-                .critical_path
-                .iter()
-                .map(|(o, d)| format!("{o} ({}s)", d.as_secs()))
-                .collect();
+            let chain = chain(&r);
             println!(
                 "parallelism {parallelism}: took {}s for {}s of operations; critical path {}s: {}",
                 r.took.as_secs(),
@@ -281,11 +285,7 @@ resources:
         let stack = crate::stack::load("examples/failover.yaml", src, &flip).unwrap();
         let (r, _) = apply_at(&cloud, stack, st, 10).await;
         assert!(r.ok(), "{r:?}");
-        let chain: Vec<String> = r
-            .critical_path
-            .iter()
-            .map(|(o, d)| format!("{o} ({}s)", d.as_secs()))
-            .collect();
+        let chain = chain(&r);
         println!(
             "failover on AWS's typical times: {}s; critical path: {}",
             r.took.as_secs(),

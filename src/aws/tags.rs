@@ -133,6 +133,23 @@ macro_rules! tagging {
 }
 pub(crate) use tagging;
 
+/// A view of a service's client for the kinds whose tag calls name the
+/// object by a parameter of their own (IAM's `role_name`, KMS's `key_id`):
+/// `tag_view!(RoleTags, Iam)` makes the struct; `tagging!` then gives it the
+/// shared [`Tagging`].
+macro_rules! tag_view {
+    ($view:ident, $svc:ty) => {
+        pub(crate) struct $view<'a>(pub &'a $svc);
+        impl std::ops::Deref for $view<'_> {
+            type Target = $svc;
+            fn deref(&self) -> &$svc {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use tag_view;
+
 /// Tags as AWS answered them (without AWS's own `aws:` tags).
 pub(crate) fn from_sdk<T: SdkTag>(tags: &[T]) -> Tags {
     from_pairs(tags.iter().filter_map(SdkTag::pair))

@@ -229,15 +229,18 @@ impl World {
         aws_sdk_ec2::Client::new(&self.sdk().await)
     }
 
-    /// An EC2 client of another region (moto keeps each region apart).
-    pub async fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
-        let sdk = self
-            .sdk()
+    /// The emulator's SDK configuration in another region (moto keeps each
+    /// region apart).
+    pub async fn sdk_in(&self, region: &str) -> aws_config::SdkConfig {
+        self.sdk()
             .await
             .into_builder()
             .region(aws_config::Region::new(region.to_string()))
-            .build();
-        aws_sdk_ec2::Client::new(&sdk)
+            .build()
+    }
+
+    pub async fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk_in(region).await)
     }
 
     /// The scratch folder the commands run in.

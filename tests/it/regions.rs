@@ -232,22 +232,8 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
     ];
     w.run(&first).ok();
 
-    let rds_in = |region: &'static str| {
-        let w = &w;
-        async move {
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(w.endpoint())
-                .region(aws_config::Region::new(region))
-                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .load()
-                .await;
-            aws_sdk_rds::Client::new(&sdk)
-        }
-    };
-    let west = rds_in("us-west-2").await;
-    let east = rds_in("us-east-1").await;
+    let west = aws_sdk_rds::Client::new(&w.sdk_in("us-west-2").await);
+    let east = w.rds().await;
     let primary = east
         .describe_db_clusters()
         .db_cluster_identifier("court-primary")

@@ -16,25 +16,11 @@ pub(crate) type Iam = Svc<Client>;
 
 tags::sdk_tag!(required Tag);
 
-/// IAM names the object in its tag calls by a parameter of its kind's own
-/// (`role_name`, `instance_profile_name`): each kind tags through a view of
-/// the client with the service's shared [`tags::Tagging`].
-pub(crate) struct RoleTags<'a>(pub &'a Iam);
-pub(crate) struct ProfileTags<'a>(pub &'a Iam);
-
-impl std::ops::Deref for RoleTags<'_> {
-    type Target = Iam;
-    fn deref(&self) -> &Iam {
-        self.0
-    }
-}
-
-impl std::ops::Deref for ProfileTags<'_> {
-    type Target = Iam;
-    fn deref(&self) -> &Iam {
-        self.0
-    }
-}
+// IAM names the object in its tag calls by a parameter of its kind's own
+// (`role_name`, `instance_profile_name`): each kind tags through a view of
+// the client with the service's shared `Tagging`.
+tags::tag_view!(RoleTags, Iam);
+tags::tag_view!(ProfileTags, Iam);
 
 tags::tagging!(RoleTags<'_>, by role_name,
     untag "UntagRole" untag_role,

@@ -21,16 +21,9 @@ impl SdkTag for Tag {
     }
 }
 
-/// A key's tag calls name it by `key_id`: the key kind tags through this
-/// view of the client with the shared [`tags::Tagging`].
-pub(crate) struct KeyTags<'a>(pub &'a Kms);
-
-impl std::ops::Deref for KeyTags<'_> {
-    type Target = Kms;
-    fn deref(&self) -> &Kms {
-        self.0
-    }
-}
+// A key's tag calls name it by `key_id`: the key kind tags through this
+// view of the client with the shared `Tagging`.
+tags::tag_view!(KeyTags, Kms);
 
 tags::tagging!(KeyTags<'_>, by key_id,
     untag "UntagResource" untag_resource,
