@@ -183,7 +183,10 @@ async fn the_internet_gateway_is_detached_only_once_no_nat_gateway_maps_an_addre
     // before the gateway's: AWS refuses the detach while they map addresses.
     w.edit(&s, "    depends_on: [igw]\n", "");
     w.run(&["apply", "-s", sp, "--auto-approve"]).ok();
-    let d = w.run(&["destroy", "-s", sp, "--auto-approve"]);
+    // Every ready delete at once, so the detach meets the NAT gateways
+    // still deleting (at 10, it can wait its turn until they are gone, and
+    // then there is nothing to refuse: the premise below would not hold).
+    let d = w.run(&["destroy", "-s", sp, "--auto-approve", "--parallelism", "50"]);
     let out = d.stdout.clone();
     d.ok().has("Destroy complete");
     assert!(
