@@ -35,8 +35,19 @@ fn renamed(a: &str, from: &str, to: &str) -> Option<String> {
     if a == from {
         return Some(to.to_string());
     }
+    // Already where it goes: `certificate_proof` moved to
+    // `certificate_proof[proof]` is done, not to be done again.
+    if under(a, to) {
+        return None;
+    }
     let rest = a.strip_prefix(from)?;
     (rest.starts_with('.') || rest.starts_with('[')).then(|| format!("{to}{rest}"))
+}
+
+/// `a` is `b` or something under it (a module's contents, a copy).
+fn under(a: &str, b: &str) -> bool {
+    a.strip_prefix(b)
+        .is_some_and(|r| r.is_empty() || r.starts_with('.') || r.starts_with('['))
 }
 
 /// Applies the stack's moves and imports to `st`.
@@ -128,5 +139,9 @@ mod tests {
             Some("module.b[x].subnet[b]")
         );
         assert_eq!(renamed("vpc2", "vpc", "module.net.vpc"), None);
+        // Into a copy of itself: once done, done.
+        let (from, to) = ("proof", "proof[own]");
+        assert_eq!(renamed("proof", from, to).as_deref(), Some("proof[own]"));
+        assert_eq!(renamed("proof[own]", from, to), None);
     }
 }

@@ -228,6 +228,52 @@ pub fn stack(kinds: &[&KindSpec], data: &[&DataSpec]) -> Value {
         "tags".into(),
         json!({"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}),
     );
+    let pairs = |a: &str, b: &str, what: &str| {
+        json!({
+            "type": "array",
+            "description": what,
+            "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [a, b],
+                "properties": {a: {"type": "string"}, b: {"type": "string"}}
+            }
+        })
+    };
+    props.insert(
+        "moved".into(),
+        pairs(
+            "from",
+            "to",
+            "addresses state renames instead of deleting and creating",
+        ),
+    );
+    props.insert(
+        "policy".into(),
+        json!({
+            "type": "array",
+            "description": "rules every planned object must keep: `baseline`, or a rule",
+            "items": {"oneOf": [
+                {"const": "baseline"},
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name", "condition", "message"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kinds": {"type": "array", "items": {"type": "string"}},
+                        "level": {"enum": ["deny", "warn"]},
+                        "condition": {"type": "string"},
+                        "message": {"type": "string"}
+                    }
+                }
+            ]}
+        }),
+    );
+    props.insert(
+        "import".into(),
+        pairs("to", "id", "existing objects brought under an address"),
+    );
     props.insert(
         "stacks".into(),
         json!({

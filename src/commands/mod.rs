@@ -56,6 +56,13 @@ pub fn print_stats(cloud: &AwsCloud) {
         eprint!("{}", counts_text("API calls", cloud.counter.snapshot()));
     } else {
         // Calls by region: each region has its own request buckets.
+        let total = |c: &AwsCloud| c.counter.snapshot().values().map(|v| v.0).sum::<u64>();
+        let by: Vec<String> = std::iter::once((&cloud.region, cloud))
+            .chain(others.iter().map(|(r, c)| (r, *c)))
+            .map(|(r, c)| format!("{r} {}", total(c)))
+            .collect();
+        let all = total(cloud) + others.iter().map(|(_, c)| total(c)).sum::<u64>();
+        eprintln!("API calls: {all} ({})", by.join(", "));
         let home = format!("API calls in {}", cloud.region);
         eprint!("{}", counts_text(&home, cloud.counter.snapshot()));
         for (r, c) in &others {

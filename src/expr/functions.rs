@@ -8,7 +8,10 @@ use super::{as_int, contains_unknown, key_string, scalar_text, too_long, unknown
 use crate::limits;
 
 pub(super) fn call(f: &str, args: &[Value]) -> Result<Value, String> {
-    if args.iter().any(contains_unknown) {
+    // A list of which some items are not known yet joins as it is: how
+    // many items there are is known.
+    let lists = f == "concat" && args.iter().all(Value::is_array);
+    if !lists && args.iter().any(contains_unknown) {
         return Ok(unknown());
     }
     match f {

@@ -53,6 +53,8 @@ pub enum Expr {
     Not(Box<Expr>),
     /// `cond ? then : otherwise`.
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `[a, b, ...]`: a list.
+    List(Vec<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +75,7 @@ impl Expr {
             Expr::Bin(_, l, r) | Expr::Cmp(_, l, r) | Expr::Logic(_, l, r) => vec![l, r],
             Expr::Not(e) => vec![e],
             Expr::Cond(c, a, b) => vec![c, a, b],
-            Expr::Call(_, args) => args.iter().collect(),
+            Expr::Call(_, args) | Expr::List(args) => args.iter().collect(),
             Expr::Ref { segs, .. } => segs
                 .iter()
                 .filter_map(|s| match s {
@@ -115,6 +117,11 @@ pub trait Scope {
     /// Keys of a module with `for_each`, in order; `None` if it has none.
     fn module_keys(&self, m: &str) -> Result<Option<&[String]>, String> {
         Err(format!("`module.{m}` cannot be referenced here"))
+    }
+    /// Resources and modules are not known yet (nor whether they have
+    /// `for_each`): what refers to them is unknown, not an error.
+    fn unknown_resources(&self) -> bool {
+        false
     }
 }
 
@@ -187,6 +194,11 @@ pub fn eval(e: &Expr, sc: &dyn Scope) -> Result<Value, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             call(f, &vals)
         }
+        Expr::List(items) => items
+            .iter()
+            .map(|a| eval(a, sc))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         Expr::Ref { root, segs } => eval_ref(root, segs, sc),
     }
 }
@@ -233,6 +245,7 @@ fn eval_ref(root: &str, segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
         (Some(Seg::Attr(_)), Some(_)) => Err(format!(
             "`{root}` has for_each: write `{root}[KEY].ATTRIBUTE` or `{root}[*].ATTRIBUTE`"
         )),
+        (Some(_), None) if sc.unknown_resources() => Ok(unknown()),
         (Some(_), None) => Err(format!("`{root}` has no for_each and cannot be indexed")),
         (None, _) => Err(format!("`{root}` must be followed by `.ATTRIBUTE`")),
     }
@@ -266,6 +279,7 @@ fn eval_module(segs: &[Seg], sc: &dyn Scope) -> Result<Value, String> {
         (Some(Seg::Attr(_)), Some(_)) => Err(format!(
             "`module.{m}` has for_each: write `module.{m}[KEY].OUTPUT` or `module.{m}[*].OUTPUT`"
         )),
+        (Some(_), None) if sc.unknown_resources() => Ok(unknown()),
         (Some(_), None) => Err(format!(
             "`module.{m}` has no for_each and cannot be indexed"
         )),

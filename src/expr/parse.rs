@@ -320,6 +320,20 @@ impl Parser {
                 self.expect(')')?;
                 Ok(e)
             }
+            Some(Tok::Sym('[')) => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if !self.eat(']') {
+                    loop {
+                        items.push(self.add()?);
+                        if self.eat(']') {
+                            break;
+                        }
+                        self.expect(',')?;
+                    }
+                }
+                Ok(Expr::List(items))
+            }
             Some(Tok::Ident(name)) if name == "true" || name == "false" => {
                 self.pos += 1;
                 Ok(Expr::Bool(name == "true"))

@@ -99,3 +99,19 @@ fn comparisons_booleans_and_conditionals() {
             .contains("expected `:`")
     );
 }
+
+#[test]
+fn list_literals() {
+    assert_eq!(ev("[]"), serde_json::json!([]));
+    assert_eq!(
+        ev("var.n > 2 ? [\"proof\", var.n] : []"),
+        serde_json::json!(["proof", 3])
+    );
+    assert_eq!(ev("concat([1], [[2]])"), serde_json::json!([1, [2]]));
+    assert_eq!(ev("[var.later]"), serde_json::json!([unknown()]));
+    assert_eq!(
+        ev("concat([], [var.later], [1])"),
+        serde_json::json!([unknown(), 1])
+    );
+    assert!(parse_expr("[1, 2").unwrap_err().1.contains("expected `,`"));
+}

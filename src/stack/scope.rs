@@ -86,6 +86,9 @@ impl Scope for VarScope<'_> {
             "`module.{m}`: modules' outputs cannot be referenced here (this is evaluated before anything is created)"
         ))
     }
+    fn unknown_resources(&self) -> bool {
+        self.lenient
+    }
 }
 
 /// Values of other resources, as known at the time of evaluation.

@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 use crate::harness::{Run, World};
 use crate::strict::Strict;
 
-const VARS: [&str; 2] = ["--var", "health_check=false"];
+const VARS: [&str; 6] = [
+    "--var",
+    "health_check=false",
+    "--var",
+    "standby_database=false",
+    "--var",
+    "documents_replica_key=false",
+];
 
 fn with_vars<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut v = args.to_vec();

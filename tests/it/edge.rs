@@ -377,13 +377,22 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     // moto cannot finish an ElastiCache deletion nor describe a health check
     // to the SDK: those two parts are exercised by scripts/demo.sh (apply) and
     // by tiers.rs and the mocked tests; here everything else goes full circle.
-    let vars = ["--var", "cache=false", "--var", "health_check=false"];
+    let vars = [
+        "--var",
+        "cache=false",
+        "--var",
+        "health_check=false",
+        "--var",
+        "standby_database=false",
+        "--var",
+        "documents_replica_key=false",
+    ];
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
     args.extend(vars);
     let r = w.run(&args);
     r.ok()
-        .has("Plan: 61 to add, 0 to change, 0 to destroy.")
-        .has("Apply complete: 61 operations succeeded.");
+        .has("Plan: 104 to add, 0 to change, 0 to destroy.")
+        .has("Apply complete: 104 operations succeeded.");
     let mut args = vec!["plan", "-s", s, "--detailed-exitcode", "--stats"];
     args.extend(vars);
     w.run(&args).code(0).has("No changes.");
@@ -478,6 +487,28 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         .send()
         .await
         .unwrap();
+    // The failover, one plan: the standby's instances launched, the records
+    // pointed at its load balancer, its targets registered; nothing deleted.
+    // (Its database's promotion is in regions.rs and the mocked tests: moto
+    // cannot make the replica.)
+    let failover = ["--var", "active_region=us-west-2"];
+    let mut args = vec!["apply", "-s", s, "--auto-approve"];
+    args.extend(vars);
+    args.extend(failover);
+    let standby_alb = st["resources"]["module.standby.module.app.alb"]["outputs"]["dns_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    w.run(&args)
+        .ok()
+        .has("Plan: 6 to add, 3 to change, 0 to destroy.")
+        .has("~ route53.record module.edge.site[A]")
+        .has("+ ec2.instance module.standby.module.app.app[us-west-2c-1] [us-west-2] will be created")
+        .has(&standby_alb);
+    let mut args = vec!["plan", "-s", s, "--detailed-exitcode"];
+    args.extend(vars);
+    args.extend(failover);
+    w.run(&args).code(0);
     let mut args = vec!["destroy", "-s", s, "--auto-approve"];
     args.extend(vars);
     w.run(&args)
@@ -504,6 +535,18 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         .name("tag:provision:stack")
         .values("three-az")
         .build();
+    // In the standby's region too.
+    let west = w.ec2_in("us-west-2").await;
+    let left = west
+        .describe_vpcs()
+        .filters(f.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(left.vpcs().is_empty(), "{left:?}");
+    let west_elb = aws_sdk_elasticloadbalancingv2::Client::new(&w.sdk_in("us-west-2").await);
+    let left = west_elb.describe_load_balancers().send().await.unwrap();
+    assert!(left.load_balancers().is_empty(), "{left:?}");
     assert!(
         ec2.describe_vpcs()
             .filters(f.clone())

@@ -479,17 +479,44 @@ impl Layer {
                     self.fresh.insert(id, fresh);
                 }
             }
+        }
+        self.learn_relations(r, body);
+    }
+
+    /// A delete about to be sent: what it deletes shows `deleting` from
+    /// now on (before the answer, so no check made meanwhile sees it gone
+    /// and not deleting). Undone by [`Layer::refused`] if AWS refuses it.
+    fn deleting(&mut self, r: &Req) {
+        if self.cfg.deleting_reads == 0 {
+            return;
+        }
+        for (i, l) in LIVES.iter().enumerate() {
+            if l.service != r.service {
+                continue;
+            }
             if let Some((delete, param, _)) = l.delete
                 && delete == r.action
-                && self.cfg.deleting_reads > 0
             {
                 for id in r.params_named(param) {
                     self.deleting
-                        .insert(id.to_string(), (i, self.cfg.deleting_reads));
+                        .entry(id.to_string())
+                        .or_insert((i, self.cfg.deleting_reads));
                 }
             }
         }
-        self.learn_relations(r, body);
+    }
+
+    /// A delete AWS refused: nothing of it is deleting.
+    fn refused(&mut self, r: &Req) {
+        for l in LIVES.iter().filter(|l| l.service == r.service) {
+            if let Some((delete, param, _)) = l.delete
+                && delete == r.action
+            {
+                for id in r.params_named(param) {
+                    self.deleting.remove(id);
+                }
+            }
+        }
     }
 
     fn learn_relations(&mut self, r: &Req, body: &str) {
@@ -774,11 +801,18 @@ impl Ctx {
         } else {
             self.moto.interfaces_of(&r).await
         };
+        self.layer().deleting(&r);
         let mut ans = match wire::forward(&self.http, &self.upstream, &r).await {
             Ok(a) => a,
-            Err(e) => return Reply::Answer(wire::error(&r.service, 502, "BadGateway", &e)),
+            Err(e) => {
+                self.layer().refused(&r);
+                return Reply::Answer(wire::error(&r.service, 502, "BadGateway", &e));
+            }
         };
         let mut l = self.layer();
+        if !ans.status.is_success() {
+            l.refused(&r);
+        }
         if ans.status.is_success() {
             let mut body = ans.text();
             let until = Instant::now() + linger;

@@ -356,14 +356,17 @@ impl Moto {
             .filter(Self::filter("vpc-id", vpc))
             .send()
             .await;
-        r.is_ok_and(|r| {
-            r.nat_gateways().iter().any(|n| {
-                let st = n.state().map(|s| s.as_str()).unwrap_or("");
-                let still = n
-                    .nat_gateway_id()
-                    .is_some_and(|id| deleting.iter().any(|d| d == id));
-                matches!(st, "pending" | "available" | "deleting") || still
-            })
+        // Unanswered (the emulator busy): what the layer knows is deleting
+        // decides.
+        let Ok(r) = r else {
+            return !deleting.is_empty();
+        };
+        r.nat_gateways().iter().any(|n| {
+            let st = n.state().map(|s| s.as_str()).unwrap_or("");
+            let still = n
+                .nat_gateway_id()
+                .is_some_and(|id| deleting.iter().any(|d| d == id));
+            matches!(st, "pending" | "available" | "deleting") || still
         })
     }
 
