@@ -299,6 +299,91 @@ resources:
         assert_eq!(r.took.as_secs(), 120);
     }
 
+    /// The reference stack as `provision` loads it, its data sources
+    /// answered as AWS would (three zones in each region, an image).
+    fn reference_stack(vars: &[(String, String)]) -> crate::stack::Stack {
+        let file = "stacks/three-az.yaml";
+        let source = std::fs::read_to_string(file).unwrap();
+        let mut data = std::collections::HashMap::new();
+        let upstream = BTreeMap::new();
+        for _ in 0..4 {
+            let loaded = crate::stack::load_with(&crate::stack::Input {
+                file,
+                source: &source,
+                vars,
+                var_files: &[],
+                env: None,
+                files: &crate::stack::Disk,
+                data: &data,
+                upstream: &upstream,
+                offline: false,
+            });
+            if loaded.wants.data.is_empty() {
+                return loaded.stack.unwrap();
+            }
+            for r in loaded.wants.data {
+                let region = r.region.unwrap_or_else(|| "us-east-1".into());
+                let names = ["a", "b", "c"].map(|z| format!("{region}{z}"));
+                let v = match r.kind {
+                    "ec2.availability_zones" => json!({
+                        "names": names,
+                        "zone_ids": ["az1", "az2", "az3"],
+                        "region": region,
+                    }),
+                    _ => json!({"value": "ami-0123456789abcdef0", "version": 1, "type": "String"}),
+                };
+                data.insert(r.address, v);
+            }
+        }
+        panic!("data sources deeper than 4");
+    }
+
+    /// The reference stack's failover on AWS's typical times: after its
+    /// apply, `active_region` set to the standby's region promotes the
+    /// replica, launches the standby's instances (which register with its
+    /// target group) and re-points the zone's records, all at once; the
+    /// run takes the longest of those chains. Printed for the note
+    /// (`cargo test --lib reference_stacks_failover -- --nocapture`).
+    #[tokio::test(start_paused = true)]
+    async fn the_reference_stacks_failover_takes_its_longest_chain_on_aws_times() {
+        let cloud = Arc::new(FakeCloud {
+            aws_times: true,
+            ..FakeCloud::default()
+        });
+        let (r, st) = apply_at(&cloud, reference_stack(&[]), State::new("three-az"), 10).await;
+        assert!(r.ok(), "{r:?}");
+        println!(
+            "reference stack apply on AWS's typical times: {}s; critical path: {}",
+            r.took.as_secs(),
+            chain(&r).join(" -> ")
+        );
+        let before = cloud.log.lock().unwrap().len();
+        let flip = [("active_region".to_string(), "us-west-2".to_string())];
+        let (r, _) = apply_at(&cloud, reference_stack(&flip), st, 10).await;
+        assert!(r.ok(), "{r:?}");
+        let chain = chain(&r);
+        println!(
+            "reference stack failover on AWS's typical times: {}s; critical path: {}",
+            r.took.as_secs(),
+            chain.join(" -> ")
+        );
+        let log = cloud.log.lock().unwrap()[before..].to_vec();
+        let count = |what: &str| log.iter().filter(|l| l.starts_with(what)).count();
+        assert_eq!(count("create"), 6, "the standby's instances: {log:?}");
+        assert_eq!(count("delete"), 0, "nothing deleted: {log:?}");
+        assert!(
+            log.iter().any(|l| l.starts_with("update rds-cluster")),
+            "the promotion: {log:?}"
+        );
+        assert_eq!(
+            count("update"),
+            4,
+            "promotion, target group, A, AAAA: {log:?}"
+        );
+        assert!(chain.len() <= 2, "{chain:?}");
+        assert!(r.took.as_secs() <= 600, "{}", r.took.as_secs());
+    }
+
     /// One VPC, a thousand subnets and their route tables, each create
     /// paced to its own bucket as EC2 meters them (tokio's clock paused):
     /// operations waiting on CreateSubnet's bucket give their slots back,

@@ -685,10 +685,21 @@ async fn a_cross_region_replica_is_created_without_credentials_and_promoted_in_p
                 .db_cluster(cluster(Some(SOURCE)))
                 .build()
         });
+    use aws_sdk_rds::operation::modify_db_cluster::ModifyDbClusterOutput;
+    let own_secret = mock!(aws_sdk_rds::Client::modify_db_cluster)
+        .match_requests(|r| {
+            r.db_cluster_identifier() == Some("court-standby")
+                && r.manage_master_user_password() == Some(true)
+        })
+        .then_output(move || {
+            ModifyDbClusterOutput::builder()
+                .db_cluster(cluster(None))
+                .build()
+        });
     let c = mock_client!(
         aws_sdk_rds,
         RuleMode::MatchAny,
-        &[&create, &replica, &promote]
+        &[&create, &replica, &promote, &own_secret]
     );
     let kind = Typed(super::rds::cluster::Cluster(svc(c)));
     let props = json!({
@@ -710,6 +721,11 @@ async fn a_cross_region_replica_is_created_without_credentials_and_promoted_in_p
         .await
         .unwrap();
     assert_eq!(promote.num_calls(), 1, "one PromoteReadReplicaDBCluster");
+    assert_eq!(
+        own_secret.num_calls(),
+        1,
+        "a password of its own, in its region"
+    );
     assert_eq!(l.props["replication_source"], "");
     // A cluster never starts replicating in place: that is a replacement.
     let err = kind

@@ -87,7 +87,8 @@ static SPEC: KindSpec = KindSpec {
                     Ty::Str,
                     "ARN of the cluster (in another region) this one replicates: a cross-region \
                      read replica, the standby's database; empty: a cluster of its own. Emptying \
-                     it promotes the replica (PromoteReadReplicaDBCluster: the failover); a \
+                     it promotes the replica (PromoteReadReplicaDBCluster: the failover) and \
+                     gives it a password of its own, kept by Secrets Manager in its region; a \
                      cluster cannot become a replica again (replace it)",
                 ),
                 "\"\"",
@@ -312,7 +313,21 @@ impl Kind for Cluster {
                 call!(s, write "PromoteReadReplicaDBCluster", promote_read_replica_db_cluster()
                     .db_cluster_identifier(id))
                 .await?;
-                self.wait_promoted(id, timeout).await?;
+                let promoted = self.wait_promoted(id, timeout).await?;
+                // Its password was the source's, whose secret is in the
+                // region the failover leaves: it gets one of its own, kept
+                // by Secrets Manager here.
+                if promoted
+                    .outputs
+                    .get("master_user_secret_arn")
+                    .is_none_or(serde_json::Value::is_null)
+                {
+                    call!(s, write "ModifyDBCluster", modify_db_cluster()
+                        .db_cluster_identifier(id)
+                        .manage_master_user_password(true)
+                        .apply_immediately(true))
+                    .await?;
+                }
             }
             (_, Some(src)) => {
                 return Err(crate::diag::Error::other(format!(
