@@ -12,7 +12,7 @@ bin=target/debug/provision
 venv="${PROVISION_VENV:-$PWD/.venv}"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 work="$(mktemp -d)"
-MOTO_ACM_VALIDATION_WAIT=2 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+MOTO_ACM_VALIDATION_WAIT=2 MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -25,7 +25,7 @@ echo "== emulator on $AWS_ENDPOINT_URL; state in $state"
 echo "== provision plan -s $stack"
 # moto 5.1.22 cannot describe Route 53 health checks to the SDK: leave that one out here.
 # What the emulator cannot carry (each variable's description says why).
-vars=(--var health_check=false --var standby_database=false --var documents_replica_key=false)
+vars=(--var health_check=false --var standby_database=false --var documents_replica_key=false --var backup_selection=false)
 [ "$stack" = stacks/three-az.yaml ] || vars=()
 "$bin" --stats plan -s "$stack" --state "$state" "${vars[@]}"
 echo "== provision apply -s $stack --auto-approve"

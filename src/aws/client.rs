@@ -183,6 +183,7 @@ pub(crate) struct Clients {
     /// IAM: global, one per account.
     pub iam: Svc<aws_sdk_iam::Client>,
     pub kms: Svc<aws_sdk_kms::Client>,
+    pub backup: Svc<aws_sdk_backup::Client>,
     /// Parameters, read as data sources.
     pub ssm: Svc<aws_sdk_ssm::Client>,
     /// Who the caller is, read as a data source.
@@ -299,6 +300,7 @@ impl Clients {
             acm: Svc::new(client!(aws_sdk_acm, sdk, counter), api("acm")),
             iam: Svc::new(client!(aws_sdk_iam, sdk, counter), api("iam")),
             kms: Svc::new(client!(aws_sdk_kms, sdk, counter), api("kms")),
+            backup: Svc::new(client!(aws_sdk_backup, sdk, counter), api("backup")),
             ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api("ssm")),
             sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api("sts")),
             tagging: Svc::new(

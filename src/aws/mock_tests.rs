@@ -818,3 +818,177 @@ async fn replication_of_kms_encrypted_objects_names_the_replica_key() {
         ("arn:aws:iam::123456789012:role/replicate", TO, KEY)
     );
 }
+
+/// A plan's rules change in place: UpdateBackupPlan with the whole new
+/// document (moto 5.1.22 has no UpdateBackupPlan).
+#[tokio::test]
+async fn a_backup_plan_rule_change_is_one_update_backup_plan() {
+    use aws_sdk_backup::operation::get_backup_plan::GetBackupPlanOutput;
+    use aws_sdk_backup::operation::list_tags::ListTagsOutput;
+    use aws_sdk_backup::operation::update_backup_plan::UpdateBackupPlanOutput;
+    use aws_sdk_backup::types::{BackupPlan, BackupRule, CopyAction, Lifecycle};
+    const COPY: &str = "arn:aws:backup:us-west-2:123456789012:backup-vault:standby";
+    let plan = |days: i64| {
+        let keep = Lifecycle::builder().delete_after_days(days).build();
+        BackupPlan::builder()
+            .backup_plan_name("court-daily")
+            .rules(
+                BackupRule::builder()
+                    .rule_name("daily")
+                    .target_backup_vault_name("court")
+                    .schedule_expression("cron(0 5 ? * * *)")
+                    .lifecycle(keep.clone())
+                    .copy_actions(
+                        CopyAction::builder()
+                            .destination_backup_vault_arn(COPY)
+                            .lifecycle(keep)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let read = mock!(aws_sdk_backup::Client::get_backup_plan)
+        .match_requests(|r| r.backup_plan_id() == Some("p-1"))
+        .sequence()
+        .output(move || {
+            GetBackupPlanOutput::builder()
+                .backup_plan_id("p-1")
+                .backup_plan_arn("arn:aws:backup:us-east-1:123456789012:backup-plan:p-1")
+                .backup_plan(plan(90))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let tags = mock!(aws_sdk_backup::Client::list_tags)
+        .match_requests(|_| true)
+        .then_output(|| ListTagsOutput::builder().build());
+    let update = mock!(aws_sdk_backup::Client::update_backup_plan)
+        .match_requests(|r| {
+            let rules = r.backup_plan().map(|p| p.rules()).unwrap_or_default();
+            r.backup_plan_id() == Some("p-1")
+                && rules.len() == 1
+                && rules[0].lifecycle().and_then(|l| l.delete_after_days()) == Some(90)
+                && rules[0].copy_actions()[0].destination_backup_vault_arn() == COPY
+                && rules[0].copy_actions()[0]
+                    .lifecycle()
+                    .and_then(|l| l.delete_after_days())
+                    == Some(90)
+        })
+        .then_output(|| {
+            UpdateBackupPlanOutput::builder()
+                .backup_plan_id("p-1")
+                .build()
+        });
+    let c = mock_client!(aws_sdk_backup, RuleMode::MatchAny, &[&read, &tags, &update]);
+    let kind = Typed(super::backup::plan::Plan(svc(c)));
+    let rule = |days: i64| {
+        json!({"name": "daily", "schedule": "cron(0 5 ? * * *)", "vault_name": "court",
+               "delete_after_days": days, "copy_to_vault_arn": COPY})
+    };
+    let before = json!({"name": "court-daily", "rules": [rule(35)], "tags": {}});
+    let after = json!({"name": "court-daily", "rules": [rule(90)], "tags": {}});
+    let l = kind
+        .update("p-1", &before, &after, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 1, "one UpdateBackupPlan");
+    assert_eq!(l.props["rules"][0]["delete_after_days"], 90);
+    assert_eq!(l.props["rules"][0]["copy_to_vault_arn"], COPY);
+}
+
+/// A selection is made in its plan, read back, and deleted by its
+/// `PLAN|SELECTION` id; a create whose answer was lost is found by its plan
+/// and name instead of being made twice (moto 5.1.22 has no selections).
+#[tokio::test]
+async fn a_backup_selection_is_made_once_read_and_deleted() {
+    use aws_sdk_backup::operation::create_backup_selection::CreateBackupSelectionOutput;
+    use aws_sdk_backup::operation::delete_backup_selection::DeleteBackupSelectionOutput;
+    use aws_sdk_backup::operation::get_backup_selection::GetBackupSelectionOutput;
+    use aws_sdk_backup::operation::list_backup_selections::ListBackupSelectionsOutput;
+    use aws_sdk_backup::types::{BackupSelection, BackupSelectionsListMember};
+    const ROLE: &str = "arn:aws:iam::123456789012:role/backup";
+    const DB: &str = "arn:aws:rds:us-east-1:123456789012:cluster:court";
+    let create = mock!(aws_sdk_backup::Client::create_backup_selection)
+        .match_requests(|r| {
+            r.backup_plan_id() == Some("p-1")
+                && r.backup_selection().map(|s| s.selection_name()) == Some("court-data")
+                && r.creator_request_id() == Some("tok")
+        })
+        .then_output(|| {
+            CreateBackupSelectionOutput::builder()
+                .selection_id("s-1")
+                .build()
+        });
+    let get = mock!(aws_sdk_backup::Client::get_backup_selection)
+        .match_requests(|r| r.backup_plan_id() == Some("p-1") && r.selection_id() == Some("s-1"))
+        .sequence()
+        .output(|| {
+            GetBackupSelectionOutput::builder()
+                .backup_selection(
+                    BackupSelection::builder()
+                        .selection_name("court-data")
+                        .iam_role_arn(ROLE)
+                        .resources(DB)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let list = mock!(aws_sdk_backup::Client::list_backup_selections)
+        .match_requests(|r| r.backup_plan_id() == Some("p-1"))
+        .then_output(|| {
+            ListBackupSelectionsOutput::builder()
+                .backup_selections_list(
+                    BackupSelectionsListMember::builder()
+                        .selection_id("s-1")
+                        .selection_name("court-data")
+                        .backup_plan_id("p-1")
+                        .build(),
+                )
+                .build()
+        });
+    let delete = mock!(aws_sdk_backup::Client::delete_backup_selection)
+        .match_requests(|r| r.backup_plan_id() == Some("p-1") && r.selection_id() == Some("s-1"))
+        .then_output(|| DeleteBackupSelectionOutput::builder().build());
+    let c = mock_client!(
+        aws_sdk_backup,
+        RuleMode::MatchAny,
+        &[&create, &get, &list, &delete]
+    );
+    let kind = Typed(super::backup::selection::Selection(svc(c)));
+    let props = json!({"name": "court-data", "plan_id": "p-1", "iam_role_arn": ROLE,
+                       "resources": [DB]});
+    let intent = Intent {
+        token: "tok".into(),
+        ..Intent::default()
+    };
+    let l = kind
+        .create(&props, Duration::from_secs(5), &intent)
+        .await
+        .unwrap();
+    assert_eq!(l.id, "p-1|s-1");
+    assert_eq!(l.props["resources"], json!([DB]));
+    assert_eq!(create.num_calls(), 1);
+    // Again, as after an answer lost: found by plan and name, not made twice.
+    let again = Intent {
+        token: "tok".into(),
+        resumed: true,
+        ..Intent::default()
+    };
+    let l = kind
+        .create(&props, Duration::from_secs(5), &again)
+        .await
+        .unwrap();
+    assert_eq!(l.id, "p-1|s-1");
+    assert_eq!(create.num_calls(), 1, "not made twice");
+    kind.delete("p-1|s-1", &props, Duration::from_secs(5), None)
+        .await
+        .unwrap();
+    assert_eq!(delete.num_calls(), 1);
+}

@@ -20,6 +20,7 @@ mod typed;
 mod wait;
 
 mod acm;
+pub(crate) mod backup;
 mod ec2;
 mod efs;
 mod elasticache;
@@ -127,6 +128,9 @@ kinds![
     iam::role::Role,
     iam::instance_profile::InstanceProfile,
     kms::key::Key,
+    backup::vault::Vault,
+    backup::plan::Plan,
+    backup::selection::Selection,
     kms::alias::Alias,
 ];
 

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use crate::harness::{Run, World};
 use crate::strict::Strict;
 
-const VARS: [&str; 6] = [
+const VARS: [&str; 8] = [
     "--var",
     "health_check=false",
     "--var",
     "standby_database=false",
     "--var",
     "documents_replica_key=false",
+    "--var",
+    "backup_selection=false",
 ];
 
 fn with_vars<'a>(args: &[&'a str]) -> Vec<&'a str> {

@@ -77,6 +77,8 @@ impl Moto {
                 // ACM issues a DNS-validated certificate after this many
                 // seconds (AWS: once it sees the record; moto: 60 s by default).
                 .env("MOTO_ACM_VALIDATION_WAIT", "2")
+                // AWS's managed policies exist (moto loads them only when asked).
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()

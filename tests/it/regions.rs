@@ -371,3 +371,97 @@ resources:
     w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
     w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
 }
+
+/// Backups with a copy in the standby region: a vault in each region (each
+/// under its region's key), a daily plan whose rule copies to the standby's
+/// vault (by ARN), re-planned clean, re-tagged in place, destroyed. (moto
+/// 5.1.22 has no backup selections and no UpdateBackupPlan: those are in
+/// the mocked tests.)
+#[tokio::test]
+async fn a_backup_plan_copies_to_a_vault_in_the_standby_region() {
+    let w = World::new();
+    let stack = r#"
+stack: backups
+region: us-east-1
+variables:
+  team: {default: records}
+tags:
+  Team: ${var.team}
+resources:
+  key:
+    kind: kms.key
+    properties: {description: court backups}
+  standby_key:
+    kind: kms.key
+    region: us-west-2
+    properties: {description: court backups (standby)}
+  vault:
+    kind: backup.vault
+    properties: {name: court-backups, kms_key_id: "${key.arn}"}
+  standby_vault:
+    kind: backup.vault
+    region: us-west-2
+    properties: {name: court-backups-standby, kms_key_id: "${standby_key.arn}"}
+  daily:
+    kind: backup.plan
+    properties:
+      name: court-daily
+      rules:
+        - name: daily
+          vault_name: ${vault.name}
+          delete_after_days: 35
+          copy_to_vault_arn: ${standby_vault.arn}
+"#;
+    let s = w.write_stack("backups.yaml", stack);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"])
+        .ok()
+        .has("+ backup.vault standby_vault [us-west-2] will be created")
+        .has("Apply complete: 5 operations succeeded.");
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    let st = w.state("backups");
+    assert_eq!(st["resources"]["standby_vault"]["region"], "us-west-2");
+    let backup = aws_sdk_backup::Client::new(&w.sdk_in("us-east-1").await);
+    let id = st["resources"]["daily"]["id"].as_str().unwrap().to_string();
+    let plan = backup
+        .get_backup_plan()
+        .backup_plan_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let rule = &plan.backup_plan().unwrap().rules()[0];
+    assert_eq!(rule.target_backup_vault_name(), "court-backups");
+    assert_eq!(
+        rule.copy_actions()[0].destination_backup_vault_arn(),
+        "arn:aws:backup:us-west-2:123456789012:backup-vault:court-backups-standby"
+    );
+    let west = aws_sdk_backup::Client::new(&w.sdk_in("us-west-2").await);
+    let v = west
+        .describe_backup_vault()
+        .backup_vault_name("court-backups-standby")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.encryption_key_arn(),
+        st["resources"]["standby_key"]["outputs"]["arn"].as_str()
+    );
+    // Tags change in place (TagResource on each).
+    w.run(&["apply", "-s", s, "--auto-approve", "--var", "team=courts"])
+        .ok()
+        .has("~ backup.plan daily")
+        .has("~ backup.vault standby_vault");
+    w.run(&[
+        "plan",
+        "-s",
+        s,
+        "--detailed-exitcode",
+        "--var",
+        "team=courts",
+    ])
+    .code(0);
+    w.run(&["destroy", "-s", s, "--auto-approve", "--var", "team=courts"])
+        .ok();
+    let left = west.list_backup_vaults().send().await.unwrap();
+    assert!(left.backup_vault_list().is_empty(), "{left:?}");
+}
