@@ -184,6 +184,8 @@ pub(crate) struct Clients {
     pub iam: Svc<aws_sdk_iam::Client>,
     pub kms: Svc<aws_sdk_kms::Client>,
     pub backup: Svc<aws_sdk_backup::Client>,
+    pub sns: Svc<aws_sdk_sns::Client>,
+    pub cloudwatch: Svc<aws_sdk_cloudwatch::Client>,
     /// Parameters, read as data sources.
     pub ssm: Svc<aws_sdk_ssm::Client>,
     /// Who the caller is, read as a data source.
@@ -301,6 +303,8 @@ impl Clients {
             iam: Svc::new(client!(aws_sdk_iam, sdk, counter), api("iam")),
             kms: Svc::new(client!(aws_sdk_kms, sdk, counter), api("kms")),
             backup: Svc::new(client!(aws_sdk_backup, sdk, counter), api("backup")),
+            sns: Svc::new(client!(aws_sdk_sns, sdk, counter), api("sns")),
+            cloudwatch: Svc::new(client!(aws_sdk_cloudwatch, sdk, counter), api("monitoring")),
             ssm: Svc::new(client!(aws_sdk_ssm, sdk, counter), api("ssm")),
             sts: Svc::new(client!(aws_sdk_sts, sdk, counter), api("sts")),
             tagging: Svc::new(

@@ -992,3 +992,123 @@ async fn a_backup_selection_is_made_once_read_and_deleted() {
         .unwrap();
     assert_eq!(delete.num_calls(), 1);
 }
+
+/// An alarm is one PutMetricAlarm (with its tags) and is read back by
+/// name; a change of threshold is another PutMetricAlarm (without tags);
+/// an alarm of the same name that is not this stack's is named before any
+/// write (PutMetricAlarm would overwrite it). The CloudWatch SDK speaks
+/// CBOR, which moto 5.1.22 does not.
+#[tokio::test]
+async fn an_alarm_is_put_read_changed_and_anothers_is_never_overwritten() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
+    use aws_sdk_cloudwatch::types::{
+        ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag as CwTag,
+    };
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:court-alarms";
+    let alarm = |threshold: f64| {
+        MetricAlarm::builder()
+            .alarm_name("court-db-cpu")
+            .alarm_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:court-db-cpu")
+            .alarm_description("")
+            .namespace("AWS/RDS")
+            .metric_name("CPUUtilization")
+            .dimensions(
+                Dimension::builder()
+                    .name("DBClusterIdentifier")
+                    .value("eproc")
+                    .build(),
+            )
+            .statistic(Statistic::Average)
+            .period(300)
+            .evaluation_periods(3)
+            .threshold(threshold)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .treat_missing_data("missing")
+            .alarm_actions(TOPIC)
+            .build()
+    };
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .match_requests(|r| {
+            r.alarm_name() == Some("court-db-cpu")
+                && r.alarm_actions() == [TOPIC]
+                && r.dimensions().len() == 1
+        })
+        .then_output(|| PutMetricAlarmOutput::builder().build());
+    let read = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["court-db-cpu"])
+        .sequence()
+        // name_taken's read, then the create's read back, then the update's.
+        .output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(alarm(80.0))
+                .build()
+        })
+        .output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(alarm(80.0))
+                .build()
+        })
+        .output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(alarm(90.0))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let tags = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+        .match_requests(|_| true)
+        .then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .tags(
+                    CwTag::builder()
+                        .key("provision:stack")
+                        .value("other")
+                        .build(),
+                )
+                .build()
+        });
+    let c = mock_client!(
+        aws_sdk_cloudwatch,
+        RuleMode::MatchAny,
+        &[&put, &read, &tags]
+    );
+    let kind = Typed(super::cloudwatch::alarm::Alarm(svc(c)));
+    let props = |threshold: i64| {
+        json!({"name": "court-db-cpu", "description": "", "namespace": "AWS/RDS",
+               "metric_name": "CPUUtilization",
+               "dimensions": [{"name": "DBClusterIdentifier", "value": "eproc"}],
+               "statistic": "Average", "period": 300, "evaluation_periods": 3,
+               "threshold": threshold, "comparison_operator": "GreaterThanThreshold",
+               "treat_missing_data": "missing", "alarm_actions": [TOPIC],
+               "tags": {"provision:stack": "court"}})
+    };
+    // Another stack's alarm of this name: named, never overwritten.
+    let taken = kind.name_taken(&props(80)).await.unwrap();
+    assert!(
+        taken
+            .as_deref()
+            .is_some_and(|t| t.contains("belongs to stack \"other\"")),
+        "{taken:?}"
+    );
+    assert_eq!(put.num_calls(), 0);
+    let l = kind
+        .create(&props(80), Duration::from_secs(5), &Intent::default())
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 1, "one PutMetricAlarm");
+    assert_eq!(l.id, "court-db-cpu");
+    assert_eq!(l.props["threshold"], 80);
+    let l = kind
+        .update(
+            "court-db-cpu",
+            &props(80),
+            &props(90),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.num_calls(), 2, "the change is another PutMetricAlarm");
+    assert_eq!(l.props["threshold"], 90);
+}

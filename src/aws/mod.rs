@@ -21,6 +21,7 @@ mod wait;
 
 mod acm;
 pub(crate) mod backup;
+pub(crate) mod cloudwatch;
 mod ec2;
 mod efs;
 mod elasticache;
@@ -32,6 +33,7 @@ mod rds;
 mod route53;
 mod s3;
 mod shield;
+pub(crate) mod sns;
 mod ssm;
 mod sts;
 mod wafv2;
@@ -131,6 +133,8 @@ kinds![
     backup::vault::Vault,
     backup::plan::Plan,
     backup::selection::Selection,
+    sns::topic::Topic,
+    cloudwatch::alarm::Alarm,
     kms::alias::Alias,
 ];
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{Run, World};
 use crate::strict::Strict;
 
-const VARS: [&str; 8] = [
+const VARS: [&str; 10] = [
     "--var",
     "health_check=false",
     "--var",
@@ -17,6 +17,8 @@ const VARS: [&str; 8] = [
     "documents_replica_key=false",
     "--var",
     "backup_selection=false",
+    "--var",
+    "alarms=false",
 ];
 
 fn with_vars<'a>(args: &[&'a str]) -> Vec<&'a str> {

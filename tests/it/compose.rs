@@ -597,6 +597,8 @@ fn the_reference_stack_plans_as_staging_and_as_production() {
         "production",
         "--var",
         "health_check=false",
+        "--var",
+        "alarms=false",
     ]);
     prod.ok()
         .has("ec2.nat_gateway module.network.nat[us-east-1b] will be created")
@@ -612,6 +614,8 @@ fn the_reference_stack_plans_as_staging_and_as_production() {
         "staging",
         "--var",
         "health_check=false",
+        "--var",
+        "alarms=false",
     ]);
     staging
         .ok()
@@ -630,6 +634,8 @@ fn the_reference_stack_plans_as_staging_and_as_production() {
         "staging",
         "--var",
         "health_check=false",
+        "--var",
+        "alarms=false",
         "--stats",
     ]);
     r.ok()

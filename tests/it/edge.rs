@@ -388,6 +388,8 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         "documents_replica_key=false",
         "--var",
         "backup_selection=false",
+        "--var",
+        "alarms=false",
     ];
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
     args.extend(vars);

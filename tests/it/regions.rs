@@ -465,3 +465,73 @@ resources:
     let left = west.list_backup_vaults().send().await.unwrap();
     assert!(left.backup_vault_list().is_empty(), "{left:?}");
 }
+
+/// The alarms' topic: made, re-planned clean, changed in place, destroyed;
+/// a topic of the same name made by hand is refused before any write
+/// (CreateTopic would hand it back as if it were ours). The alarms
+/// themselves are in the mocked tests: the CloudWatch SDK speaks CBOR,
+/// which moto 5.1.22 does not.
+#[tokio::test]
+async fn a_topic_is_made_changed_and_one_made_by_hand_is_never_taken() {
+    let w = World::new();
+    let stack = r#"
+stack: paging
+region: us-east-1
+resources:
+  topic:
+    kind: sns.topic
+    properties: {name: court-alarms, display_name: Court}
+"#;
+    let s = w.write_stack("paging.yaml", stack);
+    let s = s.to_str().unwrap();
+    let sns = aws_sdk_sns::Client::new(&w.sdk_in("us-east-1").await);
+    let theirs = sns
+        .create_topic()
+        .name("court-alarms")
+        .send()
+        .await
+        .unwrap();
+    w.run(&["plan", "-s", s])
+        .code(1)
+        .has("topic court-alarms exists and provision did not make it");
+    sns.delete_topic()
+        .topic_arn(theirs.topic_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    w.edit(
+        std::path::Path::new(s),
+        "display_name: Court}",
+        "display_name: Court 2}",
+    );
+    w.run(&["apply", "-s", s, "--auto-approve"])
+        .ok()
+        .has("~ display_name = \"Court\" -> \"Court 2\"");
+    let arn = w.state("paging")["resources"]["topic"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = sns
+        .get_topic_attributes()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.attributes().unwrap()["DisplayName"], "Court 2");
+    let t = sns
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        t.tags()
+            .iter()
+            .any(|t| t.key() == "provision:stack" && t.value() == "paging")
+    );
+    w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
+    let left = sns.list_topics().send().await.unwrap();
+    assert!(left.topics().is_empty(), "{left:?}");
+}

@@ -32,7 +32,7 @@ static SPEC: KindSpec = KindSpec {
     waits: "create until `active` (fails at once on `failed`); delete until it is gone.",
     coexist: true,
     unique: Some(("name", 32)),
-    outputs: &["id", "arn", "dns_name", "zone_id"],
+    outputs: &["id", "arn", "dns_name", "zone_id", "arn_suffix"],
     refresh_cost: "1 DescribeLoadBalancers + 1 DescribeTags per 20, 1 DescribeLoadBalancerAttributes per ALB",
     // A load balancer is provisioning for about three minutes.
     takes: Takes::secs(180, 5, 30),
@@ -181,6 +181,8 @@ fn live_of(lb: &Lb, tags: Tags, attrs: &[LoadBalancerAttribute]) -> Live {
     };
     let outputs = [
         ("arn", json!(arn)),
+        // CloudWatch's LoadBalancer dimension: `app/NAME/ID`.
+        ("arn_suffix", json!(super::arn_suffix(arn, "loadbalancer/"))),
         ("dns_name", json!(lb.dns_name())),
         ("zone_id", json!(lb.canonical_hosted_zone_id())),
     ];

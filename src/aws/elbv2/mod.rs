@@ -99,3 +99,28 @@ tags::tagging!(Elb, by resource_arns,
     untag "RemoveTags" remove_tags,
     tag "AddTags" add_tags,
 );
+
+/// What CloudWatch names a load balancer or target group by: the ARN's
+/// resource part after `after` (`app/NAME/ID`, `targetgroup/NAME/ID`).
+pub(super) fn arn_suffix(arn: &str, after: &str) -> String {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    resource.strip_prefix(after).unwrap_or(resource).to_string()
+}
+
+#[cfg(test)]
+mod suffix_tests {
+    #[test]
+    fn cloudwatch_dimensions_are_the_arns_resource_parts() {
+        let lb =
+            "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/eproc-alb/50dc6c495c0c9188";
+        assert_eq!(
+            super::arn_suffix(lb, "loadbalancer/"),
+            "app/eproc-alb/50dc6c495c0c9188"
+        );
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/eproc-app/73e2d6bc24d8a067";
+        assert_eq!(
+            super::arn_suffix(tg, ""),
+            "targetgroup/eproc-app/73e2d6bc24d8a067"
+        );
+    }
+}

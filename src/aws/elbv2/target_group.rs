@@ -26,7 +26,7 @@ static SPEC: KindSpec = KindSpec {
     ),
     coexist: true,
     unique: Some(("name", 32)),
-    outputs: &["id", "arn"],
+    outputs: &["id", "arn", "arn_suffix"],
     refresh_cost: "1 DescribeTargetGroups + 1 DescribeTags per 20, 1 DescribeTargetHealth per group",
     ..KindSpec::new(
         "elbv2.target_group",
@@ -183,7 +183,14 @@ fn live_of(g: &Group, tags: Tags, targets: Vec<String>) -> Live {
         targets,
         tags,
     };
-    live(&SPEC, arn, &p, &[("arn", json!(arn))])
+    // CloudWatch's TargetGroup dimension: `targetgroup/NAME/ID`.
+    let suffix = super::arn_suffix(arn, "");
+    live(
+        &SPEC,
+        arn,
+        &p,
+        &[("arn", json!(arn)), ("arn_suffix", json!(suffix))],
+    )
 }
 
 impl TargetGroup {

@@ -1,0 +1,299 @@
+//! `cloudwatch.alarm`: a metric alarm (a load balancer's 5xx, a database's
+//! CPU) that notifies a topic. PutMetricAlarm makes and changes one by its
+//! name, so the plan checks the name first (`name_taken`): another's alarm
+//! is never overwritten. Its id is its name.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::CloudWatch;
+use crate::aws::call::call;
+use crate::aws::tags::{self, Tagging, Tags};
+use crate::aws::{Clients, Create, Kind, Query, live};
+use crate::diag::{Error, Result};
+use crate::kind::{KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
+use crate::provider::Live;
+use crate::stack::TAG_STACK;
+
+const DIMENSIONS: &[Prop] = &[
+    key(req(p(
+        "name",
+        Ty::Str,
+        "dimension name (LoadBalancer, DBClusterIdentifier, ...)",
+    ))),
+    req(p("value", Ty::Str, "its value")),
+];
+
+static SPEC: KindSpec = KindSpec {
+    outputs: &["id", "arn"],
+    refresh_cost: "1 DescribeAlarms per 100 alarms, 1 ListTagsForResource per alarm",
+    ..KindSpec::new(
+        "cloudwatch.alarm",
+        "A CloudWatch metric alarm that notifies (an SNS topic's ARN in alarm_actions). \
+         Its id is its name.",
+        &[
+            req(new(p("name", Ty::Str, "alarm name (unique in the region)"))),
+            def(
+                p(
+                    "description",
+                    Ty::Str,
+                    "what it means, for whoever is paged",
+                ),
+                "\"\"",
+            ),
+            req(p("namespace", Ty::Str, "AWS/ApplicationELB, AWS/RDS, ...")),
+            req(p("metric_name", Ty::Str, "the metric")),
+            def(
+                p(
+                    "dimensions",
+                    Ty::ObjList(DIMENSIONS),
+                    "which resource's metric",
+                ),
+                "[]",
+            ),
+            def(
+                p(
+                    "statistic",
+                    Ty::Str,
+                    "Average, Sum, Minimum, Maximum or SampleCount",
+                ),
+                "\"Average\"",
+            ),
+            def(p("period", Ty::Int, "seconds per data point"), "300"),
+            def(
+                p("evaluation_periods", Ty::Int, "data points compared"),
+                "1",
+            ),
+            req(p("threshold", Ty::Int, "the value compared with")),
+            req(p(
+                "comparison_operator",
+                Ty::Str,
+                "GreaterThanThreshold, LessThanThreshold, ...",
+            )),
+            def(
+                p(
+                    "treat_missing_data",
+                    Ty::Str,
+                    "missing, notBreaching, breaching or ignore",
+                ),
+                "\"missing\"",
+            ),
+            def(
+                p(
+                    "alarm_actions",
+                    Ty::StrList { set: true },
+                    "ARNs notified when it goes to ALARM (a topic)",
+                ),
+                "[]",
+            ),
+            TAGS,
+        ],
+    )
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    name: String,
+    description: String,
+    namespace: String,
+    metric_name: String,
+    dimensions: Vec<DimensionProps>,
+    statistic: String,
+    period: i32,
+    evaluation_periods: i32,
+    threshold: i64,
+    comparison_operator: String,
+    treat_missing_data: String,
+    alarm_actions: Vec<String>,
+    tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DimensionProps {
+    name: String,
+    value: String,
+}
+
+impl Props {
+    /// Everything but the tags: what PutMetricAlarm sets.
+    fn settings(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("tags");
+        }
+        v
+    }
+}
+
+pub(crate) struct Alarm(pub(crate) CloudWatch);
+
+fn props_of(a: &MetricAlarm, tags: Tags) -> Props {
+    Props {
+        name: a.alarm_name().unwrap_or_default().to_string(),
+        description: a.alarm_description().unwrap_or_default().to_string(),
+        namespace: a.namespace().unwrap_or_default().to_string(),
+        metric_name: a.metric_name().unwrap_or_default().to_string(),
+        dimensions: a
+            .dimensions()
+            .iter()
+            .map(|d| DimensionProps {
+                name: d.name().unwrap_or_default().to_string(),
+                value: d.value().unwrap_or_default().to_string(),
+            })
+            .collect(),
+        statistic: a
+            .statistic()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        period: a.period().unwrap_or_default(),
+        evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+        threshold: a.threshold().unwrap_or_default().round() as i64,
+        comparison_operator: a
+            .comparison_operator()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+        alarm_actions: a.alarm_actions().to_vec(),
+        tags,
+    }
+}
+
+impl Alarm {
+    /// The alarms of these names that exist (100 names a call).
+    async fn named(&self, names: &[String]) -> Result<Vec<Live>> {
+        let s = &self.0;
+        let mut out = Vec::new();
+        for chunk in names.chunks(100) {
+            // At most 100 names: one page answers for them all.
+            let r = call!(s, read "DescribeAlarms", describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .max_records(100))
+            .await?;
+            for a in r.metric_alarms() {
+                let arn = a.alarm_arn().unwrap_or_default().to_string();
+                let p = props_of(a, self.0.tags(&arn).await?);
+                out.push(live(&SPEC, &p.name, &p, &[("arn", json!(arn))]));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put(
+        &self,
+        p: &Props,
+        tags: Option<Vec<aws_sdk_cloudwatch::types::Tag>>,
+    ) -> Result<()> {
+        let s = &self.0;
+        let dims: Vec<Dimension> = p
+            .dimensions
+            .iter()
+            .map(|d| Dimension::builder().name(&d.name).value(&d.value).build())
+            .collect();
+        let op = ComparisonOperator::from(p.comparison_operator.as_str());
+        let stat = Statistic::from(p.statistic.as_str());
+        call!(s, write "PutMetricAlarm", put_metric_alarm()
+            .alarm_name(&p.name)
+            .alarm_description(&p.description)
+            .namespace(&p.namespace)
+            .metric_name(&p.metric_name)
+            .set_dimensions(Some(dims.clone()))
+            .statistic(stat.clone())
+            .period(p.period)
+            .evaluation_periods(p.evaluation_periods)
+            .threshold(p.threshold as f64)
+            .comparison_operator(op.clone())
+            .treat_missing_data(&p.treat_missing_data)
+            .set_alarm_actions(Some(p.alarm_actions.clone()))
+            .set_tags(tags.clone()))
+        .await
+        .map(drop)
+    }
+
+    async fn read_back(&self, name: &str) -> Result<Live> {
+        self.named(&[name.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::other(format!("alarm {name} is not visible")))
+    }
+}
+
+#[async_trait]
+impl Kind for Alarm {
+    type Props = Props;
+    const SPEC: &'static KindSpec = &SPEC;
+    fn new(c: &Clients) -> Self {
+        Alarm(c.cloudwatch.clone())
+    }
+    async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
+        match q {
+            Query::Ids(ids) => self.named(ids).await,
+            // Alarms are found by the names the stack gives them, then
+            // taken only if they carry this stack's tags.
+            Query::Owned(stack, wanted) => {
+                let names: Vec<String> = wanted
+                    .iter()
+                    .filter_map(|w| w.props["name"].as_str().map(str::to_string))
+                    .filter(|n| !crate::expr::contains_unknown(&json!(n)))
+                    .collect();
+                Ok(self
+                    .named(&names)
+                    .await?
+                    .into_iter()
+                    .filter(|l| tags::owns(stack, l))
+                    .collect())
+            }
+            Query::All | Query::Inside(..) => Ok(vec![]),
+        }
+    }
+    async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
+        // Safe to repeat: PutMetricAlarm sets the alarm of this name.
+        self.put(p, Some(tags::to_sdk(&p.tags))).await?;
+        self.read_back(&p.name).await
+    }
+    async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
+        if before.settings() != after.settings() {
+            self.put(after, None).await?;
+        }
+        if before.tags != after.tags {
+            let arn = self.read_back(id).await?.outputs["arn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
+        }
+        self.read_back(id).await
+    }
+    async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
+        let s = &self.0;
+        call!(s, delete "DeleteAlarms", delete_alarms().alarm_names(id))
+            .await
+            .map(drop)
+    }
+    /// PutMetricAlarm would overwrite an alarm of this name: another's is
+    /// named here, before any write.
+    async fn name_taken(&self, p: &Props) -> Result<Option<String>> {
+        let Some(l) = self.named(std::slice::from_ref(&p.name)).await?.pop() else {
+            return Ok(None);
+        };
+        let theirs = l.props["tags"][TAG_STACK].as_str().map(str::to_string);
+        Ok(Some(match theirs {
+            Some(other) if Some(&other) != p.tags.get(TAG_STACK) => {
+                format!("alarm {} belongs to stack {other:?}", p.name)
+            }
+            Some(_) => format!(
+                "alarm {} carries this stack's tags but another state's lineage",
+                p.name
+            ),
+            None => format!(
+                "alarm {} exists and provision did not make it: import it or choose another name",
+                p.name
+            ),
+        }))
+    }
+}
