@@ -643,3 +643,72 @@ async fn a_vpc_with_a_gateway_attached_or_a_group_left_is_not_deleted() {
     ec2.delete_vpc().vpc_id(&vpc).send().await.unwrap();
     assert_eq!(w.layer().count("in_use DeleteVpc"), 1);
 }
+
+/// IAM is eventually consistent: EC2 refuses an instance profile made
+/// moments ago ("Invalid IAM Instance Profile name"). The launch waits for
+/// it and is made once: the refusal means nothing was launched.
+#[tokio::test]
+async fn an_instance_waits_for_its_fresh_instance_profile_and_is_launched_once() {
+    let w = World::strict(Strict {
+        iam_lag: Duration::from_secs(5),
+        ..strict()
+    });
+    let stack = r#"
+stack: profiled
+region: us-east-1
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.40.0.0/16}
+  subnet:
+    kind: ec2.subnet
+    properties: {vpc_id: "${vpc.id}", availability_zone: us-east-1a, cidr_block: 10.40.1.0/24}
+  role:
+    kind: iam.role
+    properties:
+      name: profiled-app
+      assume_role_policy:
+        Statement:
+          - {Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: "sts:AssumeRole"}
+  profile:
+    kind: iam.instance_profile
+    properties: {name: profiled-app, role: "${role.name}"}
+  template:
+    kind: ec2.launch_template
+    properties:
+      name: profiled-app
+      image_id: ami-12c6146b
+      instance_type: t3.micro
+      iam_instance_profile: ${profile.name}
+  app:
+    kind: ec2.instance
+    properties:
+      launch_template_id: ${template.id}
+      launch_template_version: ${template.latest_version}
+      subnet_id: ${subnet.id}
+"#;
+    let s = w.write_stack("profiled.yaml", stack);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    assert!(
+        w.layer().count("iam_lag RunInstances") >= 1,
+        "{:?}",
+        w.layer().stats()
+    );
+    let ec2 = w.ec2().await;
+    let r = ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:provision:stack")
+                .values("profiled")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let n: usize = r.reservations().iter().map(|r| r.instances().len()).sum();
+    assert_eq!(n, 1, "launched once");
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
+}

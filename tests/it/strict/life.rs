@@ -516,6 +516,14 @@ pub fn names(r: &Req, id: &str) -> bool {
         .any(|(k, v)| v == id && !k.starts_with("Filter.") && !k.starts_with("Filters."))
 }
 
+/// The text of the first `<tag>` element of an XML answer.
+pub fn xml_text(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find('<')? + start;
+    Some(body[start..end].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

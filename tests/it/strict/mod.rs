@@ -14,6 +14,8 @@
 //!   EFS); with `lag`, for that long a new object is also missing from
 //!   filtered and listing reads, and other services refuse calls naming a new
 //!   subnet or group (`lag_elsewhere`: they may learn of it later still).
+//!   IAM's: EC2 refuses to launch with an instance profile made (or given
+//!   its role) moments ago (`iam_lag`).
 //! - In use: also a VPC with a gateway attached, subnets, groups or route
 //!   tables left; a group used by a DB instance or a cache cluster.
 //! - Throttling: token buckets per service, reads and writes apart, scaled
@@ -143,6 +145,11 @@ pub struct Strict {
     /// The share of every other change (not reads) whose answer is lost.
     pub lose_share: f64,
     pub seed: u64,
+    /// IAM is eventually consistent: for this long after an instance
+    /// profile is made (or given its role), EC2 refuses to launch with it
+    /// (RunInstances naming a launch template that names the profile:
+    /// InvalidParameterValue, "Invalid IAM Instance Profile name").
+    pub iam_lag: Duration,
 }
 
 impl Strict {
@@ -169,6 +176,7 @@ impl Strict {
             lag: Duration::ZERO,
             lag_elsewhere: Duration::ZERO,
             seed: 1,
+            iam_lag: Duration::from_secs(3),
         }
     }
 }
@@ -295,6 +303,10 @@ struct Layer {
     calls: HashMap<String, u32>,
     rng: Option<fastrand::Rng>,
     stats: BTreeMap<String, u64>,
+    /// Instance profile name -> when IAM made it or gave it its role.
+    profiles: HashMap<String, Instant>,
+    /// Launch template id -> the instance profile it names.
+    template_profile: HashMap<String, String>,
 }
 
 impl Layer {
@@ -519,8 +531,46 @@ impl Layer {
         }
     }
 
+    /// EC2 refusing a launch with an instance profile IAM has not spread
+    /// yet (`Strict::iam_lag`).
+    fn profile_unseen(&mut self, r: &Req) -> Option<Response<Body>> {
+        if r.action != "RunInstances" || self.cfg.iam_lag.is_zero() {
+            return None;
+        }
+        let template = r.param("LaunchTemplate.LaunchTemplateId")?;
+        let profile = self.template_profile.get(template)?.clone();
+        let made = *self.profiles.get(&profile)?;
+        if made.elapsed() >= self.cfg.iam_lag {
+            return None;
+        }
+        self.count("iam_lag RunInstances".into());
+        Some(wire::error(
+            &r.service,
+            400,
+            "InvalidParameterValue",
+            &format!(
+                "Value ({profile}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+            ),
+        ))
+    }
+
     fn learn_relations(&mut self, r: &Req, body: &str) {
         match r.action.as_str() {
+            "CreateInstanceProfile" | "AddRoleToInstanceProfile" => {
+                if let Some(p) = r.param("InstanceProfileName") {
+                    self.profiles.insert(p.to_string(), Instant::now());
+                }
+            }
+            "CreateLaunchTemplate" | "CreateLaunchTemplateVersion" => {
+                let profile = r.param("LaunchTemplateData.IamInstanceProfile.Name");
+                let id = r
+                    .param("LaunchTemplateId")
+                    .map(str::to_string)
+                    .or_else(|| life::xml_text(body, "launchTemplateId"));
+                if let (Some(p), Some(id)) = (profile, id) {
+                    self.template_profile.insert(id, p.to_string());
+                }
+            }
             "AssociateWebACL" => {
                 let (acl, res) = (r.param("WebACLArn"), r.param("ResourceArn"));
                 if let (Some(acl), Some(res)) = (acl, res) {
@@ -789,6 +839,7 @@ impl Ctx {
             l.throttle(&r)
                 .or_else(|| l.replay(&r))
                 .or_else(|| l.invisible(&r))
+                .or_else(|| l.profile_unseen(&r))
         };
         if let Some(answer) = early {
             return Reply::Answer(answer);
