@@ -48,7 +48,7 @@ pub use cloud::AwsCloud;
 pub(crate) use kind::{Create, Kind, Query};
 pub(crate) use read::{
     arn_of, by_pages, each, gone, live, no_id, one_by_one_or_all, one_call_each, read_one,
-    with_detail,
+    wanted_names, with_detail,
 };
 
 use crate::kind::{DataSpec, KindSpec};

@@ -84,6 +84,20 @@ where
     })
 }
 
+/// The names a `Query::Owned` wants (property `prop` of each wanted
+/// object, where known): `None` when none is wanted (drift's orphan search),
+/// which looks at every object of the kind.
+pub(crate) fn wanted_names(wanted: &[crate::provider::Wanted], prop: &str) -> Option<Vec<String>> {
+    (!wanted.is_empty()).then(|| {
+        wanted
+            .iter()
+            .filter_map(|w| w.props[prop].as_str())
+            .filter(|n| !crate::expr::contains_unknown(&Value::from(*n)))
+            .map(str::to_string)
+            .collect()
+    })
+}
+
 /// Up to this many objects are read one call each rather than by listing
 /// the region, for APIs that take one id or none.
 pub(crate) const ONE_BY_ONE: usize = 10;

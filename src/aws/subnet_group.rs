@@ -106,12 +106,8 @@ impl<S: Service> Kind for SubnetGroup<S> {
             Query::Ids(ids) => self.named(Some(ids)).await,
             // Names are the identity; with none wanted (drift), look at every group.
             Query::Owned(stack, wanted) => {
-                let names: Vec<String> = wanted
-                    .iter()
-                    .filter_map(|w| w.props["name"].as_str().map(str::to_string))
-                    .collect();
-                let only = (!wanted.is_empty()).then_some(names.as_slice());
-                let found = self.named(only).await?;
+                let names = super::wanted_names(wanted, "name");
+                let found = self.named(names.as_deref()).await?;
                 Ok(found.into_iter().filter(|l| owns(stack, l)).collect())
             }
             Query::All | Query::Inside(..) => Ok(vec![]),

@@ -40,6 +40,25 @@ pub(crate) fn changes(before: &Tags, after: &Tags) -> (Vec<(String, String)>, Ve
 }
 
 /// True when a live object's tags say `stack` owns it.
+/// Who holds a name this stack wants (`what`: `bucket NAME`, `topic NAME`),
+/// by the tags the holder carries: another stack, another copy of this one,
+/// or someone else. The plan names it; apply refuses the plan.
+pub(crate) fn held_by(what: &str, id: &str, theirs: &Tags, ours: &Tags) -> String {
+    match theirs.get(TAG_STACK) {
+        Some(other) if Some(other) != ours.get(TAG_STACK) => {
+            format!("{what} belongs to stack {other:?} (made by provision for it)")
+        }
+        Some(_) => format!(
+            "{what} carries this stack's tags but another state's lineage: another copy of \
+             this stack (another state file or environment) holds it"
+        ),
+        None => format!(
+            "{what} exists and provision did not make it: an import: block (or provision \
+             import ADDRESS {id}) brings it in"
+        ),
+    }
+}
+
 pub(crate) fn owns(stack: &str, l: &Live) -> bool {
     l.props["tags"][TAG_STACK] == stack
 }

@@ -76,4 +76,17 @@ fn tagged_arns_name_their_kind_and_id() {
     };
     let arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123";
     assert_eq!(fs.id_of(arn).as_deref(), Some("fs-0123"));
+    // The kinds' own: a topic is its ARN, an alarm its name.
+    let spec = |k| crate::kind::lookup(k).and_then(|s| s.tagged).unwrap();
+    let topic = "arn:aws:sns:eu-west-1:123456789012:court-alarms";
+    assert_eq!(spec("sns.topic").id_of(topic).as_deref(), Some(topic));
+    let alarm = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:court-db-cpu";
+    assert_eq!(
+        spec("cloudwatch.alarm").id_of(alarm).as_deref(),
+        Some("court-db-cpu")
+    );
+    assert_eq!(spec("cloudwatch.alarm").id_of(topic), None);
+    let vault = "arn:aws:backup:eu-west-1:123456789012:backup-vault:court";
+    assert_eq!(spec("backup.vault").id_of(vault).as_deref(), Some("court"));
+    assert_eq!(spec("backup.plan").id_of(vault), None);
 }

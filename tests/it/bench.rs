@@ -5,21 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Run, World};
+use crate::harness::{REFERENCE_OFF as VARS, Run, World};
 use crate::strict::Strict;
-
-const VARS: [&str; 10] = [
-    "--var",
-    "health_check=false",
-    "--var",
-    "standby_database=false",
-    "--var",
-    "documents_replica_key=false",
-    "--var",
-    "backup_selection=false",
-    "--var",
-    "alarms=false",
-];
 
 fn with_vars<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut v = args.to_vec();

@@ -1,7 +1,7 @@
 //! The security edge against moto (WAF, Shield, Route 53, GuardDuty), and the
 //! reference stack end to end.
 
-use crate::harness::World;
+use crate::harness::{REFERENCE_OFF, World};
 
 const BASE: &str = r#"
 stack: edge
@@ -374,36 +374,23 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     let w = World::new();
     let s = w.stack_from("stacks/three-az.yaml");
     let s = s.to_str().unwrap();
-    // moto cannot finish an ElastiCache deletion nor describe a health check
-    // to the SDK: those two parts are exercised by scripts/demo.sh (apply) and
-    // by tiers.rs and the mocked tests; here everything else goes full circle.
-    let vars = [
-        "--var",
-        "cache=false",
-        "--var",
-        "health_check=false",
-        "--var",
-        "standby_database=false",
-        "--var",
-        "documents_replica_key=false",
-        "--var",
-        "backup_selection=false",
-        "--var",
-        "alarms=false",
-    ];
+    // moto cannot finish an ElastiCache deletion (tiers.rs and the mocked
+    // tests have it), nor carry what REFERENCE_OFF turns off; here
+    // everything else goes full circle.
+    let vars = [&["--var", "cache=false"][..], &REFERENCE_OFF[..]].concat();
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
-    args.extend(vars);
+    args.extend(&vars);
     let r = w.run(&args);
     r.ok()
         .has("Plan: 108 to add, 0 to change, 0 to destroy.")
         .has("Apply complete: 108 operations succeeded.");
     let mut args = vec!["plan", "-s", s, "--detailed-exitcode", "--stats"];
-    args.extend(vars);
+    args.extend(&vars);
     w.run(&args).code(0).has("No changes.");
     // Drift finds nothing: none of the stack's own records, listeners,
     // subnets or groups is taken for one made by hand...
     let mut args = vec!["drift", "-s", s];
-    args.extend(vars);
+    args.extend(&vars);
     w.run(&args).code(0);
     // ...but a record added to its zone and a listener added to its load
     // balancer are reported, then removed again.
@@ -471,7 +458,7 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         .unwrap();
     let extra = extra.listeners()[0].listener_arn().unwrap().to_string();
     let mut args = vec!["drift", "-s", s];
-    args.extend(vars);
+    args.extend(&vars);
     w.run(&args)
         .code(2)
         .has("? route53.record ")
@@ -497,7 +484,7 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
     // cannot make the replica.)
     let failover = ["--var", "active_region=us-west-2"];
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
-    args.extend(vars);
+    args.extend(&vars);
     args.extend(failover);
     let standby_alb = st["resources"]["module.standby.module.app.alb"]["outputs"]["dns_name"]
         .as_str()
@@ -510,11 +497,11 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         .has("+ ec2.instance module.standby.module.app.app[us-west-2c-1] [us-west-2] will be created")
         .has(&standby_alb);
     let mut args = vec!["plan", "-s", s, "--detailed-exitcode"];
-    args.extend(vars);
+    args.extend(&vars);
     args.extend(failover);
     w.run(&args).code(0);
     let mut args = vec!["destroy", "-s", s, "--auto-approve"];
-    args.extend(vars);
+    args.extend(&vars);
     w.run(&args)
         .code(1)
         .has("delete module.data.db: cannot be deleted: deletion protection is on");
@@ -534,11 +521,11 @@ async fn reference_stack_applies_from_nothing_replans_clean_and_destroys_everyth
         "name: ${var.name}-daily-again",
     );
     let mut args = vec!["apply", "-s", s, "--auto-approve"];
-    args.extend(vars);
+    args.extend(&vars);
     args.extend(off);
     w.run(&args).ok();
     let mut args = vec!["destroy", "-s", s, "--auto-approve"];
-    args.extend(vars);
+    args.extend(&vars);
     args.extend(off);
     w.run(&args).ok().has("Destroy complete");
     // Nothing tagged with the stack remains, in any service.

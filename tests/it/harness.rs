@@ -125,6 +125,22 @@ impl Moto {
     }
 }
 
+/// What the reference stack (`stacks/three-az.yaml`) turns off against
+/// moto 5.1.22, as `scripts/demo.sh` does: each variable's description there
+/// says what the emulator lacks.
+pub const REFERENCE_OFF: [&str; 10] = [
+    "--var",
+    "health_check=false",
+    "--var",
+    "standby_database=false",
+    "--var",
+    "documents_replica_key=false",
+    "--var",
+    "backup_selection=false",
+    "--var",
+    "alarms=false",
+];
+
 /// One test's world: an emulator, maybe the strict layer in front of it,
 /// and a folder holding stacks and state.
 pub struct World {

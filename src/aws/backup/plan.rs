@@ -13,7 +13,7 @@ use super::{Backup, to_map};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, class_of};
 use crate::aws::tags::{Tagging, Tags};
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, live, no_id, one_call_each, wanted_names};
 use crate::diag::{Error, Result};
 use crate::kind::{KindSpec, Prop, TAGS, Tagged, Ty, def, key, new, p, req};
 use crate::provider::Live;
@@ -144,11 +144,18 @@ impl Props {
 pub(crate) struct Plan(pub(crate) Backup);
 
 impl Plan {
-    async fn ids(&self) -> Result<Vec<String>> {
+    /// Plans' ids; with `only`, of the plans of those names.
+    async fn ids(&self, only: Option<&[String]>) -> Result<Vec<String>> {
         let s = &self.0;
         let all = pages!(s, "ListBackupPlans", list_backup_plans()).await?;
         Ok(all
             .iter()
+            .filter(|p| {
+                only.is_none_or(|o| {
+                    p.backup_plan_name()
+                        .is_some_and(|n| o.iter().any(|w| w == n))
+                })
+            })
             .filter_map(|p| p.backup_plan_id().map(str::to_string))
             .collect())
     }
@@ -192,7 +199,13 @@ impl Kind for Plan {
         Plan(c.backup.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        one_call_each(q, || self.ids(), |id| async move { self.get(&id).await }).await
+        // The stack's own, by the names it gives: only those read.
+        let only = match q {
+            Query::Owned(_, wanted) => wanted_names(wanted, "name"),
+            _ => None,
+        };
+        let ids = || self.ids(only.as_deref());
+        one_call_each(q, ids, |id| async move { self.get(&id).await }).await
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -219,10 +232,7 @@ impl Kind for Plan {
             .await?;
         }
         if before.tags != after.tags {
-            let arn = self.read_back(id).await?.outputs["arn"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let arn = arn_of(self, id).await?;
             self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
         self.read_back(id).await

@@ -13,7 +13,7 @@ use super::{Backup, to_map};
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, class_of};
 use crate::aws::tags::{Tagging, Tags};
-use crate::aws::{Clients, Create, Kind, Query, live, one_call_each};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, live, one_call_each, wanted_names};
 use crate::diag::Result;
 use crate::kind::{KindSpec, TAGS, Tagged, Ty, def, new, p, req};
 use crate::provider::Live;
@@ -104,7 +104,19 @@ impl Kind for Vault {
         Vault(c.backup.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        one_call_each(q, || self.names(), |n| async move { self.get(&n).await }).await
+        // The stack's own, by the names it gives (its id): only those read.
+        let only = match q {
+            Query::Owned(_, wanted) => wanted_names(wanted, "name"),
+            _ => None,
+        };
+        let names = || async {
+            let all = self.names().await?;
+            Ok(match &only {
+                Some(only) => all.into_iter().filter(|n| only.contains(n)).collect(),
+                None => all,
+            })
+        };
+        one_call_each(q, names, |n| async move { self.get(&n).await }).await
     }
     async fn create(&self, p: &Props, c: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -119,10 +131,7 @@ impl Kind for Vault {
         self.read_back(&p.name).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
-        let arn = self.read_back(id).await?.outputs["arn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let arn = arn_of(self, id).await?;
         self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
         self.read_back(id).await
     }

@@ -13,11 +13,10 @@ use serde_json::json;
 use super::CloudWatch;
 use crate::aws::call::call;
 use crate::aws::tags::{self, Tagging, Tags};
-use crate::aws::{Clients, Create, Kind, Query, live};
+use crate::aws::{Clients, Create, Kind, Query, arn_of, each, live, wanted_names};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, Prop, TAGS, Ty, def, key, new, p, req};
+use crate::kind::{KindSpec, Prop, TAGS, Tagged, Ty, def, key, new, p, req};
 use crate::provider::Live;
-use crate::stack::TAG_STACK;
 
 const DIMENSIONS: &[Prop] = &[
     key(req(p(
@@ -30,6 +29,13 @@ const DIMENSIONS: &[Prop] = &[
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn"],
+    // Orphans are looked for in the tagging index, not by listing every
+    // alarm of the region.
+    tagged: Some(Tagged {
+        service: "cloudwatch",
+        prefix: "alarm:",
+        id_is_arn: false,
+    }),
     refresh_cost: "1 DescribeAlarms per 100 alarms, 1 ListTagsForResource per alarm",
     ..KindSpec::new(
         "cloudwatch.alarm",
@@ -165,23 +171,39 @@ fn props_of(a: &MetricAlarm, tags: Tags) -> Props {
 }
 
 impl Alarm {
-    /// The alarms of these names that exist (100 names a call).
-    async fn named(&self, names: &[String]) -> Result<Vec<Live>> {
+    /// The alarms of these names that exist (100 names a call), or with
+    /// `None` every metric alarm of the region; their tags read a few at a
+    /// time.
+    async fn named(&self, names: Option<&[String]>) -> Result<Vec<Live>> {
         let s = &self.0;
-        let mut out = Vec::new();
-        for chunk in names.chunks(100) {
-            // At most 100 names: one page answers for them all.
-            let r = call!(s, read "DescribeAlarms", describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .max_records(100))
-            .await?;
-            for a in r.metric_alarms() {
-                let arn = a.alarm_arn().unwrap_or_default().to_string();
-                let p = props_of(a, self.0.tags(&arn).await?);
-                out.push(live(&SPEC, &p.name, &p, &[("arn", json!(arn))]));
+        let mut found: Vec<MetricAlarm> = Vec::new();
+        let chunks: Vec<Option<Vec<String>>> = match names {
+            Some(n) => n.chunks(100).map(|c| Some(c.to_vec())).collect(),
+            None => vec![None],
+        };
+        for chunk in chunks {
+            let mut next: Option<String> = None;
+            loop {
+                let r = call!(s, read "DescribeAlarms", describe_alarms()
+                    .set_alarm_names(chunk.clone())
+                    .max_records(100)
+                    .set_next_token(next.clone()))
+                .await?;
+                found.extend(r.metric_alarms().iter().cloned());
+                next = r.next_token().map(str::to_string);
+                if next.is_none() {
+                    break;
+                }
             }
         }
-        Ok(out)
+        each(found.into_iter().map(|a| self.with_tags(a))).await
+    }
+
+    /// An alarm DescribeAlarms answered, with its tags (a call of its own).
+    async fn with_tags(&self, a: MetricAlarm) -> Result<Live> {
+        let arn = a.alarm_arn().unwrap_or_default().to_string();
+        let p = props_of(&a, self.0.tags(&arn).await?);
+        Ok(live(&SPEC, &p.name, &p, &[("arn", json!(arn))]))
     }
 
     async fn put(
@@ -216,7 +238,7 @@ impl Alarm {
     }
 
     async fn read_back(&self, name: &str) -> Result<Live> {
-        self.named(&[name.to_string()])
+        self.named(Some(&[name.to_string()]))
             .await?
             .pop()
             .ok_or_else(|| Error::other(format!("alarm {name} is not visible")))
@@ -232,17 +254,13 @@ impl Kind for Alarm {
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         match q {
-            Query::Ids(ids) => self.named(ids).await,
-            // Alarms are found by the names the stack gives them, then
-            // taken only if they carry this stack's tags.
+            Query::Ids(ids) => self.named(Some(ids)).await,
+            // Alarms are found by the names the stack gives them (with none
+            // wanted, all), then taken only if they carry this stack's tags.
             Query::Owned(stack, wanted) => {
-                let names: Vec<String> = wanted
-                    .iter()
-                    .filter_map(|w| w.props["name"].as_str().map(str::to_string))
-                    .filter(|n| !crate::expr::contains_unknown(&json!(n)))
-                    .collect();
+                let names = wanted_names(wanted, "name");
                 Ok(self
-                    .named(&names)
+                    .named(names.as_deref())
                     .await?
                     .into_iter()
                     .filter(|l| tags::owns(stack, l))
@@ -261,10 +279,7 @@ impl Kind for Alarm {
             self.put(after, None).await?;
         }
         if before.tags != after.tags {
-            let arn = self.read_back(id).await?.outputs["arn"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let arn = arn_of(self, id).await?;
             self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
         }
         self.read_back(id).await
@@ -278,22 +293,11 @@ impl Kind for Alarm {
     /// PutMetricAlarm would overwrite an alarm of this name: another's is
     /// named here, before any write.
     async fn name_taken(&self, p: &Props) -> Result<Option<String>> {
-        let Some(l) = self.named(std::slice::from_ref(&p.name)).await?.pop() else {
+        let Some(l) = self.named(Some(std::slice::from_ref(&p.name))).await?.pop() else {
             return Ok(None);
         };
-        let theirs = l.props["tags"][TAG_STACK].as_str().map(str::to_string);
-        Ok(Some(match theirs {
-            Some(other) if Some(&other) != p.tags.get(TAG_STACK) => {
-                format!("alarm {} belongs to stack {other:?}", p.name)
-            }
-            Some(_) => format!(
-                "alarm {} carries this stack's tags but another state's lineage",
-                p.name
-            ),
-            None => format!(
-                "alarm {} exists and provision did not make it: import it or choose another name",
-                p.name
-            ),
-        }))
+        let theirs: Tags = serde_json::from_value(l.props["tags"].clone()).unwrap_or_default();
+        let what = format!("alarm {}", p.name);
+        Ok(Some(tags::held_by(&what, &p.name, &theirs, &p.tags)))
     }
 }

@@ -764,20 +764,12 @@ impl Kind for Bucket {
         let Some(tags) = tags else {
             return Ok(None);
         };
-        let ours = p.tags.get(TAG_STACK);
-        Ok(Some(match tags.get(TAG_STACK) {
-            Some(other) if Some(other) != ours => {
-                format!("bucket {name} belongs to stack {other:?} (made by provision for it)")
-            }
-            Some(_) => format!(
-                "bucket {name} carries this stack's tags but another state's lineage: \
-                 another copy of this stack (another state file or environment) holds it"
-            ),
-            None => format!(
-                "bucket {name} exists and provision did not make it: an import: block (or \
-                 provision import ADDRESS {name}) brings it in"
-            ),
-        }))
+        Ok(Some(crate::aws::tags::held_by(
+            &format!("bucket {name}"),
+            name,
+            &tags,
+            &p.tags,
+        )))
     }
     async fn delete_blocker(&self, id: &str, p: &Props) -> Result<Option<String>> {
         if p.force_destroy {

@@ -14,14 +14,20 @@ use super::Sns;
 use crate::aws::call::{call, pages};
 use crate::aws::errors::{Class, class_of};
 use crate::aws::tags::{self, Tagging, Tags};
-use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each};
+use crate::aws::{Clients, Create, Kind, Query, live, no_id, one_call_each, wanted_names};
 use crate::diag::{Error, Result};
-use crate::kind::{KindSpec, TAGS, Ty, def, new, p, req};
+use crate::kind::{KindSpec, TAGS, Tagged, Ty, def, new, p, req};
 use crate::provider::Live;
-use crate::stack::TAG_STACK;
 
 static SPEC: KindSpec = KindSpec {
     outputs: &["id", "arn", "name"],
+    // ListTopics takes no tag filter: orphans are looked for in the
+    // tagging index.
+    tagged: Some(Tagged {
+        service: "sns",
+        prefix: "",
+        id_is_arn: true,
+    }),
     refresh_cost: "2 calls per topic (GetTopicAttributes, ListTagsForResource)",
     ..KindSpec::new(
         "sns.topic",
@@ -71,12 +77,14 @@ fn name_of(arn: &str) -> &str {
 }
 
 impl Topic {
-    async fn arns(&self) -> Result<Vec<String>> {
+    /// Topics' ARNs; with `only`, of the topics of those names.
+    async fn arns(&self, only: Option<&[String]>) -> Result<Vec<String>> {
         let s = &self.0;
         let all = pages!(s, "ListTopics", list_topics()).await?;
         Ok(all
             .iter()
             .filter_map(|t| t.topic_arn().map(str::to_string))
+            .filter(|a| only.is_none_or(|o| o.iter().any(|n| n == name_of(a))))
             .collect())
     }
 
@@ -116,7 +124,13 @@ impl Kind for Topic {
         Topic(c.sns.clone())
     }
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
-        one_call_each(q, || self.arns(), |a| async move { self.get(&a).await }).await
+        // The stack's own, by the names it gives: only those read.
+        let only = match q {
+            Query::Owned(_, wanted) => wanted_names(wanted, "name"),
+            _ => None,
+        };
+        let arns = || self.arns(only.as_deref());
+        one_call_each(q, arns, |a| async move { self.get(&a).await }).await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -160,27 +174,11 @@ impl Kind for Topic {
     /// CreateTopic would hand back a topic of this name that exists:
     /// another's is named here, before any write.
     async fn name_taken(&self, p: &Props) -> Result<Option<String>> {
-        let Some(arn) = self
-            .arns()
-            .await?
-            .into_iter()
-            .find(|a| name_of(a) == p.name)
-        else {
+        let Some(arn) = self.arns(Some(std::slice::from_ref(&p.name))).await?.pop() else {
             return Ok(None);
         };
         let t = self.0.tags(&arn).await?;
-        Ok(Some(match t.get(TAG_STACK) {
-            Some(other) if Some(other) != p.tags.get(TAG_STACK) => {
-                format!("topic {} belongs to stack {other:?}", p.name)
-            }
-            Some(_) => format!(
-                "topic {} carries this stack's tags but another state's lineage",
-                p.name
-            ),
-            None => format!(
-                "topic {} exists and provision did not make it: import it or choose another name",
-                p.name
-            ),
-        }))
+        let what = format!("topic {}", p.name);
+        Ok(Some(tags::held_by(&what, &arn, &t, &p.tags)))
     }
 }
