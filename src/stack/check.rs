@@ -11,7 +11,7 @@ use super::{Instance, Stack, prop_loc};
 pub(super) fn values(stack: &Stack, cx: &mut Cx) {
     let (props, errors) = stack.evaluate_static();
     cx.errors.extend(errors);
-    let refs = Refs::new(&stack.scopes, &stack.upstream);
+    let refs = Refs::new(&stack.scopes, &stack.upstream, None);
     // Blocks by parent: (instance, block), in file order.
     let mut by_parent: BTreeMap<String, Vec<(&Instance, ipnet::Ipv4Net)>> = BTreeMap::new();
     for inst in &stack.instances {
@@ -41,7 +41,7 @@ pub(super) fn values(stack: &Stack, cx: &mut Cx) {
             .and_then(|p| p.field(w.parent))
             .map(|t| {
                 let scratch = &mut Cx::new("");
-                refs.deps(
+                refs.addresses(
                     inst.scope,
                     t,
                     &inst.name,

@@ -3,8 +3,7 @@
 
 use super::cx::Cx;
 use super::decls::{Decl, Decls};
-use super::refs::Refs;
-use super::template::references;
+use super::refs::{Dep, Refs};
 use super::{Each, Instance};
 use crate::diag::Loc;
 use crate::limits;
@@ -36,114 +35,39 @@ fn crosses_regions(attr: &str) -> bool {
     attr == "arn" || attr.ends_with("_arn") || attr == "name"
 }
 
-/// The message for a reference across regions no kind can take.
-fn cross_region_message(
-    name: &str,
-    root: &str,
-    attr: &str,
-    mine: &Option<String>,
-    theirs: &Option<String>,
-    home: Option<&str>,
-) -> String {
+/// The error for each resource `deps` reaches, in another region, by an
+/// attribute no kind can take across regions (`subnet.vpc_id: ${vpc.id}`
+/// across regions, directly or through modules' inputs and outputs), at
+/// the line that refers to it.
+fn cross_region(d: &Decl, mine: &Option<String>, deps: &[Dep], home: Option<&str>, cx: &mut Cx) {
+    if d.kind.global() {
+        return;
+    }
     let region = |r: &Option<String>| {
         r.clone()
             .or(home.map(str::to_string))
             .unwrap_or_else(|| "the stack's region".into())
     };
-    format!(
-        "`{name}` ({}) refers to `{root}.{attr}` in {}: an object in another region can be \
-         referred to only by its ARN or name",
-        region(mine),
-        region(theirs)
-    )
-}
-
-/// The attribute a reference reads (`vpc.id`: `id`).
-fn attr_of(segs: &[crate::expr::Seg]) -> Option<&str> {
-    segs.iter().find_map(|s| match s {
-        crate::expr::Seg::Attr(a) => Some(a.as_str()),
-        _ => None,
-    })
-}
-
-/// The same through a module's inputs: a resource of the module that uses
-/// `var.X` whose input X refers to a resource, in another region, of the
-/// scope that uses the module (`inputs: {vpc_id: ${vpc.id}}` given to a
-/// module in the standby region). One level: an input given from another
-/// module's input or output is not followed.
-pub(super) fn cross_region_inputs(
-    child: &Decls,
-    child_regions: &Regions,
-    inputs: &std::collections::BTreeMap<String, super::TmplAt>,
-    parent: &Decls,
-    parent_regions: &Regions,
-    cx: &mut Cx,
-) {
-    for d in child.list.iter().filter(|d| !d.kind.global()) {
-        let Some(t) = &d.props else { continue };
-        let mine = child_regions.of(d);
-        for (e, loc) in t.exprs() {
-            for (root, segs) in references(e) {
-                let Some(var) = (root == "var").then(|| attr_of(segs)).flatten() else {
-                    continue;
-                };
-                let Some(input) = inputs.get(var) else {
-                    continue;
-                };
-                for (ie, _) in input.tmpl.exprs() {
-                    for (proot, psegs) in references(ie) {
-                        let Some(other) = parent.list.iter().find(|o| o.name == proot) else {
-                            continue;
-                        };
-                        let theirs = parent_regions.of(other);
-                        if other.kind.global() || theirs == mine {
-                            continue;
-                        }
-                        let Some(attr) = attr_of(psegs).filter(|a| !crosses_regions(a)) else {
-                            continue;
-                        };
-                        let msg = cross_region_message(
-                            &d.name,
-                            proot,
-                            attr,
-                            &mine,
-                            &theirs,
-                            child_regions.home,
-                        );
-                        cx.push_in(&d.file, loc, format!("{msg} (given as `var.{var}`)"));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// References between resources of one scope in different regions that
-/// no kind can take (`subnet.vpc_id: ${vpc.id}` across regions), each at
-/// its line.
-fn cross_region_refs(decls: &Decls, regions: &Regions, cx: &mut Cx) {
-    for d in &decls.list {
-        let Some(t) = &d.props else { continue };
-        if d.kind.global() {
+    for dep in deps {
+        let Some(attr) = dep.attr.as_deref() else {
+            continue;
+        };
+        if dep.global || dep.region == *mine || crosses_regions(attr) {
             continue;
         }
-        let mine = regions.of(d);
-        for (e, loc) in t.exprs() {
-            for (root, segs) in references(e) {
-                let Some(other) = decls.list.iter().find(|o| o.name == root) else {
-                    continue;
-                };
-                let theirs = regions.of(other);
-                if other.kind.global() || theirs == mine {
-                    continue;
-                }
-                let Some(attr) = attr_of(segs).filter(|a| !crosses_regions(a)) else {
-                    continue;
-                };
-                let msg = cross_region_message(&d.name, root, attr, &mine, &theirs, regions.home);
-                cx.push_in(&d.file, loc, msg);
-            }
-        }
+        let through = dep
+            .via
+            .as_ref()
+            .map_or(String::new(), |v| format!(" ({v})"));
+        let base = dep.address.split('[').next().unwrap_or(&dep.address);
+        let msg = format!(
+            "`{}` ({}) refers to `{base}.{attr}` in {}: an object in another region can be \
+             referred to only by its ARN or name{through}",
+            d.name,
+            region(mine),
+            region(&dep.region)
+        );
+        cx.push_in(&d.file, dep.loc, msg);
     }
 }
 
@@ -176,7 +100,6 @@ pub(super) fn instances(
         cx.push(Loc { line: 1, col: 1 }, msg);
         return out;
     }
-    cross_region_refs(decls, regions, cx);
     for d in &decls.list {
         let region = regions.of(d);
         if region.is_some() && regions.home.is_none() {
@@ -193,12 +116,14 @@ pub(super) fn instances(
                 Some(e) => format!("{prefix}{}[{}]", d.name, e.key),
                 None => format!("{prefix}{}", d.name),
             };
-            let mut deps = match &d.props {
+            let refd = match &d.props {
                 Some(p) => refs.deps(scope, p, &d.name, each.as_ref(), &d.file, cx),
                 None => vec![],
             };
+            cross_region(d, &region, &refd, regions.home, cx);
+            let mut deps: Vec<String> = refd.into_iter().map(|d| d.address).collect();
             for t in &d.depends_on_refs {
-                deps.extend(refs.deps(scope, t, &d.name, each.as_ref(), &d.file, cx));
+                deps.extend(refs.addresses(scope, t, &d.name, each.as_ref(), &d.file, cx));
             }
             for n in &d.depends_on {
                 match decls.keys.get(n) {

@@ -179,7 +179,7 @@ fn instances(
     home: Option<&str>,
     cx: &mut cx::Cx,
 ) -> Vec<super::Instance> {
-    let refs = refs::Refs::new(scopes, upstream);
+    let refs = refs::Refs::new(scopes, upstream, home);
     let mut out = Vec::new();
     let mut edges = 0usize;
     for (i, d) in decls.iter().enumerate() {
@@ -200,22 +200,6 @@ fn instances(
                 cx,
             );
             out.extend(more);
-            if let Some(p) = scopes[i].parent
-                && let Some(Some(parent)) = decls.get(p)
-            {
-                let parent_regions = expand::Regions {
-                    scope: scopes[p].region.as_deref(),
-                    home,
-                };
-                expand::cross_region_inputs(
-                    d,
-                    &regions,
-                    &scopes[i].inputs,
-                    parent,
-                    &parent_regions,
-                    cx,
-                );
-            }
         }
     }
     out

@@ -133,6 +133,8 @@ pub struct Scope {
     /// The region its resources and data sources are in, when a module's
     /// `region:` (or an enclosing one's) names one; `None`: the stack's.
     pub region: Option<String>,
+    /// The resources that name a `region:` of their own, with it.
+    pub own_regions: BTreeMap<String, String>,
 }
 
 /// A template and the file it is written in.

@@ -143,6 +143,7 @@ impl<'a> Tree<'a> {
             data_values: BTreeMap::new(),
             var_names: s.var_names,
             region: s.region,
+            own_regions: BTreeMap::new(),
         });
         self.built.decls.push(None);
         let prefix = self.built.scopes[idx].prefix.clone();
@@ -208,6 +209,11 @@ impl<'a> Tree<'a> {
             .list
             .iter()
             .map(|d| (d.name.clone(), d.kind))
+            .collect();
+        sc.own_regions = decls
+            .list
+            .iter()
+            .filter_map(|d| Some((d.name.clone(), d.region.as_ref()?.0.clone())))
             .collect();
         sc.disabled = decls.disabled.clone();
         sc.modules = uses;

@@ -24,13 +24,61 @@ enum Via {
     Out(String),
 }
 
+/// A resource a template refers to, directly or through modules' inputs
+/// and outputs, with what the reference reads and where it is written.
+#[derive(Debug, Clone)]
+pub(super) struct Dep {
+    pub address: String,
+    /// The account's (IAM, Route 53): in no region.
+    pub global: bool,
+    /// Its region when not the stack's.
+    pub region: Option<String>,
+    /// The attribute read (`id`, `arn`); `None` when the reference is
+    /// malformed (reported).
+    pub attr: Option<String>,
+    /// Where the template refers to it (at its outermost reference).
+    pub loc: Loc,
+    /// The module variable or output it is reached through, outermost:
+    /// "given as `var.vpc_id`", "through `module.net.vpc_id`".
+    pub via: Option<String>,
+}
+
+impl Dep {
+    /// A dependency on `address`, the rest filled in as it is resolved.
+    fn at(address: String) -> Dep {
+        Dep {
+            address,
+            global: false,
+            region: None,
+            attr: None,
+            loc: Loc { line: 0, col: 0 },
+            via: None,
+        }
+    }
+
+    /// The same, reached through a module's variable or output (`via`),
+    /// before the ways it was reached already.
+    fn through(self, via: &str) -> Dep {
+        let via = match &self.via {
+            Some(inner) => format!("{via}, {inner}"),
+            None => via.to_string(),
+        };
+        Dep {
+            via: Some(via),
+            ..self
+        }
+    }
+}
+
 /// What resolving references needs: every scope, and what other stacks'
 /// outputs are known.
 pub(super) struct Refs<'a> {
     scopes: &'a [Scope],
     upstream: &'a BTreeMap<String, Value>,
+    /// The stack's region (a resource there is in no other region).
+    home: Option<&'a str>,
     /// The dependencies of each module variable and output, once found.
-    memo: RefCell<HashMap<(usize, Via), Vec<String>>>,
+    memo: RefCell<HashMap<(usize, Via), Vec<Dep>>>,
     /// Those being followed now (a loop among them is a cycle).
     following: RefCell<Vec<(usize, Via)>>,
     /// Each key set of resources with `for_each`, per scope, for lookups.
@@ -47,7 +95,11 @@ struct At<'a> {
 }
 
 impl<'a> Refs<'a> {
-    pub fn new(scopes: &'a [Scope], upstream: &'a BTreeMap<String, Value>) -> Refs<'a> {
+    pub fn new(
+        scopes: &'a [Scope],
+        upstream: &'a BTreeMap<String, Value>,
+        home: Option<&'a str>,
+    ) -> Refs<'a> {
         let key_sets = scopes
             .iter()
             .map(|s| {
@@ -62,13 +114,14 @@ impl<'a> Refs<'a> {
         Refs {
             scopes,
             upstream,
+            home,
             memo: RefCell::new(HashMap::new()),
             following: RefCell::new(vec![]),
             key_sets,
         }
     }
 
-    /// The addresses `t` refers to, from the copy `each` of resource `me`
+    /// The resources `t` refers to, from the copy `each` of resource `me`
     /// in scope `scope` (written in `file`).
     pub fn deps(
         &self,
@@ -78,7 +131,7 @@ impl<'a> Refs<'a> {
         each: Option<&Each>,
         file: &str,
         cx: &mut Cx,
-    ) -> Vec<String> {
+    ) -> Vec<Dep> {
         let mut out = Vec::new();
         for (e, loc) in t.exprs() {
             for (root, segs) in references(e) {
@@ -89,17 +142,46 @@ impl<'a> Refs<'a> {
                     file,
                     loc,
                 };
+                let from = out.len();
                 self.one(root, segs, &at, cx, &mut out);
+                for d in &mut out[from..] {
+                    d.loc = loc;
+                }
             }
         }
         out
+    }
+
+    /// The addresses `t` refers to (`deps` without the rest).
+    pub fn addresses(
+        &self,
+        scope: usize,
+        t: &Tmpl,
+        me: &str,
+        each: Option<&Each>,
+        file: &str,
+        cx: &mut Cx,
+    ) -> Vec<String> {
+        let deps = self.deps(scope, t, me, each, file, cx);
+        deps.into_iter().map(|d| d.address).collect()
+    }
+
+    /// Where resource `name` of scope `scope` is: (global, its region
+    /// when not the stack's).
+    fn place(&self, scope: usize, name: &str) -> (bool, Option<String>) {
+        let sc = &self.scopes[scope];
+        if sc.kinds.get(name).is_some_and(|k| k.global()) {
+            return (true, None);
+        }
+        let r = sc.own_regions.get(name).or(sc.region.as_ref());
+        (false, r.filter(|r| Some(r.as_str()) != self.home).cloned())
     }
 
     fn push(&self, at: &At, cx: &mut Cx, msg: impl Into<String>) {
         cx.errors.push(StackError::at(at.file, at.loc, msg));
     }
 
-    fn one(&self, root: &str, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<String>) {
+    fn one(&self, root: &str, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<Dep>) {
         let sc = &self.scopes[at.scope];
         match root {
             "var" => return self.variable(segs, at, cx, out),
@@ -139,9 +221,19 @@ impl<'a> Refs<'a> {
         if root == at.me {
             return self.push(at, cx, format!("resource `{root}` refers to itself"));
         }
+        let from = out.len();
         let Some(attr) = self.address(root, keys.as_deref(), segs, at, cx, out) else {
             return;
         };
+        let (global, region) = self.place(at.scope, root);
+        for d in &mut out[from..] {
+            d.global = global;
+            d.region.clone_from(&region);
+            d.attr = match attr {
+                Some(Seg::Attr(a)) => Some(a.clone()),
+                _ => None,
+            };
+        }
         match (attr, sc.kinds.get(root)) {
             (Some(Seg::Attr(a)), Some(spec)) => {
                 if !spec.outputs.contains(&a.as_str()) && spec.prop(a).is_none() {
@@ -167,12 +259,17 @@ impl<'a> Refs<'a> {
         }
     }
 
-    fn variable(&self, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<String>) {
+    fn variable(&self, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<Dep>) {
         let sc = &self.scopes[at.scope];
         match segs.first() {
             Some(Seg::Attr(v)) if sc.var_names.contains(v) => {
                 if sc.parent.is_some() && sc.inputs.contains_key(v) {
-                    out.extend(self.via(at.scope, Via::Var(v.clone()), at, cx));
+                    let via = format!("given as `var.{v}`");
+                    out.extend(
+                        self.via(at.scope, Via::Var(v.clone()), at, cx)
+                            .into_iter()
+                            .map(|d| d.through(&via)),
+                    );
                 }
             }
             Some(Seg::Attr(v)) => {
@@ -252,7 +349,7 @@ impl<'a> Refs<'a> {
         }
     }
 
-    fn module(&self, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<String>) {
+    fn module(&self, segs: &[Seg], at: &At, cx: &mut Cx, out: &mut Vec<Dep>) {
         let sc = &self.scopes[at.scope];
         let Some(Seg::Attr(m)) = segs.first() else {
             return self.push(at, cx, "`module` must be followed by `.NAME.OUTPUT`");
@@ -327,14 +424,19 @@ impl<'a> Refs<'a> {
             );
         }
         for c in children {
-            out.extend(self.via(c, Via::Out(o.clone()), at, cx));
+            let via = format!("through `{}.{o}`", self.scopes[c].prefix.trim_end_matches('.'));
+            out.extend(
+                self.via(c, Via::Out(o.clone()), at, cx)
+                    .into_iter()
+                    .map(|d| d.through(&via)),
+            );
         }
     }
 
     /// The addresses a module's variable (its input where the module is
     /// used) or output (its value inside) refers to, through further
     /// modules; a loop is a cycle, reported at `at`.
-    fn via(&self, scope: usize, v: Via, at: &At, cx: &mut Cx) -> Vec<String> {
+    fn via(&self, scope: usize, v: Via, at: &At, cx: &mut Cx) -> Vec<Dep> {
         let key = (scope, v);
         if let Some(d) = self.memo.borrow().get(&key) {
             return d.clone();
@@ -407,13 +509,13 @@ impl<'a> Refs<'a> {
         segs: &'s [Seg],
         at: &At,
         cx: &mut Cx,
-        out: &mut Vec<String>,
+        out: &mut Vec<Dep>,
     ) -> Option<Option<&'s Seg>> {
         let sc = &self.scopes[at.scope];
         let prefix = &sc.prefix;
         match (keys, segs.first()) {
             (Some(ks), Some(Seg::Splat)) => {
-                out.extend(ks.iter().map(|x| format!("{prefix}{root}[{x}]")));
+                out.extend(ks.iter().map(|x| Dep::at(format!("{prefix}{root}[{x}]"))));
                 Some(segs.get(1))
             }
             (Some(ks), Some(Seg::Index(ix))) => {
@@ -423,7 +525,7 @@ impl<'a> Refs<'a> {
                             .get(root)
                             .is_some_and(|s| s.contains(key.as_str())) =>
                     {
-                        out.push(format!("{prefix}{root}[{key}]"))
+                        out.push(Dep::at(format!("{prefix}{root}[{key}]")))
                     }
                     Ok(key) => self.push(
                         at,
@@ -438,7 +540,7 @@ impl<'a> Refs<'a> {
                 Some(segs.get(1))
             }
             (None, Some(Seg::Attr(_))) => {
-                out.push(format!("{prefix}{root}"));
+                out.push(Dep::at(format!("{prefix}{root}")));
                 Some(segs.first())
             }
             (Some(_), _) => {
