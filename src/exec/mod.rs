@@ -37,6 +37,7 @@ use crate::state::{State, StateStore};
 use op::{Shared, run_op};
 pub use op::{conforms, settle_doubts};
 pub use order::{Op, OpKind, operations};
+pub use sched::estimate;
 use sched::{Sched, expected};
 
 /// What the executor tells whoever listens (the terminal UI, tests).

@@ -33,20 +33,49 @@ pub(super) struct Sched {
 
 /// Seconds AWS typically takes for an operation (its kind's `takes`).
 pub(super) fn expected(op: &Op, plan: &Plan) -> u64 {
-    let Some(spec) = plan
+    let Some((change, spec)) = plan
         .changes
         .get(op.change)
-        .and_then(|c| crate::kind::lookup(&c.kind))
+        .and_then(|c| Some((c, crate::kind::lookup(&c.kind)?)))
     else {
         return 1;
     };
     u64::from(match op.kind {
         OpKind::Create => spec.takes.create,
-        OpKind::Update => spec.takes.update,
+        OpKind::Update => spec.takes.update_of(&change.changed),
         OpKind::Delete | OpKind::DeleteDeposed | OpKind::DeleteOrphan => spec.takes.delete,
         OpKind::Import => spec.takes.update,
         OpKind::Adopt | OpKind::Forget | OpKind::Accept => 0,
     })
+}
+
+/// What a plan's apply would take on AWS's typical times (the kinds'
+/// `takes`) with nothing else in its way: the longest chain of operations
+/// that wait for each other, each with its seconds. Empty when the plan
+/// does nothing. No schedule finishes sooner; one with too few slots
+/// (`--parallelism`) or paced by AWS's rates finishes later.
+pub fn estimate(plan: &Plan) -> Vec<(String, u64)> {
+    let (ops, after) = super::order::operations(plan);
+    let mut dependents: Vec<Vec<usize>> = vec![vec![]; ops.len()];
+    for (i, a) in after.iter().enumerate() {
+        for &j in a {
+            dependents[j].push(i);
+        }
+    }
+    let cost: Vec<u64> = ops.iter().map(|o| expected(o, plan)).collect();
+    let chain = longest_chains(&dependents, |i| cost[i]);
+    let mut path = Vec::new();
+    let mut at = (0..ops.len()).max_by_key(|&i| (chain[i], Reverse(i)));
+    while let Some(i) = at {
+        if cost[i] > 0 {
+            path.push((ops[i].describe(), cost[i]));
+        }
+        at = dependents[i]
+            .iter()
+            .copied()
+            .max_by_key(|&d| (chain[d], Reverse(d)));
+    }
+    path
 }
 
 /// The longest weighted chain starting at each node of a DAG (`dependents`

@@ -70,7 +70,12 @@ pub fn docs_markdown() -> String {
             },
             humantime::format_duration(std::time::Duration::from_secs(k.in_use)),
             secs(k.takes.create),
-            secs(k.takes.update),
+            secs(k.takes.update)
+                + &k.takes
+                    .slow
+                    .iter()
+                    .map(|(p, t)| format!(" (changing `{p}`: {})", secs(*t)))
+                    .collect::<String>(),
             secs(k.takes.delete),
         );
         for p in k.props {

@@ -199,6 +199,10 @@ pub struct Takes {
     pub create: u32,
     pub update: u32,
     pub delete: u32,
+    /// Updates that take longer when they change one of these properties:
+    /// (property, seconds). A replica's promotion (emptying an Aurora
+    /// cluster's `replication_source`) takes minutes, not a modify's one.
+    pub slow: &'static [(&'static str, u32)],
 }
 
 impl Takes {
@@ -207,13 +211,27 @@ impl Takes {
         create: 1,
         update: 1,
         delete: 1,
+        slow: &[],
     };
     pub const fn secs(create: u32, update: u32, delete: u32) -> Takes {
         Takes {
             create,
             update,
             delete,
+            slow: &[],
         }
+    }
+    /// The same, with updates of these properties taking longer.
+    pub const fn slow(self, slow: &'static [(&'static str, u32)]) -> Takes {
+        Takes { slow, ..self }
+    }
+    /// How long an update changing these properties takes.
+    pub fn update_of<S: AsRef<str>>(&self, changed: &[S]) -> u32 {
+        self.slow
+            .iter()
+            .filter(|(p, _)| changed.iter().any(|c| c.as_ref() == *p))
+            .map(|(_, s)| *s)
+            .fold(self.update, u32::max)
     }
 }
 

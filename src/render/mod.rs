@@ -543,8 +543,31 @@ pub fn plan(p: &Plan) -> String {
             if taken == 1 { "is" } else { "are" }
         );
     }
+    estimate(&mut out, p);
     out.push_str(&summary(p));
     out
+}
+
+/// How long the apply would take on AWS's typical times, and what sets
+/// it: the recovery time a failover's plan can be quoted by.
+fn estimate(out: &mut String, p: &Plan) {
+    let path = crate::exec::estimate(p);
+    let total: u64 = path.iter().map(|(_, s)| s).sum();
+    if total == 0 {
+        return;
+    }
+    let secs = |s: u64| humantime::format_duration(std::time::Duration::from_secs(s)).to_string();
+    let steps: Vec<String> = path
+        .iter()
+        .map(|(op, s)| format!("{op} ({})", secs(*s)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "On AWS's typical times this takes about {}, the longest chain: {}.
+",
+        secs(total),
+        steps.join(" -> ")
+    );
 }
 
 /// The steps a plan with replacements takes: each waits for those before it.

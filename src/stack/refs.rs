@@ -424,7 +424,10 @@ impl<'a> Refs<'a> {
             );
         }
         for c in children {
-            let via = format!("through `{}.{o}`", self.scopes[c].prefix.trim_end_matches('.'));
+            let via = format!(
+                "through `{}.{o}`",
+                self.scopes[c].prefix.trim_end_matches('.')
+            );
             out.extend(
                 self.via(c, Via::Out(o.clone()), at, cx)
                     .into_iter()

@@ -283,6 +283,11 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
         .has("~ rds.cluster standby_database (court-standby) [us-west-2] will be updated in place")
         .has("replication_source")
         .has("~ route53.record db_name")
+        // The recovery time the plan quotes: the promotion, then the name.
+        .has(
+            "On AWS's typical times this takes about 11m, the longest chain: \
+             update standby_database (10m) -> update db_name (1m).",
+        )
         .has("Plan: 0 to add, 2 to change, 0 to destroy");
     w.run(&[&["apply", "-s", s, "--auto-approve"][..], &flip[..]].concat())
         .ok();

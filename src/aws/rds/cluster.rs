@@ -45,8 +45,11 @@ static SPEC: KindSpec = KindSpec {
         "master_user_secret_arn",
     ],
     refresh_cost: "1 DescribeDBClusters per 100 ids",
-    // An Aurora cluster takes minutes; its instances more.
-    takes: Takes::secs(300, 60, 300),
+    // An Aurora cluster takes minutes; its instances more. A replica's
+    // promotion "can take several minutes or longer, depending on the size
+    // of the read replica" (its instances are rebooted): ten, then the
+    // password's modify.
+    takes: Takes::secs(300, 60, 300).slow(&[("replication_source", 600)]),
     ..KindSpec::new(
         "rds.cluster",
         "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \
