@@ -23,6 +23,7 @@ fn or_expr(literal: Value) -> Value {
 fn ty(t: &Ty) -> Value {
     match t {
         Ty::Str => or_expr(json!({"type": ["string", "number"]})),
+        Ty::OneOf(all) => or_expr(json!({"enum": all})),
         Ty::Bool => or_expr(json!({"type": "boolean"})),
         Ty::Int => or_expr(json!({"type": "integer"})),
         Ty::Cidr => json!({"type": "string"}),

@@ -159,6 +159,15 @@ pub(crate) fn class_of(e: &Error) -> Class {
         {
             Class::NotFound
         }
+        // AWS Backup refusing to delete a vault that holds recovery points:
+        // in use (by them). Just after they are deleted AWS may still say
+        // so for a moment: a retry succeeds.
+        Error::Aws { code, message, .. }
+            if code == "InvalidRequestException"
+                && message.contains("contains recovery points") =>
+        {
+            Class::InUse
+        }
         Error::Aws { code, .. } => classify(code),
         _ => Class::Refused,
     }
@@ -260,5 +269,18 @@ mod tests {
         assert_eq!(classify("WAFOptimisticLockException"), Class::Conflict);
         assert_eq!(classify("HTTP500"), Class::Unknown);
         assert_eq!(classify("InvalidParameterValue"), Class::Refused);
+    }
+
+    #[test]
+    fn a_vault_holding_recovery_points_is_in_use_and_other_bad_requests_are_refused() {
+        let aws = |message: &str| Error::Aws {
+            address: None,
+            operation: "DeleteBackupVault".into(),
+            code: "InvalidRequestException".into(),
+            message: message.into(),
+        };
+        let held = aws("Backup vault cannot be deleted because it contains recovery points.");
+        assert_eq!(class_of(&held), Class::InUse);
+        assert_eq!(class_of(&aws("Invalid vault name")), Class::Refused);
     }
 }

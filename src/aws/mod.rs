@@ -148,6 +148,7 @@ mod tests {
     fn sample(ty: &Ty) -> Value {
         match ty {
             Ty::Str => Value::from("x"),
+            Ty::OneOf(all) => Value::from(all[0]),
             Ty::Bool => Value::from(true),
             Ty::Int => Value::from(1),
             Ty::Cidr => Value::from("10.0.0.0/16"),

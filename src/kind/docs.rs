@@ -7,6 +7,7 @@ fn type_name(ty: &Ty) -> String {
     let fields = |f: &[Prop]| f.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
     match ty {
         Ty::Str => "string".into(),
+        Ty::OneOf(all) => format!("one of {}", all.join(", ")),
         Ty::Bool => "bool".into(),
         Ty::Int => "integer".into(),
         Ty::Cidr => "CIDR".into(),

@@ -18,6 +18,8 @@ pub use docs::docs_markdown;
 #[derive(Debug, Clone, Copy)]
 pub enum Ty {
     Str,
+    /// One of these strings (a key's `Enabled` or `Disabled`).
+    OneOf(&'static [&'static str]),
     Bool,
     Int,
     /// An IPv4 CIDR block in canonical form (`10.0.1.0/24`).
@@ -417,6 +419,10 @@ pub fn check(ty: &Ty, v: &Value, path: &str) -> Result<(), String> {
             Value::String(_) | Value::Number(_) => Ok(()),
             _ => bad("a string"),
         },
+        Ty::OneOf(all) => match v {
+            Value::String(s) if all.contains(&s.as_str()) => Ok(()),
+            _ => bad(&format!("one of {}", all.join(", "))),
+        },
         Ty::Bool => match v {
             Value::Bool(_) => Ok(()),
             _ => bad("true or false"),
@@ -611,7 +617,7 @@ fn canon_value(ty: &Ty, v: Value) -> Value {
             Value::Array(a)
         }
         Ty::Policy => document::canonical(v),
-        Ty::Bool | Ty::Cidr => v,
+        Ty::Bool | Ty::Cidr | Ty::OneOf(_) => v,
     }
 }
 

@@ -247,6 +247,16 @@ impl World {
         aws_sdk_ec2::Client::new(&self.sdk().await)
     }
 
+    /// An SDK configuration whose calls go through the strict layer (as
+    /// provision's do): to show a test's premise, what the layer refuses.
+    pub async fn sdk_through_layer(&self) -> aws_config::SdkConfig {
+        self.sdk()
+            .await
+            .into_builder()
+            .endpoint_url(self.endpoint())
+            .build()
+    }
+
     /// The emulator's SDK configuration in another region (moto keeps each
     /// region apart).
     pub async fn sdk_in(&self, region: &str) -> aws_config::SdkConfig {

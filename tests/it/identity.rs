@@ -385,3 +385,132 @@ async fn a_key_its_alias_and_a_bucket_encrypted_with_it_create_update_drift_and_
             .any(|a| a.alias_name() == Some("alias/court-data"))
     );
 }
+
+const BROUGHT_BACK: &str = r#"
+stack: keyback
+region: us-east-1
+variables:
+  description: {default: the court's data at rest}
+resources:
+  court:
+    kind: kms.key
+    properties:
+      description: ${var.description}
+      deletion_window_days: 7
+  data_alias:
+    kind: kms.alias
+    properties: {name: alias/keyback-data, target_key_id: "${court.id}"}
+  documents:
+    kind: s3.bucket
+    properties:
+      bucket: keyback-documents
+      sse_algorithm: aws:kms
+      kms_key_id: ${court.arn}
+"#;
+
+/// A key of the stack scheduled for deletion by hand is drift, and the
+/// plan brings it back in place (CancelKeyDeletion, then EnableKey): a new
+/// key could not read what the old one encrypted, so nothing that uses it
+/// is replaced. KMS refuses every other change to a key pending deletion
+/// (the strict layer plays it): a description changed in the same apply
+/// is sent after the cancel. A key disabled by hand is enabled again.
+#[tokio::test]
+async fn a_key_scheduled_for_deletion_by_hand_is_brought_back_not_replaced() {
+    let w = World::strict(crate::strict::Strict {
+        key_states: true,
+        ..Default::default()
+    });
+    let kms = w.kms().await;
+    let s = w.write_stack("keyback.yaml", BROUGHT_BACK);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    let key = w.state("keyback")["resources"]["court"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let state_of = |k: &str| {
+        let kms = kms.clone();
+        let k = k.to_string();
+        async move {
+            let d = kms.describe_key().key_id(k).send().await.unwrap();
+            let m = d.key_metadata().unwrap();
+            m.key_state().unwrap().as_str().to_string()
+        }
+    };
+    kms.schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+
+    w.run(&["drift", "-s", s])
+        .code(2)
+        .has("~ court changed outside provision: state")
+        .has("+ PendingDeletion");
+    w.run(&["plan", "-s", s])
+        .ok()
+        .has("~ kms.key court")
+        .has("will be updated in place")
+        .has("~ state = \"PendingDeletion\" -> \"Enabled\"")
+        .lacks("documents")
+        .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    let vars = ["--var", "description=the court's data, kept"];
+    w.run(&[&["apply", "-s", s, "--auto-approve"][..], &vars[..]].concat())
+        .ok()
+        .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    assert_eq!(state_of(&key).await, "Enabled");
+    let d = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(
+        d.key_metadata().unwrap().description(),
+        Some("the court's data, kept")
+    );
+    let rotation = kms.get_key_rotation_status().key_id(&key).send().await;
+    assert!(rotation.unwrap().key_rotation_enabled(), "rotation kept");
+    assert_eq!(
+        w.state("keyback")["resources"]["court"]["id"],
+        key.as_str(),
+        "the same key"
+    );
+    w.run(&[&["plan", "-s", s, "--detailed-exitcode"][..], &vars[..]].concat())
+        .code(0);
+
+    // The premise: through the layer, KMS refuses a change to a key
+    // pending deletion, as AWS does (moto would carry it out).
+    kms.schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let layered = w.sdk_through_layer().await;
+    let refused = aws_sdk_kms::Client::new(&layered)
+        .update_key_description()
+        .key_id(&key)
+        .description("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::code(&refused),
+        Some("KMSInvalidStateException")
+    );
+    assert_eq!(w.layer().count("pending_deletion UpdateKeyDescription"), 1);
+    w.run(&[&["apply", "-s", s, "--auto-approve"][..], &vars[..]].concat())
+        .ok()
+        .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    assert_eq!(state_of(&key).await, "Enabled");
+    assert_eq!(w.layer().count("pending_deletion UpdateKeyDescription"), 1);
+
+    // Disabled by hand: enabled again.
+    kms.disable_key().key_id(&key).send().await.unwrap();
+    w.run(&[&["plan", "-s", s][..], &vars[..]].concat())
+        .ok()
+        .has("~ state = \"Disabled\" -> \"Enabled\"");
+    w.run(&[&["apply", "-s", s, "--auto-approve"][..], &vars[..]].concat())
+        .ok();
+    assert_eq!(state_of(&key).await, "Enabled");
+    w.run(&[&["destroy", "-s", s, "--auto-approve"][..], &vars[..]].concat())
+        .ok();
+    assert_eq!(state_of(&key).await, "PendingDeletion");
+}

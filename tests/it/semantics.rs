@@ -712,3 +712,83 @@ resources:
     w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
     w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
 }
+
+/// A backup vault holding recovery points: AWS refuses to delete it, and
+/// provision never deletes backups. The destroy's plan says so before any
+/// call (DescribeBackupVault counts them), the vault and the key its points
+/// are encrypted with stay (in AWS and in state), the rest goes; once the
+/// points are gone (expired), the next destroy finishes.
+#[tokio::test]
+async fn a_vault_holding_recovery_points_and_its_key_outlive_a_destroy() {
+    let w = World::strict(Strict {
+        in_use: true,
+        ..Strict::default()
+    });
+    let stack = r#"
+stack: vaulted
+region: us-east-1
+resources:
+  key:
+    kind: kms.key
+    properties: {description: the court's backups, deletion_window_days: 7}
+  vault:
+    kind: backup.vault
+    properties: {name: vaulted-backups, kms_key_id: "${key.arn}"}
+  scratch:
+    kind: s3.bucket
+    properties: {bucket: vaulted-scratch}
+"#;
+    let s = w.write_stack("vaulted.yaml", stack);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.layer().hold_recovery_points("vaulted-backups", 3);
+    w.run(&["destroy", "-s", s, "--auto-approve"])
+        .code(1)
+        .has("the vault holds 3 recovery points")
+        .has("provision never deletes backups");
+    let st = w.state("vaulted");
+    assert!(
+        st["resources"]["vault"].is_object(),
+        "the vault stays in state"
+    );
+    assert!(st["resources"]["key"].is_object(), "its key too");
+    assert!(st["resources"]["scratch"].is_null(), "the rest goes");
+    let key = st["resources"]["key"]["id"].as_str().unwrap().to_string();
+    let kms = w.kms().await;
+    let d = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(
+        d.key_metadata().unwrap().key_state().unwrap().as_str(),
+        "Enabled",
+        "the points can still be decrypted"
+    );
+    assert_eq!(w.layer().count("in_use DeleteBackupVault"), 0, "never sent");
+    // The premise: sent, AWS (the layer) refuses it.
+    let layered = aws_sdk_backup::Client::new(&w.sdk_through_layer().await);
+    let refused = layered
+        .delete_backup_vault()
+        .backup_vault_name("vaulted-backups")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_backup::error::ProvideErrorMetadata::code(&refused),
+        Some("InvalidRequestException")
+    );
+    assert_eq!(w.layer().count("in_use DeleteBackupVault"), 1);
+
+    // The points expired: the vault goes, then its key.
+    w.layer().hold_recovery_points("vaulted-backups", 0);
+    w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
+    let backup = aws_sdk_backup::Client::new(&w.sdk_in("us-east-1").await);
+    let left = backup.list_backup_vaults().send().await.unwrap();
+    assert!(
+        left.backup_vault_list()
+            .iter()
+            .all(|v| v.backup_vault_name() != Some("vaulted-backups"))
+    );
+    let d = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(
+        d.key_metadata().unwrap().key_state().unwrap().as_str(),
+        "PendingDeletion"
+    );
+}

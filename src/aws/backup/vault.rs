@@ -1,7 +1,9 @@
 //! `backup.vault`: where AWS Backup keeps recovery points, encrypted with a
 //! key of its region. A vault that holds recovery points cannot be deleted
 //! (AWS refuses; they expire by their plan's lifecycle, or are deleted by
-//! hand): a destroy says so and stops there.
+//! hand), and provision never deletes them: the plan of a destroy says so
+//! (DescribeBackupVault counts them), the vault and its key stay, and the
+//! rest goes.
 
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ static SPEC: KindSpec = KindSpec {
         id_is_arn: false,
     }),
     refresh_cost: "2 calls per vault (DescribeBackupVault, ListTags)",
+    // Just after its recovery points are deleted AWS may refuse a moment more.
+    in_use: 60,
     ..KindSpec::new(
         "backup.vault",
         "An AWS Backup vault: where recovery points are kept, encrypted with a key of its \
@@ -134,6 +138,26 @@ impl Kind for Vault {
         let arn = arn_of(self, id).await?;
         self.0.sync_tags(&arn, &before.tags, &after.tags).await?;
         self.read_back(id).await
+    }
+    async fn delete_blocker(&self, id: &str, _: &Props) -> Result<Option<String>> {
+        let s = &self.0;
+        let v = match call!(s, read "DescribeBackupVault", describe_backup_vault()
+            .backup_vault_name(id))
+        .await
+        {
+            Ok(v) => v,
+            Err(e) if class_of(&e) == Class::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let n = v.number_of_recovery_points();
+        Ok((n > 0).then(|| {
+            format!(
+                "the vault holds {n} recovery point{}: AWS deletes a vault only once they are \
+                 gone (expired by their plan's lifecycle, or deleted by hand); provision never \
+                 deletes backups",
+                if n == 1 { "" } else { "s" }
+            )
+        }))
     }
     async fn delete(&self, id: &str, _: &Props, _: Duration) -> Result<()> {
         let s = &self.0;

@@ -1,8 +1,12 @@
-//! `kms.key`: a customer-managed symmetric key, with its rotation and key
-//! policy. KMS never deletes a key at once: a delete schedules it, after a
-//! waiting period (`deletion_window_days`), and a key pending deletion
-//! counts as gone. Reads cost a call each (DescribeKey, rotation, tags,
-//! and the policy when the stack sets one).
+//! `kms.key`: a customer-managed symmetric key, with its rotation, key
+//! policy and state. KMS never deletes a key at once: a delete schedules
+//! it, after a waiting period (`deletion_window_days`). A key of the
+//! stack's found pending deletion (scheduled by hand) is drift, not gone:
+//! everything encrypted with it would be lost with it, and a new key
+//! cannot read it, so the plan brings it back (CancelKeyDeletion, then
+//! EnableKey) instead of making another and replacing what uses it. A key
+//! provision deleted is gone: searches pass over keys pending deletion.
+//! Reads cost a call each (DescribeKey, rotation, tags, policy).
 
 use std::time::Duration;
 
@@ -42,6 +46,16 @@ static SPEC: KindSpec = KindSpec {
                 Ty::Policy,
                 "the key policy (AWS's default: the account's IAM decides)",
             ),
+            def(
+                p(
+                    "state",
+                    Ty::OneOf(&["Enabled", "Disabled"]),
+                    "Disabled: nothing can be encrypted or decrypted with it (a key thought \
+                     compromised); a key found PendingDeletion is brought back to this state \
+                     (its deletion cancelled)",
+                ),
+                "\"Enabled\"",
+            ),
             local(def(
                 p(
                     "deletion_window_days",
@@ -62,6 +76,9 @@ pub(crate) struct Props {
     rotation: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<Value>,
+    /// Recorded before keys had a state: Enabled.
+    #[serde(default = "enabled")]
+    state: String,
     deletion_window_days: i32,
     tags: Tags,
 }
@@ -78,9 +95,14 @@ impl Key {
             .collect())
     }
 
-    /// The key's description and ARN when it is a customer-managed key
-    /// not on its way out (one DescribeKey).
-    async fn metadata(&self, id: &str) -> Result<Option<aws_sdk_kms::types::KeyMetadata>> {
+    /// The key's description, ARN and state when it is a customer-managed
+    /// key (one DescribeKey); with `pending`, also when it is on its way
+    /// out.
+    async fn metadata(
+        &self,
+        id: &str,
+        pending: bool,
+    ) -> Result<Option<aws_sdk_kms::types::KeyMetadata>> {
         let s = &self.0;
         let d = match call!(s, read "DescribeKey", describe_key().key_id(id)).await {
             Ok(d) => d,
@@ -88,36 +110,46 @@ impl Key {
             Err(e) => return Err(e),
         };
         Ok(d.key_metadata().cloned().filter(|m| {
-            let state = m.key_state().map(|s| s.as_str()).unwrap_or_default();
             m.key_manager().is_some_and(|k| k.as_str() == "CUSTOMER")
-                && !matches!(state, "PendingDeletion" | "PendingReplicaDeletion")
+                && (pending || !on_its_way_out(m))
         }))
     }
 
-    /// A customer-managed key that is not on its way out, read in full.
-    async fn get(&self, id: &str) -> Result<Option<Live>> {
+    /// A customer-managed key, read in full; with `pending`, also one
+    /// pending deletion (its state says so).
+    async fn get(&self, id: &str, pending: bool) -> Result<Option<Live>> {
         let s = &self.0;
-        let Some(m) = self.metadata(id).await? else {
+        let Some(m) = self.metadata(id, pending).await? else {
             return Ok(None);
         };
+        // KMS answers no rotation status for a key pending deletion: state
+        // keeps the recorded one (the update that brings it back sets it).
+        let pending_deletion = on_its_way_out(&m);
+        let rotation = async {
+            if pending_deletion {
+                return Ok(None);
+            }
+            let r = call!(s, read "GetKeyRotationStatus", get_key_rotation_status().key_id(id));
+            r.await.map(|r| Some(r.key_rotation_enabled()))
+        };
         let (rotation, t, policy) = tokio::try_join!(
-            call!(s, read "GetKeyRotationStatus", get_key_rotation_status().key_id(id)),
+            rotation,
             call!(s, read "ListResourceTags", list_resource_tags().key_id(id)),
             call!(s, read "GetKeyPolicy", get_key_policy().key_id(id).policy_name("default")),
         )?;
         let p = Props {
             description: m.description().unwrap_or_default().to_string(),
-            rotation: rotation.key_rotation_enabled(),
+            rotation: rotation.unwrap_or(true),
             policy: policy.policy().map(document::from_aws),
+            state: m.key_state().map_or("Enabled", |s| s.as_str()).to_string(),
             deletion_window_days: 30,
             tags: tags::from_sdk(t.tags()),
         };
-        Ok(Some(live(
-            &SPEC,
-            m.key_id(),
-            &p,
-            &[("arn", json!(m.arn()))],
-        )))
+        let mut l = live(&SPEC, m.key_id(), &p, &[("arn", json!(m.arn()))]);
+        if rotation.is_none() {
+            l.unobserved.push("rotation");
+        }
+        Ok(Some(l))
     }
 
     async fn set_rotation(&self, id: &str, on: bool) -> Result<()> {
@@ -130,8 +162,31 @@ impl Key {
         Ok(())
     }
 
+    /// Brings the key to `want` (Enabled or Disabled) from `now`: a key
+    /// pending deletion has its deletion cancelled first (it is Disabled
+    /// then), before anything else is asked of it (KMS refuses a key
+    /// pending deletion every other change).
+    async fn set_state(&self, id: &str, now: &str, want: &str) -> Result<()> {
+        let s = &self.0;
+        let mut now = now;
+        if now == "PendingDeletion" {
+            call!(s, write "CancelKeyDeletion", cancel_key_deletion().key_id(id)).await?;
+            now = "Disabled";
+        }
+        match (now, want) {
+            (n, w) if n == w => {}
+            (_, "Enabled") => {
+                call!(s, write "EnableKey", enable_key().key_id(id)).await?;
+            }
+            _ => {
+                call!(s, write "DisableKey", disable_key().key_id(id)).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn read_back(&self, id: &str) -> Result<Live> {
-        self.get(id)
+        self.get(id, true)
             .await?
             .ok_or_else(|| crate::diag::Error::other(format!("key {id} is not visible")))
     }
@@ -147,7 +202,23 @@ impl Kind for Key {
     async fn describe(&self, q: Query<'_>) -> Result<Vec<Live>> {
         // ListKeys takes no tag filter: the stack's own are found by
         // reading each key (the tagging index narrows orphan searches).
-        one_call_each(q, || self.ids(), |id| async move { self.get(&id).await }).await
+        // Keys pending deletion are passed over: one provision deleted is
+        // gone, and a lost create's or an orphan's search must not find it.
+        one_call_each(
+            q,
+            || self.ids(),
+            |id| async move { self.get(&id, false).await },
+        )
+        .await
+    }
+    async fn describe_recorded(&self, recorded: &[(&str, &Value)]) -> Result<Vec<Live>> {
+        // The stack's own keys are read in any state: one pending deletion
+        // is drift to undo, not an object to replace.
+        let ids: Vec<String> = recorded.iter().map(|r| r.0.to_string()).collect();
+        let found =
+            crate::aws::read::each(ids.iter().map(|id| self.get(id, true)).collect::<Vec<_>>())
+                .await?;
+        Ok(found.into_iter().flatten().collect())
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;
@@ -165,18 +236,24 @@ impl Kind for Key {
         if p.rotation {
             self.set_rotation(&id, true).await?;
         }
+        self.set_state(&id, "Enabled", &p.state).await?;
         self.read_back(&id).await
     }
     async fn update(&self, id: &str, before: &Props, after: &Props, _: Duration) -> Result<Live> {
         let s = &self.0;
+        if before.state != after.state {
+            self.set_state(id, &before.state, &after.state).await?;
+        }
+        // A key back from pending deletion keeps the rotation it is told.
+        let back = before.state == "PendingDeletion";
+        if before.rotation != after.rotation || (back && after.rotation) {
+            self.set_rotation(id, after.rotation).await?;
+        }
         if before.description != after.description {
             call!(s, write "UpdateKeyDescription", update_key_description()
                 .key_id(id)
                 .description(&after.description))
             .await?;
-        }
-        if before.rotation != after.rotation {
-            self.set_rotation(id, after.rotation).await?;
         }
         if let Some(doc) = after
             .policy
@@ -197,8 +274,9 @@ impl Kind for Key {
     }
     async fn delete(&self, id: &str, p: &Props, _: Duration) -> Result<()> {
         let s = &self.0;
-        // Already on its way out (a delete whose answer was lost): done.
-        if self.metadata(id).await?.is_none() {
+        // Already on its way out (a delete whose answer was lost, or one
+        // scheduled by hand): done.
+        if self.metadata(id, false).await?.is_none() {
             return Ok(());
         }
         call!(s, delete "ScheduleKeyDeletion", schedule_key_deletion()
@@ -207,4 +285,16 @@ impl Kind for Key {
         .await
         .map(drop)
     }
+}
+
+fn enabled() -> String {
+    "Enabled".into()
+}
+
+/// Whether a key is on its way out (scheduled for deletion).
+fn on_its_way_out(m: &aws_sdk_kms::types::KeyMetadata) -> bool {
+    matches!(
+        m.key_state().map(|s| s.as_str()),
+        Some("PendingDeletion" | "PendingReplicaDeletion")
+    )
 }

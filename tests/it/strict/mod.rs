@@ -17,7 +17,11 @@
 //!   IAM's: EC2 refuses to launch with an instance profile made (or given
 //!   its role) moments ago (`iam_lag`).
 //! - In use: also a VPC with a gateway attached, subnets, groups or route
-//!   tables left; a group used by a DB instance or a cache cluster.
+//!   tables left; a group used by a DB instance or a cache cluster; a
+//!   backup vault holding recovery points (`Proxy::hold_recovery_points`:
+//!   moto makes none), which DescribeBackupVault counts.
+//! - Key states: KMS refuses every change to a key pending deletion but
+//!   its cancel (`key_states`: moto carries them out).
 //! - Throttling: token buckets per service, reads and writes apart, scaled
 //!   down so that a test meets them.
 //! - Latency: a delay on every call, as a far region would add.
@@ -150,6 +154,10 @@ pub struct Strict {
     /// (RunInstances naming a launch template that names the profile:
     /// InvalidParameterValue, "Invalid IAM Instance Profile name").
     pub iam_lag: Duration,
+    /// KMS refuses a key pending deletion every change but the cancel of
+    /// its deletion (KMSInvalidStateException), as AWS's key state table
+    /// says: enabling, disabling, rotation, description, tags, aliases.
+    pub key_states: bool,
 }
 
 impl Strict {
@@ -177,6 +185,7 @@ impl Strict {
             lag_elsewhere: Duration::ZERO,
             seed: 1,
             iam_lag: Duration::from_secs(3),
+            key_states: true,
         }
     }
 }
@@ -307,6 +316,8 @@ struct Layer {
     profiles: HashMap<String, Instant>,
     /// Launch template id -> the instance profile it names.
     template_profile: HashMap<String, String>,
+    /// Backup vault name -> the recovery points it holds.
+    recovery_points: HashMap<String, u32>,
 }
 
 impl Layer {
@@ -620,6 +631,16 @@ impl Layer {
 
     /// Rewrites a describe answer as AWS would give it now.
     fn show(&mut self, r: &Req, body: &mut String) {
+        if r.action == "DescribeBackupVault" {
+            let name = r.param("PathId").unwrap_or_default();
+            if let Some(&n) = self.recovery_points.get(name)
+                && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body)
+            {
+                v["NumberOfRecoveryPoints"] = n.into();
+                *body = v.to_string();
+            }
+            return;
+        }
         if r.action == "GetChange" {
             let id = r.param("PathId").unwrap_or_default();
             if let Some(p) = self.changes.get_mut(id)
@@ -766,6 +787,16 @@ impl Ctx {
                 let msg = "AWS WAF couldn't perform the operation because your resource is being used by another resource or it's associated with another resource.";
                 ("WAFAssociatedItemException", users, msg.to_string())
             }
+            ("backup", "DeleteBackupVault") => {
+                let name = r.param("PathId")?;
+                let n = self.layer().recovery_points.get(name).copied().unwrap_or(0);
+                let users = (n > 0)
+                    .then(|| format!("{n} recovery points"))
+                    .into_iter()
+                    .collect();
+                let msg = "Backup vault cannot be deleted because it contains recovery points.";
+                ("InvalidRequestException", users, msg.to_string())
+            }
             ("rds", "DeleteDBSubnetGroup") => {
                 let name = r.param("DBSubnetGroupName")?;
                 let msg = format!("DB Subnet Group {name} is still in use");
@@ -811,10 +842,44 @@ impl Ctx {
         ))
     }
 
+    /// KMS refusing a change to a key pending deletion (`key_states`).
+    async fn key_pending(&self, r: &Req) -> Option<Response<Body>> {
+        const REFUSED: &[&str] = &[
+            "EnableKey",
+            "DisableKey",
+            "EnableKeyRotation",
+            "DisableKeyRotation",
+            "UpdateKeyDescription",
+            "TagResource",
+            "UntagResource",
+            "CreateAlias",
+            "UpdateAlias",
+            "Encrypt",
+            "Decrypt",
+            "GenerateDataKey",
+        ];
+        if r.service != "kms" || !REFUSED.contains(&r.action.as_str()) {
+            return None;
+        }
+        let key = r.param("KeyId").or_else(|| r.param("TargetKeyId"))?;
+        let m = self.moto.kms.describe_key().key_id(key).send().await.ok()?;
+        let m = m.key_metadata()?;
+        if m.key_state().map(|s| s.as_str()) != Some("PendingDeletion") {
+            return None;
+        }
+        self.layer().count(format!("pending_deletion {}", r.action));
+        Some(wire::error(
+            &r.service,
+            400,
+            "KMSInvalidStateException",
+            &format!("{} is pending deletion.", m.arn().unwrap_or(key)),
+        ))
+    }
+
     async fn handle(&self, r: Req) -> Reply {
-        let (latency, in_use, linger) = {
+        let (latency, in_use, linger, key_states) = {
             let l = self.layer();
-            (l.cfg.latency, l.cfg.in_use, l.cfg.linger)
+            (l.cfg.latency, l.cfg.in_use, l.cfg.linger, l.cfg.key_states)
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -845,6 +910,9 @@ impl Ctx {
             return Reply::Answer(answer);
         }
         if in_use && let Some(answer) = self.in_use(&r).await {
+            return Reply::Answer(answer);
+        }
+        if key_states && let Some(answer) = self.key_pending(&r).await {
             return Reply::Answer(answer);
         }
         let lingers = if linger.is_zero() {
@@ -957,6 +1025,16 @@ impl Proxy {
             .unwrap_or_else(|p| p.into_inner())
             .stats
             .clone()
+    }
+
+    /// The backup vault `name` holds `n` recovery points from now on (AWS
+    /// Backup makes them on its schedule; moto makes none).
+    pub fn hold_recovery_points(&self, name: &str, n: u32) {
+        self.layer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recovery_points
+            .insert(name.to_string(), n);
     }
 
     /// Lets go of every lingering network interface at once.

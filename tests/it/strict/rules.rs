@@ -27,6 +27,7 @@ pub struct Moto {
     pub rds: aws_sdk_rds::Client,
     pub efs: aws_sdk_efs::Client,
     pub cache: aws_sdk_elasticache::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Moto {
@@ -45,6 +46,7 @@ impl Moto {
             rds: aws_sdk_rds::Client::new(&sdk),
             efs: aws_sdk_efs::Client::new(&sdk),
             cache: aws_sdk_elasticache::Client::new(&sdk),
+            kms: aws_sdk_kms::Client::new(&sdk),
         }
     }
 

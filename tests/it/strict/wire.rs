@@ -190,6 +190,8 @@ fn rest_action(m: &Method, path: &str) -> String {
         ("GET", ["2015-02-01", "mount-targets", ..]) => "DescribeMountTargets",
         ("DELETE", ["2015-02-01", "mount-targets", _]) => "DeleteMountTarget",
         ("GET", ["2013-04-01", "change", _]) => "GetChange",
+        ("GET", ["backup-vaults", _]) => "DescribeBackupVault",
+        ("DELETE", ["backup-vaults", _]) => "DeleteBackupVault",
         ("POST", ["2013-04-01", "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
         ("POST", ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
         ("POST", ["2013-04-01", "healthcheck"]) => "CreateHealthCheck",
@@ -214,8 +216,8 @@ fn protocol(service: &str) -> Protocol {
     match service {
         "ec2" => Protocol::Ec2,
         "elasticloadbalancing" | "rds" | "elasticache" => Protocol::Query,
-        "wafv2" | "shield" | "acm" => Protocol::Json,
-        "elasticfilesystem" | "guardduty" => Protocol::RestJson,
+        "wafv2" | "shield" | "acm" | "kms" => Protocol::Json,
+        "elasticfilesystem" | "guardduty" | "backup" => Protocol::RestJson,
         _ => Protocol::RestXml,
     }
 }
