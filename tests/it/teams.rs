@@ -560,3 +560,48 @@ async fn lost_answers_to_conditional_writes_of_s3_state_are_recognised_as_our_ow
     w.run(&["plan", "-s", s, "--state", REMOTE, "--detailed-exitcode"])
         .code(0);
 }
+
+/// stacks/state.yaml makes the state's home: a bucket encrypted by default
+/// with a customer-managed key. A stack whose state is kept there has it
+/// written under that key (SSE-KMS) without naming the key itself.
+#[tokio::test]
+async fn state_kept_in_the_state_stacks_bucket_is_encrypted_with_its_key() {
+    let w = World::new();
+    let home = w.stack_from("stacks/state.yaml");
+    let home = home.to_str().unwrap();
+    w.run(&["apply", "-s", home, "--auto-approve"])
+        .ok()
+        .has("Apply complete: 3 operations succeeded.");
+    let key_arn = w.state("state")["outputs"]["key_arn"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = w.write_stack("team.yaml", SMALL);
+    let s = s.to_str().unwrap();
+    let remote = "s3://eproc-provision-state/team.json";
+    w.run(&["apply", "-s", s, "--state", remote, "--auto-approve"])
+        .ok();
+    let head = w
+        .s3()
+        .await
+        .head_object()
+        .bucket("eproc-provision-state")
+        .key("team.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption().map(|e| e.as_str()),
+        Some("aws:kms")
+    );
+    let id = key_arn.rsplit('/').next().unwrap();
+    assert!(
+        head.ssekms_key_id().is_some_and(|k| k.contains(id)),
+        "{:?} under {key_arn}",
+        head.ssekms_key_id()
+    );
+    w.run(&["plan", "-s", s, "--state", remote, "--detailed-exitcode"])
+        .code(0);
+    // The state's home refuses to be destroyed with the stack's default.
+    w.run(&["destroy", "-s", home, "--auto-approve"]).code(1);
+}
