@@ -188,6 +188,16 @@ pub fn plan(p: &Plan) -> Value {
         v["policy_violations"] = json!(p.violations);
     }
     fix_unknowns(&mut v);
+    let path = crate::exec::estimate(p);
+    if !path.is_empty() {
+        v["estimate"] = json!({
+            "seconds": path.iter().map(|(_, s)| s).sum::<u64>(),
+            "longest_chain": path
+                .iter()
+                .map(|(op, s)| json!({"operation": op, "seconds": s}))
+                .collect::<Vec<_>>(),
+        });
+    }
     v["summary"] =
         json!({"add": n.add, "change": n.change, "destroy": n.destroy, "adopt": n.adopt});
     v["format_version"] = json!(1);

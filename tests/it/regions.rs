@@ -289,6 +289,13 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
              update standby_database (10m) -> update db_name (1m).",
         )
         .has("Plan: 0 to add, 2 to change, 0 to destroy");
+    let json = w.run(&[&["plan", "-s", s, "--json"][..], &flip[..]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json.ok().stdout).unwrap();
+    assert_eq!(v["estimate"]["seconds"], 660, "{}", v["estimate"]);
+    assert_eq!(
+        v["estimate"]["longest_chain"][0]["operation"],
+        "update standby_database"
+    );
     w.run(&[&["apply", "-s", s, "--auto-approve"][..], &flip[..]].concat())
         .ok();
     let promoted = standby().await;
