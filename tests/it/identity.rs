@@ -514,3 +514,83 @@ async fn a_key_scheduled_for_deletion_by_hand_is_brought_back_not_replaced() {
         .ok();
     assert_eq!(state_of(&key).await, "PendingDeletion");
 }
+
+const BUCKET_POLICY: &str = r#"
+stack: tls
+region: us-east-1
+resources:
+  documents:
+    kind: s3.bucket
+    properties:
+      bucket: tls-documents
+      policy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: TlsOnly
+            Effect: Deny
+            Principal: "*"
+            Action: s3:*
+            Resource: [arn:aws:s3:::tls-documents, arn:aws:s3:::tls-documents/*]
+            Condition: {Bool: {aws:SecureTransport: "false"}}
+"#;
+
+const READER: &str = r#"          - Sid: Reader
+            Effect: Allow
+            Principal: {AWS: arn:aws:iam::999999999999:root}
+            Action: s3:GetObject
+            Resource: arn:aws:s3:::tls-documents/*
+"#;
+
+/// A bucket policy is a policy document like IAM's and KMS's: made with the
+/// bucket, re-planned clean (AWS's text in another order is no drift), a
+/// statement added shown line by line and put in place, the policy deleted
+/// by hand found by drift and put back; a stack that sets none leaves the
+/// bucket's alone.
+#[tokio::test]
+async fn a_bucket_policy_is_put_shown_line_by_line_drifts_and_is_put_back() {
+    let w = World::new();
+    let s3 = w.s3().await;
+    let s = w.write_stack("tls.yaml", BUCKET_POLICY);
+    let s = s.to_str().unwrap();
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+    let doc = |s3: aws_sdk_s3::Client| async move {
+        let r = s3.get_bucket_policy().bucket("tls-documents").send().await;
+        r.ok().and_then(|r| r.policy().map(str::to_string))
+    };
+    let got = doc(s3.clone()).await.expect("a policy");
+    assert!(got.contains("aws:SecureTransport"), "{got}");
+
+    w.write_stack("tls.yaml", &format!("{BUCKET_POLICY}{READER}"));
+    w.run(&["plan", "-s", s])
+        .ok()
+        .has("~ s3.bucket documents (tls-documents) will be updated in place")
+        .has("+       \"Sid\": \"Reader\"")
+        .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    assert!(doc(s3.clone()).await.unwrap().contains("999999999999"));
+    w.run(&["plan", "-s", s, "--detailed-exitcode"]).code(0);
+
+    s3.delete_bucket_policy()
+        .bucket("tls-documents")
+        .send()
+        .await
+        .unwrap();
+    w.run(&["drift", "-s", s]).code(2).has("policy");
+
+    w.run(&["apply", "-s", s, "--auto-approve"])
+        .ok()
+        .has("Plan: 0 to add, 1 to change, 0 to destroy.");
+    assert!(
+        doc(s3.clone()).await.unwrap().contains("999999999999"),
+        "put back"
+    );
+
+    // A stack that sets no policy leaves the bucket's alone, as every
+    // property it leaves out.
+    let bare = BUCKET_POLICY.split("      policy:").next().unwrap();
+    w.write_stack("tls.yaml", bare);
+    w.run(&["apply", "-s", s, "--auto-approve"]).ok();
+    assert!(doc(s3.clone()).await.is_some(), "left alone");
+    w.run(&["destroy", "-s", s, "--auto-approve"]).ok();
+}

@@ -74,7 +74,7 @@ static SPEC: KindSpec = KindSpec {
         },
     ],
     outputs: &["id", "arn", "domain_name"],
-    refresh_cost: "7 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle, replication",
+    refresh_cost: "8 calls per bucket (no batch read exists): tagging, versioning, encryption, public access block, ownership, lifecycle, replication, policy",
     takes: Takes::secs(3, 2, 3),
     ..KindSpec::new(
         "s3.bucket",
@@ -130,6 +130,12 @@ static SPEC: KindSpec = KindSpec {
                 ),
                 "\"\"",
             ),
+            p(
+                "policy",
+                Ty::Policy,
+                "the bucket policy (a policy document: a deny of requests without TLS, access \
+                 for another account); left out: the bucket's policy is left as it is",
+            ),
             def(
                 local(p(
                     "force_destroy",
@@ -157,6 +163,9 @@ pub(crate) struct Props {
     replicate_to: String,
     replication_role: String,
     replica_kms_key_id: String,
+    /// Recorded before buckets had a policy: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<serde_json::Value>,
     force_destroy: bool,
     tags: Tags,
 }
@@ -199,13 +208,21 @@ impl Bucket {
                 self.ownership(name),
                 self.lifecycle(name),
                 self.replication(name),
+                self.policy(name),
             )
         };
         let Some((tags, settings)) = with_detail(self.tags(name), settings).await? else {
             return Ok(None);
         };
-        let ((sse_algorithm, kms_key_id), versioning, blocked, ownership, lifecycle, replication) =
-            settings;
+        let (
+            (sse_algorithm, kms_key_id),
+            versioning,
+            blocked,
+            ownership,
+            lifecycle,
+            replication,
+            policy,
+        ) = settings;
         let (replication_role, replicate_to, replica_kms_key_id) = replication;
         let p = Props {
             bucket: name.into(),
@@ -218,6 +235,7 @@ impl Bucket {
             replicate_to,
             replication_role,
             replica_kms_key_id,
+            policy,
             force_destroy: false,
             tags,
         };
@@ -233,6 +251,16 @@ impl Bucket {
             l.unobserved.push("replica_kms_key_id");
         }
         Ok(Some(l))
+    }
+
+    /// The bucket policy, in canonical form; `None` without one.
+    async fn policy(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let s = &self.s;
+        match call!(s, read "GetBucketPolicy", get_bucket_policy().bucket(name)).await {
+            Ok(r) => Ok(r.policy().map(crate::kind::document::from_aws)),
+            Err(e) if has_code(&e, &["NoSuchBucketPolicy"]) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The tags; `None` when the bucket does not exist.
@@ -390,6 +418,21 @@ impl Bucket {
         }
         if changed(|x| json!([x.replicate_to, x.replication_role, x.replica_kms_key_id])) {
             self.put_replication(name, p, before.is_some()).await?;
+        }
+        if changed(|x| json!(x.policy)) {
+            let s = &self.s;
+            match &p.policy {
+                Some(doc) => {
+                    let doc = crate::kind::document::to_aws(doc);
+                    call!(s, write "PutBucketPolicy", put_bucket_policy().bucket(name).policy(&doc))
+                        .await?;
+                }
+                None if before.is_some() => {
+                    call!(s, delete "DeleteBucketPolicy", delete_bucket_policy().bucket(name))
+                        .await?;
+                }
+                None => {}
+            }
         }
         Ok(())
     }
