@@ -502,6 +502,15 @@ fn from_existing(
             ));
         }
     } else {
+        if change.action == Action::Update
+            && let Some(why) = inst.kind.refuse_update.and_then(|f| f(&l.props, desired))
+        {
+            return Err(StackError::at(
+                &stack.file,
+                inst.loc,
+                format!("{}: {why}", inst.address),
+            ));
+        }
         let mut outs = l.outputs.clone();
         if change.action == Action::Update {
             for v in inst.kind.volatile {

@@ -161,6 +161,12 @@ pub struct KindSpec {
     /// A CIDR property and the prefix lengths AWS takes for it (a VPC's
     /// and a subnet's block: /16 to /28).
     pub block_sizes: Option<(&'static str, u8, u8)>,
+    /// Why an in-place update from these properties (live) to those
+    /// (desired) cannot be made, when AWS has no way to and a replacement
+    /// would lose what matters (a promoted standby's database made a
+    /// replica again): the plan is refused at the resource.
+    pub refuse_update:
+        Option<fn(before: &serde_json::Value, after: &serde_json::Value) -> Option<String>>,
 }
 
 /// A built-in policy rule: what is wrong with an object's planned
@@ -298,6 +304,7 @@ impl KindSpec {
             inside: Inside::Nothing,
             guards: &[],
             block_sizes: None,
+            refuse_update: None,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {

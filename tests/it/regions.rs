@@ -312,6 +312,17 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
     );
     w.run(&[&["plan", "-s", s, "--detailed-exitcode"][..], &flip[..]].concat())
         .code(0);
+    // Flipping back is refused before anything moves: the promoted cluster
+    // cannot become a replica in place, and replacing it would delete the
+    // writes it took (the name would point at the stale primary meanwhile).
+    w.run(&["apply", "-s", s, "--auto-approve"])
+        .code(1)
+        .has("standby_database: a cluster of its own cannot become a replica");
+    assert_eq!(
+        w.state("failover")["resources"]["db_name"]["properties"]["values"][0],
+        promoted.endpoint().unwrap(),
+        "the name still points at the promoted cluster"
+    );
     w.run(&[&["destroy", "-s", s, "--auto-approve"][..], &flip[..]].concat())
         .ok();
 }

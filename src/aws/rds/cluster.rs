@@ -50,6 +50,7 @@ static SPEC: KindSpec = KindSpec {
     // of the read replica" (its instances are rebooted): ten, then the
     // password's modify.
     takes: Takes::secs(300, 60, 300).slow(&[("replication_source", 600)]),
+    refuse_update: Some(replica_again),
     ..KindSpec::new(
         "rds.cluster",
         "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \
@@ -92,7 +93,8 @@ static SPEC: KindSpec = KindSpec {
                      read replica, the standby's database; empty: a cluster of its own. Emptying \
                      it promotes the replica (PromoteReadReplicaDBCluster: the failover) and \
                      gives it a password of its own, kept by Secrets Manager in its region; a \
-                     cluster cannot become a replica again (replace it)",
+                     cluster cannot become a replica again in place: such a plan is refused \
+                     (replacing it would delete the writes it took; --replace does so knowingly)",
                 ),
                 "\"\"",
             ),
@@ -380,4 +382,35 @@ impl Kind for Cluster {
     async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
         Ok(protected(p.deletion_protection == Some(true)))
     }
+}
+
+/// A cluster of its own (a promoted standby, after the failover) cannot
+/// become a replica again in place, nor a replica follow another source:
+/// RDS has no call for it, and replacing it would delete the one cluster
+/// that took the writes since. Flipping `active_region` back is refused
+/// here, before anything (the names re-pointed at a stale primary) moves.
+fn replica_again(before: &serde_json::Value, after: &serde_json::Value) -> Option<String> {
+    let source = |v: &serde_json::Value| {
+        v["replication_source"]
+            .as_str()
+            .filter(|s| !s.is_empty() && !crate::expr::contains_unknown(&v["replication_source"]))
+            .map(str::to_string)
+    };
+    let (was, wants) = (source(before), source(after));
+    let wants = wants?;
+    if was.as_deref() == Some(wants.as_str()) {
+        return None;
+    }
+    Some(match was {
+        None => format!(
+            "a cluster of its own cannot become a replica of {wants} in place, and replacing it \
+             would delete it with every write it took (a promoted standby: failing back?). Fail \
+             back by making the other cluster a replica of this one first, then promoting it; \
+             or throw this one away with --replace"
+        ),
+        Some(was) => format!(
+            "a replica cannot change its source in place ({was} -> {wants}): replace it \
+             (--replace) to replicate another"
+        ),
+    })
 }
