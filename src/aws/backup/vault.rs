@@ -69,15 +69,26 @@ impl Vault {
             .collect())
     }
 
-    async fn get(&self, name: &str) -> Result<Option<Live>> {
+    /// DescribeBackupVault's answer; `None` when the vault does not exist.
+    async fn describe_one(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_backup::operation::describe_backup_vault::DescribeBackupVaultOutput>>
+    {
         let s = &self.0;
-        let v = match call!(s, read "DescribeBackupVault", describe_backup_vault()
+        match call!(s, read "DescribeBackupVault", describe_backup_vault()
             .backup_vault_name(name))
         .await
         {
-            Ok(v) => v,
-            Err(e) if class_of(&e) == Class::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+            Ok(v) => Ok(Some(v)),
+            Err(e) if class_of(&e) == Class::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Live>> {
+        let Some(v) = self.describe_one(name).await? else {
+            return Ok(None);
         };
         let arn = v.backup_vault_arn().unwrap_or_default().to_string();
         let p = Props {
@@ -140,14 +151,8 @@ impl Kind for Vault {
         self.read_back(id).await
     }
     async fn delete_blocker(&self, id: &str, _: &Props) -> Result<Option<String>> {
-        let s = &self.0;
-        let v = match call!(s, read "DescribeBackupVault", describe_backup_vault()
-            .backup_vault_name(id))
-        .await
-        {
-            Ok(v) => v,
-            Err(e) if class_of(&e) == Class::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(v) = self.describe_one(id).await? else {
+            return Ok(None);
         };
         let n = v.number_of_recovery_points();
         Ok((n > 0).then(|| {
