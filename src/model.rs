@@ -132,6 +132,11 @@ pub struct Change {
     /// hand-made object, another account): apply refuses the whole plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken: Option<String>,
+    /// What an update does beyond its properties' new values, in words
+    /// (`KindSpec::explain_update`): a replica promoted, a key's deletion
+    /// cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Outputs of the existing object, as read.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub outputs: serde_json::Map<String, Value>,
@@ -160,6 +165,7 @@ impl Change {
             replace_because: vec![],
             blocked: None,
             taken: None,
+            note: None,
             outputs: Default::default(),
             deps: vec![],
             old_deps: vec![],

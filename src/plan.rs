@@ -511,6 +511,9 @@ fn from_existing(
                 format!("{}: {why}", inst.address),
             ));
         }
+        if change.action == Action::Update {
+            change.note = inst.kind.explain_update.and_then(|f| f(&l.props, desired));
+        }
         let mut outs = l.outputs.clone();
         if change.action == Action::Update {
             for v in inst.kind.volatile {

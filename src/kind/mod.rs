@@ -167,6 +167,10 @@ pub struct KindSpec {
     /// replica again): the plan is refused at the resource.
     pub refuse_update:
         Option<fn(before: &serde_json::Value, after: &serde_json::Value) -> Option<String>>,
+    /// What an in-place update from these properties to those does that
+    /// their values do not say (a replica promoted), for the plan.
+    pub explain_update:
+        Option<fn(before: &serde_json::Value, after: &serde_json::Value) -> Option<String>>,
 }
 
 /// A built-in policy rule: what is wrong with an object's planned
@@ -305,6 +309,7 @@ impl KindSpec {
             guards: &[],
             block_sizes: None,
             refuse_update: None,
+            explain_update: None,
         }
     }
     pub fn prop(&self, name: &str) -> Option<&'static Prop> {

@@ -271,6 +271,9 @@ pub fn change(out: &mut String, c: &Change) {
             if c.changed.is_empty() && c.replace_because.iter().any(|r| r == "--replace") {
                 let _ = writeln!(out, "      # forces replacement: --replace");
             }
+            if let Some(note) = &c.note {
+                let _ = writeln!(out, "      # {note}");
+            }
             let keys: Vec<&String> = c.changed.iter().collect();
             let w = width(&keys);
             for k in &c.changed {

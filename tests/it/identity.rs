@@ -453,6 +453,7 @@ async fn a_key_scheduled_for_deletion_by_hand_is_brought_back_not_replaced() {
         .has("~ kms.key court")
         .has("will be updated in place")
         .has("~ state = \"PendingDeletion\" -> \"Enabled\"")
+        .has("# cancels the key's scheduled deletion (CancelKeyDeletion)")
         .lacks("documents")
         .has("Plan: 0 to add, 1 to change, 0 to destroy.");
     let vars = ["--var", "description=the court's data, kept"];

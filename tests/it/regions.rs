@@ -282,6 +282,7 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
     plan.ok()
         .has("~ rds.cluster standby_database (court-standby) [us-west-2] will be updated in place")
         .has("replication_source")
+        .has("# promotes the replica of arn:aws:rds:us-east-1:")
         .has("~ route53.record db_name")
         // The recovery time the plan quotes: the promotion, then the name.
         .has(

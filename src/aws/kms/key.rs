@@ -32,6 +32,7 @@ static SPEC: KindSpec = KindSpec {
     }),
     refresh_cost: "4 calls per key (DescribeKey, GetKeyRotationStatus, ListResourceTags, GetKeyPolicy)",
     takes: Takes::secs(2, 2, 1),
+    explain_update: Some(brought_back),
     ..KindSpec::new(
         "kms.key",
         "A customer-managed KMS key (symmetric, for encryption), rotated yearly unless told otherwise.",
@@ -297,4 +298,13 @@ fn on_its_way_out(m: &aws_sdk_kms::types::KeyMetadata) -> bool {
         m.key_state().map(|s| s.as_str()),
         Some("PendingDeletion" | "PendingReplicaDeletion")
     )
+}
+
+/// A key brought back from pending deletion, in words.
+fn brought_back(before: &Value, after: &Value) -> Option<String> {
+    (before["state"] == "PendingDeletion" && after["state"] != "PendingDeletion").then(|| {
+        "cancels the key's scheduled deletion (CancelKeyDeletion) before any other change: \
+         what it encrypted stays readable"
+            .to_string()
+    })
 }

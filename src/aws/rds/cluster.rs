@@ -51,6 +51,7 @@ static SPEC: KindSpec = KindSpec {
     // password's modify.
     takes: Takes::secs(300, 60, 300).slow(&[("replication_source", 600)]),
     refuse_update: Some(replica_again),
+    explain_update: Some(promotion),
     ..KindSpec::new(
         "rds.cluster",
         "An Aurora cluster. The master password is made and kept by AWS Secrets Manager \
@@ -382,6 +383,19 @@ impl Kind for Cluster {
     async fn delete_blocker(&self, _: &str, p: &Props) -> Result<Option<String>> {
         Ok(protected(p.deletion_protection == Some(true)))
     }
+}
+
+/// The failover, in words: a replica whose source is emptied is promoted.
+fn promotion(before: &serde_json::Value, after: &serde_json::Value) -> Option<String> {
+    let source = |v: &serde_json::Value| v["replication_source"].as_str().unwrap_or("").to_string();
+    let was = source(before);
+    (!was.is_empty() && source(after).is_empty()).then(|| {
+        format!(
+            "promotes the replica of {was} to a cluster of its own (PromoteReadReplicaDBCluster: \
+             its instances reboot; it stops following its source for good), then gives it a \
+             password of its own, kept by Secrets Manager in its region"
+        )
+    })
 }
 
 /// A cluster of its own (a promoted standby, after the failover) cannot
