@@ -222,6 +222,7 @@ resources:
         .await
         .unwrap();
         let p = plan::plan(&stack, Some(&st), &live).unwrap();
+        let estimate: u64 = crate::exec::estimate(&p).iter().map(|(_, s)| s).sum();
         let ex = Executor {
             cloud: cloud.clone(),
             stack: Some(Arc::new(stack)),
@@ -229,7 +230,18 @@ resources:
             reporter: Arc::new(Silent),
             cancel: Arc::new(AtomicBool::new(false)),
         };
-        ex.run(&p, st, None).await
+        let (r, st) = ex.run(&p, st, None).await;
+        // The plan's estimate is the run's floor on AWS's times: no
+        // schedule finishes sooner (fewer slots or a paced bucket only
+        // make it later).
+        if cloud.aws_times {
+            assert!(
+                r.took.as_secs() >= estimate,
+                "the plan quoted {estimate}s, the run took {:?}",
+                r.took
+            );
+        }
+        (r, st)
     }
 
     /// A run's critical path, an operation and its whole seconds each.
