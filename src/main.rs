@@ -66,6 +66,10 @@ struct StateArgs {
     /// The state file (default: .provision/STACK.state.json beside the stack file).
     #[arg(long, global = true)]
     state: Option<PathBuf>,
+    /// The region of the state's S3 bucket (default: the backend's `region:`, else the
+    /// stack's): the standby region's replica of the state during a failover.
+    #[arg(long = "state-region", value_name = "REGION", global = true)]
+    state_region: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -294,6 +298,7 @@ fn common(cli: &Cli, i: &Interrupt) -> Common {
     Common {
         stack: cli.s.stack.clone(),
         state: cli.st.state.clone(),
+        state_region: cli.st.state_region.clone(),
         vars: cli.s.vars.clone(),
         var_files: cli.s.var_files.clone(),
         env: cli.s.env.clone(),

@@ -19,6 +19,9 @@ pub use crate::interrupt::Interrupt;
 pub struct Common {
     pub stack: PathBuf,
     pub state: Option<PathBuf>,
+    /// `--state-region`: where the state's S3 bucket is, over the backend's
+    /// and the stack's region.
+    pub state_region: Option<String>,
     pub vars: Vec<(String, String)>,
     /// `--var-file FILE`, in order (later wins; `--var` wins over them).
     pub var_files: Vec<PathBuf>,
@@ -366,13 +369,13 @@ pub async fn open_store(c: &Common, stack: &Stack) -> Result<Arc<dyn StateStore>
             let url = p.to_string_lossy().to_string();
             let (bucket, key) = crate::aws::state_s3::parse_url(&url)
                 .ok_or_else(|| Error::other(format!("--state {url}: expected s3://BUCKET/KEY")))?;
-            remote(bucket, key, None, None).await
+            remote(bucket, key, c.state_region.clone(), None).await
         }
         (None, Some(b)) => {
             remote(
                 b.bucket.clone(),
                 env_key(&b.key),
-                b.region.clone(),
+                c.state_region.clone().or_else(|| b.region.clone()),
                 b.kms_key_id.clone(),
             )
             .await

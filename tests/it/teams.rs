@@ -562,28 +562,36 @@ async fn lost_answers_to_conditional_writes_of_s3_state_are_recognised_as_our_ow
 }
 
 /// stacks/state.yaml makes the state's home: a bucket encrypted by default
-/// with a customer-managed key. A stack whose state is kept there has it
-/// written under that key (SSE-KMS) without naming the key itself.
+/// with a customer-managed key, replicated to the standby region. A stack
+/// whose state is kept there has it written under that key (SSE-KMS)
+/// without naming the key itself; the replica (copied here as S3's
+/// replication would) is a state the stack plans from, in its region.
 #[tokio::test]
-async fn state_kept_in_the_state_stacks_bucket_is_encrypted_with_its_key() {
+async fn state_kept_in_the_state_stacks_bucket_is_encrypted_and_replicated() {
     let w = World::new();
     let home = w.stack_from("stacks/state.yaml");
     let home = home.to_str().unwrap();
-    w.run(&["apply", "-s", home, "--auto-approve"])
+    // moto drops a replication rule's encryption settings (see the variable).
+    let off = ["--var", "replica_key=false"];
+    w.run(&[&["apply", "-s", home, "--auto-approve"][..], &off[..]].concat())
         .ok()
-        .has("Apply complete: 3 operations succeeded.");
-    let key_arn = w.state("state")["outputs"]["key_arn"]["value"]
+        .has("Apply complete: 6 operations succeeded.");
+    w.run(&[&["plan", "-s", home, "--detailed-exitcode"][..], &off[..]].concat())
+        .code(0);
+    let outputs = &w.state("state")["outputs"];
+    let key_arn = outputs["key_arn"]["value"].as_str().unwrap().to_string();
+    let standby_key = outputs["standby_key_arn"]["value"]
         .as_str()
         .unwrap()
         .to_string();
+    assert!(standby_key.contains(":us-west-2:"), "{standby_key}");
     let s = w.write_stack("team.yaml", SMALL);
     let s = s.to_str().unwrap();
     let remote = "s3://eproc-provision-state/team.json";
     w.run(&["apply", "-s", s, "--state", remote, "--auto-approve"])
         .ok();
-    let head = w
-        .s3()
-        .await
+    let s3 = w.s3().await;
+    let head = s3
         .head_object()
         .bucket("eproc-provision-state")
         .key("team.json")
@@ -602,6 +610,58 @@ async fn state_kept_in_the_state_stacks_bucket_is_encrypted_with_its_key() {
     );
     w.run(&["plan", "-s", s, "--state", remote, "--detailed-exitcode"])
         .code(0);
+
+    // The primary bucket replicates every object to the standby's.
+    let rules = s3
+        .get_bucket_replication()
+        .bucket("eproc-provision-state")
+        .send()
+        .await
+        .unwrap();
+    let rule = &rules.replication_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.destination().unwrap().bucket(),
+        "arn:aws:s3:::eproc-provision-state-standby"
+    );
+    // What S3's replication does (moto does not copy): the replica is the
+    // state, read in the standby region.
+    let body = s3
+        .get_object()
+        .bucket("eproc-provision-state")
+        .key("team.json")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let west = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&w.sdk_in("us-west-2").await)
+            .force_path_style(true)
+            .build(),
+    );
+    west.put_object()
+        .bucket("eproc-provision-state-standby")
+        .key("team.json")
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let replica = "s3://eproc-provision-state-standby/team.json";
+    w.run(&[
+        "plan",
+        "-s",
+        s,
+        "--state",
+        replica,
+        "--state-region",
+        "us-west-2",
+        "--detailed-exitcode",
+    ])
+    .code(0);
     // The state's home refuses to be destroyed with the stack's default.
-    w.run(&["destroy", "-s", home, "--auto-approve"]).code(1);
+    w.run(&[&["destroy", "-s", home, "--auto-approve"][..], &off[..]].concat())
+        .code(1);
 }
