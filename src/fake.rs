@@ -362,6 +362,31 @@ resources:
         panic!("data sources deeper than 4");
     }
 
+    /// docs/three-az.svg: the reference stack's graph as the plan of its
+    /// first apply draws it, every resource of both regions (its data
+    /// sources answered as AWS would; the emulator cannot carry all of it).
+    /// Kept current here: `PROVISION_BLESS=1 cargo test --lib reference_graph`.
+    #[test]
+    fn the_reference_graph_in_the_docs_is_current() {
+        let stack = reference_stack(&[]);
+        let marks = stack
+            .instances
+            .iter()
+            .map(|i| (i.address.clone(), crate::graph::Mark::Create))
+            .collect();
+        let dot = crate::graph::dot_marked(&stack, &marks, &[]);
+        let want = crate::commands::graph::dot_to_svg(&dot).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/three-az.svg");
+        if std::env::var_os("PROVISION_BLESS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/three-az.svg is out of date: run PROVISION_BLESS=1 cargo test --lib reference_graph"
+        );
+    }
+
     /// The reference stack's failover on AWS's typical times: after its
     /// apply, `active_region` set to the standby's region promotes the
     /// replica, launches the standby's instances (which register with its
