@@ -121,9 +121,9 @@ impl Kind for Selection {
         let mut out = Vec::new();
         match q {
             Query::Ids(ids) => {
-                for id in ids {
-                    out.extend(self.get(id).await?);
-                }
+                let reads: Vec<_> = ids.iter().map(|id| self.get(id)).collect();
+                let found = crate::aws::each(reads).await?;
+                out.extend(found.into_iter().flatten());
             }
             // What a create begun for these addresses may have made: by
             // plan and name (selections keep no tags).

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::CloudWatch;
-use crate::aws::call::call;
+use crate::aws::call::{answers, call};
 use crate::aws::tags::{self, Tagging, Tags};
 use crate::aws::{Clients, Create, Kind, Query, arn_of, each, live, wanted_names};
 use crate::diag::{Error, Result};
@@ -182,19 +182,12 @@ impl Alarm {
             None => vec![None],
         };
         for chunk in chunks {
-            let mut next: Option<String> = None;
-            loop {
-                let r = call!(s, read "DescribeAlarms", describe_alarms()
-                    .set_alarm_names(chunk.clone())
-                    .max_records(100)
-                    .set_next_token(next.clone()))
-                .await?;
-                found.extend(r.metric_alarms().iter().cloned());
-                next = r.next_token().map(str::to_string);
-                if next.is_none() {
-                    break;
-                }
-            }
+            // Pages answer metric and composite alarms both: whole pages.
+            let pages = answers!(s, "DescribeAlarms", describe_alarms()
+                .set_alarm_names(chunk.clone())
+                .max_records(100))
+            .await?;
+            found.extend(pages.iter().flat_map(|r| r.metric_alarms()).cloned());
         }
         each(found.into_iter().map(|a| self.with_tags(a))).await
     }
