@@ -40,8 +40,7 @@ fn renamed(a: &str, from: &str, to: &str) -> Option<String> {
     if under(a, to) {
         return None;
     }
-    let rest = a.strip_prefix(from)?;
-    (rest.starts_with('.') || rest.starts_with('[')).then(|| format!("{to}{rest}"))
+    under(a, from).then(|| format!("{to}{}", &a[from.len()..]))
 }
 
 /// `a` is `b` or something under it (a module's contents, a copy).

@@ -39,7 +39,6 @@ pub(crate) fn changes(before: &Tags, after: &Tags) -> (Vec<(String, String)>, Ve
     (set, removed)
 }
 
-/// True when a live object's tags say `stack` owns it.
 /// Who holds a name this stack wants (`what`: `bucket NAME`, `topic NAME`),
 /// by the tags the holder carries: another stack, another copy of this one,
 /// or someone else. The plan names it; apply refuses the plan.
@@ -59,6 +58,7 @@ pub(crate) fn held_by(what: &str, id: &str, theirs: &Tags, ours: &Tags) -> Strin
     }
 }
 
+/// True when a live object's tags say `stack` owns it.
 pub(crate) fn owns(stack: &str, l: &Live) -> bool {
     l.props["tags"][TAG_STACK] == stack
 }
