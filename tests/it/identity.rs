@@ -418,6 +418,9 @@ resources:
 async fn a_key_scheduled_for_deletion_by_hand_is_brought_back_not_replaced() {
     let w = World::strict(crate::strict::Strict {
         key_states: true,
+        // The first cancel is carried out and its answer lost: the retry
+        // is refused (no longer pending), and that is success.
+        lose: vec!["CancelKeyDeletion"],
         ..Default::default()
     });
     let kms = w.kms().await;
@@ -461,6 +464,8 @@ async fn a_key_scheduled_for_deletion_by_hand_is_brought_back_not_replaced() {
         .ok()
         .has("Plan: 0 to add, 1 to change, 0 to destroy.");
     assert_eq!(state_of(&key).await, "Enabled");
+    assert_eq!(w.layer().count("lost CancelKeyDeletion"), 1);
+    assert_eq!(w.layer().count("not_pending CancelKeyDeletion"), 1);
     let d = kms.describe_key().key_id(&key).send().await.unwrap();
     assert_eq!(
         d.key_metadata().unwrap().description(),

@@ -183,9 +183,13 @@ impl Alarm {
         };
         for chunk in chunks {
             // Pages answer metric and composite alarms both: whole pages.
-            let pages = answers!(s, "DescribeAlarms", describe_alarms()
-                .set_alarm_names(chunk.clone())
-                .max_records(100))
+            let pages = answers!(
+                s,
+                "DescribeAlarms",
+                describe_alarms()
+                    .set_alarm_names(chunk.clone())
+                    .max_records(100)
+            )
             .await?;
             found.extend(pages.iter().flat_map(|r| r.metric_alarms()).cloned());
         }

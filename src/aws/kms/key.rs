@@ -171,7 +171,16 @@ impl Key {
         let s = &self.0;
         let mut now = now;
         if now == "PendingDeletion" {
-            call!(s, write "CancelKeyDeletion", cancel_key_deletion().key_id(id)).await?;
+            let cancelled =
+                call!(s, write "CancelKeyDeletion", cancel_key_deletion().key_id(id)).await;
+            // A retry after a lost answer is refused (the key is no longer
+            // pending): what counts is whether it still is.
+            if let Err(e) = cancelled {
+                let m = self.metadata(id, true).await?;
+                if m.as_ref().is_none_or(on_its_way_out) {
+                    return Err(e);
+                }
+            }
             now = "Disabled";
         }
         match (now, want) {
@@ -216,10 +225,12 @@ impl Kind for Key {
         // The stack's own keys are read in any state: one pending deletion
         // is drift to undo, not an object to replace.
         let ids: Vec<String> = recorded.iter().map(|r| r.0.to_string()).collect();
-        let found =
-            crate::aws::read::each(ids.iter().map(|id| self.get(id, true)).collect::<Vec<_>>())
-                .await?;
-        Ok(found.into_iter().flatten().collect())
+        one_call_each(
+            Query::Ids(&ids),
+            || self.ids(),
+            |id| async move { self.get(&id, true).await },
+        )
+        .await
     }
     async fn create(&self, p: &Props, _: &Create<'_>) -> Result<Live> {
         let s = &self.0;

@@ -156,7 +156,8 @@ pub struct Strict {
     pub iam_lag: Duration,
     /// KMS refuses a key pending deletion every change but the cancel of
     /// its deletion (KMSInvalidStateException), as AWS's key state table
-    /// says: enabling, disabling, rotation, description, tags, aliases.
+    /// says: enabling, disabling, rotation, description, tags, aliases; and
+    /// the cancel of a key not pending deletion.
     pub key_states: bool,
 }
 
@@ -858,21 +859,36 @@ impl Ctx {
             "Decrypt",
             "GenerateDataKey",
         ];
-        if r.service != "kms" || !REFUSED.contains(&r.action.as_str()) {
+        let cancel = r.action == "CancelKeyDeletion";
+        if r.service != "kms" || !(cancel || REFUSED.contains(&r.action.as_str())) {
             return None;
         }
         let key = r.param("KeyId").or_else(|| r.param("TargetKeyId"))?;
         let m = self.moto.kms.describe_key().key_id(key).send().await.ok()?;
         let m = m.key_metadata()?;
-        if m.key_state().map(|s| s.as_str()) != Some("PendingDeletion") {
+        let pending = m.key_state().map(|s| s.as_str()) == Some("PendingDeletion");
+        // Only a key pending deletion can have its deletion cancelled (moto
+        // cancels any); only its cancel is taken while it is pending.
+        if pending == cancel {
             return None;
         }
-        self.layer().count(format!("pending_deletion {}", r.action));
+        let (count, msg) = if cancel {
+            (
+                "not_pending CancelKeyDeletion".to_string(),
+                "is not pending deletion",
+            )
+        } else {
+            (
+                format!("pending_deletion {}", r.action),
+                "is pending deletion",
+            )
+        };
+        self.layer().count(count);
         Some(wire::error(
             &r.service,
             400,
             "KMSInvalidStateException",
-            &format!("{} is pending deletion.", m.arn().unwrap_or(key)),
+            &format!("{} {msg}.", m.arn().unwrap_or(key)),
         ))
     }
 
