@@ -217,7 +217,12 @@ async fn a_resource_moved_to_another_region_is_replaced_there() {
 /// `src/aws/mock_tests.rs`.
 #[tokio::test]
 async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_name() {
-    let w = World::new();
+    // The promotion is carried out and its answer lost: the retry is
+    // refused (no longer a replica), and the failover goes on.
+    let w = World::strict(crate::strict::Strict {
+        lose: vec!["PromoteReadReplicaDBCluster"],
+        ..Default::default()
+    });
     let s = w.stack_from("examples/failover.yaml");
     let s = s.to_str().unwrap();
     let first = [
@@ -301,6 +306,7 @@ async fn the_failover_is_one_plan_that_promotes_the_replica_and_re_points_the_na
         .ok();
     let promoted = standby().await;
     assert_eq!(promoted.replication_source_identifier(), None, "promoted");
+    assert_eq!(w.layer().count("lost PromoteReadReplicaDBCluster"), 1);
     assert_eq!(promoted.status(), Some("available"));
     // The record as provision applied it; the clean plan below read it
     // back live (moto wraps record values in CDATA, which only provision's

@@ -316,9 +316,25 @@ impl Kind for Cluster {
             (None, None) => {}
             // The failover: the replica becomes a cluster of its own.
             (Some(_), None) => {
-                call!(s, write "PromoteReadReplicaDBCluster", promote_read_replica_db_cluster()
-                    .db_cluster_identifier(id))
-                .await?;
+                let asked =
+                    call!(s, write "PromoteReadReplicaDBCluster", promote_read_replica_db_cluster()
+                        .db_cluster_identifier(id))
+                    .await;
+                // A repeat after a lost answer is refused (no longer a
+                // replica): what counts is whether the promotion is under
+                // way or done.
+                if let Err(e) = asked {
+                    let found = self
+                        .list_raw(Some(vec![filter("db-cluster-id", &[id.to_string()])]))
+                        .await?;
+                    let begun = found.first().is_some_and(|c| {
+                        c.replication_source_identifier().is_none()
+                            || c.status() == Some("promoting")
+                    });
+                    if !begun {
+                        return Err(e);
+                    }
+                }
                 let promoted = self.wait_promoted(id, timeout).await?;
                 // Its password was the source's, whose secret is in the
                 // region the failover leaves: it gets one of its own, kept
