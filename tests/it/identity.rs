@@ -582,7 +582,9 @@ async fn a_bucket_policy_is_put_shown_line_by_line_drifts_and_is_put_back() {
         .send()
         .await
         .unwrap();
-    w.run(&["drift", "-s", s]).code(2).has("policy");
+    w.run(&["drift", "-s", s])
+        .code(2)
+        .has("documents changed outside provision: policy");
 
     w.run(&["apply", "-s", s, "--auto-approve"])
         .ok()

@@ -663,5 +663,6 @@ async fn state_kept_in_the_state_stacks_bucket_is_encrypted_and_replicated() {
     .code(0);
     // The state's home refuses to be destroyed with the stack's default.
     w.run(&[&["destroy", "-s", home, "--auto-approve"][..], &off[..]].concat())
-        .code(1);
+        .code(1)
+        .has("has lifecycle.prevent_destroy: set it to false and apply before destroying");
 }
